@@ -1,0 +1,5 @@
+"""``python -m botcore`` runs the command line."""
+
+from botcore.cli import main
+
+main()

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Install botcore and everything its tests need, then run the whole test suite.
+# Usage: bash scripts/test.sh [pytest args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/_setup.sh
+setup_venv
+install_chromium   # headless browser for the dashboard and report tests
+exec .venv/bin/python -m pytest "$@"
