@@ -1,0 +1,665 @@
+"""Importers: real-world market-data files → tables in the store's schema.
+
+Each reader is a pure function of a file: it parses, validates once and
+returns ``{kind: DataFrame}`` where every frame has an ``int64`` column ``ts``
+(milliseconds since the epoch, UTC), is sorted by ``ts`` with unique
+timestamps, and carries exactly the columns of its store kind:
+
+- ``candles_1m`` / ``candles_5m`` / ``candles_1h``: ``open, high, low, close,
+  volume``; ``ts`` is the bar open, ``volume`` is in BASE units;
+- ``mark``: ``mark_price``; ``funding``: ``rate``;
+- ``taker``: ``taker_buy_base, taker_sell_base``, sums over the minute that
+  starts at ``ts`` (so, like a candle, known only at ``ts + 60 s``);
+- ``book``: ``bid_px_1..10, bid_sz_1..10, ask_px_1..10, ask_sz_1..10`` at the
+  instant ``ts``, sizes in BASE units (missing levels are NaN).
+
+Bad input raises :class:`botcore.errors.DataError` whose message names the
+file and the field. :func:`import_path` detects the format, resolves the
+symbol and dispatches. Nothing here writes; the caller hands the frames to
+:class:`botcore.market.store.Store`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import enum
+import gzip
+import heapq
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from botcore.errors import DataError
+
+log = logging.getLogger(__name__)
+
+MINUTE_MS = 60_000
+BOOK_LEVELS = 10
+CANDLE_COLUMNS = ("open", "high", "low", "close", "volume")
+TAKER_COLUMNS = ("taker_buy_base", "taker_sell_base")
+#: candle kind of each supported native timeframe
+CANDLE_KIND_BY_TIMEFRAME = {"1m": "candles_1m", "5m": "candles_5m", "1h": "candles_1h"}
+TIMEFRAME_MS = {"1m": 60_000, "5m": 300_000, "1h": 3_600_000}
+
+Frames = dict[str, pd.DataFrame]
+
+
+class Format(enum.StrEnum):
+    """Input formats :func:`import_path` understands (the ``--format`` values)."""
+
+    FREQTRADE_FEATHER = "freqtrade-feather"
+    FREQTRADE_JSON = "freqtrade-json"
+    CSV = "csv"
+    PANDAS_JSON = "pandas-json"
+    TRADES_CSV = "trades-csv"
+    FUNDING_CSV = "funding-csv"
+    BINANCE_FEED = "binance-feed"
+
+
+class Imported(NamedTuple):
+    """What one file yielded: the symbol it belongs to, its format and its tables."""
+
+    symbol: str
+    format: Format
+    frames: Frames
+
+
+def book_columns(levels: int = BOOK_LEVELS) -> list[str]:
+    """Return the ``book`` columns after ``ts``: bid prices, bid sizes, ask prices, ask sizes."""
+    return [f"{side}_{what}_{i}" for side in ("bid", "ask") for what in ("px", "sz") for i in range(1, levels + 1)]
+
+
+# --------------------------------------------------------------------------- validation helpers
+
+
+def _fail(source: Path | str, field: str, reason: str) -> DataError:
+    return DataError(f"{source}: field '{field}': {reason}")
+
+
+def _require_columns(df: pd.DataFrame, columns: Iterable[str], source: Path | str) -> None:
+    for col in columns:
+        if col not in df.columns:
+            raise _fail(source, col, f"column missing (have {list(df.columns)})")
+
+
+def _numeric(values: pd.Series, source: Path | str, field: str, *, allow_nan: bool = False) -> np.ndarray:
+    """Return ``values`` as float64, raising on text or (unless allowed) missing values."""
+    out = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    bad = ~np.isfinite(out) if not allow_nan else np.isinf(out) | (np.isnan(out) & values.notna().to_numpy())
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise _fail(source, field, f"{int(bad.sum())} non-numeric or missing values (first at row {row}: {values.iloc[row]!r})")
+    return out
+
+
+def _datetimes_to_ms(values: pd.Series, source: Path | str, field: str) -> np.ndarray:
+    """Return epoch milliseconds of datetimes (naive ones are taken as UTC), or of numbers in ms."""
+    if pd.api.types.is_numeric_dtype(values):
+        ms = _numeric(values, source, field)
+        if (ms < 1e11).any():  # seconds, not milliseconds: before 1973 in ms
+            raise _fail(source, field, "numeric timestamps must be epoch milliseconds")
+        return ms.astype("int64")
+    try:
+        parsed = pd.to_datetime(values, utc=True, format="ISO8601")
+    except (ValueError, TypeError) as exc:
+        raise _fail(source, field, f"unparseable timestamp ({exc})") from None
+    if parsed.isna().any():
+        row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
+        raise _fail(source, field, f"missing timestamp at row {row}")
+    return parsed.dt.as_unit("ms").astype("int64").to_numpy()
+
+
+def _finish(ts_ms: np.ndarray, columns: dict[str, np.ndarray], source: Path | str) -> pd.DataFrame:
+    """Assemble a table: ``ts`` first, sorted, timestamps unique."""
+    df = pd.DataFrame({"ts": np.asarray(ts_ms, dtype="int64"), **{k: np.asarray(v, dtype="float64") for k, v in columns.items()}})
+    df = df.sort_values("ts", kind="stable").reset_index(drop=True)
+    dup = df["ts"].duplicated()
+    if dup.any():
+        raise _fail(source, "ts", f"{int(dup.sum())} duplicate timestamps (first {int(df['ts'][dup].iloc[0])})")
+    return df
+
+
+def infer_timeframe(ts_ms: np.ndarray, source: Path | str) -> str:
+    """Return the native timeframe ('1m', '5m' or '1h') from the most common bar spacing."""
+    if len(ts_ms) < 2:
+        raise _fail(source, "ts", "need at least two bars to infer the timeframe")
+    step_ms = int(np.median(np.diff(np.sort(ts_ms))))
+    for timeframe, ms in TIMEFRAME_MS.items():
+        if ms == step_ms:
+            return timeframe
+    raise _fail(source, "ts", f"bar spacing {step_ms} ms is not a stored timeframe {list(TIMEFRAME_MS)}")
+
+
+def candles_frame(
+    ts_ms: np.ndarray,
+    ohlcv: dict[str, np.ndarray],
+    source: Path | str,
+    timeframe: str | None = None,
+) -> Frames:
+    """Validate OHLCV arrays (base volume) and return ``{candles_<tf>: frame}``.
+
+    Parameters
+    ----------
+    ts_ms : bar open times, epoch ms UTC.
+    ohlcv : ``open, high, low, close, volume`` arrays, prices > 0, volume >= 0 in base units.
+    source : file named in errors.
+    timeframe : native timeframe; inferred from the bar spacing when None.
+    """
+    df = _finish(ts_ms, ohlcv, source)
+    timeframe = timeframe or infer_timeframe(df["ts"].to_numpy(), source)
+    if timeframe not in CANDLE_KIND_BY_TIMEFRAME:
+        raise _fail(source, "timeframe", f"{timeframe!r} is not stored; use one of {list(CANDLE_KIND_BY_TIMEFRAME)}")
+    off_grid = df["ts"] % TIMEFRAME_MS[timeframe] != 0
+    if off_grid.any():
+        raise _fail(source, "ts", f"{int(off_grid.sum())} bar opens not on the {timeframe} grid (first {int(df['ts'][off_grid].iloc[0])})")
+    for col in ("open", "high", "low", "close"):
+        if (df[col] <= 0).any():
+            raise _fail(source, col, "prices must be positive")
+    if (df["volume"] < 0).any():
+        raise _fail(source, "volume", "volume must not be negative")
+    body_hi = df[["open", "close"]].max(axis=1)
+    body_lo = df[["open", "close"]].min(axis=1)
+    tol = 1e-9 * body_hi
+    if (df["high"] < body_hi - tol).any():
+        row = int(np.flatnonzero(df["high"] < body_hi - tol)[0])
+        raise _fail(source, "high", f"high below open/close at ts {int(df['ts'][row])}")
+    if (df["low"] > body_lo + tol).any():
+        row = int(np.flatnonzero(df["low"] > body_lo + tol)[0])
+        raise _fail(source, "low", f"low above open/close at ts {int(df['ts'][row])}")
+    return {CANDLE_KIND_BY_TIMEFRAME[timeframe]: df}
+
+
+def funding_frame(ts_ms: np.ndarray, rate: np.ndarray, source: Path | str) -> Frames:
+    """Validate funding rates (fractions per interval, |rate| < 1) and return ``{'funding': frame}``."""
+    df = _finish(ts_ms, {"rate": rate}, source)
+    if (df["rate"].abs() >= 1).any():
+        raise _fail(source, "rate", "funding rates must be fractions (|rate| < 1), not percent")
+    return {"funding": df}
+
+
+def taker_per_minute(ts_ms: np.ndarray, qty_base: np.ndarray, is_buy: np.ndarray) -> pd.DataFrame:
+    """Sum aggressor volume into one row per minute (``ts`` = minute open), zero-filled between trades.
+
+    Parameters
+    ----------
+    ts_ms : trade times, epoch ms UTC.
+    qty_base : trade sizes in base units.
+    is_buy : True where the taker (aggressor) bought.
+    """
+    ts_ms = np.asarray(ts_ms, dtype="int64")
+    minute = ts_ms - ts_ms % MINUTE_MS
+    if len(minute) == 0:
+        return pd.DataFrame({"ts": np.array([], "int64"), **{c: np.array([], "float64") for c in TAKER_COLUMNS}})
+    grid = np.arange(minute.min(), minute.max() + MINUTE_MS, MINUTE_MS, dtype="int64")
+    slot = (minute - grid[0]) // MINUTE_MS
+    qty = np.asarray(qty_base, dtype="float64")
+    buy = np.bincount(slot, weights=np.where(is_buy, qty, 0.0), minlength=len(grid))
+    sell = np.bincount(slot, weights=np.where(is_buy, 0.0, qty), minlength=len(grid))
+    return pd.DataFrame({"ts": grid, "taker_buy_base": buy, "taker_sell_base": sell})
+
+
+# --------------------------------------------------------------------------- freqtrade
+
+_FREQTRADE_NAME = re.compile(
+    r"^(?P<pair>[A-Za-z0-9]+(?:_[A-Za-z0-9]+){1,2})-(?P<timeframe>\d+[mhdwM])(?:-(?P<candle_type>[A-Za-z_]+))?$"
+)
+
+
+class FreqtradeName(NamedTuple):
+    """Parts of a freqtrade data file name, e.g. ``XRP_USDT_USDT-8h-funding_rate``."""
+
+    symbol: str
+    timeframe: str
+    candle_type: str  # '' (spot), 'futures', 'mark', 'index', 'premiumIndex', 'funding_rate'
+
+
+def parse_freqtrade_name(path: Path) -> FreqtradeName | None:
+    """Return symbol, timeframe and candle type of a freqtrade file name, or None if it is not one."""
+    match = _FREQTRADE_NAME.match(path.name.split(".")[0])
+    if not match:
+        return None
+    parts = match["pair"].split("_")
+    symbol = f"{parts[0]}/{parts[1]}" + (f":{parts[2]}" if len(parts) == 3 else "")
+    return FreqtradeName(symbol, match["timeframe"], match["candle_type"] or "")
+
+
+def freqtrade_frames(df: pd.DataFrame, path: Path) -> Frames:
+    """Map one freqtrade OHLCV table (``date, open, high, low, close, volume``) to store tables.
+
+    The file name decides the kind: ``-mark`` → ``mark`` (``mark_price`` is the
+    bar's open, i.e. the mark at ``ts``), ``-funding_rate`` → ``funding`` (the rate
+    is in ``open``; ``ts`` is the settlement time as the exchange reported it),
+    anything else → candles of the file's timeframe.
+    """
+    _require_columns(df, ("date", "open"), path)
+    ts_ms = _datetimes_to_ms(df["date"], path, "date")
+    name = parse_freqtrade_name(path)
+    candle_type = name.candle_type if name else ""
+    if candle_type == "funding_rate":
+        return funding_frame(ts_ms, _numeric(df["open"], path, "open"), path)
+    if candle_type == "mark":
+        mark = _finish(ts_ms, {"mark_price": _numeric(df["open"], path, "open")}, path)
+        if (mark["mark_price"] <= 0).any():
+            raise _fail(path, "open", "mark prices must be positive")
+        return {"mark": mark}
+    if candle_type not in ("", "spot", "futures"):
+        raise _fail(path, "candle_type", f"freqtrade candle type {candle_type!r} has no store kind")
+    _require_columns(df, CANDLE_COLUMNS, path)
+    ohlcv = {c: _numeric(df[c], path, c) for c in CANDLE_COLUMNS}
+    timeframe = name.timeframe if name else None
+    return candles_frame(ts_ms, ohlcv, path, timeframe)
+
+
+def read_freqtrade_feather(path: Path) -> Frames:
+    """Read a freqtrade ``.feather`` file (candles, ``-mark`` or ``-funding_rate``)."""
+    path = Path(path)
+    try:
+        df = pd.read_feather(path)
+    except Exception as exc:  # pyarrow raises several kinds on a corrupt file
+        raise _fail(path, "file", f"not a readable feather file ({exc})") from None
+    return freqtrade_frames(df, path)
+
+
+def read_freqtrade_json(path: Path) -> Frames:
+    """Read a freqtrade ``.json`` file: a list of ``[ms, open, high, low, close, volume]`` rows."""
+    path = Path(path)
+    try:
+        rows = json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise _fail(path, "file", f"not valid JSON ({exc})") from None
+    if not isinstance(rows, list) or not all(isinstance(r, list) and len(r) == 6 for r in rows):
+        raise _fail(path, "rows", "expected a list of [date_ms, open, high, low, close, volume] lists")
+    df = pd.DataFrame(rows, columns=["date", *CANDLE_COLUMNS])
+    return freqtrade_frames(df, path)
+
+
+# --------------------------------------------------------------------------- other candle formats
+
+
+def read_exchange_csv(path: Path, volume_unit: Literal["base", "quote"] = "quote") -> Frames:
+    """Read exchange-export CSV candles ``timestamp, open, high, low, close, volume``.
+
+    ``timestamp`` is an ISO datetime (naive means UTC) or epoch ms. Exports such
+    as FTX's report ``volume`` in the QUOTE currency (USD); with
+    ``volume_unit='quote'`` it is converted to base units as ``volume / close``,
+    an approximation that prices the whole bar's volume at its close.
+    """
+    path = Path(path)
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise _fail(path, "file", f"not a readable CSV ({exc})") from None
+    _require_columns(df, ("timestamp", *CANDLE_COLUMNS), path)
+    ts_ms = _datetimes_to_ms(df["timestamp"], path, "timestamp")
+    ohlcv = {c: _numeric(df[c], path, c) for c in CANDLE_COLUMNS}
+    if volume_unit == "quote":
+        ohlcv["volume"] = ohlcv["volume"] / ohlcv["close"]
+    elif volume_unit != "base":
+        raise _fail(path, "volume_unit", f"{volume_unit!r} is neither 'base' nor 'quote'")
+    return candles_frame(ts_ms, ohlcv, path)
+
+
+def read_pandas_json(path: Path) -> Frames:
+    """Read column-oriented pandas JSON candles: ``{"date": {"0": ms, ...}, "open": {...}, ...}``."""
+    path = Path(path)
+    try:
+        raw = json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise _fail(path, "file", f"not valid JSON ({exc})") from None
+    if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
+        raise _fail(path, "columns", "expected an object of columns, each an object keyed by row index")
+    df = pd.DataFrame(raw)
+    _require_columns(df, ("date", *CANDLE_COLUMNS), path)
+    ts_ms = _datetimes_to_ms(df["date"], path, "date")
+    return candles_frame(ts_ms, {c: _numeric(df[c], path, c) for c in CANDLE_COLUMNS}, path)
+
+
+# --------------------------------------------------------------------------- funding CSV, trades CSV
+
+
+def read_funding_csv(path: Path) -> Frames:
+    """Read a headerless funding CSV of ``YYYYMMDD HH:MM:SS,rate`` lines (UTC)."""
+    path = Path(path)
+    try:
+        df = pd.read_csv(path, header=None, names=["time", "rate"], dtype={"time": str})
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise _fail(path, "file", f"not a readable CSV ({exc})") from None
+    if df.empty:
+        raise _fail(path, "rows", "file holds no funding rates")
+    parsed = pd.to_datetime(df["time"], format="%Y%m%d %H:%M:%S", utc=True, errors="coerce")
+    if parsed.isna().any():
+        row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
+        raise _fail(path, "time", f"expected 'YYYYMMDD HH:MM:SS' at line {row + 1}, got {df['time'].iloc[row]!r}")
+    ts_ms = parsed.dt.as_unit("ms").astype("int64").to_numpy()
+    return funding_frame(ts_ms, _numeric(df["rate"], path, "rate"), path)
+
+
+def read_trades_csv(path: Path, contract_size: float = 1.0) -> Frames:
+    """Read public trades with aggressor side (``timestamp`` ms, ``side``, ``amount``) → per-minute ``taker``.
+
+    ``side`` is the taker's side ('buy' or 'sell', as ccxt reports it);
+    ``amount`` times ``contract_size`` is the size in base units.
+    """
+    path = Path(path)
+    _check_contract_size(contract_size, path)
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise _fail(path, "file", f"not a readable CSV ({exc})") from None
+    _require_columns(df, ("timestamp", "side", "amount"), path)
+    if df.empty:
+        raise _fail(path, "rows", "file holds no trades")
+    ts_ms = _datetimes_to_ms(df["timestamp"], path, "timestamp")
+    amount = _numeric(df["amount"], path, "amount")
+    if (amount <= 0).any():
+        raise _fail(path, "amount", "trade sizes must be positive")
+    side = df["side"].astype("string").str.lower()
+    bad = ~side.isin(["buy", "sell"]).fillna(False).to_numpy(dtype=bool)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise _fail(path, "side", f"expected 'buy' or 'sell' at row {row}, got {df['side'].iloc[row]!r}")
+    return {"taker": taker_per_minute(ts_ms, amount * contract_size, (side == "buy").to_numpy(dtype=bool))}
+
+
+def _check_contract_size(contract_size: float, source: Path | str) -> None:
+    if not (np.isfinite(contract_size) and contract_size > 0):
+        raise _fail(source, "contract_size", f"must be a positive number, got {contract_size!r}")
+
+
+# --------------------------------------------------------------------------- Binance USDT-M raw feed
+
+
+class OrderBook:
+    """A price-level order book replayed from a REST snapshot and depth diffs (sizes as the feed gives them)."""
+
+    def __init__(self, bids: Iterable[tuple[str, str]], asks: Iterable[tuple[str, str]]) -> None:
+        self.bids: dict[float, float] = {}
+        self.asks: dict[float, float] = {}
+        self.apply(bids, asks)
+
+    def apply(self, bids: Iterable[tuple[str, str]], asks: Iterable[tuple[str, str]]) -> None:
+        """Set each level's quantity; a zero quantity removes the level."""
+        for levels, side in ((bids, self.bids), (asks, self.asks)):
+            for px, qty in levels:
+                price, size = float(px), float(qty)
+                if size == 0.0:
+                    side.pop(price, None)
+                else:
+                    side[price] = size
+
+    def top(self, levels: int) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+        """Return the best ``levels`` bids (descending) and asks (ascending) as (price, size)."""
+        bid_px = heapq.nlargest(levels, self.bids)
+        ask_px = heapq.nsmallest(levels, self.asks)
+        return [(p, self.bids[p]) for p in bid_px], [(p, self.asks[p]) for p in ask_px]
+
+
+class _Feed(NamedTuple):
+    snapshot: dict
+    diffs: list[dict]
+    trades: list[dict]
+    tickers: list[dict]
+
+
+def _read_binance_feed(path: Path) -> _Feed:
+    """Split a ``<receive ns> <json>`` capture into snapshot, depth diffs, trades and bookTickers (file order)."""
+    snapshot: dict | None = None
+    diffs: list[dict] = []
+    trades: list[dict] = []
+    tickers: list[dict] = []
+    opener: Callable = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt") as fh:
+            for line_no, line in enumerate(fh, 1):
+                line = line.strip()
+                if not line:
+                    continue
+                _, _, payload = line.partition(" ")
+                try:
+                    msg = json.loads(payload)
+                except json.JSONDecodeError as exc:
+                    raise _fail(path, f"line {line_no}", f"not '<receive ns> <json>' ({exc})") from None
+                if "lastUpdateId" in msg and "stream" not in msg:
+                    if snapshot is not None:
+                        log.warning("%s: line %d: second depth snapshot ignored", path, line_no)
+                    else:
+                        snapshot = msg
+                    continue
+                stream, data = msg.get("stream", ""), msg.get("data")
+                if not isinstance(data, dict):
+                    raise _fail(path, f"line {line_no}", "message has no 'data' object")
+                data["_line"] = line_no
+                if "@depth" in stream:
+                    diffs.append(data)
+                elif stream.endswith("@trade") or stream.endswith("@aggTrade"):
+                    trades.append(data)
+                elif stream.endswith("@bookTicker"):
+                    tickers.append(data)
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise _fail(path, "file", f"unreadable ({exc})") from None
+    if snapshot is None:
+        raise _fail(path, "lastUpdateId", "no REST depth snapshot line in the feed")
+    return _Feed(snapshot, diffs, trades, tickers)
+
+
+def replay_book_minutes(
+    snapshot: dict,
+    diffs: list[dict],
+    source: Path | str,
+    levels: int = BOOK_LEVELS,
+) -> tuple[list[int], list[tuple[list, list]], list[int]]:
+    """Replay Binance USDT-M depth diffs over a REST snapshot; sample the book at each minute boundary.
+
+    Binance's rules: drop diffs with ``u < lastUpdateId``; the first applied diff
+    must straddle the snapshot (``U <= lastUpdateId + 1 <= u``); every later one
+    must continue the previous (``pu`` equals the previous ``u``); a zero
+    quantity removes a level. The sample at boundary ``t`` is the book after
+    every diff with exchange event time ``E <= t``; boundaries run from the
+    first synchronised event to the last diff.
+
+    Returns
+    -------
+    (ts_ms, [(bids, asks)], last_update_id) per boundary, top ``levels`` each.
+    """
+    last_update_id = int(snapshot["lastUpdateId"])
+    book = OrderBook(snapshot.get("bids", []), snapshot.get("asks", []))
+    times: list[int] = []
+    tops: list[tuple[list, list]] = []
+    update_ids: list[int] = []
+    prev_u: int | None = None
+    next_boundary: int | None = None
+    for diff in diffs:
+        try:
+            first_id, final_id, event_ms = int(diff["U"]), int(diff["u"]), int(diff["E"])
+        except (KeyError, TypeError, ValueError):
+            raise _fail(source, f"line {diff.get('_line')}: U/u/E", "depth diff lacks update ids or event time") from None
+        if prev_u is None:
+            if final_id < last_update_id:
+                continue  # older than the snapshot
+            if first_id > last_update_id + 1:
+                raise _fail(
+                    source,
+                    f"line {diff.get('_line')}: U",
+                    f"first diff after the snapshot starts at {first_id} > lastUpdateId+1 = {last_update_id + 1}: updates lost",
+                )
+            next_boundary = -(-max(event_ms, int(snapshot.get("E", event_ms))) // MINUTE_MS) * MINUTE_MS
+        elif int(diff.get("pu", -1)) != prev_u:
+            raise _fail(source, f"line {diff.get('_line')}: pu", f"{diff.get('pu')} != previous u {prev_u}: the diff stream has a gap")
+        while next_boundary is not None and event_ms > next_boundary:
+            times.append(next_boundary)
+            tops.append(book.top(levels))
+            update_ids.append(prev_u if prev_u is not None else last_update_id)
+            next_boundary += MINUTE_MS
+        book.apply(diff.get("b", []), diff.get("a", []))
+        prev_u = final_id
+        if next_boundary is not None and event_ms == next_boundary:
+            times.append(next_boundary)
+            tops.append(book.top(levels))
+            update_ids.append(prev_u)
+            next_boundary += MINUTE_MS
+    if prev_u is None:
+        raise _fail(source, "u", f"no depth diff reaches the snapshot's lastUpdateId {last_update_id}")
+    return times, tops, update_ids
+
+
+def book_frame(times: list[int], tops: list[tuple[list, list]], contract_size: float, levels: int = BOOK_LEVELS) -> pd.DataFrame:
+    """Lay top-of-book samples out as a ``book`` table, sizes × ``contract_size`` (→ base units)."""
+    n = len(times)
+    bid_px, bid_sz, ask_px, ask_sz = (np.full((n, levels), np.nan) for _ in range(4))
+    for row, (bids, asks) in enumerate(tops):
+        for i, (px, sz) in enumerate(bids):
+            bid_px[row, i], bid_sz[row, i] = px, sz * contract_size
+        for i, (px, sz) in enumerate(asks):
+            ask_px[row, i], ask_sz[row, i] = px, sz * contract_size
+    data = {"ts": np.asarray(times, dtype="int64")}
+    for name, block in (("bid_px", bid_px), ("bid_sz", bid_sz), ("ask_px", ask_px), ("ask_sz", ask_sz)):
+        data.update({f"{name}_{i + 1}": block[:, i] for i in range(levels)})
+    return pd.DataFrame(data, columns=["ts", *book_columns(levels)])
+
+
+def _check_books(book: pd.DataFrame, update_ids: list[int], tickers: list[dict], source: Path | str) -> None:
+    """Raise if a sampled book is crossed or its best bid/ask differs from the bookTicker of the same update id."""
+    crossed = book["bid_px_1"] >= book["ask_px_1"]
+    if crossed.any():
+        raise _fail(source, "book", f"replayed book crossed at ts {int(book['ts'][crossed].iloc[0])}")
+    ticker_ids = [int(t["u"]) for t in tickers]
+    for row, update_id in enumerate(update_ids):
+        i = bisect.bisect_right(ticker_ids, update_id) - 1
+        if i < 0:
+            continue
+        ticker = tickers[i]
+        best = (float(ticker["b"]), float(ticker["a"]))
+        replayed = (float(book["bid_px_1"].iloc[row]), float(book["ask_px_1"].iloc[row]))
+        if best != replayed:
+            raise _fail(
+                source,
+                f"line {ticker.get('_line')}: bookTicker",
+                f"best bid/ask {best} != replayed {replayed} at update id {update_id}",
+            )
+
+
+def read_binance_feed(path: Path, contract_size: float = 1.0, levels: int = BOOK_LEVELS) -> Frames:
+    """Read a raw Binance USDT-M capture → ``book`` snapshots each minute and per-minute ``taker`` volume.
+
+    Lines are ``<local receive ns> <json>``: one REST depth snapshot (has
+    ``lastUpdateId``, no ``stream``), then combined-stream messages: depth diffs,
+    trades and bookTicker. Diffs are replayed by :func:`replay_book_minutes`;
+    every sampled book is checked against the bookTicker with the same update
+    id (best bid and ask must agree, books must not be crossed). Trades are
+    bucketed by trade time ``T``; the ``m`` flag (buyer is maker) marks a
+    seller-initiated trade. Sizes are multiplied by ``contract_size``.
+    """
+    path = Path(path)
+    _check_contract_size(contract_size, path)
+    feed = _read_binance_feed(path)
+    times, tops, update_ids = replay_book_minutes(feed.snapshot, feed.diffs, path, levels)
+    book = book_frame(times, tops, contract_size, levels)
+    _check_books(book, update_ids, feed.tickers, path)
+    frames: Frames = {"book": book}
+    if feed.trades:
+        try:
+            trade_ms = np.array([int(t["T"]) for t in feed.trades], dtype="int64")
+            qty = np.array([float(t["q"]) for t in feed.trades], dtype="float64")
+            is_buy = np.array([not bool(t["m"]) for t in feed.trades], dtype=bool)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _fail(path, f"trade {exc}", "trade message lacks T, q or m") from None
+        frames["taker"] = taker_per_minute(trade_ms, qty * contract_size, is_buy)
+    log.info("%s: %d depth diffs → %d book snapshots; %d trades", path, len(feed.diffs), len(book), len(feed.trades))
+    return frames
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def detect_format(path: Path) -> Format:
+    """Guess a file's format from its extension and first bytes."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".feather":
+        return Format.FREQTRADE_FEATHER
+    if suffix == ".gz":
+        return Format.BINANCE_FEED
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096).decode("utf-8", errors="replace")
+    except OSError as exc:
+        raise _fail(path, "file", f"unreadable ({exc})") from None
+    if suffix == ".json":
+        first = head.lstrip()[:1]
+        if first == "[":
+            return Format.FREQTRADE_JSON
+        if first == "{":
+            return Format.PANDAS_JSON
+    first_line = head.splitlines()[0] if head else ""
+    if re.match(r"^\d{8} \d{2}:\d{2}:\d{2},", first_line):
+        return Format.FUNDING_CSV
+    if re.match(r"^\d{19} \{", first_line):
+        return Format.BINANCE_FEED
+    header = {h.strip().lower() for h in first_line.split(",")}
+    if {"side", "amount"} <= header:
+        return Format.TRADES_CSV
+    if {"open", "high", "low", "close", "volume"} <= header:
+        return Format.CSV
+    raise _fail(path, "format", f"cannot detect the format; pass one of {[f.value for f in Format]}")
+
+
+_SYMBOL = re.compile(r"^[A-Z0-9]+/[A-Z0-9]+(?::[A-Z0-9]+)?$")
+
+
+def resolve_symbol(path: Path, symbol: str | None) -> str:
+    """Return ``symbol`` (checked to be ccxt unified) or the one a freqtrade file name implies."""
+    if symbol is None:
+        name = parse_freqtrade_name(Path(path))
+        if name is None:
+            raise _fail(path, "symbol", "cannot infer the symbol from the file name; pass it (e.g. BTC/USDT:USDT)")
+        symbol = name.symbol
+    if not _SYMBOL.match(symbol):
+        raise _fail(path, "symbol", f"{symbol!r} is not a ccxt unified symbol like BTC/USDT:USDT or ETH/BTC")
+    return symbol
+
+
+def import_path(
+    path: Path | str,
+    format: Format | str | None = None,
+    symbol: str | None = None,
+    *,
+    contract_size: float = 1.0,
+    volume_unit: Literal["base", "quote"] = "quote",
+) -> Imported:
+    """Parse one file into store tables, detecting the format when not given.
+
+    Parameters
+    ----------
+    path : the file.
+    format : a :class:`Format` value; detected from extension and content when None.
+    symbol : ccxt unified symbol; inferred from freqtrade file names when None.
+    contract_size : base units per contract, applied to book and trade sizes
+        (1.0 for sources that already quote base units).
+    volume_unit : unit of ``volume`` in exchange CSV candles ('quote' converts by close).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise _fail(path, "path", "no such file")
+    try:
+        fmt = Format(format) if format is not None else detect_format(path)
+    except ValueError:
+        raise _fail(path, "format", f"unknown format {format!r}; use one of {[f.value for f in Format]}") from None
+    symbol = resolve_symbol(path, symbol)
+    readers: dict[Format, Callable[[], Frames]] = {
+        Format.FREQTRADE_FEATHER: lambda: read_freqtrade_feather(path),
+        Format.FREQTRADE_JSON: lambda: read_freqtrade_json(path),
+        Format.CSV: lambda: read_exchange_csv(path, volume_unit),
+        Format.PANDAS_JSON: lambda: read_pandas_json(path),
+        Format.TRADES_CSV: lambda: read_trades_csv(path, contract_size),
+        Format.FUNDING_CSV: lambda: read_funding_csv(path),
+        Format.BINANCE_FEED: lambda: read_binance_feed(path, contract_size),
+    }
+    frames = readers[fmt]()
+    log.info("%s (%s, %s): %s", path, fmt.value, symbol, {k: len(v) for k, v in frames.items()})
+    return Imported(symbol, fmt, frames)
