@@ -28,6 +28,16 @@ noted. See :data:`KINDS` for the columns of each kind:
 - ``regime_truth`` (sample market only): regime (int64 code, see
   :mod:`botcore.regime.enums`), hurst
 
+Time stamps and when a row is known
+-----------------------------------
+Interval aggregates are stamped at the interval's OPEN, like candles: a
+``candles_1m`` bar or a ``liquidations`` / ``taker`` per-minute sum with
+``ts = T`` covers ``[T, T + interval)`` and is known only at ``T + interval``
+(:attr:`KindSpec.interval_ms`, :func:`known_at_ms`). Instantaneous kinds
+(mark, book, funding, open interest, fear & greed, social, regime truth) are
+known at ``ts``. Replay and snapshots use only rows known at or before the
+cycle time.
+
 Writes validate every column (a :class:`~botcore.errors.DataError` names the
 bad field), merge with the stored rows (new rows win on equal ``ts``) and
 replace the file atomically.
@@ -85,19 +95,24 @@ class KindSpec:
     non_negative: tuple[str, ...] = ()
     positive: tuple[str, ...] = ()
     bounds: tuple[tuple[str, float, float], ...] = ()
+    interval_ms: int = 0  # > 0: rows are sums/bars over [ts, ts + interval_ms), known at ts + interval_ms
 
     @property
     def all_columns(self) -> tuple[str, ...]:
         return self.columns + self.optional
 
 
-_CANDLE_SPEC = KindSpec(CANDLE_COLUMNS, non_negative=("volume",), positive=("open", "high", "low", "close"))
+
+def _candle_spec(interval_ms: int) -> KindSpec:
+    return KindSpec(CANDLE_COLUMNS, non_negative=("volume",), positive=("open", "high", "low", "close"), interval_ms=interval_ms)
+
+
 _BOOK = book_columns()
 
 KINDS: dict[str, KindSpec] = {
-    "candles_1m": _CANDLE_SPEC,
-    "candles_5m": _CANDLE_SPEC,
-    "candles_1h": _CANDLE_SPEC,
+    "candles_1m": _candle_spec(60_000),
+    "candles_5m": _candle_spec(300_000),
+    "candles_1h": _candle_spec(3_600_000),
     "mark": KindSpec(("mark_price",), positive=("mark_price",)),
     "funding": KindSpec(("rate",), optional=("next_funding_ts",)),
     "book": KindSpec(
@@ -106,12 +121,21 @@ KINDS: dict[str, KindSpec] = {
         positive=tuple(c for c in _BOOK if "_px_" in c),
     ),
     "open_interest": KindSpec(("oi_usd",), non_negative=("oi_usd",)),
-    "liquidations": KindSpec(("long_liq_usd", "short_liq_usd"), non_negative=("long_liq_usd", "short_liq_usd")),
-    "taker": KindSpec(("taker_buy_base", "taker_sell_base"), non_negative=("taker_buy_base", "taker_sell_base")),
+    "liquidations": KindSpec(
+        ("long_liq_usd", "short_liq_usd"), non_negative=("long_liq_usd", "short_liq_usd"), interval_ms=60_000
+    ),
+    "taker": KindSpec(
+        ("taker_buy_base", "taker_sell_base"), non_negative=("taker_buy_base", "taker_sell_base"), interval_ms=60_000
+    ),
     "fear_greed": KindSpec(("value",), market_wide=True, bounds=(("value", 0.0, 100.0),)),
     "social": KindSpec(("mentions", "tone"), market_wide=True, non_negative=("mentions",), bounds=(("tone", -1.0, 1.0),)),
     "regime_truth": KindSpec(("regime", "hurst"), int_columns=("regime",), bounds=(("regime", 0, 2), ("hurst", 0.0, 1.0))),
 }
+
+
+def known_at_ms(kind: str, ts_ms: np.ndarray | int) -> np.ndarray | int:
+    """Return when rows of ``kind`` stamped ``ts_ms`` become known (``ts + interval_ms``)."""
+    return ts_ms + kind_spec(kind).interval_ms
 
 
 # --------------------------------------------------------------------------- symbol keys
