@@ -36,12 +36,11 @@ import numpy as np
 import pandas as pd
 
 from botcore.errors import DataError
+from botcore.market.store import BOOK_LEVELS, CANDLE_COLUMNS, book_columns
 
 log = logging.getLogger(__name__)
 
 MINUTE_MS = 60_000
-BOOK_LEVELS = 10
-CANDLE_COLUMNS = ("open", "high", "low", "close", "volume")
 TAKER_COLUMNS = ("taker_buy_base", "taker_sell_base")
 #: candle kind of each supported native timeframe
 CANDLE_KIND_BY_TIMEFRAME = {"1m": "candles_1m", "5m": "candles_5m", "1h": "candles_1h"}
@@ -68,11 +67,6 @@ class Imported(NamedTuple):
     symbol: str
     format: Format
     frames: Frames
-
-
-def book_columns(levels: int = BOOK_LEVELS) -> list[str]:
-    """Return the ``book`` columns after ``ts``: bid prices, bid sizes, ask prices, ask sizes."""
-    return [f"{side}_{what}_{i}" for side in ("bid", "ask") for what in ("px", "sz") for i in range(1, levels + 1)]
 
 
 # --------------------------------------------------------------------------- validation helpers

@@ -1,0 +1,138 @@
+"""``botcore data import`` and ``botcore data download``: bring market data into a store.
+
+:func:`register_data_commands` adds both commands to the ``data`` group that
+:mod:`botcore.cli.data_cmd` defines.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from botcore.errors import DataError, TemporaryError
+
+FORMAT_HELP = "freqtrade-feather, freqtrade-json, csv, pandas-json, trades-csv, funding-csv or binance-feed (detected when omitted)."
+
+
+def parse_time_ms(text: str) -> int:
+    """Return epoch ms from an ISO date or datetime (UTC unless it says otherwise) or from integer ms."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        stamp = pd.Timestamp(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is neither an ISO date/datetime nor epoch milliseconds") from None
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return int(stamp.as_unit("ms").value)
+
+
+def _when(ts_ms: int | None) -> str:
+    return "" if ts_ms is None else pd.Timestamp(ts_ms, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _console() -> Console:
+    """A console wide enough that summary tables are not truncated when piped."""
+    return Console(width=None if sys.stdout.isatty() else 160)
+
+
+def _split_symbols(values: list[str]) -> list[str]:
+    return [s.strip() for value in values for s in value.split(",") if s.strip()]
+
+
+def register_data_commands(data_app: typer.Typer) -> None:
+    """Add ``import`` and ``download`` to the ``botcore data`` group."""
+
+    @data_app.command("import")
+    def import_(
+        path: Path = typer.Argument(..., exists=True, dir_okay=False, help="The file to import."),
+        out: Path = typer.Option(..., "--out", help="Store directory (created if missing)."),
+        format: str = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
+        symbol: str = typer.Option(None, "--symbol", "-s", help="ccxt unified symbol, e.g. BTC/USDT:USDT (inferred from freqtrade file names)."),
+        contract_size: float = typer.Option(1.0, "--contract-size", min=0, help="Base units per contract for book and trade sizes (1 when the source quotes base units)."),
+        volume_unit: str = typer.Option("quote", "--volume-unit", help="Unit of 'volume' in exchange CSV candles: quote (converted to base by close, e.g. FTX) or base."),
+    ) -> None:
+        """Import one market-data file into a Parquet store and print what was written.
+
+        Freqtrade feather/JSON candles (``-mark`` files become mark prices,
+        ``-funding_rate`` files funding rates), exchange CSV candles, pandas
+        column-oriented JSON candles, trade lists with aggressor side (summed to
+        per-minute taker buy/sell volume), headerless funding CSVs and raw
+        Binance USDT-M feeds (depth diffs replayed into top-10 book snapshots
+        each minute, trades summed to taker volume). Rows merge with what the
+        store holds, newer rows winning on equal timestamps.
+        """
+        from botcore.market.importers import import_path
+        from botcore.market.store import Store
+
+        try:
+            imported = import_path(path, format, symbol, contract_size=contract_size, volume_unit=volume_unit)  # type: ignore[arg-type]
+            store = Store(out)
+            table = Table(title=f"{path.name} ({imported.format.value}) → {out}")
+            for col in ("kind", "symbol", "rows", "first", "last", "stored"):
+                table.add_column(col, justify="right" if col in ("rows", "stored") else "left")
+            for kind, df in imported.frames.items():
+                stored = store.write(kind, imported.symbol, df)
+                first, last = (int(df["ts"].iloc[0]), int(df["ts"].iloc[-1])) if len(df) else (None, None)
+                table.add_row(kind, imported.symbol, f"{len(df):,}", _when(first), _when(last), f"{stored:,}")
+        except DataError as exc:
+            typer.secho(f"import failed: {exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from None
+        _console().print(table)
+
+    @data_app.command("download")
+    def download(
+        symbols: list[str] = typer.Option(..., "--symbols", help="ccxt unified symbols, comma-separated or repeated."),
+        since: str = typer.Option(..., "--since", help="Start: ISO date/datetime in UTC (2024-01-01) or epoch ms."),
+        out: Path = typer.Option(..., "--out", help="Store directory (created if missing)."),
+        exchange_id: str = typer.Option("blofin", "--exchange", help="ccxt exchange id."),
+        timeframe: str = typer.Option("1m", "--timeframe", help="Candle timeframe stored natively: 1m, 5m or 1h."),
+        until: str = typer.Option(None, "--until", help="End (default: now); only bars closed by then are stored."),
+        funding: bool = typer.Option(True, "--funding/--no-funding", help="Also download the funding-rate history."),
+        book_snapshots: int = typer.Option(0, "--book-snapshots", min=0, help="Then record N live order-book snapshots per symbol."),
+        book_interval: float = typer.Option(60.0, "--book-interval", min=0, help="Seconds between order-book snapshots."),
+        page_limit: int = typer.Option(100, "--page-limit", min=1, max=1440, help="Candles per request."),
+        api_url: str = typer.Option(None, "--api-url", help="Override the REST base URL (e.g. a local test server)."),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    ) -> None:
+        """Download candle and funding-rate history from an exchange into a Parquet store.
+
+        Paginates ccxt's fetch_ohlcv and fetch_funding_rate_history, resumes after
+        the last stored timestamp (run it again to continue or to catch up),
+        spaces requests by the venue's rate limit and retries rate-limit and
+        server errors with backoff. With --book-snapshots N it then records N
+        live order books per symbol, sizes converted from contracts to base
+        units. Exits 2 when the venue stays unavailable (rows fetched so far are kept).
+        """
+        from botcore.market.download import download_funding, download_ohlcv, make_exchange, record_books
+        from botcore.market.store import Store
+
+        store = Store(out)
+        since_ms = parse_time_ms(since)
+        until_ms = parse_time_ms(until) if until else None
+        reports = []
+        try:
+            exchange = make_exchange(exchange_id, api_url)
+            for symbol in _split_symbols(symbols):
+                reports.append(download_ohlcv(exchange, store, symbol, timeframe, since_ms, until_ms, page_limit=page_limit, progress=progress))
+                if funding:
+                    reports.append(download_funding(exchange, store, symbol, since_ms, until_ms, progress=progress))
+            if book_snapshots:
+                reports += record_books(exchange, store, _split_symbols(symbols), book_snapshots, book_interval, progress=progress)
+        except DataError as exc:
+            typer.secho(f"download failed: {exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from None
+        except TemporaryError as exc:
+            typer.secho(f"venue unavailable, run again to resume: {exc}", fg=typer.colors.YELLOW, err=True)
+            raise typer.Exit(2) from None
+        table = Table(title=f"{exchange_id} → {out}")
+        for col in ("kind", "symbol", "rows", "first", "last", "requests"):
+            table.add_column(col, justify="right" if col in ("rows", "requests") else "left")
+        for r in reports:
+            table.add_row(r.kind, r.symbol, f"{r.rows:,}", _when(r.first_ts), _when(r.last_ts), str(r.pages))
+        _console().print(table)

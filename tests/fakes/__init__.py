@@ -1,0 +1,1 @@
+"""Local fakes of external services (exchanges, APIs) for offline tests."""
