@@ -35,7 +35,7 @@ FILL_STATUS_NAMES = {v: k.upper() for k, v in FillStatuses._asdict().items()}
 
 
 class OrderSide(NamedTuple):
-    """Order side as a sign: +1 buys (adds to a long), -1 sells."""
+    """Order side as a sign: +1 buys (adds to a long), -1 sells (as :class:`botcore.model.enums.OrderSide`)."""
 
     buy: int = 1
     sell: int = -1
@@ -58,10 +58,10 @@ FILL_REASON_NAMES = {v: k.upper() for k, v in FillReasons._asdict().items()}
 
 
 class Liquidity(NamedTuple):
-    """Which fee schedule applied."""
+    """Which fee schedule applied; same values as :class:`botcore.model.enums.LiquiditySide`."""
 
-    taker: int = 0
-    maker: int = 1
+    maker: int = 0
+    taker: int = 1
 
 
 Liquidities = Liquidity()

@@ -107,21 +107,37 @@ from botcore.fills.enums import (
     RoundedQty,
 )
 
-_FILLED = FillStatuses.filled
-_PARTIAL = FillStatuses.partial
-_NO_LIQUIDITY = FillStatuses.no_liquidity
-_BELOW_MINIMUM = FillStatuses.below_minimum
-_NOT_FILLED = FillStatuses.not_filled
-_NO_DATA = FillStatuses.no_data
-_MARKET = FillReasons.market
-_LIMIT = FillReasons.limit
-_LIQUIDATION = FillReasons.liquidation
-_TAKER = Liquidities.taker
-_MAKER = Liquidities.maker
-_EXHAUST_PARTIAL = ExhaustRules.partial
-_EXHAUST_PENALTY = ExhaustRules.penalty
-_ISOLATED = MarginModes.isolated
-_CROSS = MarginModes.cross
+# The codes are literals on purpose: Numba's cache keys on this file's source,
+# not on the modules it imports, so a code changed only in enums.py would keep
+# running stale cached kernels. The check below makes such a change fail at
+# import until this file (and with it the cache) is updated too.
+_FILLED = 0
+_PARTIAL = 1
+_NO_LIQUIDITY = 2
+_BELOW_MINIMUM = 3
+_NOT_FILLED = 4
+_NO_DATA = 5
+_MARKET = 0
+_LIMIT = 1
+_LIQUIDATION = 2
+_MAKER = 0
+_TAKER = 1
+_EXHAUST_PARTIAL = 0
+_EXHAUST_PENALTY = 1
+_ISOLATED = 0
+_CROSS = 1
+_KERNEL_CODES = (
+    (_FILLED, _PARTIAL, _NO_LIQUIDITY, _BELOW_MINIMUM, _NOT_FILLED, _NO_DATA),
+    (_MARKET, _LIMIT, _LIQUIDATION),
+    (_MAKER, _TAKER),
+    (_EXHAUST_PARTIAL, _EXHAUST_PENALTY),
+    (_ISOLATED, _CROSS),
+    QTY_EPS_STEPS,
+)
+if _KERNEL_CODES != (
+    tuple(FillStatuses), tuple(FillReasons), tuple(Liquidities), tuple(ExhaustRules), tuple(MarginModes), 1e-9
+):
+    raise ImportError("botcore.fills.nb: kernel codes disagree with botcore.fills.enums; update both")
 
 # --------------------------------------------------------------------------- helpers
 
