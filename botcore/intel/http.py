@@ -1,0 +1,164 @@
+"""The HTTP plumbing the intel clients share: one GET with retries, a TTL cache.
+
+A GET is tried ``RetryPolicy.attempts`` times (3 by default) with
+exponential backoff, retrying only :class:`~botcore.errors.TemporaryError`:
+timeouts, connection errors, HTTP 408/425/429/5xx and bodies that are not
+JSON. HTTP 401/403 and other 4xx raise
+:class:`~botcore.errors.OperationalError` at once. Secrets (API keys) never
+reach a log line or an exception message: they travel only in headers and
+every message built here passes through :func:`redact`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import aiohttp
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_base, wait_exponential_jitter
+
+from botcore.errors import OperationalError, TemporaryError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_TEMPORARY_STATUS = {408, 425, 429}
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """Return ``text`` with every non-empty secret replaced by ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How one GET is retried.
+
+    Attributes
+    ----------
+    attempts : int
+        Tries in total, the first included.
+    wait : tenacity wait strategy
+        Backoff between tries (exponential with jitter: ~0.5 s, ~1 s, capped at 4 s);
+        tests inject ``wait_none()``.
+    timeout_s : float
+        Total time allowed for one try.
+    """
+
+    attempts: int = 3
+    wait: wait_base = field(default_factory=lambda: wait_exponential_jitter(initial=0.5, max=4.0, jitter=0.25))
+    timeout_s: float = 10.0
+
+
+async def _get_once(
+    session: aiohttp.ClientSession, url: str, what: str, params: Mapping[str, Any], headers: Mapping[str, str], timeout_s: float
+) -> Any:
+    try:
+        async with session.get(url, params=params, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
+            status = resp.status
+            body = await resp.read()
+    except asyncio.TimeoutError:
+        raise TemporaryError(f"{what}: timed out after {timeout_s:g} s") from None
+    except aiohttp.ClientError as exc:
+        raise TemporaryError(f"{what}: {type(exc).__name__}: {exc}") from None
+    if status in _TEMPORARY_STATUS or status >= 500:
+        raise TemporaryError(f"{what}: HTTP {status}")
+    if status in (401, 403):
+        raise OperationalError(f"{what}: HTTP {status}: the API key was rejected")
+    if status >= 400:
+        raise OperationalError(f"{what}: HTTP {status}: {body[:200].decode('utf-8', 'replace')}")
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise TemporaryError(f"{what}: malformed JSON ({len(body)} bytes)") from None
+
+
+async def get_json(
+    session: aiohttp.ClientSession,
+    base_url: str,
+    path: str,
+    *,
+    provider: str,
+    params: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+    policy: RetryPolicy = RetryPolicy(),
+    secrets: Iterable[str | None] = (),
+) -> Any:
+    """GET ``base_url + path`` and return its JSON, retrying temporary failures.
+
+    Raises
+    ------
+    TemporaryError
+        Still failing after ``policy.attempts`` tries.
+    OperationalError
+        Auth rejected or another 4xx (never retried).
+    """
+    secrets = tuple(secrets)
+    what = f"{provider} {path}"
+
+    def log_retry(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        wait_s = state.next_action.sleep if state.next_action else 0.0
+        logger.warning(
+            "%s: attempt %d of %d failed (%s); retrying in %.2f s",
+            what, state.attempt_number, policy.attempts, redact(str(exc), secrets), wait_s,
+        )
+
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(policy.attempts),
+        wait=policy.wait,
+        retry=retry_if_exception_type(TemporaryError),
+        before_sleep=log_retry,
+        reraise=True,
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                return await _get_once(session, base_url.rstrip("/") + path, what, params or {}, headers or {}, policy.timeout_s)
+    except TemporaryError as exc:
+        raise TemporaryError(redact(f"{exc} (after {policy.attempts} attempts)", secrets)) from None
+    except OperationalError as exc:
+        raise OperationalError(redact(str(exc), secrets)) from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class TTLCache:
+    """A small per-key cache with a time to live, judged on ``clock`` (monotonic seconds).
+
+    Concurrent callers of one key share a single fetch; a failed fetch is not
+    cached. The cached object is returned as fetched: data keep their own
+    timestamps, so a cached value ages like the data it holds.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._entries: dict[Hashable, tuple[float, Any]] = {}
+        self._locks: dict[Hashable, asyncio.Lock] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    async def get(self, key: Hashable, ttl_s: float, fetch: Callable[[], Awaitable[T]]) -> T:
+        """Return the cached value of ``key`` if younger than ``ttl_s``, else ``await fetch()`` and cache it."""
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            hit = self._entries.get(key)
+            if hit is not None and self._clock() < hit[0]:
+                return hit[1]
+            value = await fetch()
+            now = self._clock()
+            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+            self._entries[key] = (now + ttl_s, value)
+            return value
