@@ -1,0 +1,1067 @@
+"""Numba kernels of the ten signals and their aggregator.
+
+Contract
+--------
+- Inputs are float64 arrays on one bar grid (the 1m base timeframe): 2-D
+  ``(n_bars, n_symbols)``, one row a bar, one column a symbol, rows in time
+  order. Book sizes are 3-D ``(n_bars, n_symbols, n_levels)`` in base units.
+  Kernels ending in ``_1d_nb`` take one column; ``*_nb`` loop over columns.
+- Every signal kernel returns ``(score, confidence, status)``, each shaped like
+  one input column set: ``score`` float64 in [-1, 1], ``confidence`` float64 in
+  [0, 1], ``status`` int8 per :class:`botcore.signals.enums.SignalStatus`.
+- NaN marks a missing (or stale: the face aligns inputs with a staleness limit)
+  input. A bar with any missing input of a signal is ``DATA_OUTAGE`` with score
+  0 and confidence 0; nothing is filled in. A bar whose inputs are present but
+  whose history is still too short (or holds too many gaps) is
+  ``WARMING_UP``, score 0, confidence 0. Only ``OK`` bars carry a score.
+- Rolling windows count bars, not valid observations: a missing bar occupies
+  its slot in the window and is left out of the sums (pandas ``rolling`` with
+  ``min_periods``). EMAs skip missing bars (pandas ``ewm(adjust=False,
+  ignore_na=True)``) and are seeded with the first valid value.
+- Units: prices in quote currency, sizes and taker volumes in base units,
+  open interest and liquidations in USD, funding as a fraction per 8h
+  interval, fear & greed in [0, 100], social tone in [-1, 1], mentions a
+  count per period. All windows and spans are in bars.
+
+Each signal is written once as a step function ``_<name>_step_nb(state, ...)``
+that consumes one bar of one symbol and updates a flat float64 state vector
+in O(1) (amortised O(1) for the breakout's channel). The batch kernels run
+that step over history and :mod:`botcore.signals.incremental` runs it on each
+new bar, so both give the same numbers bit for bit. Rolling sums are rebuilt
+from their ring buffer each time the buffer wraps (amortised O(1)) so that
+they do not drift, and are kept relative to an anchor value so that a window
+of prices does not lose precision to cancellation.
+
+Parameters (windows, thresholds) are explicit trailing arguments with their
+defaults in the NamedTuples of :mod:`botcore.signals.enums`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+OK = np.int8(0)
+WARMING_UP = np.int8(1)
+DATA_OUTAGE = np.int8(2)
+
+# --------------------------------------------------------------------------- rolling block
+# Layout at offset o: [pos, count, sum, sumsq, anchor, buf_0 .. buf_{w-1}];
+# sums are of (x - anchor) over the non-NaN values in the ring buffer.
+
+ROLL_HEADER = 5
+
+
+@njit(cache=True)
+def roll_len(window: int) -> int:
+    return ROLL_HEADER + window
+
+
+@njit(cache=True)
+def roll_init_nb(st, o, window, anchored):
+    st[o] = 0.0
+    st[o + 1] = 0.0
+    st[o + 2] = 0.0
+    st[o + 3] = 0.0
+    st[o + 4] = np.nan if anchored else 0.0
+    for k in range(window):
+        st[o + ROLL_HEADER + k] = np.nan
+
+
+@njit(cache=True)
+def roll_push_nb(st, o, window, x, anchored):
+    """Push ``x`` (NaN allowed) into the ring buffer, dropping the value ``window`` bars old."""
+    pos = int(st[o])
+    i = o + ROLL_HEADER + pos
+    old = st[i]
+    a = st[o + 4]
+    if not math.isnan(old):
+        d = old - a
+        st[o + 1] -= 1.0
+        st[o + 2] -= d
+        st[o + 3] -= d * d
+    if not math.isnan(x):
+        if anchored and math.isnan(a):
+            a = x
+            st[o + 4] = a
+        d = x - a
+        st[o + 1] += 1.0
+        st[o + 2] += d
+        st[o + 3] += d * d
+    st[i] = x
+    pos += 1
+    if pos == window:
+        pos = 0
+        if anchored and not math.isnan(x):
+            a = x
+            st[o + 4] = a
+        c = 0.0
+        s = 0.0
+        ss = 0.0
+        for k in range(window):
+            v = st[o + ROLL_HEADER + k]
+            if not math.isnan(v):
+                d = v - a
+                c += 1.0
+                s += d
+                ss += d * d
+        st[o + 1] = c
+        st[o + 2] = s
+        st[o + 3] = ss
+    st[o] = float(pos)
+
+
+@njit(cache=True)
+def roll_count_nb(st, o):
+    return st[o + 1]
+
+
+@njit(cache=True)
+def roll_sum_nb(st, o):
+    return st[o + 2] + st[o + 1] * st[o + 4] if st[o + 1] > 0 else 0.0
+
+
+@njit(cache=True)
+def roll_mean_nb(st, o):
+    c = st[o + 1]
+    return st[o + 4] + st[o + 2] / c if c > 0 else np.nan
+
+
+@njit(cache=True)
+def roll_std_nb(st, o):
+    """Population standard deviation (ddof=0) of the valid values in the window."""
+    c = st[o + 1]
+    if c <= 0:
+        return np.nan
+    m = st[o + 2] / c
+    v = st[o + 3] / c - m * m
+    return math.sqrt(v) if v > 0.0 else 0.0
+
+
+@njit(cache=True)
+def roll_rms_nb(st, o):
+    """Root mean square of the valid values (the block must be unanchored)."""
+    c = st[o + 1]
+    if c <= 0:
+        return np.nan
+    v = st[o + 3] / c
+    return math.sqrt(v) if v > 0.0 else 0.0
+
+
+@njit(cache=True)
+def roll_lag_nb(st, o, window, lag):
+    """Return the value pushed ``lag`` pushes ago (0 = the last one); ``lag < window``."""
+    pos = int(st[o])
+    k = (pos - 1 - lag) % window
+    return st[o + ROLL_HEADER + k]
+
+
+# --------------------------------------------------------------------------- monotone deque
+# Sliding maximum of (bar index, value) pairs; capacity cap.
+# Layout at offset o: [head, size, idx_0 .. idx_{cap-1}, val_0 .. val_{cap-1}].
+
+
+@njit(cache=True)
+def deque_len(cap: int) -> int:
+    return 2 + 2 * cap
+
+
+@njit(cache=True)
+def deque_init_nb(st, o, cap):
+    st[o] = 0.0
+    st[o + 1] = 0.0
+    for k in range(2 * cap):
+        st[o + 2 + k] = np.nan
+
+
+@njit(cache=True)
+def deque_evict_nb(st, o, cap, oldest_idx):
+    """Drop entries with bar index below ``oldest_idx``."""
+    head = int(st[o])
+    size = int(st[o + 1])
+    while size > 0 and st[o + 2 + head] < oldest_idx:
+        head = (head + 1) % cap
+        size -= 1
+    st[o] = float(head)
+    st[o + 1] = float(size)
+
+
+@njit(cache=True)
+def deque_push_max_nb(st, o, cap, idx, x):
+    head = int(st[o])
+    size = int(st[o + 1])
+    while size > 0 and st[o + 2 + cap + (head + size - 1) % cap] <= x:
+        size -= 1
+    k = (head + size) % cap
+    st[o + 2 + k] = idx
+    st[o + 2 + cap + k] = x
+    st[o + 1] = float(size + 1)
+
+
+@njit(cache=True)
+def deque_front_nb(st, o, cap):
+    if st[o + 1] <= 0:
+        return np.nan
+    return st[o + 2 + cap + int(st[o])]
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+@njit(cache=True)
+def _alpha(span):
+    return 2.0 / (span + 1.0)
+
+
+@njit(cache=True)
+def _clip01(x):
+    return 0.0 if x < 0.0 else (1.0 if x > 1.0 else x)
+
+
+@njit(cache=True)
+def _sign(x):
+    return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)
+
+
+@njit(cache=True)
+def _new_outputs(n):
+    return np.zeros(n, dtype=np.float64), np.zeros(n, dtype=np.float64), np.empty(n, dtype=np.int8)
+
+
+@njit(cache=True)
+def _new_outputs_2d(n, m):
+    return np.zeros((n, m), dtype=np.float64), np.zeros((n, m), dtype=np.float64), np.empty((n, m), dtype=np.int8)
+
+
+# =========================================================================== 1. order-flow imbalance
+
+
+@njit(cache=True)
+def book_imbalance_1d_nb(bid_sz, ask_sz, level_decay=0.7):
+    """Depth-weighted book imbalance of one book per row.
+
+    Parameters
+    ----------
+    bid_sz, ask_sz : (n, n_levels) float64
+        Sizes in base units, level 1 first.
+    level_decay : float
+        Weight of level k (1-based) is ``level_decay**(k-1)``.
+
+    Returns
+    -------
+    (n,) float64
+        ``sum_k w_k (bid_k - ask_k) / sum_k w_k (bid_k + ask_k)`` in [-1, 1];
+        NaN when any used level is missing or the weighted depth is not positive.
+    """
+    n, levels = bid_sz.shape
+    out = np.empty(n, dtype=np.float64)
+    for t in range(n):
+        num = 0.0
+        den = 0.0
+        w = 1.0
+        bad = False
+        for k in range(levels):
+            b = bid_sz[t, k]
+            a = ask_sz[t, k]
+            if math.isnan(b) or math.isnan(a) or b < 0.0 or a < 0.0:
+                bad = True
+                break
+            num += w * (b - a)
+            den += w * (b + a)
+            w *= level_decay
+        out[t] = num / den if (not bad and den > 0.0) else np.nan
+    return out
+
+
+@njit(cache=True)
+def book_imbalance_nb(bid_sz, ask_sz, level_decay=0.7):
+    """2-D form of :func:`book_imbalance_1d_nb`: ``(n, m, n_levels)`` sizes -> ``(n, m)`` imbalance."""
+    n, m, _ = bid_sz.shape
+    out = np.empty((n, m), dtype=np.float64)
+    for j in range(m):
+        out[:, j] = book_imbalance_1d_nb(bid_sz[:, j, :], ask_sz[:, j, :], level_decay)
+    return out
+
+
+@njit(cache=True)
+def ofi_state_len(span_fast_bars=5, span_slow_bars=30):
+    return 3  # n_valid, fast, slow
+
+
+@njit(cache=True)
+def ofi_init_nb(st, span_fast_bars=5, span_slow_bars=30):
+    st[0] = 0.0
+    st[1] = np.nan
+    st[2] = np.nan
+
+
+@njit(cache=True)
+def ofi_step_nb(st, imbalance, span_fast_bars=5, span_slow_bars=30, change_weight=1.0, gain=2.0):
+    if math.isnan(imbalance):
+        return 0.0, 0.0, DATA_OUTAGE
+    if st[0] == 0.0:
+        st[1] = imbalance
+        st[2] = imbalance
+    else:
+        st[1] += _alpha(span_fast_bars) * (imbalance - st[1])
+        st[2] += _alpha(span_slow_bars) * (imbalance - st[2])
+    st[0] += 1.0
+    if st[0] < span_slow_bars:
+        return 0.0, 0.0, WARMING_UP
+    fast = st[1]
+    change = fast - st[2]
+    score = math.tanh(gain * (fast + change_weight * change))
+    conf = 1.0 if fast * change > 0.0 else 0.5
+    return score, conf, OK
+
+
+@njit(cache=True)
+def order_flow_imbalance_1d_nb(imbalance, span_fast_bars=5, span_slow_bars=30, change_weight=1.0, gain=2.0):
+    """Order-flow imbalance signal of one symbol from its book imbalance (see :func:`book_imbalance_1d_nb`).
+
+    Score ``tanh(gain * (fast + change_weight * (fast - slow)))`` with ``fast``
+    and ``slow`` EMAs of the imbalance (level plus its change); confidence 1
+    when level and change agree in sign, else 0.5. Warm-up: ``span_slow_bars``
+    valid bars.
+    """
+    n = imbalance.shape[0]
+    score, conf, status = _new_outputs(n)
+    st = np.empty(ofi_state_len(span_fast_bars, span_slow_bars))
+    ofi_init_nb(st, span_fast_bars, span_slow_bars)
+    for t in range(n):
+        score[t], conf[t], status[t] = ofi_step_nb(st, imbalance[t], span_fast_bars, span_slow_bars, change_weight, gain)
+    return score, conf, status
+
+
+@njit(cache=True)
+def order_flow_imbalance_nb(imbalance, span_fast_bars=5, span_slow_bars=30, change_weight=1.0, gain=2.0):
+    """2-D form of :func:`order_flow_imbalance_1d_nb`: ``(n, m)`` -> three ``(n, m)`` arrays."""
+    n, m = imbalance.shape
+    score, conf, status = _new_outputs_2d(n, m)
+    for j in range(m):
+        score[:, j], conf[:, j], status[:, j] = order_flow_imbalance_1d_nb(
+            imbalance[:, j], span_fast_bars, span_slow_bars, change_weight, gain
+        )
+    return score, conf, status
+
+
+# =========================================================================== 2. funding-rate extremes
+
+
+@njit(cache=True)
+def funding_state_len(window_bars=10_080):
+    return roll_len(window_bars)
+
+
+@njit(cache=True)
+def funding_init_nb(st, window_bars=10_080):
+    roll_init_nb(st, 0, window_bars, True)
+
+
+@njit(cache=True)
+def funding_step_nb(st, rate, window_bars=10_080, min_periods_bars=4_320, z_entry=1.0, z_full=3.0, min_std=1e-5):
+    roll_push_nb(st, 0, window_bars, rate, True)
+    if math.isnan(rate):
+        return 0.0, 0.0, DATA_OUTAGE
+    count = roll_count_nb(st, 0)
+    if count < min_periods_bars:
+        return 0.0, 0.0, WARMING_UP
+    z = (rate - roll_mean_nb(st, 0)) / max(roll_std_nb(st, 0), min_std)
+    strength = _clip01((abs(z) - z_entry) / (z_full - z_entry))
+    return -_sign(z) * strength, count / window_bars, OK
+
+
+@njit(cache=True)
+def funding_rate_1d_nb(rate, window_bars=10_080, min_periods_bars=4_320, z_entry=1.0, z_full=3.0, min_std=1e-5):
+    """Funding-rate extremes of one symbol, contrarian at crowding.
+
+    ``z = (rate - mean) / max(std, min_std)`` over the last ``window_bars``
+    bars (ddof=0); score ``-sign(z) * clip((|z| - z_entry) / (z_full - z_entry), 0, 1)``
+    (crowded longs paying high funding score short); confidence = share of
+    the window with data. Warm-up: ``min_periods_bars`` observations.
+    """
+    n = rate.shape[0]
+    score, conf, status = _new_outputs(n)
+    st = np.empty(funding_state_len(window_bars))
+    funding_init_nb(st, window_bars)
+    for t in range(n):
+        score[t], conf[t], status[t] = funding_step_nb(st, rate[t], window_bars, min_periods_bars, z_entry, z_full, min_std)
+    return score, conf, status
+
+
+@njit(cache=True)
+def funding_rate_nb(rate, window_bars=10_080, min_periods_bars=4_320, z_entry=1.0, z_full=3.0, min_std=1e-5):
+    """2-D form of :func:`funding_rate_1d_nb`."""
+    n, m = rate.shape
+    score, conf, status = _new_outputs_2d(n, m)
+    for j in range(m):
+        score[:, j], conf[:, j], status[:, j] = funding_rate_1d_nb(
+            rate[:, j], window_bars, min_periods_bars, z_entry, z_full, min_std
+        )
+    return score, conf, status
+
+
+# =========================================================================== 3. open-interest velocity
+
+
+@njit(cache=True)
+def oi_state_len(lag_bars=15, window_bars=1_440):
+    return 2 * roll_len(lag_bars + 1) + 2 * roll_len(window_bars)
+
+
+@njit(cache=True)
+def oi_init_nb(st, lag_bars=15, window_bars=1_440):
+    lw = roll_len(lag_bars + 1)
+    roll_init_nb(st, 0, lag_bars + 1, False)
+    roll_init_nb(st, lw, lag_bars + 1, False)
+    roll_init_nb(st, 2 * lw, window_bars, False)
+    roll_init_nb(st, 2 * lw + roll_len(window_bars), window_bars, False)
+
+
+@njit(cache=True)
+def oi_step_nb(st, oi_usd, close, lag_bars=15, window_bars=1_440, min_periods_bars=720, oi_scale=1.0, price_scale=1.0):
+    lw = roll_len(lag_bars + 1)
+    o_oi, o_px, o_v, o_p = 0, lw, 2 * lw, 2 * lw + roll_len(window_bars)
+    oi = oi_usd if oi_usd > 0.0 else np.nan  # NaN or non-positive open interest is missing
+    px = close if close > 0.0 else np.nan
+    roll_push_nb(st, o_oi, lag_bars + 1, oi, False)
+    roll_push_nb(st, o_px, lag_bars + 1, px, False)
+    oi_lag = roll_lag_nb(st, o_oi, lag_bars + 1, lag_bars)
+    px_lag = roll_lag_nb(st, o_px, lag_bars + 1, lag_bars)
+    v = math.log(oi / oi_lag)  # NaN propagates
+    p = math.log(px / px_lag)
+    roll_push_nb(st, o_v, window_bars, v, False)
+    roll_push_nb(st, o_p, window_bars, p, False)
+    if math.isnan(oi) or math.isnan(px):
+        return 0.0, 0.0, DATA_OUTAGE
+    count_v = roll_count_nb(st, o_v)
+    if math.isnan(v) or math.isnan(p) or count_v < min_periods_bars or roll_count_nb(st, o_p) < min_periods_bars:
+        return 0.0, 0.0, WARMING_UP
+    rms_v = roll_rms_nb(st, o_v)
+    rms_p = roll_rms_nb(st, o_p)
+    z_v = v / rms_v if rms_v > 0.0 else 0.0
+    z_p = p / rms_p if rms_p > 0.0 else 0.0
+    return math.tanh(z_v / oi_scale) * math.tanh(z_p / price_scale), count_v / window_bars, OK
+
+
+@njit(cache=True)
+def open_interest_velocity_1d_nb(
+    oi_usd, close, lag_bars=15, window_bars=1_440, min_periods_bars=720, oi_scale=1.0, price_scale=1.0
+):
+    """Open-interest velocity with price direction, one symbol.
+
+    ``v = log(oi_t / oi_{t-lag})`` and ``p = log(close_t / close_{t-lag})``,
+    each divided by its RMS over ``window_bars``; score
+    ``tanh(z_v / oi_scale) * tanh(z_p / price_scale)``: rising OI with the
+    price move confirms it (new positions), falling OI fades it (covering,
+    liquidation). Confidence = share of the window with a velocity.
+    Non-positive OI or close counts as missing.
+    """
+    n = oi_usd.shape[0]
+    score, conf, status = _new_outputs(n)
+    st = np.empty(oi_state_len(lag_bars, window_bars))
+    oi_init_nb(st, lag_bars, window_bars)
+    for t in range(n):
+        score[t], conf[t], status[t] = oi_step_nb(
+            st, oi_usd[t], close[t], lag_bars, window_bars, min_periods_bars, oi_scale, price_scale
+        )
+    return score, conf, status
+
+
+@njit(cache=True)
+def open_interest_velocity_nb(
+    oi_usd, close, lag_bars=15, window_bars=1_440, min_periods_bars=720, oi_scale=1.0, price_scale=1.0
+):
+    """2-D form of :func:`open_interest_velocity_1d_nb`."""
+    n, m = oi_usd.shape
+    score, conf, status = _new_outputs_2d(n, m)
+    for j in range(m):
+        score[:, j], conf[:, j], status[:, j] = open_interest_velocity_1d_nb(
+            oi_usd[:, j], close[:, j], lag_bars, window_bars, min_periods_bars, oi_scale, price_scale
+        )
+    return score, conf, status
+
+
+# =========================================================================== 4. liquidation cascade
+
+
+@njit(cache=True)
+def liq_state_len(burst_bars=5, window_bars=1_440):
+    return 2 * roll_len(burst_bars) + roll_len(window_bars)
+
+
+@njit(cache=True)
+def liq_init_nb(st, burst_bars=5, window_bars=1_440):
+    bw = roll_len(burst_bars)
+    roll_init_nb(st, 0, burst_bars, False)
+    roll_init_nb(st, bw, burst_bars, False)
+    roll_init_nb(st, 2 * bw, window_bars, False)
+
+
+@njit(cache=True)
+def liq_step_nb(st, long_liq_usd, short_liq_usd, burst_bars=5, window_bars=1_440, min_periods_bars=720, burst_ratio=5.0):
+    bw = roll_len(burst_bars)
+    total = long_liq_usd + short_liq_usd
+    roll_push_nb(st, 0, burst_bars, long_liq_usd, False)
+    roll_push_nb(st, bw, burst_bars, short_liq_usd, False)
+    roll_push_nb(st, 2 * bw, window_bars, total, False)
+    if math.isnan(total):
+        return 0.0, 0.0, DATA_OUTAGE
+    count = roll_count_nb(st, 2 * bw)
+    if count < min_periods_bars or roll_count_nb(st, 0) < burst_bars or roll_count_nb(st, bw) < burst_bars:
+        return 0.0, 0.0, WARMING_UP
+    conf = count / window_bars
+    burst_long = roll_sum_nb(st, 0)
+    burst_short = roll_sum_nb(st, bw)
+    burst = burst_long + burst_short
+    if burst <= 0.0:
+        return 0.0, conf, OK
+    expected = burst_bars * roll_mean_nb(st, 2 * bw)
+    intensity = _clip01((burst / expected - 1.0) / (burst_ratio - 1.0)) if expected > 0.0 else 1.0
+    return intensity * (burst_short - burst_long) / burst, conf, OK
+
+
+@njit(cache=True)
+def liquidation_cascade_1d_nb(long_liq_usd, short_liq_usd, burst_bars=5, window_bars=1_440, min_periods_bars=720, burst_ratio=5.0):
+    """Liquidation cascade of one symbol: bursts of one-sided liquidations.
+
+    Over the last ``burst_bars`` bars, ``L`` and ``S`` are the long and short
+    liquidations (USD); intensity ``clip(((L+S) / (burst_bars * mean) - 1) / (burst_ratio - 1), 0, 1)``
+    against the mean per bar over ``window_bars``; score
+    ``intensity * (S - L) / (S + L)``: a cascade of forced sells (longs
+    liquidated) scores short, of forced buys scores long; 0 without
+    liquidations. Confidence = share of the baseline window with data.
+    """
+    n = long_liq_usd.shape[0]
+    score, conf, status = _new_outputs(n)
+    st = np.empty(liq_state_len(burst_bars, window_bars))
+    liq_init_nb(st, burst_bars, window_bars)
+    for t in range(n):
+        score[t], conf[t], status[t] = liq_step_nb(
+            st, long_liq_usd[t], short_liq_usd[t], burst_bars, window_bars, min_periods_bars, burst_ratio
+        )
+    return score, conf, status
+
+
+@njit(cache=True)
+def liquidation_cascade_nb(long_liq_usd, short_liq_usd, burst_bars=5, window_bars=1_440, min_periods_bars=720, burst_ratio=5.0):
+    """2-D form of :func:`liquidation_cascade_1d_nb`."""
+    n, m = long_liq_usd.shape
+    score, conf, status = _new_outputs_2d(n, m)
+    for j in range(m):
+        score[:, j], conf[:, j], status[:, j] = liquidation_cascade_1d_nb(
+            long_liq_usd[:, j], short_liq_usd[:, j], burst_bars, window_bars, min_periods_bars, burst_ratio
+        )
+    return score, conf, status
+
+
+# =========================================================================== 5. taker buy/sell ratio
+
+
+@njit(cache=True)
+def taker_state_len(flow_bars=15, window_bars=1_440):
+    return 2 * roll_len(flow_bars) + roll_len(window_bars)
+
+
+@njit(cache=True)
+def taker_init_nb(st, flow_bars=15, window_bars=1_440):
+    fw = roll_len(flow_bars)
+    roll_init_nb(st, 0, flow_bars, False)
+    roll_init_nb(st, fw, flow_bars, False)
+    roll_init_nb(st, 2 * fw, window_bars, True)
+
+
+@njit(cache=True)
+def taker_step_nb(st, taker_buy_base, taker_sell_base, flow_bars=15, window_bars=1_440, min_periods_bars=720, z_scale=2.0, min_std=1e-3):
+    fw = roll_len(flow_bars)
+    missing = math.isnan(taker_buy_base) or math.isnan(taker_sell_base)
+    roll_push_nb(st, 0, flow_bars, np.nan if missing else taker_buy_base, False)
+    roll_push_nb(st, fw, flow_bars, np.nan if missing else taker_sell_base, False)
+    x = np.nan
+    if not missing and roll_count_nb(st, 0) >= flow_bars:
+        buy = roll_sum_nb(st, 0)
+        sell = roll_sum_nb(st, fw)
+        x = (buy - sell) / (buy + sell) if buy + sell > 0.0 else 0.0
+    roll_push_nb(st, 2 * fw, window_bars, x, True)
+    if missing:
+        return 0.0, 0.0, DATA_OUTAGE
+    count = roll_count_nb(st, 2 * fw)
+    if math.isnan(x) or count < min_periods_bars:
+        return 0.0, 0.0, WARMING_UP
+    z = (x - roll_mean_nb(st, 2 * fw)) / max(roll_std_nb(st, 2 * fw), min_std)
+    return math.tanh(z / z_scale), count / window_bars, OK
+
+
+@njit(cache=True)
+def taker_ratio_1d_nb(taker_buy_base, taker_sell_base, flow_bars=15, window_bars=1_440, min_periods_bars=720, z_scale=2.0, min_std=1e-3):
+    """Taker buy/sell imbalance of one symbol.
+
+    ``x = (B - S) / (B + S)`` of taker volumes summed over the last
+    ``flow_bars`` bars (all must have data; 0 when no volume traded);
+    score ``tanh(z / z_scale)`` of its z-score over ``window_bars``
+    (ddof=0, std floored at ``min_std``); confidence = share of the window with
+    a value.
+    """
+    n = taker_buy_base.shape[0]
+    score, conf, status = _new_outputs(n)
+    st = np.empty(taker_state_len(flow_bars, window_bars))
+    taker_init_nb(st, flow_bars, window_bars)
+    for t in range(n):
+        score[t], conf[t], status[t] = taker_step_nb(
+            st, taker_buy_base[t], taker_sell_base[t], flow_bars, window_bars, min_periods_bars, z_scale, min_std
+        )
+    return score, conf, status
+
+
+@njit(cache=True)
+def taker_ratio_nb(taker_buy_base, taker_sell_base, flow_bars=15, window_bars=1_440, min_periods_bars=720, z_scale=2.0, min_std=1e-3):
+    """2-D form of :func:`taker_ratio_1d_nb`."""
+    n, m = taker_buy_base.shape
+    score, conf, status = _new_outputs_2d(n, m)
+    for j in range(m):
+        score[:, j], conf[:, j], status[:, j] = taker_ratio_1d_nb(
+            taker_buy_base[:, j], taker_sell_base[:, j], flow_bars, window_bars, min_periods_bars, z_scale, min_std
+        )
+    return score, conf, status
+
+
+# =========================================================================== 6. multi-timeframe trend
+# state: n_valid, prev_close, var_ret, n_ret, ema fast x3, ema slow x3
+
+
+@njit(cache=True)
+def trend_state_len():
+    return 10
+
+
+@njit(cache=True)
+def trend_init_nb(st):
+    st[0] = 0.0
+    st[1] = np.nan
+    st[2] = np.nan
+    st[3] = 0.0
+    for k in range(4, 10):
+        st[k] = np.nan
+
+
+@njit(cache=True)
+def trend_step_nb(st, close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, slow_factor=4, vol_span_bars=240, scale=1.0):
+    if not close > 0.0:  # NaN or non-positive
+        st[1] = np.nan
+        return 0.0, 0.0, DATA_OUTAGE
+    spans = (span_short_bars, span_mid_bars, span_long_bars)
+    if st[0] == 0.0:
+        for h in range(3):
+            st[4 + h] = close
+            st[7 + h] = close
+    else:
+        for h in range(3):
+            st[4 + h] += _alpha(spans[h]) * (close - st[4 + h])
+            st[7 + h] += _alpha(slow_factor * spans[h]) * (close - st[7 + h])
+    st[0] += 1.0
+    prev = st[1]
+    if not math.isnan(prev):
+        r = math.log(close / prev)
+        if st[3] == 0.0:
+            st[2] = r * r
+        else:
+            st[2] += _alpha(vol_span_bars) * (r * r - st[2])
+        st[3] += 1.0
+    st[1] = close
+    if st[0] < slow_factor * span_long_bars or st[3] < vol_span_bars:
+        return 0.0, 0.0, WARMING_UP
+    sigma = math.sqrt(st[2])
+    total = 0.0
+    votes = 0.0
+    for h in range(3):
+        d = math.log(st[4 + h] / st[7 + h])
+        d = d / (sigma * math.sqrt(spans[h])) if sigma > 0.0 else 0.0
+        total += math.tanh(d / scale)
+        votes += _sign(d)
+    return total / 3.0, abs(votes) / 3.0, OK
+
+
+@njit(cache=True)
+def trend_1d_nb(close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, slow_factor=4, vol_span_bars=240, scale=1.0):
+    """Multi-timeframe trend of one symbol from 1m closes.
+
+    For each horizon ``h`` (5m, 15m, 1h as 1m spans) ``d_h = log(EMA_h / EMA_{slow_factor*h}) / (sigma * sqrt(h))``
+    with ``sigma`` the EMA-RMS of 1-bar log returns (returns across a missing
+    bar are skipped); score = mean of ``tanh(d_h / scale)``, confidence =
+    |sum of signs| / 3 (agreement of the horizons). Warm-up:
+    ``slow_factor * span_long_bars`` closes and ``vol_span_bars`` returns.
+    """
+    n = close.shape[0]
+    score, conf, status = _new_outputs(n)
+    st = np.empty(trend_state_len())
+    trend_init_nb(st)
+    for t in range(n):
+        score[t], conf[t], status[t] = trend_step_nb(
+            st, close[t], span_short_bars, span_mid_bars, span_long_bars, slow_factor, vol_span_bars, scale
+        )
+    return score, conf, status
+
+
+@njit(cache=True)
+def trend_nb(close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, slow_factor=4, vol_span_bars=240, scale=1.0):
+    """2-D form of :func:`trend_1d_nb`."""
+    n, m = close.shape
+    score, conf, status = _new_outputs_2d(n, m)
+    for j in range(m):
+        score[:, j], conf[:, j], status[:, j] = trend_1d_nb(
+            close[:, j], span_short_bars, span_mid_bars, span_long_bars, slow_factor, vol_span_bars, scale
+        )
+    return score, conf, status
+
+
+# =========================================================================== 7. volatility breakout
+# state: t, n_valid, prev_close, atr, max-deque of highs, max-deque of -lows
+
+
+@njit(cache=True)
+def breakout_state_len(channel_bars=60):
+    return 4 + 2 * deque_len(channel_bars + 1)
+
+
+@njit(cache=True)
+def breakout_init_nb(st, channel_bars=60):
+    st[0] = 0.0
+    st[1] = 0.0
+    st[2] = np.nan
+    st[3] = np.nan
+    deque_init_nb(st, 4, channel_bars + 1)
+    deque_init_nb(st, 4 + deque_len(channel_bars + 1), channel_bars + 1)
+
+
+@njit(cache=True)
+def breakout_step_nb(st, high, low, close, channel_bars=60, atr_span_bars=30, range_mult=1.5, scale=1.0):
+    cap = channel_bars + 1
+    o_hi = 4
+    o_lo = 4 + deque_len(cap)
+    t = st[0]
+    st[0] = t + 1.0
+    deque_evict_nb(st, o_hi, cap, t - channel_bars)
+    deque_evict_nb(st, o_lo, cap, t - channel_bars)
+    if math.isnan(high) or math.isnan(low) or math.isnan(close):
+        st[2] = np.nan
+        return 0.0, 0.0, DATA_OUTAGE
+    upper = deque_front_nb(st, o_hi, cap)
+    lower = -deque_front_nb(st, o_lo, cap)
+    n_prior = st[1]
+    atr_prev = st[3]
+    prev = st[2]
+    true_range = high - low
+    if not math.isnan(prev):
+        true_range = max(true_range, abs(high - prev), abs(low - prev))
+    st[3] = true_range if math.isnan(atr_prev) else atr_prev + _alpha(atr_span_bars) * (true_range - atr_prev)
+    st[2] = close
+    st[1] = n_prior + 1.0
+    deque_push_max_nb(st, o_hi, cap, t, high)
+    deque_push_max_nb(st, o_lo, cap, t, -low)
+    if n_prior < channel_bars or math.isnan(upper) or math.isnan(atr_prev):
+        return 0.0, 0.0, WARMING_UP
+    atr = max(atr_prev, 1e-12 * abs(close))
+    excess = 0.0
+    if close > upper:
+        excess = (close - upper) / atr
+    elif close < lower:
+        excess = (close - lower) / atr
+    return math.tanh(excess / scale), _clip01(true_range / (range_mult * atr)), OK
+
+
+@njit(cache=True)
+def breakout_1d_nb(high, low, close, channel_bars=60, atr_span_bars=30, range_mult=1.5, scale=1.0):
+    """Volatility breakout of one symbol.
+
+    Channel = highest high and lowest low of the previous ``channel_bars``
+    bars (current bar excluded); ATR = EMA of the true range up to the previous
+    bar. Score ``tanh(excess / scale)`` with ``excess`` the close's distance
+    beyond the channel in ATRs (0 inside it); confidence
+    ``clip(true_range / (range_mult * ATR), 0, 1)`` (range expansion). A bar is
+    missing if any of high, low, close is. Warm-up: ``channel_bars`` valid
+    bars before the current one.
+    """
+    n = high.shape[0]
+    score, conf, status = _new_outputs(n)
+    st = np.empty(breakout_state_len(channel_bars))
+    breakout_init_nb(st, channel_bars)
+    for t in range(n):
+        score[t], conf[t], status[t] = breakout_step_nb(
+            st, high[t], low[t], close[t], channel_bars, atr_span_bars, range_mult, scale
+        )
+    return score, conf, status
+
+
+@njit(cache=True)
+def breakout_nb(high, low, close, channel_bars=60, atr_span_bars=30, range_mult=1.5, scale=1.0):
+    """2-D form of :func:`breakout_1d_nb`."""
+    n, m = high.shape
+    score, conf, status = _new_outputs_2d(n, m)
+    for j in range(m):
+        score[:, j], conf[:, j], status[:, j] = breakout_1d_nb(
+            high[:, j], low[:, j], close[:, j], channel_bars, atr_span_bars, range_mult, scale
+        )
+    return score, conf, status
+
+
+# =========================================================================== 8. mean reversion
+# state: prev_close, rolling close (anchored), rolling r short, rolling r long
+
+
+@njit(cache=True)
+def mr_state_len(window_bars=60, vol_short_bars=60, vol_long_bars=1_440):
+    return 1 + roll_len(window_bars) + roll_len(vol_short_bars) + roll_len(vol_long_bars)
+
+
+@njit(cache=True)
+def mr_init_nb(st, window_bars=60, vol_short_bars=60, vol_long_bars=1_440):
+    st[0] = np.nan
+    roll_init_nb(st, 1, window_bars, True)
+    roll_init_nb(st, 1 + roll_len(window_bars), vol_short_bars, False)
+    roll_init_nb(st, 1 + roll_len(window_bars) + roll_len(vol_short_bars), vol_long_bars, False)
+
+
+@njit(cache=True)
+def mr_step_nb(st, close, window_bars=60, vol_short_bars=60, vol_long_bars=1_440, min_periods_bars=720, z_scale=2.0, max_vol_ratio=2.0):
+    o_c = 1
+    o_s = 1 + roll_len(window_bars)
+    o_l = o_s + roll_len(vol_short_bars)
+    px = close if close > 0.0 else np.nan
+    r = math.log(px / st[0])  # NaN when either is missing
+    st[0] = px
+    roll_push_nb(st, o_c, window_bars, px, True)
+    roll_push_nb(st, o_s, vol_short_bars, r, False)
+    roll_push_nb(st, o_l, vol_long_bars, r, False)
+    if math.isnan(px):
+        return 0.0, 0.0, DATA_OUTAGE
+    if (
+        roll_count_nb(st, o_c) < window_bars
+        or roll_count_nb(st, o_s) < vol_short_bars // 2
+        or roll_count_nb(st, o_l) < min_periods_bars
+    ):
+        return 0.0, 0.0, WARMING_UP
+    mean = roll_mean_nb(st, o_c)
+    std = roll_std_nb(st, o_c)
+    z = (px - mean) / std if std > 1e-12 * mean else 0.0
+    vol_long = roll_rms_nb(st, o_l)
+    vol_short = roll_rms_nb(st, o_s)
+    if vol_long > 0.0:
+        ratio = vol_short / vol_long
+    else:
+        ratio = 1.0 if vol_short == 0.0 else np.inf
+    return -math.tanh(z / z_scale), _clip01((max_vol_ratio - ratio) / (max_vol_ratio - 1.0)), OK
+
+
+@njit(cache=True)
+def mean_reversion_1d_nb(close, window_bars=60, vol_short_bars=60, vol_long_bars=1_440, min_periods_bars=720, z_scale=2.0, max_vol_ratio=2.0):
+    """Mean reversion of one symbol with a volatility filter.
+
+    ``z = (close - mean) / std`` over the last ``window_bars`` closes (ddof=0,
+    a full window needed); score ``-tanh(z / z_scale)``. Confidence is the
+    volatility filter ``clip((max_vol_ratio - rho) / (max_vol_ratio - 1), 0, 1)``
+    with ``rho`` the RMS of 1-bar log returns over ``vol_short_bars`` divided
+    by that over ``vol_long_bars``: fading moves is trusted in calm markets,
+    not when volatility expands.
+    """
+    n = close.shape[0]
+    score, conf, status = _new_outputs(n)
+    st = np.empty(mr_state_len(window_bars, vol_short_bars, vol_long_bars))
+    mr_init_nb(st, window_bars, vol_short_bars, vol_long_bars)
+    for t in range(n):
+        score[t], conf[t], status[t] = mr_step_nb(
+            st, close[t], window_bars, vol_short_bars, vol_long_bars, min_periods_bars, z_scale, max_vol_ratio
+        )
+    return score, conf, status
+
+
+@njit(cache=True)
+def mean_reversion_nb(close, window_bars=60, vol_short_bars=60, vol_long_bars=1_440, min_periods_bars=720, z_scale=2.0, max_vol_ratio=2.0):
+    """2-D form of :func:`mean_reversion_1d_nb`."""
+    n, m = close.shape
+    score, conf, status = _new_outputs_2d(n, m)
+    for j in range(m):
+        score[:, j], conf[:, j], status[:, j] = mean_reversion_1d_nb(
+            close[:, j], window_bars, vol_short_bars, vol_long_bars, min_periods_bars, z_scale, max_vol_ratio
+        )
+    return score, conf, status
+
+
+# =========================================================================== 9. fear & greed (stateless)
+
+
+@njit(cache=True)
+def fear_greed_step_nb(value, fear_below=25.0, greed_above=75.0):
+    if math.isnan(value) or value < 0.0 or value > 100.0:
+        return 0.0, 0.0, DATA_OUTAGE
+    if value < fear_below:
+        return (fear_below - value) / fear_below, 1.0, OK
+    if value > greed_above:
+        return -(value - greed_above) / (100.0 - greed_above), 1.0, OK
+    return 0.0, 1.0, OK
+
+
+@njit(cache=True)
+def fear_greed_1d_nb(value, fear_below=25.0, greed_above=75.0):
+    """Fear & greed index, contrarian at extremes.
+
+    Score ``(fear_below - v) / fear_below`` below ``fear_below`` (extreme fear:
+    long), ``-(v - greed_above) / (100 - greed_above)`` above ``greed_above``,
+    0 between; confidence 1. Values outside [0, 100] count as missing. No
+    warm-up.
+    """
+    n = value.shape[0]
+    score, conf, status = _new_outputs(n)
+    for t in range(n):
+        score[t], conf[t], status[t] = fear_greed_step_nb(value[t], fear_below, greed_above)
+    return score, conf, status
+
+
+@njit(cache=True)
+def fear_greed_nb(value, fear_below=25.0, greed_above=75.0):
+    """2-D form of :func:`fear_greed_1d_nb` (a market-wide series is one column; the face broadcasts it)."""
+    n, m = value.shape
+    score, conf, status = _new_outputs_2d(n, m)
+    for j in range(m):
+        score[:, j], conf[:, j], status[:, j] = fear_greed_1d_nb(value[:, j], fear_below, greed_above)
+    return score, conf, status
+
+
+# =========================================================================== 10. social sentiment
+# state: n_valid, mentions fast, mentions slow, tone fast, tone slow
+
+
+@njit(cache=True)
+def social_state_len():
+    return 5
+
+
+@njit(cache=True)
+def social_init_nb(st):
+    st[0] = 0.0
+    for k in range(1, 5):
+        st[k] = np.nan
+
+
+@njit(cache=True)
+def social_step_nb(st, mentions, tone, span_fast_bars=360, span_slow_bars=1_440, tone_gain=4.0, mention_gain=1.0):
+    if math.isnan(mentions) or math.isnan(tone) or mentions < 0.0 or abs(tone) > 1.0:
+        return 0.0, 0.0, DATA_OUTAGE
+    if st[0] == 0.0:
+        st[1] = mentions
+        st[2] = mentions
+        st[3] = tone
+        st[4] = tone
+    else:
+        af = _alpha(span_fast_bars)
+        aslow = _alpha(span_slow_bars)
+        st[1] += af * (mentions - st[1])
+        st[2] += aslow * (mentions - st[2])
+        st[3] += af * (tone - st[3])
+        st[4] += aslow * (tone - st[4])
+    st[0] += 1.0
+    if st[0] < span_slow_bars:
+        return 0.0, 0.0, WARMING_UP
+    attention = math.log((st[1] + 1.0) / (st[2] + 1.0))
+    score = math.tanh(tone_gain * (st[3] - st[4]) + mention_gain * attention * st[3])
+    return score, min(1.0, (st[1] + 1.0) / (st[2] + 1.0)), OK
+
+
+@njit(cache=True)
+def social_sentiment_1d_nb(mentions, tone, span_fast_bars=360, span_slow_bars=1_440, tone_gain=4.0, mention_gain=1.0):
+    """Social sentiment momentum.
+
+    With fast/slow EMAs of mentions ``m`` and tone ``u``:
+    ``attention = log((m_fast + 1) / (m_slow + 1))``, score
+    ``tanh(tone_gain * (u_fast - u_slow) + mention_gain * attention * u_fast)``
+    (improving tone, and rising attention in the direction of the tone);
+    confidence ``min(1, (m_fast + 1) / (m_slow + 1))`` (fading attention is
+    less trusted). Negative mentions or |tone| > 1 count as missing. Warm-up:
+    ``span_slow_bars`` valid bars.
+    """
+    n = mentions.shape[0]
+    score, conf, status = _new_outputs(n)
+    st = np.empty(social_state_len())
+    social_init_nb(st)
+    for t in range(n):
+        score[t], conf[t], status[t] = social_step_nb(
+            st, mentions[t], tone[t], span_fast_bars, span_slow_bars, tone_gain, mention_gain
+        )
+    return score, conf, status
+
+
+@njit(cache=True)
+def social_sentiment_nb(mentions, tone, span_fast_bars=360, span_slow_bars=1_440, tone_gain=4.0, mention_gain=1.0):
+    """2-D form of :func:`social_sentiment_1d_nb`."""
+    n, m = mentions.shape
+    score, conf, status = _new_outputs_2d(n, m)
+    for j in range(m):
+        score[:, j], conf[:, j], status[:, j] = social_sentiment_1d_nb(
+            mentions[:, j], tone[:, j], span_fast_bars, span_slow_bars, tone_gain, mention_gain
+        )
+    return score, conf, status
+
+
+# =========================================================================== aggregator
+
+
+@njit(cache=True)
+def aggregate_row_nb(score, conf, status, weights, required, min_live_signals):
+    """Aggregate one (bar, symbol): ``(n_signals,)`` arrays -> (conviction, direction, tradable, n_live)."""
+    num = 0.0
+    den = 0.0
+    n_live = 0
+    required_ok = True
+    for k in range(score.shape[0]):
+        if status[k] == OK:
+            n_live += 1
+            num += weights[k] * conf[k] * score[k]
+            den += weights[k]
+        elif required[k]:
+            required_ok = False
+    value = num / den if den > 0.0 else 0.0
+    conviction = min(abs(value), 1.0)
+    direction = np.int8(1) if value > 0.0 else (np.int8(-1) if value < 0.0 else np.int8(0))
+    return conviction, direction, required_ok and n_live >= min_live_signals, n_live
+
+
+@njit(cache=True)
+def aggregate_nb(score, conf, status, weights, required, min_live_signals=5):
+    """Weighted conviction and direction from the live signals.
+
+    Parameters
+    ----------
+    score, conf : (n, m, n_signals) float64
+        Signal outputs, signals in :data:`~botcore.config.models.SIGNAL_NAMES` order.
+    status : (n, m, n_signals) int8
+    weights : (n_signals,) float64
+        Non-negative weights (versioned by the learning cycle).
+    required : (n_signals,) bool
+        Signals whose non-OK status blocks trading.
+    min_live_signals : int
+        Signals with status OK needed for trading.
+
+    Returns
+    -------
+    conviction : (n, m) float64
+        ``|sum_k w_k c_k s_k| / sum_k w_k`` over signals with status OK
+        (weights renormalised over them), in [0, 1]; 0 when none is live.
+    direction : (n, m) int8
+        Sign of the weighted sum: -1, 0, +1.
+    tradable : (n, m) bool
+        At least ``min_live_signals`` live and every required signal live.
+    n_live : (n, m) int64
+        Signals with status OK.
+    """
+    n, m, _ = score.shape
+    conviction = np.zeros((n, m), dtype=np.float64)
+    direction = np.zeros((n, m), dtype=np.int8)
+    tradable = np.zeros((n, m), dtype=np.bool_)
+    n_live = np.zeros((n, m), dtype=np.int64)
+    for t in range(n):
+        for j in range(m):
+            conviction[t, j], direction[t, j], tradable[t, j], n_live[t, j] = aggregate_row_nb(
+                score[t, j], conf[t, j], status[t, j], weights, required, min_live_signals
+            )
+    return conviction, direction, tradable, n_live
