@@ -40,7 +40,7 @@ import pandas as pd
 
 from botcore.config.models import Asset, Settings
 from botcore.errors import DataError
-from botcore.market.nb import PathParams, ar1_nb, ema_1d_nb, fgn_autocov_1d_nb, simulate_paths_nb
+from botcore.market.nb import PathParams, ar1_nb, ema_1d_nb, fgn_autocov_1d_nb, lead_nb, simulate_paths_nb
 from botcore.market.store import BOOK_LEVELS, KINDS, MARKET, Store, book_columns
 from botcore.regime.enums import Regimes
 
@@ -58,6 +58,9 @@ SYNTHETIC_NOTE = (
 # market factor, sector factor and idiosyncratic weights of the shock variance
 W_MARKET, W_SECTOR, W_IDIO = 0.30, 0.40, 0.30
 T_DF = 5.0  # Student-t degrees of freedom of the shocks
+# taker imbalance = tanh(LEAD * informed view of the next minutes + NOW * this minute + NOISE * noise)
+IMB_LEAD, IMB_NOW, IMB_NOISE = 0.18, 0.2, 0.7
+LEAD_MINUTES, LEAD_DECAY = 5, 0.8
 
 
 @dataclass(frozen=True)
@@ -259,10 +262,15 @@ def generate_sample_market(
     vol_1m = np.array([p.daily_vol for p in prof]) / np.sqrt(1440.0)
     vol_base = vol_1m * np.exp(slow - 0.5 * slow.var(axis=0, keepdims=True)) * intraday
 
+    # taker imbalance: informed flow that knows part of the next minutes' innovations (it LEADS returns)
+    x = np.ascontiguousarray(x)
+    imbalance = np.tanh(
+        IMB_LEAD * lead_nb(x, LEAD_MINUTES, LEAD_DECAY) + IMB_NOW * x + IMB_NOISE * ar1_nb(rng.standard_normal((n, k)) * 0.6, 0.8)
+    )
     paths = simulate_paths_nb(
-        np.ascontiguousarray(x),
+        x,
         np.ascontiguousarray(vol_base),
-        rng.standard_normal((n, k)),
+        imbalance,
         rng.standard_normal((n, k)),
         rng.exponential(1.0, (n, k)),
         rng.exponential(1.0, (n, k)),
@@ -286,7 +294,7 @@ def generate_sample_market(
     ts_open = start_ms + np.arange(n, dtype=np.int64) * MINUTE_MS
     ts_close = ts_open + MINUTE_MS
     market_ret = paths.log_return.mean(axis=1)
-    funding = _funding(ts_close, paths.log_return, paths.imbalance, start_ms, rng)
+    funding = _funding(ts_close, paths.log_return, imbalance, start_ms, rng)
     fear_greed = _fear_greed(market_ret, start_ms, n, rng)
     social = _social(market_ret, start_ms, n, rng)
 
@@ -315,13 +323,13 @@ def generate_sample_market(
             "ts": ts_close,
             "mark_price": close[:, j] * (1.0 + 0.1e-4 * prof[j].spread_bps * mark_noise[:, j]),
         }))
-        put("book", sym, _book(close[:, j], paths.sigma[:, j] / vol_1m[j], paths.imbalance[:, j], prof[j],
+        put("book", sym, _book(close[:, j], paths.sigma[:, j] / vol_1m[j], imbalance[:, j], prof[j],
                                asset.contract_size, spread_noise[:, j], depth_noise[:, :, :, j], ts_close))
         put("open_interest", sym, pd.DataFrame({"ts": ts_close, "oi_usd": paths.oi_usd[:, j]}))
         put("liquidations", sym, pd.DataFrame({
             "ts": ts_open, "long_liq_usd": paths.long_liq_usd[:, j], "short_liq_usd": paths.short_liq_usd[:, j],
         }))
-        buy = volume_base[:, j] * (1.0 + paths.imbalance[:, j]) / 2.0
+        buy = volume_base[:, j] * (1.0 + imbalance[:, j]) / 2.0
         put("taker", sym, pd.DataFrame({"ts": ts_open, "taker_buy_base": buy, "taker_sell_base": volume_base[:, j] - buy}))
         put("funding", sym, funding[j])
         put("regime_truth", sym, pd.DataFrame({"ts": ts_open, "regime": regime[:, j], "hurst": hurst[:, j]}))
