@@ -30,8 +30,10 @@ close price); funding every 8 h at 00:00/08:00/16:00 UTC with
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -302,37 +304,47 @@ def generate_sample_market(
     steps = k * 8 + 2
     done = 0
     rows: dict[str, int] = {}
+    lock = threading.Lock()
 
     def put(kind: str, symbol: str, df: pd.DataFrame) -> None:
         nonlocal done
         store.write(kind, symbol, df, metadata=meta)
-        rows[kind] = rows.get(kind, 0) + len(df)
-        done += 1
-        if progress is not None:
-            progress(f"{kind} {symbol}", done, steps)
+        with lock:
+            rows[kind] = rows.get(kind, 0) + len(df)
+            done += 1
+            if progress is not None:
+                progress(f"{kind} {symbol}", done, steps)
+
+    def frames(j: int, asset: Asset) -> list[tuple[str, pd.DataFrame]]:
+        buy = volume_base[:, j] * (1.0 + imbalance[:, j]) / 2.0
+        return [
+            ("candles_1m", pd.DataFrame({
+                "ts": ts_open, "open": open_[:, j], "high": high[:, j], "low": low[:, j], "close": close[:, j],
+                "volume": volume_base[:, j],
+            })),
+            ("mark", pd.DataFrame({
+                "ts": ts_close, "mark_price": close[:, j] * (1.0 + 0.1e-4 * prof[j].spread_bps * mark_noise[:, j]),
+            })),
+            ("book", _book(close[:, j], paths.sigma[:, j] / vol_1m[j], imbalance[:, j], prof[j], asset.contract_size,
+                           spread_noise[:, j], depth_noise[:, :, :, j], ts_close)),
+            ("open_interest", pd.DataFrame({"ts": ts_close, "oi_usd": paths.oi_usd[:, j]})),
+            ("liquidations", pd.DataFrame({
+                "ts": ts_open, "long_liq_usd": paths.long_liq_usd[:, j], "short_liq_usd": paths.short_liq_usd[:, j],
+            })),
+            ("taker", pd.DataFrame({"ts": ts_open, "taker_buy_base": buy, "taker_sell_base": volume_base[:, j] - buy})),
+            ("funding", funding[j]),
+            ("regime_truth", pd.DataFrame({"ts": ts_open, "regime": regime[:, j], "hurst": hurst[:, j]})),
+        ]
+
+    def write_symbol(j: int) -> None:
+        for kind, df in frames(j, assets[j]):
+            put(kind, assets[j].symbol, df)
 
     put("fear_greed", MARKET, fear_greed)
     put("social", MARKET, social)
-    for j, asset in enumerate(assets):
-        sym = asset.symbol
-        put("candles_1m", sym, pd.DataFrame({
-            "ts": ts_open, "open": open_[:, j], "high": high[:, j], "low": low[:, j], "close": close[:, j],
-            "volume": volume_base[:, j],
-        }))
-        put("mark", sym, pd.DataFrame({
-            "ts": ts_close,
-            "mark_price": close[:, j] * (1.0 + 0.1e-4 * prof[j].spread_bps * mark_noise[:, j]),
-        }))
-        put("book", sym, _book(close[:, j], paths.sigma[:, j] / vol_1m[j], imbalance[:, j], prof[j],
-                               asset.contract_size, spread_noise[:, j], depth_noise[:, :, :, j], ts_close))
-        put("open_interest", sym, pd.DataFrame({"ts": ts_close, "oi_usd": paths.oi_usd[:, j]}))
-        put("liquidations", sym, pd.DataFrame({
-            "ts": ts_open, "long_liq_usd": paths.long_liq_usd[:, j], "short_liq_usd": paths.short_liq_usd[:, j],
-        }))
-        buy = volume_base[:, j] * (1.0 + imbalance[:, j]) / 2.0
-        put("taker", sym, pd.DataFrame({"ts": ts_open, "taker_buy_base": buy, "taker_sell_base": volume_base[:, j] - buy}))
-        put("funding", sym, funding[j])
-        put("regime_truth", sym, pd.DataFrame({"ts": ts_open, "regime": regime[:, j], "hurst": hurst[:, j]}))
+    with ThreadPoolExecutor(max_workers=min(4, k)) as pool:
+        for future in [pool.submit(write_symbol, j) for j in range(k)]:
+            future.result()
     seconds = time.perf_counter() - t_start
     logger.info("SYNTHETIC sample market: %d symbols x %d minutes in %.1f s -> %s", k, n, seconds, out)
     return SampleMarket(out, symbols, start_ms, int(ts_close[-1]), seed, rows, segments, seconds)

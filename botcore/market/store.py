@@ -359,7 +359,7 @@ class Store:
             table = table.replace_schema_metadata({**(table.schema.metadata or {}), **{k.encode(): v.encode() for k, v in meta.items()}})
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".parquet.tmp{os.getpid()}.{threading.get_ident()}")
-            pq.write_table(table, tmp, compression="zstd", row_group_size=65_536)
+            pq.write_table(table, tmp, compression="lz4", use_dictionary=False, row_group_size=131_072)
             os.replace(tmp, path)
         logger.debug("wrote %s %s: %d rows", kind, sym, len(new))
         return len(new)
