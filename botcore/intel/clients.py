@@ -8,8 +8,9 @@ a client built without its key raises :class:`MissingApiKey` before any request.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any, TypeVar
 
 import aiohttp
 import pandas as pd
@@ -17,6 +18,8 @@ import pandas as pd
 from botcore.errors import OperationalError
 from botcore.intel import parse
 from botcore.intel.http import RetryPolicy, get_json
+
+T = TypeVar("T")
 
 COINGLASS_URL = "https://open-api-v4.coinglass.com"
 ALTERNATIVE_ME_URL = "https://api.alternative.me"
@@ -66,8 +69,8 @@ class CoinGlassClient:
         self._session, self._key, self.base_url, self.policy = session, api_key, base_url, policy
         self.paths = {**COINGLASS_PATHS, **(paths or {})}
 
-    async def _get(self, endpoint: str, pair: str, exchange: str, interval: str, limit: int | None,
-                   start_ms: int | None, end_ms: int | None, **extra: str) -> Any:
+    async def _get(self, endpoint: str, parser: Callable[[Any], pd.DataFrame], pair: str, exchange: str, interval: str,
+                   limit: int | None, start_ms: int | None, end_ms: int | None, **extra: str) -> pd.DataFrame:
         if not self._key:
             raise MissingApiKey("coinglass: no API key (set COINGLASS_API_KEY)")
         params: dict[str, Any] = {"exchange": exchange, "symbol": pair, "interval": interval, **extra}
@@ -77,31 +80,32 @@ class CoinGlassClient:
         return await get_json(
             self._session, self.base_url, self.paths[endpoint], provider=self.provider, params=params,
             headers={"CG-API-KEY": self._key, "accept": "application/json"}, policy=self.policy, secrets=(self._key,),
+            parse=parser,
         )
 
     async def open_interest(self, pair: str, *, exchange: str = "Binance", interval: str = "1m", limit: int | None = None,
                             start_ms: int | None = None, end_ms: int | None = None, now_ms: int | None = None) -> pd.DataFrame:
         """Return ts, oi_usd (close of each bar, stamped at the bar's close)."""
-        payload = await self._get("open_interest", pair, exchange, interval, limit, start_ms, end_ms, unit="usd")
-        return parse.open_interest_frame(payload, interval, now_ms)
+        parser = partial(parse.open_interest_frame, interval=interval, now_ms=now_ms)
+        return await self._get("open_interest", parser, pair, exchange, interval, limit, start_ms, end_ms, unit="usd")
 
     async def liquidations(self, pair: str, *, exchange: str = "Binance", interval: str = "1m", limit: int | None = None,
                            start_ms: int | None = None, end_ms: int | None = None, now_ms: int | None = None) -> pd.DataFrame:
         """Return ts, long_liq_usd, short_liq_usd (sums over each bar)."""
-        payload = await self._get("liquidations", pair, exchange, interval, limit, start_ms, end_ms)
-        return parse.liquidations_frame(payload, interval, now_ms)
+        parser = partial(parse.liquidations_frame, interval=interval, now_ms=now_ms)
+        return await self._get("liquidations", parser, pair, exchange, interval, limit, start_ms, end_ms)
 
     async def taker_volume(self, pair: str, *, exchange: str = "Binance", interval: str = "1m", limit: int | None = None,
                            start_ms: int | None = None, end_ms: int | None = None, now_ms: int | None = None) -> pd.DataFrame:
         """Return ts, taker_buy_usd, taker_sell_usd (sums over each bar)."""
-        payload = await self._get("taker_volume", pair, exchange, interval, limit, start_ms, end_ms)
-        return parse.taker_volume_frame(payload, interval, now_ms)
+        parser = partial(parse.taker_volume_frame, interval=interval, now_ms=now_ms)
+        return await self._get("taker_volume", parser, pair, exchange, interval, limit, start_ms, end_ms)
 
     async def funding(self, pair: str, *, exchange: str = "Binance", interval: str = "1h", limit: int | None = None,
                       start_ms: int | None = None, end_ms: int | None = None, now_ms: int | None = None) -> pd.DataFrame:
         """Return ts, rate (fraction per funding interval; close of each bar)."""
-        payload = await self._get("funding", pair, exchange, interval, limit, start_ms, end_ms)
-        return parse.funding_frame(payload, interval, now_ms)
+        parser = partial(parse.funding_frame, interval=interval, now_ms=now_ms)
+        return await self._get("funding", parser, pair, exchange, interval, limit, start_ms, end_ms)
 
 
 class AlternativeMeClient:
@@ -115,9 +119,8 @@ class AlternativeMeClient:
 
     async def fear_greed(self, limit: int = 2) -> pd.DataFrame:
         """Return ts, value (0..100) for the newest ``limit`` days (0: all history)."""
-        payload = await get_json(self._session, self.base_url, FEAR_GREED_PATH, provider=self.provider,
-                                 params={"limit": int(limit), "format": "json"}, policy=self.policy)
-        return parse.fear_greed_frame(payload)
+        return await get_json(self._session, self.base_url, FEAR_GREED_PATH, provider=self.provider,
+                              params={"limit": int(limit), "format": "json"}, policy=self.policy, parse=parse.fear_greed_frame)
 
 
 class CryptoCompareClient:
@@ -134,20 +137,20 @@ class CryptoCompareClient:
         self._session, self._key, self.base_url, self.policy = session, api_key, base_url, policy
         self._coin_ids: dict[str, int] = dict(coin_ids or {})
 
-    async def _get(self, path: str, params: Mapping[str, Any]) -> Any:
+    async def _get(self, path: str, params: Mapping[str, Any], parser: Callable[[Any], T]) -> T:
         if not self._key:
             raise MissingApiKey("cryptocompare: no API key (set CRYPTOCOMPARE_API_KEY)")
         return await get_json(self._session, self.base_url, path, provider=self.provider, params=params,
-                              headers={"authorization": f"Apikey {self._key}"}, policy=self.policy, secrets=(self._key,))
+                              headers={"authorization": f"Apikey {self._key}"}, policy=self.policy, secrets=(self._key,),
+                              parse=parser)
 
     async def coin_id(self, coin: str) -> int:
         """Return CryptoCompare's numeric id of ``coin`` (``BTC`` -> 1182)."""
         if coin not in self._coin_ids:
-            payload = await self._get(CRYPTOCOMPARE_COINLIST_PATH, {"fsym": coin})
-            self._coin_ids[coin] = parse.coin_id(payload, coin)
+            self._coin_ids[coin] = await self._get(CRYPTOCOMPARE_COINLIST_PATH, {"fsym": coin}, partial(parse.coin_id, coin=coin))
         return self._coin_ids[coin]
 
     async def social_mentions(self, coin: str, *, hours: int = 48) -> pd.DataFrame:
         """Return ts, mentions per hour for ``coin`` over the last ``hours`` hours."""
-        payload = await self._get(CRYPTOCOMPARE_SOCIAL_PATH, {"coinId": await self.coin_id(coin), "limit": int(hours)})
-        return parse.social_mentions_frame(payload)
+        params = {"coinId": await self.coin_id(coin), "limit": int(hours)}
+        return await self._get(CRYPTOCOMPARE_SOCIAL_PATH, params, parse.social_mentions_frame)

@@ -208,14 +208,18 @@ class IntelFeeds:
         async with sem:
             return await coro
 
-    async def _fetch(self, kind: str, symbol: str, *, limit: int | None = None, start_ms: int | None = None,
+    async def _fetch(self, kind: str, symbol: str, now_ms: int, *, limit: int | None = None, start_ms: int | None = None,
                      end_ms: int | None = None) -> pd.DataFrame:
-        """One uncached fetch of ``kind`` in the store schema (all bars, the open one included)."""
+        """One uncached fetch of ``kind`` in the store schema: rows stamped at or before ``now_ms`` only.
+
+        A bar still forming at ``now_ms`` is dropped *before* caching, so a cached
+        frame never turns a partial bar into a closed one as time passes.
+        """
         cg, fng, cc = self._api()
         o = self.options
         if kind in SYMBOL_KINDS:
             pair = coinglass_pair(symbol, o.exchange, o.pair_overrides)
-            window = {"exchange": o.exchange, "limit": limit, "start_ms": start_ms, "end_ms": end_ms}
+            window = {"exchange": o.exchange, "limit": limit, "start_ms": start_ms, "end_ms": end_ms, "now_ms": now_ms}
             if kind == OPEN_INTEREST:
                 return await cg.open_interest(pair, interval=o.interval, **window)
             if kind == LIQUIDATIONS:
@@ -224,14 +228,14 @@ class IntelFeeds:
                 return parse.taker_ratio_frame(await cg.taker_volume(pair, interval=o.interval, **window))
             return await cg.funding(pair, interval=o.funding_interval, **window)
         if kind == FEAR_GREED:
-            return await fng.fear_greed(limit=2 if limit is None else limit)
+            return parse.complete(await fng.fear_greed(limit=2 if limit is None else limit), now_ms)
         if kind == SOCIAL:
             hours = o.social_hours if limit is None else limit
             per_coin = await asyncio.gather(*(cc.social_mentions(c, hours=hours) for c in o.social_coins))
-            return parse.social_frame(per_coin, o.social_baseline_hours)
+            return parse.complete(parse.social_frame(per_coin, o.social_baseline_hours), now_ms)
         raise ValueError(f"kind: {kind!r} is not one of {SYMBOL_KINDS + MARKET_KINDS}")
 
-    async def _recent(self, kind: str, symbol: str) -> pd.DataFrame:
+    async def _recent(self, kind: str, symbol: str, now_ms: int) -> pd.DataFrame:
         o = self.options
         if kind in SYMBOL_KINDS:
             interval = o.funding_interval if kind == FUNDING else o.interval
@@ -239,7 +243,7 @@ class IntelFeeds:
         else:
             key = (kind, o.social_coins) if kind == SOCIAL else (kind,)
         limit = o.bars if kind in SYMBOL_KINDS else None
-        fetch = lambda: self._limited(PROVIDER[kind], self._fetch(kind, symbol, limit=limit))  # noqa: E731
+        fetch = lambda: self._limited(PROVIDER[kind], self._fetch(kind, symbol, now_ms, limit=limit))  # noqa: E731
         return await self._cache.get(key, o.ttl_s.get(kind, DEFAULT_TTL_S[kind]), fetch)
 
     def _source(self, kind: str) -> str:
@@ -254,7 +258,7 @@ class IntelFeeds:
             self._note(value)
             return value
         try:
-            frame = await self._recent(kind, symbol)
+            frame = await self._recent(kind, symbol, now_ms)
         except TemporaryError as exc:
             value = FeedValue.outage_of(kind, symbol, OutageKind.TEMPORARY, self._clean(exc), source)
         except (OperationalError, ValueError) as exc:  # auth, 4xx, schema mismatch (DataError), unknown pair
@@ -286,7 +290,7 @@ class IntelFeeds:
         Raises like the clients (TemporaryError, OperationalError, DataError): for writing
         the live cycle's data to the store, not for deciding.
         """
-        return parse.complete(await self._recent(kind, symbol), now_ms)
+        return parse.complete(await self._recent(kind, symbol, now_ms), now_ms)
 
     async def history(self, kind: str, symbol: str = MARKET, *, now_ms: int, start_ms: int | None = None,
                       end_ms: int | None = None, limit: int | None = None) -> pd.DataFrame:
@@ -297,7 +301,7 @@ class IntelFeeds:
         """
         if kind == FEAR_GREED and limit is None:
             limit = 0
-        return parse.complete(await self._fetch(kind, symbol, limit=limit, start_ms=start_ms, end_ms=end_ms), now_ms)
+        return await self._fetch(kind, symbol, now_ms, limit=limit, start_ms=start_ms, end_ms=end_ms)
 
     # ------------------------------------------------------------------ reporting
 

@@ -23,7 +23,7 @@ import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_base, wait_exponential_jitter
 
-from botcore.errors import OperationalError, TemporaryError
+from botcore.errors import DataError, OperationalError, TemporaryError
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +92,12 @@ async def get_json(
     headers: Mapping[str, str] | None = None,
     policy: RetryPolicy = RetryPolicy(),
     secrets: Iterable[str | None] = (),
-) -> Any:
-    """GET ``base_url + path`` and return its JSON, retrying temporary failures.
+    parse: Callable[[Any], T] = lambda payload: payload,
+) -> T:
+    """GET ``base_url + path`` and return ``parse(json)``, retrying temporary failures.
+
+    ``parse`` runs inside the retries, so an error envelope it classifies as
+    temporary (a rate limit reported in a 200 body) is retried too.
 
     Raises
     ------
@@ -101,6 +105,8 @@ async def get_json(
         Still failing after ``policy.attempts`` tries.
     OperationalError
         Auth rejected or another 4xx (never retried).
+    DataError
+        ``parse`` found the answer malformed (never retried).
     """
     secrets = tuple(secrets)
     what = f"{provider} {path}"
@@ -123,11 +129,12 @@ async def get_json(
     try:
         async for attempt in retrying:
             with attempt:
-                return await _get_once(session, base_url.rstrip("/") + path, what, params or {}, headers or {}, policy.timeout_s)
+                url = base_url.rstrip("/") + path
+                return parse(await _get_once(session, url, what, params or {}, headers or {}, policy.timeout_s))
     except TemporaryError as exc:
         raise TemporaryError(redact(f"{exc} (after {policy.attempts} attempts)", secrets)) from None
-    except OperationalError as exc:
-        raise OperationalError(redact(str(exc), secrets)) from None
+    except (OperationalError, DataError) as exc:
+        raise type(exc)(redact(str(exc), secrets)) from None
     raise AssertionError("unreachable")  # pragma: no cover
 
 
