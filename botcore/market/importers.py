@@ -177,25 +177,49 @@ def funding_frame(ts_ms: np.ndarray, rate: np.ndarray, source: Path | str) -> Fr
     return {"funding": df}
 
 
-def taker_per_minute(ts_ms: np.ndarray, qty_base: np.ndarray, is_buy: np.ndarray) -> pd.DataFrame:
-    """Sum aggressor volume into one row per minute (``ts`` = minute open), zero-filled between trades.
+def taker_per_minute(
+    ts_ms: np.ndarray,
+    qty_base: np.ndarray,
+    is_buy: np.ndarray,
+    span_ms: tuple[int, int] | None = None,
+) -> pd.DataFrame:
+    """Sum aggressor volume into one row per minute (``ts`` = minute open), zero where no trade printed.
+
+    Only minutes the capture covers entirely are kept: those inside ``span_ms``
+    (first, last observed time; default the first and last trade) once it is
+    widened to whole seconds. The edge minutes of a capture usually hold only
+    part of their trades and would read as a drop in volume.
 
     Parameters
     ----------
     ts_ms : trade times, epoch ms UTC.
     qty_base : trade sizes in base units.
     is_buy : True where the taker (aggressor) bought.
+    span_ms : (first, last) time the capture observed, epoch ms.
     """
     ts_ms = np.asarray(ts_ms, dtype="int64")
-    minute = ts_ms - ts_ms % MINUTE_MS
-    if len(minute) == 0:
-        return pd.DataFrame({"ts": np.array([], "int64"), **{c: np.array([], "float64") for c in TAKER_COLUMNS}})
-    grid = np.arange(minute.min(), minute.max() + MINUTE_MS, MINUTE_MS, dtype="int64")
-    slot = (minute - grid[0]) // MINUTE_MS
-    qty = np.asarray(qty_base, dtype="float64")
-    buy = np.bincount(slot, weights=np.where(is_buy, qty, 0.0), minlength=len(grid))
-    sell = np.bincount(slot, weights=np.where(is_buy, 0.0, qty), minlength=len(grid))
-    return pd.DataFrame({"ts": grid, "taker_buy_base": buy, "taker_sell_base": sell})
+    empty = pd.DataFrame({"ts": np.array([], "int64"), **{c: np.array([], "float64") for c in TAKER_COLUMNS}})
+    if len(ts_ms) == 0:
+        return empty
+    first_ms, last_ms = span_ms if span_ms is not None else (int(ts_ms.min()), int(ts_ms.max()))
+    first_ms -= first_ms % 1000  # widen to whole seconds
+    last_ms += -last_ms % 1000
+    lo = -(-first_ms // MINUTE_MS) * MINUTE_MS  # first minute that opens inside the span
+    hi = last_ms - last_ms % MINUTE_MS  # minutes must close by the span's end
+    if hi <= lo:
+        return empty
+    grid = np.arange(lo, hi, MINUTE_MS, dtype="int64")
+    inside = (ts_ms >= lo) & (ts_ms < hi)
+    slot = (ts_ms[inside] - lo) // MINUTE_MS
+    qty = np.asarray(qty_base, dtype="float64")[inside]
+    buy = np.asarray(is_buy, dtype=bool)[inside]
+    return pd.DataFrame(
+        {
+            "ts": grid,
+            "taker_buy_base": np.bincount(slot, weights=np.where(buy, qty, 0.0), minlength=len(grid)),
+            "taker_sell_base": np.bincount(slot, weights=np.where(buy, 0.0, qty), minlength=len(grid)),
+        }
+    )
 
 
 # --------------------------------------------------------------------------- freqtrade
@@ -338,7 +362,8 @@ def read_trades_csv(path: Path, contract_size: float = 1.0) -> Frames:
     """Read public trades with aggressor side (``timestamp`` ms, ``side``, ``amount``) → per-minute ``taker``.
 
     ``side`` is the taker's side ('buy' or 'sell', as ccxt reports it);
-    ``amount`` times ``contract_size`` is the size in base units.
+    ``amount`` times ``contract_size`` is the size in base units. The first and
+    last trade bound the capture: a minute it covers only in part is dropped.
     """
     path = Path(path)
     _check_contract_size(contract_size, path)
@@ -394,11 +419,45 @@ class OrderBook:
         return [(p, self.bids[p]) for p in bid_px], [(p, self.asks[p]) for p in ask_px]
 
 
+class _Tickers:
+    """bookTicker messages kept as raw JSON and parsed on demand (they are most of a feed; few are read)."""
+
+    _UPDATE_ID = re.compile(r'"u":\s*(\d+)')
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.raw: list[tuple[int, str]] = []  # (line number, payload), in file (= update id) order
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def __getitem__(self, i: int) -> dict:
+        line_no, payload = self.raw[i]
+        try:
+            data = json.loads(payload)["data"]
+            data["_line"] = line_no
+            return data
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise _fail(self.path, f"line {line_no}", "bookTicker message is not valid JSON with 'data'") from None
+
+    def last_at_or_before(self, update_id: int) -> dict | None:
+        """Return the last bookTicker whose update id ``u`` is at most ``update_id``."""
+        def key(item: tuple[int, str]) -> int:
+            found = self._UPDATE_ID.search(item[1])
+            if found is None:
+                raise _fail(self.path, f"line {item[0]}: u", "bookTicker without update id")
+            return int(found[1])
+
+        i = bisect.bisect_right(self.raw, update_id, key=key) - 1
+        return self[i] if i >= 0 else None
+
+
 class _Feed(NamedTuple):
     snapshot: dict
     diffs: list[dict]
     trades: list[dict]
-    tickers: list[dict]
+    tickers: _Tickers
+    span_ms: tuple[int, int]  # first and last exchange event time E of any message
 
 
 def _read_binance_feed(path: Path) -> _Feed:
@@ -406,7 +465,8 @@ def _read_binance_feed(path: Path) -> _Feed:
     snapshot: dict | None = None
     diffs: list[dict] = []
     trades: list[dict] = []
-    tickers: list[dict] = []
+    tickers = _Tickers(path)
+    first_ms, last_ms = np.iinfo("int64").max, np.iinfo("int64").min
     opener: Callable = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt") as fh:
@@ -415,6 +475,9 @@ def _read_binance_feed(path: Path) -> _Feed:
                 if not line:
                     continue
                 _, _, payload = line.partition(" ")
+                if '@bookTicker"' in payload[:64]:
+                    tickers.raw.append((line_no, payload))
+                    continue
                 try:
                     msg = json.loads(payload)
                 except json.JSONDecodeError as exc:
@@ -429,17 +492,21 @@ def _read_binance_feed(path: Path) -> _Feed:
                 if not isinstance(data, dict):
                     raise _fail(path, f"line {line_no}", "message has no 'data' object")
                 data["_line"] = line_no
+                if isinstance(data.get("E"), int):
+                    first_ms, last_ms = min(first_ms, data["E"]), max(last_ms, data["E"])
                 if "@depth" in stream:
                     diffs.append(data)
                 elif stream.endswith("@trade") or stream.endswith("@aggTrade"):
                     trades.append(data)
-                elif stream.endswith("@bookTicker"):
-                    tickers.append(data)
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise _fail(path, "file", f"unreadable ({exc})") from None
     if snapshot is None:
         raise _fail(path, "lastUpdateId", "no REST depth snapshot line in the feed")
-    return _Feed(snapshot, diffs, trades, tickers)
+    for i in (0, -1) if len(tickers) else ():
+        event_ms = tickers[i].get("E")
+        if isinstance(event_ms, int):
+            first_ms, last_ms = min(first_ms, event_ms), max(last_ms, event_ms)
+    return _Feed(snapshot, diffs, trades, tickers, (int(first_ms), int(last_ms)))
 
 
 def replay_book_minutes(
@@ -517,17 +584,15 @@ def book_frame(times: list[int], tops: list[tuple[list, list]], contract_size: f
     return pd.DataFrame(data, columns=["ts", *book_columns(levels)])
 
 
-def _check_books(book: pd.DataFrame, update_ids: list[int], tickers: list[dict], source: Path | str) -> None:
+def _check_books(book: pd.DataFrame, update_ids: list[int], tickers: _Tickers, source: Path | str) -> None:
     """Raise if a sampled book is crossed or its best bid/ask differs from the bookTicker of the same update id."""
     crossed = book["bid_px_1"] >= book["ask_px_1"]
     if crossed.any():
         raise _fail(source, "book", f"replayed book crossed at ts {int(book['ts'][crossed].iloc[0])}")
-    ticker_ids = [int(t["u"]) for t in tickers]
     for row, update_id in enumerate(update_ids):
-        i = bisect.bisect_right(ticker_ids, update_id) - 1
-        if i < 0:
+        ticker = tickers.last_at_or_before(update_id)
+        if ticker is None:
             continue
-        ticker = tickers[i]
         best = (float(ticker["b"]), float(ticker["a"]))
         replayed = (float(book["bid_px_1"].iloc[row]), float(book["ask_px_1"].iloc[row]))
         if best != replayed:
@@ -547,7 +612,8 @@ def read_binance_feed(path: Path, contract_size: float = 1.0, levels: int = BOOK
     every sampled book is checked against the bookTicker with the same update
     id (best bid and ask must agree, books must not be crossed). Trades are
     bucketed by trade time ``T``; the ``m`` flag (buyer is maker) marks a
-    seller-initiated trade. Sizes are multiplied by ``contract_size``.
+    seller-initiated trade; only minutes the capture covers entirely (by
+    event time ``E``) are kept. Sizes are multiplied by ``contract_size``.
     """
     path = Path(path)
     _check_contract_size(contract_size, path)
@@ -563,7 +629,7 @@ def read_binance_feed(path: Path, contract_size: float = 1.0, levels: int = BOOK
             is_buy = np.array([not bool(t["m"]) for t in feed.trades], dtype=bool)
         except (KeyError, TypeError, ValueError) as exc:
             raise _fail(path, f"trade {exc}", "trade message lacks T, q or m") from None
-        frames["taker"] = taker_per_minute(trade_ms, qty * contract_size, is_buy)
+        frames["taker"] = taker_per_minute(trade_ms, qty * contract_size, is_buy, feed.span_ms)
     log.info("%s: %d depth diffs → %d book snapshots; %d trades", path, len(feed.diffs), len(book), len(feed.trades))
     return frames
 
@@ -598,7 +664,7 @@ def detect_format(path: Path) -> Format:
     header = {h.strip().lower() for h in first_line.split(",")}
     if {"side", "amount"} <= header:
         return Format.TRADES_CSV
-    if {"open", "high", "low", "close", "volume"} <= header:
+    if {"open", "high", "low", "close"} <= header:
         return Format.CSV
     raise _fail(path, "format", f"cannot detect the format; pass one of {[f.value for f in Format]}")
 
@@ -640,10 +706,12 @@ def import_path(
     path = Path(path)
     if not path.is_file():
         raise _fail(path, "path", "no such file")
-    try:
-        fmt = Format(format) if format is not None else detect_format(path)
-    except ValueError:
-        raise _fail(path, "format", f"unknown format {format!r}; use one of {[f.value for f in Format]}") from None
+    if format is None:
+        fmt = detect_format(path)
+    elif format in Format.__members__.values():
+        fmt = Format(format)
+    else:
+        raise _fail(path, "format", f"unknown format {format!r}; use one of {[f.value for f in Format]}")
     symbol = resolve_symbol(path, symbol)
     readers: dict[Format, Callable[[], Frames]] = {
         Format.FREQTRADE_FEATHER: lambda: read_freqtrade_feather(path),
