@@ -14,10 +14,10 @@ import pandas as pd
 
 from botcore.config.models import REGIME_NAMES, STRATEGY_NAMES, Regime
 from botcore.regime import nb
-from botcore.regime.enums import HurstParams
+from botcore.regime.enums import ClassifierParams, HurstParams
 from botcore.regime.fgn import fgn
 
-__all__ = ["Calibration", "rs_al_calibration", "allowed_matrix", "RegimeResult", "compute_regime", "hurst_params"]
+__all__ = ["Calibration", "rs_al_calibration", "allowed_matrix", "RegimeResult", "compute_regime", "hurst_params", "classifier_params"]
 
 CALIBRATION_GRID = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -57,6 +57,11 @@ def hurst_params(regime: Regime, **overrides: object) -> HurstParams:
     return HurstParams(window_bars=regime.window)._replace(**overrides)
 
 
+def classifier_params(regime: Regime, **overrides: object) -> ClassifierParams:
+    """Return the classifier parameters for ``settings.regime`` (thresholds and hysteresis from config)."""
+    return ClassifierParams(regime.trending_above, regime.mean_reverting_below, regime.hysteresis)._replace(**overrides)
+
+
 def allowed_matrix(regime: Regime) -> np.ndarray:
     """Return a boolean ``(len(REGIME_NAMES), len(STRATEGY_NAMES))`` matrix: regime code x strategy allowed.
 
@@ -72,11 +77,18 @@ def allowed_matrix(regime: Regime) -> np.ndarray:
 
 
 class RegimeResult(NamedTuple):
-    hurst: pd.DataFrame   # calibrated H, NaN while warming up
-    regime: pd.DataFrame  # int8 regime codes (-1 unknown)
+    hurst: pd.DataFrame         # calibrated H, NaN while warming up
+    hurst_smooth: pd.DataFrame  # the EMA of H the classifier reads
+    regime: pd.DataFrame        # int8 regime codes (-1 unknown)
 
 
-def compute_regime(close: pd.DataFrame, regime: Regime, params: HurstParams | None = None, bar_ms: int = 60_000) -> RegimeResult:
+def compute_regime(
+    close: pd.DataFrame,
+    regime: Regime,
+    params: HurstParams | None = None,
+    classifier: ClassifierParams | None = None,
+    bar_ms: int = 60_000,
+) -> RegimeResult:
     """Run the rolling Hurst and the classifier over a close panel (index ts in ms, one column per symbol).
 
     The update phase is aligned to the clock (``offset_bars`` from the first
@@ -91,8 +103,6 @@ def compute_regime(close: pd.DataFrame, regime: Regime, params: HurstParams | No
         p = p._replace(offset_bars=int((int(close.index[0]) // bar_ms) % p.stride_bars))
     cal = rs_al_calibration(p.window_bars, p.min_chunk_bars, p.ddof)
     h = nb.rolling_hurst_nb(values, cal.raw, cal.true, *p)
-    codes = nb.classify_regime_nb(h, regime.trending_above, regime.mean_reverting_below, regime.hysteresis)
-    return RegimeResult(
-        pd.DataFrame(h, index=close.index, columns=close.columns),
-        pd.DataFrame(codes, index=close.index, columns=close.columns),
-    )
+    smooth, codes = nb.classify_regime_nb(h, *(classifier or classifier_params(regime)))
+    wrap = lambda a: pd.DataFrame(a, index=close.index, columns=close.columns)  # noqa: E731
+    return RegimeResult(wrap(h), wrap(smooth), wrap(codes))

@@ -28,3 +28,12 @@ class HurstParams(NamedTuple):
     offset_bars: int = 0         # update when (t + offset_bars) % stride_bars == 0
     min_coverage: float = 0.95   # share of valid returns the window needs
     ddof: int = 0                # R/S standard deviation ddof
+
+
+class ClassifierParams(NamedTuple):
+    """Trailing arguments of :func:`botcore.regime.nb.classify_regime_nb`, in order (thresholds from config)."""
+
+    trending_above: float = 0.55
+    mean_reverting_below: float = 0.45
+    hysteresis: float = 0.02
+    smooth_span_bars: int = 720   # EMA of H before classifying (1 = none)
