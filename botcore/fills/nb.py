@@ -84,6 +84,15 @@ Liquidation (:func:`liquidation_price_nb`, :func:`liquidation_check_nb`)
     ``mark <= liq``; short: ``bar_high >= liq`` or ``mark >= liq``; NaN inputs
     are ignored, all NaN is NO_DATA) and closes the whole position at the
     liquidation price with the taker fee, reason LIQUIDATION.
+Records
+    :func:`write_fill_record_nb` stores a ``FillResult`` (plus id, symbol
+    column and time) in a ``fill_dt`` array; :func:`write_funding_record_nb`
+    charges one funding event into a ``funding_dt`` array and returns the
+    payment. Both dtypes live in :mod:`botcore.fills.enums`.
+Codes
+    The integer codes used below are written as literals in this module and
+    checked against :mod:`botcore.fills.enums` at import (Numba's cache would
+    otherwise keep stale constants when only ``enums.py`` changes).
 Bad input
     Kernels raise ``ValueError`` naming the argument for invalid parameters
     (side not +-1, non-positive contract size, NaN quantity, mismatched
