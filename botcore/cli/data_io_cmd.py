@@ -29,7 +29,7 @@ def parse_time_ms(text: str) -> int:
     except ValueError:
         raise typer.BadParameter(f"{text!r} is neither an ISO date/datetime nor epoch milliseconds") from None
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return int(stamp.as_unit("ms").value)
+    return int((stamp - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1))
 
 
 def _when(ts_ms: int | None) -> str:

@@ -83,11 +83,12 @@ def _unit(*keys: object) -> float:
 
 @dataclass
 class Fault:
-    """An injected failure: answer ``status`` to the next ``count`` requests whose path ends with ``path``."""
+    """An injected failure: let ``after`` matching requests pass, then answer ``status`` to the next ``count``."""
 
     path: str
     status: int
     count: int = 1
+    after: int = 0
 
 
 @dataclass
@@ -173,10 +174,10 @@ class FakeBlofin:
         """Serve ``path`` with ``handler(params) -> (http_status, json_body)``."""
         self._routes[path] = handler
 
-    def fail_next(self, path: str, status: int = 429, count: int = 1) -> None:
-        """Make the next ``count`` requests to a path ending in ``path`` fail with ``status`` (429 or 5xx)."""
+    def fail_next(self, path: str, status: int = 429, count: int = 1, after: int = 0) -> None:
+        """Make ``count`` requests to a path ending in ``path`` fail with ``status`` (429 or 5xx), after ``after`` succeed."""
         with self._lock:
-            self.faults.append(Fault(path, status, count))
+            self.faults.append(Fault(path, status, count, after))
 
     def calls(self, path: str) -> list[dict[str, str]]:
         """Return the query parameters of every request made to a path ending in ``path``."""
@@ -188,7 +189,10 @@ class FakeBlofin:
         with self._lock:
             self.requests.append((path, params))
             fault = next((f for f in self.faults if path.endswith(f.path) and f.count > 0), None)
-            if fault is not None:
+            if fault is not None and fault.after > 0:
+                fault.after -= 1
+                fault = None
+            elif fault is not None:
                 fault.count -= 1
         if fault is not None:
             if fault.status == 429:
