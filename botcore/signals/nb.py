@@ -48,10 +48,12 @@ WARMING_UP = np.int8(1)
 DATA_OUTAGE = np.int8(2)
 
 # --------------------------------------------------------------------------- rolling block
-# Layout at offset o: [pos, count, sum, sumsq, anchor, buf_0 .. buf_{w-1}];
-# sums are of (x - anchor) over the non-NaN values in the ring buffer.
+# Layout at offset o: [pos, count, sum, sumsq, anchor, nonzero, buf_0 .. buf_{w-1}];
+# sums are of d = x - anchor over the non-NaN values in the ring buffer and
+# ``nonzero`` counts the values with d != 0, so a window of equal values has
+# exactly zero sums (no rounding residue of earlier pushes).
 
-ROLL_HEADER = 5
+ROLL_HEADER = 6
 
 
 @njit(cache=True)
@@ -66,6 +68,7 @@ def roll_init_nb(st, o, window, anchored):
     st[o + 2] = 0.0
     st[o + 3] = 0.0
     st[o + 4] = np.nan if anchored else 0.0
+    st[o + 5] = 0.0
     for k in range(window):
         st[o + ROLL_HEADER + k] = np.nan
 
@@ -82,6 +85,8 @@ def roll_push_nb(st, o, window, x, anchored):
         st[o + 1] -= 1.0
         st[o + 2] -= d
         st[o + 3] -= d * d
+        if d != 0.0:
+            st[o + 5] -= 1.0
     if not math.isnan(x):
         if anchored and math.isnan(a):
             a = x
@@ -90,6 +95,11 @@ def roll_push_nb(st, o, window, x, anchored):
         st[o + 1] += 1.0
         st[o + 2] += d
         st[o + 3] += d * d
+        if d != 0.0:
+            st[o + 5] += 1.0
+    if st[o + 5] == 0.0:
+        st[o + 2] = 0.0
+        st[o + 3] = 0.0
     st[i] = x
     pos += 1
     if pos == window:
@@ -100,6 +110,7 @@ def roll_push_nb(st, o, window, x, anchored):
         c = 0.0
         s = 0.0
         ss = 0.0
+        nz = 0.0
         for k in range(window):
             v = st[o + ROLL_HEADER + k]
             if not math.isnan(v):
@@ -107,9 +118,12 @@ def roll_push_nb(st, o, window, x, anchored):
                 c += 1.0
                 s += d
                 ss += d * d
+                if d != 0.0:
+                    nz += 1.0
         st[o + 1] = c
         st[o + 2] = s
         st[o + 3] = ss
+        st[o + 5] = nz
     st[o] = float(pos)
 
 
