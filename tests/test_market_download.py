@@ -168,7 +168,7 @@ def cli() -> typer.Typer:
 def test_download_command_writes_candles_funding_and_books(fake, cli, tmp_path: Path) -> None:
     out = tmp_path / "dl"
     args = ["download", "--symbols", f"{BTC},XRP/USDT:USDT", "--since", "2024-03-01", "--until", str(NOW),
-            "--out", str(out), "--api-url", fake.url, "--book-snapshots", "1", "--book-interval", "0", "--no-progress"]
+            "--out", str(out), "--api-url", fake.url, "--rate-limit-ms", "1", "--book-snapshots", "1", "--book-interval", "0", "--no-progress"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "candles_1m" in result.output and "1,000" in result.output
@@ -179,9 +179,13 @@ def test_download_command_writes_candles_funding_and_books(fake, cli, tmp_path: 
 
 
 def test_download_command_reports_bad_symbols_and_outages_by_exit_code(fake, cli, tmp_path: Path) -> None:
-    base = ["download", "--since", str(START_MS), "--until", str(NOW), "--out", str(tmp_path), "--api-url", fake.url, "--no-progress"]
+    base = ["download", "--since", str(START_MS), "--until", str(NOW), "--out", str(tmp_path), "--api-url", fake.url, "--rate-limit-ms", "1", "--no-progress"]
     bad = CliRunner().invoke(cli, [*base, "--symbols", "NOPE/USDT:USDT"])
     assert bad.exit_code == 1 and "not listed" in bad.output
+    fake.fail_next("/market/candles", 503, count=1, after=2)
+    down = CliRunner().invoke(cli, [*base, "--symbols", BTC, "--retries", "1"])
+    assert down.exit_code == 2 and "run again to resume" in down.output
+    assert len(Store(tmp_path).read("candles_1m", BTC)) == 200
 
 
 def test_import_command_prints_what_it_wrote(cli, tmp_path: Path) -> None:

@@ -98,6 +98,8 @@ def register_data_commands(data_app: typer.Typer) -> None:
         book_interval: float = typer.Option(60.0, "--book-interval", min=0, help="Seconds between order-book snapshots."),
         page_limit: int = typer.Option(100, "--page-limit", min=1, max=1440, help="Candles per request."),
         api_url: str = typer.Option(None, "--api-url", help="Override the REST base URL (e.g. a local test server)."),
+        rate_limit_ms: int = typer.Option(None, "--rate-limit-ms", min=0, help="Milliseconds between requests (default: the venue's limit)."),
+        retries: int = typer.Option(6, "--retries", min=1, help="Attempts per request on rate limits and server errors (backoff 1 s doubling to 60 s)."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
     ) -> None:
         """Download candle and funding-rate history from an exchange into a Parquet store.
@@ -109,21 +111,22 @@ def register_data_commands(data_app: typer.Typer) -> None:
         live order books per symbol, sizes converted from contracts to base
         units. Exits 2 when the venue stays unavailable (rows fetched so far are kept).
         """
-        from botcore.market.download import download_funding, download_ohlcv, make_exchange, record_books
+        from botcore.market.download import RetryPolicy, download_funding, download_ohlcv, make_exchange, record_books
         from botcore.market.store import Store
 
         store = Store(out)
         since_ms = parse_time_ms(since)
         until_ms = parse_time_ms(until) if until else None
+        retry = RetryPolicy(attempts=retries)
         reports = []
         try:
-            exchange = make_exchange(exchange_id, api_url)
+            exchange = make_exchange(exchange_id, api_url, rate_limit_ms)
             for symbol in _split_symbols(symbols):
-                reports.append(download_ohlcv(exchange, store, symbol, timeframe, since_ms, until_ms, page_limit=page_limit, progress=progress))
+                reports.append(download_ohlcv(exchange, store, symbol, timeframe, since_ms, until_ms, page_limit=page_limit, retry=retry, progress=progress))
                 if funding:
-                    reports.append(download_funding(exchange, store, symbol, since_ms, until_ms, progress=progress))
+                    reports.append(download_funding(exchange, store, symbol, since_ms, until_ms, retry=retry, progress=progress))
             if book_snapshots:
-                reports += record_books(exchange, store, _split_symbols(symbols), book_snapshots, book_interval, progress=progress)
+                reports += record_books(exchange, store, _split_symbols(symbols), book_snapshots, book_interval, retry=retry, progress=progress)
         except DataError as exc:
             typer.secho(f"download failed: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(1) from None
