@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import InitVar, dataclass, field, fields
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -178,8 +178,21 @@ class MarketSnapshot:
     social_ts_ms: int | None = None
     stale: frozenset[str] = frozenset()  # inputs dropped for being too old (a subset of ``missing``)
     missing: frozenset[str] = field(init=False)
+    check: InitVar[bool] = True  # False only for builders whose rows were validated in bulk (load_symbol)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, check: bool = True) -> None:
+        if check:
+            self.validate()
+        present = {f"candles_{tf}" for tf in self.candles}
+        present |= {name for name, v in (
+            ("book", self.book), ("mark", self.mark_price), ("funding", self.funding_rate), ("open_interest", self.oi_usd),
+            ("liquidations", self.long_liq_usd), ("taker", self.taker_buy_base), ("fear_greed", self.fear_greed),
+            ("social", self.social_tone),
+        ) if v is not None}
+        object.__setattr__(self, "missing", frozenset(INPUT_NAMES) - present)
+
+    def validate(self) -> None:
+        """Raise :class:`DataError` naming the first bad field (run on construction)."""
         t = self.ts_ms
         if not isinstance(t, (int, np.integer)):
             _fail("ts_ms", f"must be int milliseconds, got {type(t).__name__}")
@@ -212,13 +225,6 @@ class MarketSnapshot:
         if self.social_tone is not None and not (-1.0 <= self.social_tone <= 1.0):
             _fail("social_tone", f"must lie in [-1, 1], got {self.social_tone}")
         _check_ts("social_ts_ms", self.social_ts_ms, self.social_tone is not None, t)
-        present = {f"candles_{tf}" for tf in self.candles}
-        present |= {name for name, v in (
-            ("book", self.book), ("mark", self.mark_price), ("funding", self.funding_rate), ("open_interest", self.oi_usd),
-            ("liquidations", self.long_liq_usd), ("taker", self.taker_buy_base), ("fear_greed", self.fear_greed),
-            ("social", self.social_tone),
-        ) if v is not None}
-        object.__setattr__(self, "missing", frozenset(INPUT_NAMES) - present)
 
     def _validate_candles(self, tf: str, bars: Candles) -> None:
         name = f"candles_{tf}"
@@ -350,7 +356,7 @@ class Rows:
 
     def latest(self, t_ms: int) -> int:
         """Return the index of the latest row known by ``t_ms``, or -1."""
-        return int(np.searchsorted(self.known, t_ms, side="right")) - 1
+        return int(self.known.searchsorted(t_ms, "right")) - 1
 
 
 @dataclass
@@ -392,6 +398,40 @@ _INPUT_OF_KIND = {"book": "book", "mark": "mark", "funding": "funding", "open_in
                   "liquidations": "liquidations", "taker": "taker", "fear_greed": "fear_greed", "social": "social"}
 
 
+def validate_book_rows(symbol: str, rows: Rows) -> None:
+    """Check every stored book row at once (NaN rows are missing books); raise DataError naming the field."""
+    v = rows.values
+    if len(v) == 0:
+        return
+    L = BOOK_LEVELS
+    bid_px, bid_sz, ask_px, ask_sz = v[:, :L], v[:, L : 2 * L], v[:, 2 * L : 3 * L], v[:, 3 * L :]
+    empty = np.isnan(bid_px[:, 0]) & np.isnan(ask_px[:, 0])
+    with np.errstate(invalid="ignore"):
+        bad = ~empty & ((bid_px[:, 0] >= ask_px[:, 0]) | np.isnan(bid_px[:, 0]) | np.isnan(ask_px[:, 0]))
+        bad |= (np.isnan(bid_px) != np.isnan(bid_sz)).any(axis=1) | (np.isnan(ask_px) != np.isnan(ask_sz)).any(axis=1)
+        bad |= (np.diff(bid_px, axis=1) >= 0).any(axis=1) | (np.diff(ask_px, axis=1) <= 0).any(axis=1)
+        bad |= (~np.isnan(bid_px[:, 1:]) & np.isnan(bid_px[:, :-1])).any(axis=1)
+        bad |= (~np.isnan(ask_px[:, 1:]) & np.isnan(ask_px[:, :-1])).any(axis=1)
+    bad &= ~empty
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        try:
+            _validate_book(Book(int(rows.known[i]), bid_px[i], bid_sz[i], ask_px[i], ask_sz[i]), int(rows.known[i]))
+        except DataError as exc:
+            raise DataError(f"{symbol} at ts {int(rows.ts[i])}: {exc}") from None
+        raise DataError(f"book[{symbol}] at ts {int(rows.ts[i])}: invalid levels")
+
+
+def validate_candle_rows(symbol: str, tf: str, bars: CandleRows) -> None:
+    """Check that every closed bar has finite, positive prices; raise DataError naming the field."""
+    prices = bars.ohlcv[:, :4]
+    bad = ~(np.isfinite(prices) & (prices > 0))
+    if bad.any():
+        i, j = (int(x[0]) for x in np.nonzero(bad))
+        col = CANDLE_COLUMNS[j]
+        raise DataError(f"candles_{tf}.{col}: price must be finite and > 0, got {prices[i, j]} for {symbol} at ts {int(bars.ts[i])}")
+
+
 def _floor(t: int, step: int) -> int:
     return t - t % step
 
@@ -427,11 +467,13 @@ def load_symbol(
         ts = df["ts"].to_numpy(np.int64)
         ohlcv = np.ascontiguousarray(df[list(CANDLE_COLUMNS)].to_numpy(np.float64))
         candles[tf] = CandleRows(ts, ts + tf_ms, ohlcv)
+        validate_candle_rows(symbol, tf, candles[tf])
     rows = {}
     for kind in ROW_KINDS:
         reach = max(stale_ms[STALENESS_KEY[_INPUT_OF_KIND[kind]]], history_ms) + KINDS[kind].interval_ms
         df = store.read(kind, symbol, start_ms - reach, end_ms)
         rows[kind] = Rows.from_frame(kind, df, _COLUMNS[kind])
+    validate_book_rows(symbol, rows["book"])
     return SymbolData(symbol, candles, rows)
 
 
@@ -466,8 +508,8 @@ def build_snapshot(
     candles: dict[str, Candles] = {}
     for tf, bars in data.candles.items():
         tf_ms = TIMEFRAME_MS[tf]
-        hi = int(np.searchsorted(bars.known, t, side="right"))
-        lo = int(np.searchsorted(bars.known, t - lookback_bars * tf_ms, side="right"))
+        hi = int(bars.known.searchsorted(t, "right"))
+        lo = int(bars.known.searchsorted(t - lookback_bars * tf_ms, "right"))
         if hi <= lo:
             continue
         if t - int(bars.known[hi - 1]) > stale_ms["candles"] + tf_ms - 60_000:
@@ -486,8 +528,8 @@ def build_snapshot(
         return int(rows.known[i]), rows.values[i]
 
     def history(rows: Rows) -> History | None:
-        hi = int(np.searchsorted(rows.known, t, side="right"))
-        lo = int(np.searchsorted(rows.known, t - history_ms, side="right"))
+        hi = int(rows.known.searchsorted(t, "right"))
+        lo = int(rows.known.searchsorted(t - history_ms, "right"))
         return None if hi <= lo else History(rows.ts[lo:hi], rows.values[lo:hi], rows.columns)
 
     kw: dict[str, Any] = {}
@@ -515,7 +557,8 @@ def build_snapshot(
             kw.update(fear_greed=float(hit[1][0]), fear_greed_ts_ms=hit[0])
         if (hit := latest(market.rows["social"], "social")) is not None and not np.isnan(hit[1]).any():
             kw.update(social_mentions=float(hit[1][0]), social_tone=float(hit[1][1]), social_ts_ms=hit[0])
-    return MarketSnapshot(data.symbol, t, candles, stale=frozenset(stale), **kw)
+    # rows were validated in bulk by load_symbol and the store; known-at <= t holds by construction
+    return MarketSnapshot(data.symbol, t, candles, stale=frozenset(stale), check=False, **kw)
 
 
 def snapshot_at(
