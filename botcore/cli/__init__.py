@@ -18,6 +18,7 @@ from botcore import __version__
 #: (sub-command name or None for root-level commands, module path)
 COMMAND_MODULES: list[tuple[str | None, str]] = [
     ("config", "botcore.cli.config_cmd"),
+    ("data", "botcore.cli.data_cmd"),
     ("ledger", "botcore.cli.ledger_cmd"),
 ]
 
