@@ -241,13 +241,36 @@ def test_every_real_file_imports_and_its_store_reads_back_in_time_order(real_dat
     assert hourly["ts"].iloc[0] == ms("2021-12-31 23:00") and (np.diff(hourly["ts"]) == 60 * MIN).all()
 
 
-def test_imported_store_replays_through_the_replay_feed(real_data: Path, tmp_path: Path) -> None:
+def test_imported_stores_replay_as_a_live_feed_would_have_seen_them(
+    real_data: Path, feed: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
     replay = pytest.importorskip("botcore.market.replay", reason="botcore.market.replay not written yet")
     store = Store(tmp_path / "store")
-    got = import_path(real_data / "perp-5m-funding" / "XRP_USDT_USDT-5m-futures.feather")
-    for kind, df in got.frames.items():
-        store.write(kind, got.symbol, df)
-    assert hasattr(replay, "ReplayFeed")
+    for kind, df in feed.items():
+        store.write(kind, "BTC/USDT:USDT", df)
+    for name in ("5m-futures", "1h-futures", "1h-mark", "8h-funding_rate"):
+        got = import_path(real_data / "perp-5m-funding" / f"XRP_USDT_USDT-{name}.feather")
+        for kind, df in got.frames.items():
+            store.write(kind, got.symbol, df)
+
+    book, taker = feed["book"].set_index("ts"), feed["taker"].set_index("ts")
+    t0 = ms("2024-08-08 23:55")
+    cycles = list(replay.ReplayFeed(store, ["BTC/USDT:USDT"], t0, t0 + 5 * MIN))
+    assert len(cycles) == 6
+    for cycle in cycles:
+        snap = cycle.snapshots["BTC/USDT:USDT"]
+        assert snap.book.ts_ms == cycle.t_ms and snap.book.bid_px[0] == book.loc[cycle.t_ms, "bid_px_1"]
+        if cycle.t_ms == t0:
+            assert "taker" in snap.missing  # the 23:54 minute was only partly captured
+        else:  # the minute that closed at t
+            assert snap.taker_buy_base == taker.loc[cycle.t_ms - MIN, "taker_buy_base"]
+
+    t = ms("2021-11-18 12:00")
+    snap = replay.ReplayFeed(store, ["XRP/USDT:USDT"], t, t).at(t).snapshots["XRP/USDT:USDT"]
+    five = snap.candles["5m"]
+    assert five.ts_ms[-1] == t - 5 * MIN  # the last bar closed by t
+    assert snap.mark_price == store.read("mark", "XRP/USDT:USDT", t, t)["mark_price"].iloc[0]
+    assert (snap.funding_rate, snap.funding_ts_ms) == (0.0001, ms("2021-11-18 08:00:00.007"))
 
 
 # --------------------------------------------------------------------------- synthetic inputs: formats and bad input
