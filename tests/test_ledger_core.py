@@ -281,3 +281,14 @@ def test_read_only_ledger_refuses_writes(ledger):
             reader.record_heartbeat("x")
         with pytest.raises(LedgerError, match="read-only"):
             reader.set_flag("kill_switch", True)
+
+
+def test_read_only_ledger_can_be_shared_by_threads(ledger):
+    from concurrent.futures import ThreadPoolExecutor
+
+    for i in range(5):
+        trade(ledger, f"o{i}", BUY if i % 2 == 0 else SELL, 1, 100.0 + i, i * 10)
+    with Ledger.open(ledger.path, readonly=True) as reader:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            reports = list(pool.map(lambda _: reader.check_invariant(), range(40)))
+    assert all(r.ok and r.n_fills == 5 for r in reports)

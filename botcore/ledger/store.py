@@ -6,7 +6,8 @@ inner failure undoes only the inner writes and the outer commit is still all
 or nothing. Every public write method opens its own transaction, which joins
 the caller's when there is one. Readers use :meth:`Ledger.snapshot` (every
 reader method does), so several reads see one consistent state while another
-process writes.
+process writes. A read-only :class:`Ledger` may be shared by threads (a lock
+serialises its snapshots); a writer belongs to the thread that opened it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 import math
 import os
 import sqlite3
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -131,6 +133,7 @@ class Ledger:
         self.schema_version = version
         self._depth = 0
         self._kind: str | None = None  # "write" or "read" for the outermost open transaction
+        self._lock = threading.RLock()  # one thread at a time inside a transaction or snapshot
 
     # ================================================================== lifecycle
 
@@ -251,6 +254,11 @@ class Ledger:
         The outermost call commits on success and rolls back on any exception; a
         nested call is a SAVEPOINT, rolled back alone if its block raises.
         """
+        with self._lock, self._transaction():
+            yield self
+
+    @contextmanager
+    def _transaction(self) -> Iterator["Ledger"]:
         if self.readonly:
             raise LedgerError(f"ledger {self.path} is open read-only")
         if self._depth == 0:
@@ -290,6 +298,11 @@ class Ledger:
     @contextmanager
     def snapshot(self) -> Iterator["Ledger"]:
         """Run the block's reads against one consistent snapshot (joins any open transaction)."""
+        with self._lock, self._snapshot():
+            yield self
+
+    @contextmanager
+    def _snapshot(self) -> Iterator["Ledger"]:
         if self._depth > 0:
             self._depth += 1
             try:
