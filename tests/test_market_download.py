@@ -178,6 +178,14 @@ def test_download_command_writes_candles_funding_and_books(fake, cli, tmp_path: 
     assert store.read("book", "XRP/USDT:USDT")["bid_sz_1"].iloc[0] % 10 == 0  # whole contracts of 10 XRP
 
 
+def test_botcore_data_group_has_import_and_download_with_help() -> None:
+    from botcore.cli import app
+
+    for command in ("import", "download"):
+        result = CliRunner().invoke(app, ["data", command, "--help"])
+        assert result.exit_code == 0 and f"Usage: botcore data {command}" in result.output and "--out" in result.output
+
+
 def test_download_command_reports_bad_symbols_and_outages_by_exit_code(fake, cli, tmp_path: Path) -> None:
     base = ["download", "--since", str(START_MS), "--until", str(NOW), "--out", str(tmp_path), "--api-url", fake.url, "--rate-limit-ms", "1", "--no-progress"]
     bad = CliRunner().invoke(cli, [*base, "--symbols", "NOPE/USDT:USDT"])

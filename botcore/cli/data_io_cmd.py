@@ -59,8 +59,8 @@ def register_data_commands(data_app: typer.Typer) -> None:
     ) -> None:
         """Import one market-data file into a Parquet store and print what was written.
 
-        Freqtrade feather/JSON candles (``-mark`` files become mark prices,
-        ``-funding_rate`` files funding rates), exchange CSV candles, pandas
+        Freqtrade feather/JSON candles ('-mark' files become mark prices,
+        '-funding_rate' files funding rates), exchange CSV candles, pandas
         column-oriented JSON candles, trade lists with aggressor side (summed to
         per-minute taker buy/sell volume), headerless funding CSVs and raw
         Binance USDT-M feeds (depth diffs replayed into top-10 book snapshots

@@ -317,6 +317,7 @@ def read_exchange_csv(path: Path, volume_unit: Literal["base", "quote"] = "quote
     ts_ms = _datetimes_to_ms(df["timestamp"], path, "timestamp")
     ohlcv = {c: _numeric(df[c], path, c) for c in CANDLE_COLUMNS}
     if volume_unit == "quote":
+        log.info("%s: 'volume' is quote volume; converted to base units as volume / close", path)
         ohlcv["volume"] = ohlcv["volume"] / ohlcv["close"]
     elif volume_unit != "base":
         raise _fail(path, "volume_unit", f"{volume_unit!r} is neither 'base' nor 'quote'")
