@@ -18,7 +18,6 @@ from botcore.market.importers import (
     import_path,
     read_binance_feed,
     read_exchange_csv,
-    read_freqtrade_json,
     taker_per_minute,
 )
 from botcore.market.store import Store, book_columns

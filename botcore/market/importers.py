@@ -36,15 +36,15 @@ import numpy as np
 import pandas as pd
 
 from botcore.errors import DataError
-from botcore.market.store import BOOK_LEVELS, CANDLE_COLUMNS, book_columns
+from botcore.market.store import BOOK_LEVELS, CANDLE_COLUMNS, CANDLE_KINDS, book_columns
 
 log = logging.getLogger(__name__)
 
 MINUTE_MS = 60_000
 TAKER_COLUMNS = ("taker_buy_base", "taker_sell_base")
-#: candle kind of each supported native timeframe
-CANDLE_KIND_BY_TIMEFRAME = {"1m": "candles_1m", "5m": "candles_5m", "1h": "candles_1h"}
-TIMEFRAME_MS = {"1m": 60_000, "5m": 300_000, "1h": 3_600_000}
+#: candle kind and bar length of each timeframe the store keeps natively ('1m', '5m', '1h')
+CANDLE_KIND_BY_TIMEFRAME = {kind.removeprefix("candles_"): kind for kind in CANDLE_KINDS}
+TIMEFRAME_MS = {kind.removeprefix("candles_"): bar_ms for kind, bar_ms in CANDLE_KINDS.items()}
 
 Frames = dict[str, pd.DataFrame]
 
@@ -82,10 +82,10 @@ def _require_columns(df: pd.DataFrame, columns: Iterable[str], source: Path | st
             raise _fail(source, col, f"column missing (have {list(df.columns)})")
 
 
-def _numeric(values: pd.Series, source: Path | str, field: str, *, allow_nan: bool = False) -> np.ndarray:
-    """Return ``values`` as float64, raising on text or (unless allowed) missing values."""
+def _numeric(values: pd.Series, source: Path | str, field: str) -> np.ndarray:
+    """Return ``values`` as float64, raising on text, missing or infinite values."""
     out = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    bad = ~np.isfinite(out) if not allow_nan else np.isinf(out) | (np.isnan(out) & values.notna().to_numpy())
+    bad = ~np.isfinite(out)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise _fail(source, field, f"{int(bad.sum())} non-numeric or missing values (first at row {row}: {values.iloc[row]!r})")
