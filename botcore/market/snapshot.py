@@ -53,6 +53,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_LOOKBACK_BARS = 256
 DEFAULT_HISTORY_MS = 3_600_000
+STALE_LOOKBACK = 2  # a row older than this many staleness limits counts as absent rather than stale
 STALENESS_KEYS = ("candles", "book", "funding", "open_interest", "liquidations", "taker", "fear_greed", "social")
 ROW_KINDS = ("book", "mark", "funding", "open_interest", "liquidations", "taker")
 MARKET_KINDS = ("fear_greed", "social")
@@ -470,7 +471,7 @@ def load_symbol(
         validate_candle_rows(symbol, tf, candles[tf])
     rows = {}
     for kind in ROW_KINDS:
-        reach = max(stale_ms[STALENESS_KEY[_INPUT_OF_KIND[kind]]], history_ms) + KINDS[kind].interval_ms
+        reach = max(STALE_LOOKBACK * stale_ms[STALENESS_KEY[_INPUT_OF_KIND[kind]]], history_ms) + KINDS[kind].interval_ms
         df = store.read(kind, symbol, start_ms - reach, end_ms)
         rows[kind] = Rows.from_frame(kind, df, _COLUMNS[kind])
     validate_book_rows(symbol, rows["book"])
@@ -481,7 +482,7 @@ def load_market(store: Store, start_ms: int, end_ms: int, stale_ms: Mapping[str,
     """Load the market-wide kinds needed for snapshots in ``[start_ms, end_ms]``."""
     rows = {}
     for kind in MARKET_KINDS:
-        reach = stale_ms[kind] + KINDS[kind].interval_ms
+        reach = STALE_LOOKBACK * stale_ms[kind] + KINDS[kind].interval_ms
         rows[kind] = Rows.from_frame(kind, store.read(kind, "MARKET", start_ms - reach, end_ms), _COLUMNS[kind])
     return MarketData(rows)
 
@@ -501,7 +502,10 @@ def build_snapshot(
 
     Candles: bars that closed in ``(t - lookback_bars * tf, t]``. Row inputs:
     the latest row known by t, missing when older than its staleness limit
-    or NaN. Histories: rows known in ``(t - history_ms, t]``.
+    (listed in ``stale`` when younger than twice the limit, else simply
+    absent) or NaN. Histories: rows known in ``(t - history_ms, t]``. The
+    result depends only on rows known by t, never on how far the loaded
+    window reaches.
     """
     t = int(t_ms)
     stale: set[str] = set()
@@ -522,8 +526,10 @@ def build_snapshot(
         i = rows.latest(t)
         if i < 0:
             return None
-        if t - int(rows.known[i]) > stale_ms[STALENESS_KEY[name]]:
-            stale.add(name)
+        age, limit = t - int(rows.known[i]), stale_ms[STALENESS_KEY[name]]
+        if age > limit:
+            if age <= STALE_LOOKBACK * limit:  # beyond that it is absent: loaders look back no further
+                stale.add(name)
             return None
         return int(rows.known[i]), rows.values[i]
 
