@@ -255,9 +255,11 @@ def rolling_hurst_nb(close, calib_raw, calib_true, window_bars=256, min_chunk_ba
     n, m = close.shape
     out = np.empty((n, m), dtype=np.float64)
     for j in range(m):
-        out[:, j] = rolling_hurst_1d_nb(
-            close[:, j], calib_raw, calib_true, window_bars, min_chunk_bars, stride_bars, offset_bars, min_coverage, ddof
+        col = rolling_hurst_1d_nb(
+            np.ascontiguousarray(close[:, j]), calib_raw, calib_true, window_bars, min_chunk_bars, stride_bars, offset_bars, min_coverage, ddof
         )
+        for t in range(n):
+            out[t, j] = col[t]
     return out
 
 
@@ -330,5 +332,43 @@ def classify_regime_nb(hurst, trending_above=0.55, mean_reverting_below=0.45, hy
     smooth = np.empty((n, m), dtype=np.float64)
     codes = np.empty((n, m), dtype=np.int8)
     for j in range(m):
-        smooth[:, j], codes[:, j] = classify_regime_1d_nb(hurst[:, j], trending_above, mean_reverting_below, hysteresis, smooth_span_bars)
+        s_j, c_j = classify_regime_1d_nb(np.ascontiguousarray(hurst[:, j]), trending_above, mean_reverting_below, hysteresis, smooth_span_bars)
+        for t in range(n):
+            smooth[t, j] = s_j[t]
+            codes[t, j] = c_j[t]
     return smooth, codes
+
+
+# --------------------------------------------------------------------------- incremental form
+
+
+@njit(cache=True)
+def regime_new_state_nb(n_symbols, window_bars=256):
+    """Return ``(hurst_state (m, HURST_HEADER + window), classifier_state (m, 2))`` for a fresh start."""
+    state = np.empty((n_symbols, hurst_state_len(window_bars)))
+    cstate = np.empty((n_symbols, 2))
+    for j in range(n_symbols):
+        hurst_init_nb(state[j], window_bars)
+        cstate[j, 0] = np.nan
+        cstate[j, 1] = UNKNOWN
+    return state, cstate
+
+
+@njit(cache=True)
+def regime_update_nb(
+    state, cstate, close, sizes, calib_raw, calib_true,
+    window_bars=256, stride_bars=16, offset_bars=0, min_coverage=0.95, ddof=0,
+    trending_above=0.55, mean_reverting_below=0.45, hysteresis=0.02, smooth_span_bars=720,
+):
+    """Consume one close per symbol; return ``(hurst, hurst_smooth, regime)``, each ``(m,)``.
+
+    O(1) per bar except on update bars (every ``stride_bars``), which cost O(window).
+    """
+    m = close.shape[0]
+    hurst = np.empty(m)
+    smooth = np.empty(m)
+    codes = np.empty(m, dtype=np.int8)
+    for j in range(m):
+        hurst[j] = hurst_step_nb(state[j], close[j], sizes, calib_raw, calib_true, window_bars, stride_bars, offset_bars, min_coverage, ddof)
+        smooth[j], codes[j] = regime_smooth_step_nb(cstate[j], hurst[j], trending_above, mean_reverting_below, hysteresis, smooth_span_bars)
+    return hurst, smooth, codes

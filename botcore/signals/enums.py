@@ -139,3 +139,49 @@ class SignalParams(NamedTuple):
 
 
 assert tuple(SignalParams._fields) == SIGNAL_NAMES
+
+
+class SignalInputs(NamedTuple):
+    """Inputs of all ten signals on one bar grid.
+
+    Batch: 2-D ``(n_bars, n_symbols)`` float64 (book sizes 3-D
+    ``(n_bars, n_symbols, n_levels)``); one bar (incremental): 1-D
+    ``(n_symbols,)`` (book ``(n_symbols, n_levels)``). NaN = missing or stale.
+    The market-wide series (``fear_greed``, ``mentions``, ``tone``) may have
+    a single column, broadcast to every symbol.
+    """
+
+    close: object
+    high: object
+    low: object
+    bid_sz: object          # base units, level 1 first
+    ask_sz: object
+    funding_rate: object    # fraction per 8h
+    oi_usd: object
+    long_liq_usd: object    # per bar
+    short_liq_usd: object
+    taker_buy_base: object  # per bar
+    taker_sell_base: object
+    fear_greed: object      # 0..100
+    mentions: object        # count per period
+    tone: object            # -1..1
+
+
+class SignalOutputs(NamedTuple):
+    """Signal values, last axis the signal in :data:`SIGNAL_NAMES` order.
+
+    Batch: ``(n_bars, n_symbols, N_SIGNALS)``; one bar: ``(n_symbols, N_SIGNALS)``.
+    """
+
+    score: object       # float64 in [-1, 1]
+    confidence: object  # float64 in [0, 1]
+    status: object      # int8 SignalStatus
+
+
+class Aggregate(NamedTuple):
+    """Aggregator output per (bar, symbol): shapes ``(n_bars, n_symbols)`` (or ``(n_symbols,)`` for one bar)."""
+
+    conviction: object  # float64 in [0, 1]
+    direction: object   # int8 -1 / 0 / +1
+    tradable: object    # bool
+    n_live: object      # int64 signals with status OK

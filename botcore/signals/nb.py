@@ -245,6 +245,14 @@ def _new_outputs(n):
 
 
 @njit(cache=True)
+def _put_column_nb(score, conf, status, j, s_j, c_j, st_j):
+    for t in range(s_j.shape[0]):
+        score[t, j] = s_j[t]
+        conf[t, j] = c_j[t]
+        status[t, j] = st_j[t]
+
+
+@njit(cache=True)
 def _new_outputs_2d(n, m):
     return np.zeros((n, m), dtype=np.float64), np.zeros((n, m), dtype=np.float64), np.empty((n, m), dtype=np.int8)
 
@@ -295,7 +303,9 @@ def book_imbalance_nb(bid_sz, ask_sz, level_decay=0.7):
     n, m, _ = bid_sz.shape
     out = np.empty((n, m), dtype=np.float64)
     for j in range(m):
-        out[:, j] = book_imbalance_1d_nb(bid_sz[:, j, :], ask_sz[:, j, :], level_decay)
+        col = book_imbalance_1d_nb(np.ascontiguousarray(bid_sz[:, j, :]), np.ascontiguousarray(ask_sz[:, j, :]), level_decay)
+        for t in range(n):
+            out[t, j] = col[t]
     return out
 
 
@@ -355,9 +365,10 @@ def order_flow_imbalance_nb(imbalance, span_fast_bars=5, span_slow_bars=30, chan
     n, m = imbalance.shape
     score, conf, status = _new_outputs_2d(n, m)
     for j in range(m):
-        score[:, j], conf[:, j], status[:, j] = order_flow_imbalance_1d_nb(
-            imbalance[:, j], span_fast_bars, span_slow_bars, change_weight, gain
+        s_j, c_j, st_j = order_flow_imbalance_1d_nb(
+            np.ascontiguousarray(imbalance[:, j]), span_fast_bars, span_slow_bars, change_weight, gain
         )
+        _put_column_nb(score, conf, status, j, s_j, c_j, st_j)
     return score, conf, status
 
 
@@ -411,9 +422,10 @@ def funding_rate_nb(rate, window_bars=10_080, min_periods_bars=4_320, z_entry=1.
     n, m = rate.shape
     score, conf, status = _new_outputs_2d(n, m)
     for j in range(m):
-        score[:, j], conf[:, j], status[:, j] = funding_rate_1d_nb(
-            rate[:, j], window_bars, min_periods_bars, z_entry, z_full, min_std
+        s_j, c_j, st_j = funding_rate_1d_nb(
+            np.ascontiguousarray(rate[:, j]), window_bars, min_periods_bars, z_entry, z_full, min_std
         )
+        _put_column_nb(score, conf, status, j, s_j, c_j, st_j)
     return score, conf, status
 
 
@@ -492,9 +504,10 @@ def open_interest_velocity_nb(
     n, m = oi_usd.shape
     score, conf, status = _new_outputs_2d(n, m)
     for j in range(m):
-        score[:, j], conf[:, j], status[:, j] = open_interest_velocity_1d_nb(
-            oi_usd[:, j], close[:, j], lag_bars, window_bars, min_periods_bars, oi_scale, price_scale
+        s_j, c_j, st_j = open_interest_velocity_1d_nb(
+            np.ascontiguousarray(oi_usd[:, j]), np.ascontiguousarray(close[:, j]), lag_bars, window_bars, min_periods_bars, oi_scale, price_scale
         )
+        _put_column_nb(score, conf, status, j, s_j, c_j, st_j)
     return score, conf, status
 
 
@@ -565,9 +578,10 @@ def liquidation_cascade_nb(long_liq_usd, short_liq_usd, burst_bars=5, window_bar
     n, m = long_liq_usd.shape
     score, conf, status = _new_outputs_2d(n, m)
     for j in range(m):
-        score[:, j], conf[:, j], status[:, j] = liquidation_cascade_1d_nb(
-            long_liq_usd[:, j], short_liq_usd[:, j], burst_bars, window_bars, min_periods_bars, burst_ratio
+        s_j, c_j, st_j = liquidation_cascade_1d_nb(
+            np.ascontiguousarray(long_liq_usd[:, j]), np.ascontiguousarray(short_liq_usd[:, j]), burst_bars, window_bars, min_periods_bars, burst_ratio
         )
+        _put_column_nb(score, conf, status, j, s_j, c_j, st_j)
     return score, conf, status
 
 
@@ -635,9 +649,10 @@ def taker_ratio_nb(taker_buy_base, taker_sell_base, flow_bars=15, window_bars=1_
     n, m = taker_buy_base.shape
     score, conf, status = _new_outputs_2d(n, m)
     for j in range(m):
-        score[:, j], conf[:, j], status[:, j] = taker_ratio_1d_nb(
-            taker_buy_base[:, j], taker_sell_base[:, j], flow_bars, window_bars, min_periods_bars, z_scale, min_std
+        s_j, c_j, st_j = taker_ratio_1d_nb(
+            np.ascontiguousarray(taker_buy_base[:, j]), np.ascontiguousarray(taker_sell_base[:, j]), flow_bars, window_bars, min_periods_bars, z_scale, min_std
         )
+        _put_column_nb(score, conf, status, j, s_j, c_j, st_j)
     return score, conf, status
 
 
@@ -724,9 +739,10 @@ def trend_nb(close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, slow
     n, m = close.shape
     score, conf, status = _new_outputs_2d(n, m)
     for j in range(m):
-        score[:, j], conf[:, j], status[:, j] = trend_1d_nb(
-            close[:, j], span_short_bars, span_mid_bars, span_long_bars, slow_factor, vol_span_bars, scale
+        s_j, c_j, st_j = trend_1d_nb(
+            np.ascontiguousarray(close[:, j]), span_short_bars, span_mid_bars, span_long_bars, slow_factor, vol_span_bars, scale
         )
+        _put_column_nb(score, conf, status, j, s_j, c_j, st_j)
     return score, conf, status
 
 
@@ -814,9 +830,10 @@ def breakout_nb(high, low, close, channel_bars=60, atr_span_bars=30, range_mult=
     n, m = high.shape
     score, conf, status = _new_outputs_2d(n, m)
     for j in range(m):
-        score[:, j], conf[:, j], status[:, j] = breakout_1d_nb(
-            high[:, j], low[:, j], close[:, j], channel_bars, atr_span_bars, range_mult, scale
+        s_j, c_j, st_j = breakout_1d_nb(
+            np.ascontiguousarray(high[:, j]), np.ascontiguousarray(low[:, j]), np.ascontiguousarray(close[:, j]), channel_bars, atr_span_bars, range_mult, scale
         )
+        _put_column_nb(score, conf, status, j, s_j, c_j, st_j)
     return score, conf, status
 
 
@@ -896,9 +913,10 @@ def mean_reversion_nb(close, window_bars=60, vol_short_bars=60, vol_long_bars=1_
     n, m = close.shape
     score, conf, status = _new_outputs_2d(n, m)
     for j in range(m):
-        score[:, j], conf[:, j], status[:, j] = mean_reversion_1d_nb(
-            close[:, j], window_bars, vol_short_bars, vol_long_bars, min_periods_bars, z_scale, max_vol_ratio
+        s_j, c_j, st_j = mean_reversion_1d_nb(
+            np.ascontiguousarray(close[:, j]), window_bars, vol_short_bars, vol_long_bars, min_periods_bars, z_scale, max_vol_ratio
         )
+        _put_column_nb(score, conf, status, j, s_j, c_j, st_j)
     return score, conf, status
 
 
@@ -938,7 +956,8 @@ def fear_greed_nb(value, fear_below=25.0, greed_above=75.0):
     n, m = value.shape
     score, conf, status = _new_outputs_2d(n, m)
     for j in range(m):
-        score[:, j], conf[:, j], status[:, j] = fear_greed_1d_nb(value[:, j], fear_below, greed_above)
+        s_j, c_j, st_j = fear_greed_1d_nb(np.ascontiguousarray(value[:, j]), fear_below, greed_above)
+        _put_column_nb(score, conf, status, j, s_j, c_j, st_j)
     return score, conf, status
 
 
@@ -1011,9 +1030,10 @@ def social_sentiment_nb(mentions, tone, span_fast_bars=360, span_slow_bars=1_440
     n, m = mentions.shape
     score, conf, status = _new_outputs_2d(n, m)
     for j in range(m):
-        score[:, j], conf[:, j], status[:, j] = social_sentiment_1d_nb(
-            mentions[:, j], tone[:, j], span_fast_bars, span_slow_bars, tone_gain, mention_gain
+        s_j, c_j, st_j = social_sentiment_1d_nb(
+            np.ascontiguousarray(mentions[:, j]), np.ascontiguousarray(tone[:, j]), span_fast_bars, span_slow_bars, tone_gain, mention_gain
         )
+        _put_column_nb(score, conf, status, j, s_j, c_j, st_j)
     return score, conf, status
 
 
@@ -1079,3 +1099,227 @@ def aggregate_nb(score, conf, status, weights, required, min_live_signals=5):
                 score[t, j], conf[t, j], status[t, j], weights, required, min_live_signals
             )
     return conviction, direction, tradable, n_live
+
+
+# =========================================================================== incremental form
+# ``*_new_state_nb(n_symbols, ...)`` returns a ``(n_symbols, state_len)``
+# float64 state; ``*_update_nb(state, <one bar per symbol>, ...)`` consumes one
+# bar of every symbol in O(1) per symbol (amortised for the breakout channel)
+# and returns three ``(n_symbols,)`` arrays, the same numbers the batch kernel
+# gives at that bar. Wrapped by :mod:`botcore.signals.incremental`.
+
+
+@njit(cache=True)
+def ofi_new_state_nb(n_symbols, span_fast_bars=5, span_slow_bars=30):
+    state = np.empty((n_symbols, ofi_state_len(span_fast_bars, span_slow_bars)))
+    for j in range(n_symbols):
+        ofi_init_nb(state[j], span_fast_bars, span_slow_bars)
+    return state
+
+
+@njit(cache=True)
+def ofi_update_nb(state, imbalance, span_fast_bars=5, span_slow_bars=30, change_weight=1.0, gain=2.0):
+    m = imbalance.shape[0]
+    score, conf, status = _new_outputs(m)
+    for j in range(m):
+        score[j], conf[j], status[j] = ofi_step_nb(state[j], imbalance[j], span_fast_bars, span_slow_bars, change_weight, gain)
+    return score, conf, status
+
+
+@njit(cache=True)
+def funding_new_state_nb(n_symbols, window_bars=10_080):
+    state = np.empty((n_symbols, funding_state_len(window_bars)))
+    for j in range(n_symbols):
+        funding_init_nb(state[j], window_bars)
+    return state
+
+
+@njit(cache=True)
+def funding_update_nb(state, rate, window_bars=10_080, min_periods_bars=4_320, z_entry=1.0, z_full=3.0, min_std=1e-5):
+    m = rate.shape[0]
+    score, conf, status = _new_outputs(m)
+    for j in range(m):
+        score[j], conf[j], status[j] = funding_step_nb(state[j], rate[j], window_bars, min_periods_bars, z_entry, z_full, min_std)
+    return score, conf, status
+
+
+@njit(cache=True)
+def oi_new_state_nb(n_symbols, lag_bars=15, window_bars=1_440):
+    state = np.empty((n_symbols, oi_state_len(lag_bars, window_bars)))
+    for j in range(n_symbols):
+        oi_init_nb(state[j], lag_bars, window_bars)
+    return state
+
+
+@njit(cache=True)
+def oi_update_nb(state, oi_usd, close, lag_bars=15, window_bars=1_440, min_periods_bars=720, oi_scale=1.0, price_scale=1.0):
+    m = oi_usd.shape[0]
+    score, conf, status = _new_outputs(m)
+    for j in range(m):
+        score[j], conf[j], status[j] = oi_step_nb(
+            state[j], oi_usd[j], close[j], lag_bars, window_bars, min_periods_bars, oi_scale, price_scale
+        )
+    return score, conf, status
+
+
+@njit(cache=True)
+def liq_new_state_nb(n_symbols, burst_bars=5, window_bars=1_440):
+    state = np.empty((n_symbols, liq_state_len(burst_bars, window_bars)))
+    for j in range(n_symbols):
+        liq_init_nb(state[j], burst_bars, window_bars)
+    return state
+
+
+@njit(cache=True)
+def liq_update_nb(state, long_liq_usd, short_liq_usd, burst_bars=5, window_bars=1_440, min_periods_bars=720, burst_ratio=5.0):
+    m = long_liq_usd.shape[0]
+    score, conf, status = _new_outputs(m)
+    for j in range(m):
+        score[j], conf[j], status[j] = liq_step_nb(
+            state[j], long_liq_usd[j], short_liq_usd[j], burst_bars, window_bars, min_periods_bars, burst_ratio
+        )
+    return score, conf, status
+
+
+@njit(cache=True)
+def taker_new_state_nb(n_symbols, flow_bars=15, window_bars=1_440):
+    state = np.empty((n_symbols, taker_state_len(flow_bars, window_bars)))
+    for j in range(n_symbols):
+        taker_init_nb(state[j], flow_bars, window_bars)
+    return state
+
+
+@njit(cache=True)
+def taker_update_nb(state, taker_buy_base, taker_sell_base, flow_bars=15, window_bars=1_440, min_periods_bars=720, z_scale=2.0, min_std=1e-3):
+    m = taker_buy_base.shape[0]
+    score, conf, status = _new_outputs(m)
+    for j in range(m):
+        score[j], conf[j], status[j] = taker_step_nb(
+            state[j], taker_buy_base[j], taker_sell_base[j], flow_bars, window_bars, min_periods_bars, z_scale, min_std
+        )
+    return score, conf, status
+
+
+@njit(cache=True)
+def trend_new_state_nb(n_symbols):
+    state = np.empty((n_symbols, trend_state_len()))
+    for j in range(n_symbols):
+        trend_init_nb(state[j])
+    return state
+
+
+@njit(cache=True)
+def trend_update_nb(state, close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, slow_factor=4, vol_span_bars=240, scale=1.0):
+    m = close.shape[0]
+    score, conf, status = _new_outputs(m)
+    for j in range(m):
+        score[j], conf[j], status[j] = trend_step_nb(
+            state[j], close[j], span_short_bars, span_mid_bars, span_long_bars, slow_factor, vol_span_bars, scale
+        )
+    return score, conf, status
+
+
+@njit(cache=True)
+def breakout_new_state_nb(n_symbols, channel_bars=60):
+    state = np.empty((n_symbols, breakout_state_len(channel_bars)))
+    for j in range(n_symbols):
+        breakout_init_nb(state[j], channel_bars)
+    return state
+
+
+@njit(cache=True)
+def breakout_update_nb(state, high, low, close, channel_bars=60, atr_span_bars=30, range_mult=1.5, scale=1.0):
+    m = close.shape[0]
+    score, conf, status = _new_outputs(m)
+    for j in range(m):
+        score[j], conf[j], status[j] = breakout_step_nb(
+            state[j], high[j], low[j], close[j], channel_bars, atr_span_bars, range_mult, scale
+        )
+    return score, conf, status
+
+
+@njit(cache=True)
+def mr_new_state_nb(n_symbols, window_bars=60, vol_short_bars=60, vol_long_bars=1_440):
+    state = np.empty((n_symbols, mr_state_len(window_bars, vol_short_bars, vol_long_bars)))
+    for j in range(n_symbols):
+        mr_init_nb(state[j], window_bars, vol_short_bars, vol_long_bars)
+    return state
+
+
+@njit(cache=True)
+def mr_update_nb(state, close, window_bars=60, vol_short_bars=60, vol_long_bars=1_440, min_periods_bars=720, z_scale=2.0, max_vol_ratio=2.0):
+    m = close.shape[0]
+    score, conf, status = _new_outputs(m)
+    for j in range(m):
+        score[j], conf[j], status[j] = mr_step_nb(
+            state[j], close[j], window_bars, vol_short_bars, vol_long_bars, min_periods_bars, z_scale, max_vol_ratio
+        )
+    return score, conf, status
+
+
+@njit(cache=True)
+def fear_greed_update_nb(value, fear_below=25.0, greed_above=75.0):
+    m = value.shape[0]
+    score, conf, status = _new_outputs(m)
+    for j in range(m):
+        score[j], conf[j], status[j] = fear_greed_step_nb(value[j], fear_below, greed_above)
+    return score, conf, status
+
+
+@njit(cache=True)
+def social_new_state_nb(n_symbols):
+    state = np.empty((n_symbols, social_state_len()))
+    for j in range(n_symbols):
+        social_init_nb(state[j])
+    return state
+
+
+@njit(cache=True)
+def social_update_nb(state, mentions, tone, span_fast_bars=360, span_slow_bars=1_440, tone_gain=4.0, mention_gain=1.0):
+    m = mentions.shape[0]
+    score, conf, status = _new_outputs(m)
+    for j in range(m):
+        score[j], conf[j], status[j] = social_step_nb(
+            state[j], mentions[j], tone[j], span_fast_bars, span_slow_bars, tone_gain, mention_gain
+        )
+    return score, conf, status
+
+
+# =========================================================================== alignment
+
+
+@njit(cache=True)
+def asof_1d_nb(src_ts, src_values, grid_ts, max_age_ms):
+    """Last non-NaN value with ``ts <= grid`` and age ``<= max_age_ms`` at each grid time, else NaN.
+
+    ``src_ts`` (k,) int64 ascending, ``src_values`` (k,) float64, ``grid_ts`` (n,)
+    int64 ascending -> (n,) float64. Never looks ahead.
+    """
+    n = grid_ts.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    i = 0
+    last_ts = 0
+    last_value = np.nan
+    k = src_ts.shape[0]
+    for t in range(n):
+        g = grid_ts[t]
+        while i < k and src_ts[i] <= g:
+            if not math.isnan(src_values[i]):
+                last_ts = src_ts[i]
+                last_value = src_values[i]
+            i += 1
+        out[t] = last_value if (not math.isnan(last_value) and g - last_ts <= max_age_ms) else np.nan
+    return out
+
+
+@njit(cache=True)
+def asof_nb(src_ts, src_values, grid_ts, max_age_ms):
+    """2-D form of :func:`asof_1d_nb`: ``(k, m)`` values -> ``(n, m)``."""
+    n = grid_ts.shape[0]
+    m = src_values.shape[1]
+    out = np.empty((n, m), dtype=np.float64)
+    for j in range(m):
+        col = asof_1d_nb(src_ts, np.ascontiguousarray(src_values[:, j]), grid_ts, max_age_ms)
+        for t in range(n):
+            out[t, j] = col[t]
+    return out
