@@ -359,7 +359,7 @@ class Store:
             table = table.replace_schema_metadata({**(table.schema.metadata or {}), **{k.encode(): v.encode() for k, v in meta.items()}})
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".parquet.tmp{os.getpid()}.{threading.get_ident()}")
-            pq.write_table(table, tmp, compression="lz4", use_dictionary=False, row_group_size=131_072)
+            pq.write_table(table, tmp, compression="lz4", use_dictionary=False, row_group_size=16_384)
             os.replace(tmp, path)
         logger.debug("wrote %s %s: %d rows", kind, sym, len(new))
         return len(new)
@@ -393,19 +393,34 @@ class Store:
         if cols is not None:
             cols = [c for c in cols if c in table.column_names]
             table = table.select(cols)
-        return table.to_pandas()
+        return table.to_pandas(use_threads=False, split_blocks=True)
 
     @staticmethod
     def _read_table(path: Path, columns: list[str] | None, start_ms: int | None, end_ms: int | None) -> pa.Table:
-        filters = []
-        if start_ms is not None:
-            filters.append(("ts", ">=", int(start_ms)))
-        if end_ms is not None:
-            filters.append(("ts", "<=", int(end_ms)))
+        """Read ``columns`` of rows with start_ms <= ts <= end_ms: prune row groups by their ts
+        statistics, then slice (ts is sorted, so a window is a contiguous range)."""
+        pf = pq.ParquetFile(path)
         if columns is not None:
-            available = set(pq.read_schema(path).names)
+            available = set(pf.schema_arrow.names)
             columns = [c for c in columns if c in available]
-        return pq.read_table(path, columns=columns, filters=filters or None, use_threads=False)
+        meta = pf.metadata
+        ts_col = pf.schema_arrow.get_field_index("ts")
+        groups = []
+        for i in range(meta.num_row_groups):
+            stats = meta.row_group(i).column(ts_col).statistics
+            if stats is not None and stats.has_min_max:
+                if (start_ms is not None and stats.max < start_ms) or (end_ms is not None and stats.min > end_ms):
+                    continue
+            groups.append(i)
+        if not groups:
+            return pf.schema_arrow.empty_table().select(columns) if columns is not None else pf.schema_arrow.empty_table()
+        table = pf.read_row_groups(groups, columns=columns, use_threads=True)
+        if start_ms is None and end_ms is None:
+            return table
+        ts = table.column("ts").to_numpy()
+        lo = 0 if start_ms is None else int(np.searchsorted(ts, int(start_ms), side="left"))
+        hi = len(ts) if end_ms is None else int(np.searchsorted(ts, int(end_ms), side="right"))
+        return table.slice(lo, hi - lo)
 
     def last_ts(self, kind: str, symbol: str) -> int | None:
         """Return the last stored ``ts`` of (kind, symbol), or None (for resuming downloads)."""
