@@ -30,6 +30,7 @@ __all__ = [
     "expected_rs_ref",
     "hurst_rs_ref",
     "hurst_rs_nolds",
+    "nolds_measures",
     "hurst_package_sizes",
     "hurst_package_hc",
     "rolling_hurst_ref",
@@ -68,11 +69,36 @@ def hurst_rs_ref(x: np.ndarray, sizes: np.ndarray, ddof: int = 0, corrected: boo
     return slope + 0.5 if corrected else slope
 
 
+def nolds_measures():
+    """Return ``nolds.measures``.
+
+    nolds 0.6.3 fails to import as a package on Python 3.11 (its
+    ``__init__`` loads bundled data sets through ``importlib.resources`` with
+    a module that shadows its ``datasets`` folder), so the module holding the
+    estimators is loaded from its file when the package import fails.
+    """
+    try:
+        import nolds
+
+        return nolds.measures
+    except TypeError:
+        import importlib.util
+        import sys
+
+        if "nolds_measures" in sys.modules:
+            return sys.modules["nolds_measures"]
+        spec = importlib.util.find_spec("nolds")
+        path = spec.submodule_search_locations[0] + "/measures.py"  # type: ignore[union-attr,index]
+        module_spec = importlib.util.spec_from_file_location("nolds_measures", path)
+        module = importlib.util.module_from_spec(module_spec)  # type: ignore[arg-type]
+        module_spec.loader.exec_module(module)  # type: ignore[union-attr]
+        sys.modules["nolds_measures"] = module
+        return module
+
+
 def hurst_rs_nolds(x: np.ndarray, sizes: np.ndarray, ddof: int = 0) -> float:
     """``nolds.hurst_rs`` on the kernel's estimator (see the module docstring)."""
-    import nolds
-
-    return float(nolds.hurst_rs(np.asarray(x)[::-1], nvals=list(int(n) for n in sizes), fit="poly", corrected=True, unbiased=ddof == 1))
+    return float(nolds_measures().hurst_rs(np.asarray(x)[::-1], nvals=list(int(n) for n in sizes), fit="poly", corrected=True, unbiased=ddof == 1))
 
 
 def hurst_package_sizes(n: int, min_window: int = 10) -> np.ndarray:
