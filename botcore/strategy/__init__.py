@@ -30,6 +30,7 @@ from botcore.strategy.params import build_params
 from botcore.strategy.state import (
     Decision,
     decide,
+    decision_rows,
     engage_kill_switch,
     new_features,
     new_memory,
@@ -43,7 +44,7 @@ from botcore.strategy.state import (
 
 __all__ = [
     "Breaker", "Decision", "Features", "KillSwitch", "OrderType", "Reason", "Side", "SignalsIn",
-    "StrategyId", "build_params", "decide", "engage_kill_switch", "explain", "intent_dt", "mask_names",
+    "StrategyId", "build_params", "decide", "decision_rows", "engage_kill_switch", "explain", "intent_dt", "mask_names",
     "memory_dt", "new_features", "new_memory", "new_portfolio", "new_positions", "new_signals", "portfolio_dt",
     "params_dt", "position_dt", "positions_for", "reason_name", "release_kill_switch", "trail_dt", "trail_frame",
 ]

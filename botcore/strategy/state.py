@@ -25,6 +25,7 @@ from botcore.strategy.enums import (
     intent_dt,
     mask_names,
     memory_dt,
+    params_dt,
     portfolio_dt,
     position_dt,
     reason_name,
@@ -106,6 +107,48 @@ def release_kill_switch(portfolio: np.ndarray) -> None:
     portfolio["kill_switch"] = KillSwitch.off
 
 
+def check_inputs(positions: np.ndarray, portfolio: np.ndarray, memory: np.ndarray, features: Features,
+                 signals: SignalsIn, regime: np.ndarray, params: np.ndarray) -> None:
+    """Validate the kernel's inputs once (the kernel itself does no bounds checks).
+
+    Raises
+    ------
+    ValueError
+        Naming the field whose dtype or shape is wrong.
+    """
+    def need(ok: bool, name: str, why: str) -> None:
+        if not ok:
+            raise ValueError(f"decide input {name}: {why}")
+
+    for name, arr, dt in (("positions", positions, position_dt), ("portfolio", portfolio, portfolio_dt),
+                          ("memory", memory, memory_dt), ("params", params, params_dt)):
+        need(isinstance(arr, np.ndarray) and arr.dtype == dt, name, f"must be a {dt!r}-typed record array")
+    n = positions.shape[0]
+    need(positions.ndim == 1, "positions", "must be 1-D (one row per symbol)")
+    need(portfolio.shape == (1,), "portfolio", "must have shape (1,)")
+    need(params.shape == (1,), "params", "must have shape (1,)")
+    need(memory.shape == (N_STRATEGIES,), "memory", f"must have shape ({N_STRATEGIES},)")
+    need(isinstance(features, Features), "features", "must be a Features NamedTuple")
+    need(isinstance(signals, SignalsIn), "signals", "must be a SignalsIn NamedTuple")
+    for name in Features._fields:
+        arr = getattr(features, name)
+        shape = arr.shape[:1] if name == "trend_dir" else arr.shape
+        need(isinstance(arr, np.ndarray) and shape == (n,), f"features.{name}", f"must have {n} rows, got {arr.shape}")
+        need(arr.ndim == (2 if name == "trend_dir" else 1), f"features.{name}", "wrong number of dimensions")
+        need(arr.dtype.kind == ("i" if name == "trend_dir" else "f"), f"features.{name}", f"bad dtype {arr.dtype}")
+    for name in SignalsIn._fields:
+        arr = getattr(signals, name)
+        two_d = name in ("score", "confidence", "status")
+        expected = (n, N_SIGNALS) if two_d else (n,)
+        need(isinstance(arr, np.ndarray) and arr.shape == expected, f"signals.{name}",
+             f"must have shape {expected}, got {getattr(arr, 'shape', None)}")
+    need(signals.status.dtype.kind in "iu" and signals.direction.dtype.kind == "i", "signals.status/direction",
+         "must be integer arrays")
+    need(signals.tradable.dtype == np.bool_, "signals.tradable", "must be bool")
+    need(isinstance(regime, np.ndarray) and regime.shape == (n,) and regime.dtype.kind == "i", "regime",
+         f"must be an integer array of {n} codes")
+
+
 class Decision(NamedTuple):
     """One cycle's decision: intents (trimmed), the per-symbol trail and the tilted allocations."""
 
@@ -120,6 +163,7 @@ def decide(now_ms: int, positions: np.ndarray, portfolio: np.ndarray, memory: np
 
     ``positions`` and ``portfolio`` are updated in place exactly as by the kernel.
     """
+    check_inputs(positions, portfolio, memory, features, signals, regime, params)
     n = positions.shape[0]
     intents = np.zeros(n, dtype=intent_dt)
     trail = np.zeros(n, dtype=trail_dt)
@@ -141,3 +185,30 @@ def trail_frame(trail: np.ndarray, symbols: Sequence[str]) -> pd.DataFrame:
         explain(r["outcome"], r["reason"], r["gate_mask"], symbols[r["symbol_idx"]], r["strategy_id"]) for r in trail
     ]
     return df
+
+
+def decision_rows(trail: np.ndarray, ts_ms: int, symbols: Sequence[str]) -> pd.DataFrame:
+    """Turn a trail into rows of the ledger's ``decisions`` table.
+
+    Columns ``ts_ms, symbol, strategy, outcome, reason_code, reason_mask, detail``
+    (``strategy`` is ``""`` when none applies; ``detail`` holds direction,
+    conviction, Kelly inputs, expected ROI and size, NaN as None).
+    """
+    def num(x: float) -> float | None:
+        return None if not np.isfinite(x) else float(x)
+
+    return pd.DataFrame(
+        {
+            "ts_ms": int(ts_ms),
+            "symbol": [symbols[i] for i in trail["symbol_idx"]],
+            "strategy": [STRATEGY_NAMES[s] if 0 <= s < N_STRATEGIES else "" for s in trail["strategy_id"]],
+            "outcome": trail["outcome"].astype(np.int64),
+            "reason_code": trail["reason"].astype(np.int64),
+            "reason_mask": trail["gate_mask"].astype(np.int64),
+            "detail": [
+                {"direction": int(r["direction"]), "conviction": num(r["conviction"]), "win_prob": num(r["win_prob"]),
+                 "kelly_f": num(r["kelly_f"]), "expected_roi": num(r["expected_roi"]), "size_usd": num(r["size_usd"])}
+                for r in trail
+            ],
+        }
+    )
