@@ -296,3 +296,29 @@ def test_path_kernel_matches_its_reference_including_cascades():
         np.testing.assert_allclose(got, ref, rtol=1e-10)
     assert paths.long_liq_usd[100, 0] > 100 * np.median(paths.long_liq_usd[:, 0])
     assert paths.log_return[101, 0] < 0  # the cascade keeps pushing down the next minute
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+def test_cli_sample_and_info_say_the_market_is_synthetic(tmp_path):
+    from typer.testing import CliRunner
+
+    from botcore.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "store"
+    result = runner.invoke(app, ["data", "sample", "--days", "0.1", "--seed", "4", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "SYNTHETIC" in result.output and "15 symbols" in result.output
+    assert Store(out).synthetic
+    result = runner.invoke(app, ["data", "info", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "SYNTHETIC" in result.output
+    assert "PEPE/USDT:USDT" in result.output and "regime_truth" in result.output
+    result = runner.invoke(app, ["data", "info", str(out), "--symbol", "BTC/USDT:USDT", "--kind", "candles_1m"])
+    assert result.exit_code == 0 and "1 symbols, 1 kinds, 144 rows" in result.output
+    assert runner.invoke(app, ["data", "info", str(tmp_path / "nothing")]).exit_code == 1
+    Store(tmp_path / "real").write("mark", "BTC/USDT:USDT", pd.DataFrame({"ts": [DEFAULT_START_MS], "mark_price": [1.0]}))
+    refused = runner.invoke(app, ["data", "sample", "--days", "0.1", "--out", str(tmp_path / "real")])
+    assert refused.exit_code == 1 and "not marked SYNTHETIC" in refused.output
