@@ -68,12 +68,16 @@ _STATUS_OK = SignalStatuses.ok
 
 @njit(cache=True)
 def splitmix64_nb(state):
-    """Advance a splitmix64 state; return ``(state, output)`` as uint64."""
-    state = state + _GOLDEN
-    z = state
+    """Advance a splitmix64 state; return ``(state, output)`` as uint64.
+
+    The state is cast to uint64 into a new variable: mixing int64 and uint64
+    in Numba promotes to float64 and would silently break the stream.
+    """
+    advanced = np.uint64(state) + _GOLDEN
+    z = advanced
     z = (z ^ (z >> _SH30)) * _MIX1
     z = (z ^ (z >> _SH27)) * _MIX2
-    return state, z ^ (z >> _SH31)
+    return advanced, z ^ (z >> _SH31)
 
 
 @njit(cache=True)
@@ -116,12 +120,13 @@ def gamma_nb(state, shape):
 @njit(cache=True)
 def beta_nb(state, alpha, beta):
     """Draw Beta(alpha, beta) as X / (X + Y) of two gamma draws; return ``(state, x)``."""
-    state, x = gamma_nb(state, alpha)
-    state, y = gamma_nb(state, beta)
+    s = np.uint64(state)
+    s, x = gamma_nb(s, alpha)
+    s, y = gamma_nb(s, beta)
     total = x + y
     if total <= 0.0:
-        return state, 0.5
-    return state, x / total
+        return s, 0.5
+    return s, x / total
 
 
 # --------------------------------------------------------------------------- helpers
@@ -260,8 +265,7 @@ def bandit_allocations_nb(memory, p, rng_seed, allocation_out):
         allocation_out[s] = p.allocation[s] if p.strategy_enabled[s] != 0 else 0.0
     if p.bandit_enabled == 0:
         return
-    state = np.uint64(rng_seed)
-    state, _ = splitmix64_nb(state)
+    state, _ = splitmix64_nb(rng_seed)
     theta = np.empty(n_strat)
     for s in range(n_strat):
         a = memory[s].bandit_alpha
