@@ -249,7 +249,7 @@ def rolling_hurst_1d_nb(close, calib_raw, calib_true, window_bars=256, min_chunk
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rolling_hurst_nb(close, calib_raw, calib_true, window_bars=256, min_chunk_bars=8, stride_bars=16, offset_bars=0, min_coverage=0.95, ddof=0):
     """2-D form of :func:`rolling_hurst_1d_nb`: ``(n, m)`` closes -> ``(n, m)`` H."""
     n, m = close.shape
@@ -325,7 +325,7 @@ def classify_regime_1d_nb(hurst, trending_above=0.55, mean_reverting_below=0.45,
     return smooth, codes
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def classify_regime_nb(hurst, trending_above=0.55, mean_reverting_below=0.45, hysteresis=0.02, smooth_span_bars=720):
     """2-D form of :func:`classify_regime_1d_nb`: ``(n, m)`` H -> ``(n, m)`` smoothed H, ``(n, m)`` int8 codes."""
     n, m = hurst.shape

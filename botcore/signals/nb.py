@@ -61,7 +61,7 @@ def roll_len(window: int) -> int:
     return ROLL_HEADER + window
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def roll_init_nb(st, o, window, anchored):
     st[o] = 0.0
     st[o + 1] = 0.0
@@ -73,7 +73,7 @@ def roll_init_nb(st, o, window, anchored):
         st[o + ROLL_HEADER + k] = np.nan
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def roll_push_nb(st, o, window, x, anchored):
     """Push ``x`` (NaN allowed) into the ring buffer, dropping the value ``window`` bars old."""
     pos = int(st[o])
@@ -127,23 +127,23 @@ def roll_push_nb(st, o, window, x, anchored):
     st[o] = float(pos)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def roll_count_nb(st, o):
     return st[o + 1]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def roll_sum_nb(st, o):
     return st[o + 2] + st[o + 1] * st[o + 4] if st[o + 1] > 0 else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def roll_mean_nb(st, o):
     c = st[o + 1]
     return st[o + 4] + st[o + 2] / c if c > 0 else np.nan
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def roll_std_nb(st, o):
     """Population standard deviation (ddof=0) of the valid values in the window."""
     c = st[o + 1]
@@ -154,7 +154,7 @@ def roll_std_nb(st, o):
     return math.sqrt(v) if v > 0.0 else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def roll_rms_nb(st, o):
     """Root mean square of the valid values (the block must be unanchored)."""
     c = st[o + 1]
@@ -164,7 +164,7 @@ def roll_rms_nb(st, o):
     return math.sqrt(v) if v > 0.0 else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def roll_lag_nb(st, o, window, lag):
     """Return the value pushed ``lag`` pushes ago (0 = the last one); ``lag < window``."""
     pos = int(st[o])
@@ -182,7 +182,7 @@ def deque_len(cap: int) -> int:
     return 2 + 2 * cap
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def deque_init_nb(st, o, cap):
     st[o] = 0.0
     st[o + 1] = 0.0
@@ -190,7 +190,7 @@ def deque_init_nb(st, o, cap):
         st[o + 2 + k] = np.nan
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def deque_evict_nb(st, o, cap, oldest_idx):
     """Drop entries with bar index below ``oldest_idx``."""
     head = int(st[o])
@@ -202,7 +202,7 @@ def deque_evict_nb(st, o, cap, oldest_idx):
     st[o + 1] = float(size)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def deque_push_max_nb(st, o, cap, idx, x):
     head = int(st[o])
     size = int(st[o + 1])
@@ -214,7 +214,7 @@ def deque_push_max_nb(st, o, cap, idx, x):
     st[o + 1] = float(size + 1)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def deque_front_nb(st, o, cap):
     if st[o + 1] <= 0:
         return np.nan
@@ -224,17 +224,17 @@ def deque_front_nb(st, o, cap):
 # --------------------------------------------------------------------------- small helpers
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _alpha(span):
     return 2.0 / (span + 1.0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _clip01(x):
     return 0.0 if x < 0.0 else (1.0 if x > 1.0 else x)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _sign(x):
     return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)
 
@@ -260,6 +260,22 @@ def _new_outputs_2d(n, m):
 # =========================================================================== 1. order-flow imbalance
 
 
+@njit(cache=True, inline="always")
+def _imbalance_nb(bid_row, ask_row, level_decay):
+    num = 0.0
+    den = 0.0
+    w = 1.0
+    for k in range(bid_row.shape[0]):
+        b = bid_row[k]
+        a = ask_row[k]
+        if not (b >= 0.0 and a >= 0.0):  # NaN or negative: the book is missing
+            return np.nan
+        num += w * (b - a)
+        den += w * (b + a)
+        w *= level_decay
+    return num / den if den > 0.0 else np.nan
+
+
 @njit(cache=True)
 def book_imbalance_1d_nb(bid_sz, ask_sz, level_decay=0.7):
     """Depth-weighted book imbalance of one book per row.
@@ -275,37 +291,26 @@ def book_imbalance_1d_nb(bid_sz, ask_sz, level_decay=0.7):
     -------
     (n,) float64
         ``sum_k w_k (bid_k - ask_k) / sum_k w_k (bid_k + ask_k)`` in [-1, 1];
-        NaN when any used level is missing or the weighted depth is not positive.
+        NaN when any used level is missing or negative, or the weighted depth is not positive.
     """
-    n, levels = bid_sz.shape
+    n = bid_sz.shape[0]
     out = np.empty(n, dtype=np.float64)
     for t in range(n):
-        num = 0.0
-        den = 0.0
-        w = 1.0
-        bad = False
-        for k in range(levels):
-            b = bid_sz[t, k]
-            a = ask_sz[t, k]
-            if math.isnan(b) or math.isnan(a) or b < 0.0 or a < 0.0:
-                bad = True
-                break
-            num += w * (b - a)
-            den += w * (b + a)
-            w *= level_decay
-        out[t] = num / den if (not bad and den > 0.0) else np.nan
+        out[t] = _imbalance_nb(bid_sz[t], ask_sz[t], level_decay)
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def book_imbalance_nb(bid_sz, ask_sz, level_decay=0.7):
-    """2-D form of :func:`book_imbalance_1d_nb`: ``(n, m, n_levels)`` sizes -> ``(n, m)`` imbalance."""
+    """2-D form of :func:`book_imbalance_1d_nb`: ``(n, m, n_levels)`` sizes -> ``(n, m)`` imbalance.
+
+    Loops bars outside and symbols inside (each bar's books are contiguous).
+    """
     n, m, _ = bid_sz.shape
     out = np.empty((n, m), dtype=np.float64)
-    for j in range(m):
-        col = book_imbalance_1d_nb(np.ascontiguousarray(bid_sz[:, j, :]), np.ascontiguousarray(ask_sz[:, j, :]), level_decay)
-        for t in range(n):
-            out[t, j] = col[t]
+    for t in range(n):
+        for j in range(m):
+            out[t, j] = _imbalance_nb(bid_sz[t, j], ask_sz[t, j], level_decay)
     return out
 
 
@@ -321,7 +326,7 @@ def ofi_init_nb(st, span_fast_bars=5, span_slow_bars=30):
     st[2] = np.nan
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def ofi_step_nb(st, imbalance, span_fast_bars=5, span_slow_bars=30, change_weight=1.0, gain=2.0):
     if math.isnan(imbalance):
         return 0.0, 0.0, DATA_OUTAGE
@@ -359,7 +364,7 @@ def order_flow_imbalance_1d_nb(imbalance, span_fast_bars=5, span_slow_bars=30, c
     return score, conf, status
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def order_flow_imbalance_nb(imbalance, span_fast_bars=5, span_slow_bars=30, change_weight=1.0, gain=2.0):
     """2-D form of :func:`order_flow_imbalance_1d_nb`: ``(n, m)`` -> three ``(n, m)`` arrays."""
     n, m = imbalance.shape
@@ -385,7 +390,7 @@ def funding_init_nb(st, window_bars=10_080):
     roll_init_nb(st, 0, window_bars, True)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def funding_step_nb(st, rate, window_bars=10_080, min_periods_bars=4_320, z_entry=1.0, z_full=3.0, min_std=1e-5):
     roll_push_nb(st, 0, window_bars, rate, True)
     if math.isnan(rate):
@@ -416,7 +421,7 @@ def funding_rate_1d_nb(rate, window_bars=10_080, min_periods_bars=4_320, z_entry
     return score, conf, status
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def funding_rate_nb(rate, window_bars=10_080, min_periods_bars=4_320, z_entry=1.0, z_full=3.0, min_std=1e-5):
     """2-D form of :func:`funding_rate_1d_nb`."""
     n, m = rate.shape
@@ -446,7 +451,7 @@ def oi_init_nb(st, lag_bars=15, window_bars=1_440):
     roll_init_nb(st, 2 * lw + roll_len(window_bars), window_bars, False)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def oi_step_nb(st, oi_usd, close, lag_bars=15, window_bars=1_440, min_periods_bars=720, oi_scale=1.0, price_scale=1.0):
     lw = roll_len(lag_bars + 1)
     o_oi, o_px, o_v, o_p = 0, lw, 2 * lw, 2 * lw + roll_len(window_bars)
@@ -496,7 +501,7 @@ def open_interest_velocity_1d_nb(
     return score, conf, status
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def open_interest_velocity_nb(
     oi_usd, close, lag_bars=15, window_bars=1_440, min_periods_bars=720, oi_scale=1.0, price_scale=1.0
 ):
@@ -527,7 +532,7 @@ def liq_init_nb(st, burst_bars=5, window_bars=1_440):
     roll_init_nb(st, 2 * bw, window_bars, False)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def liq_step_nb(st, long_liq_usd, short_liq_usd, burst_bars=5, window_bars=1_440, min_periods_bars=720, burst_ratio=5.0):
     bw = roll_len(burst_bars)
     total = long_liq_usd + short_liq_usd
@@ -572,7 +577,7 @@ def liquidation_cascade_1d_nb(long_liq_usd, short_liq_usd, burst_bars=5, window_
     return score, conf, status
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def liquidation_cascade_nb(long_liq_usd, short_liq_usd, burst_bars=5, window_bars=1_440, min_periods_bars=720, burst_ratio=5.0):
     """2-D form of :func:`liquidation_cascade_1d_nb`."""
     n, m = long_liq_usd.shape
@@ -601,7 +606,7 @@ def taker_init_nb(st, flow_bars=15, window_bars=1_440):
     roll_init_nb(st, 2 * fw, window_bars, True)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def taker_step_nb(st, taker_buy_base, taker_sell_base, flow_bars=15, window_bars=1_440, min_periods_bars=720, z_scale=2.0, min_std=1e-3):
     fw = roll_len(flow_bars)
     missing = math.isnan(taker_buy_base) or math.isnan(taker_sell_base)
@@ -643,7 +648,7 @@ def taker_ratio_1d_nb(taker_buy_base, taker_sell_base, flow_bars=15, window_bars
     return score, conf, status
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def taker_ratio_nb(taker_buy_base, taker_sell_base, flow_bars=15, window_bars=1_440, min_periods_bars=720, z_scale=2.0, min_std=1e-3):
     """2-D form of :func:`taker_ratio_1d_nb`."""
     n, m = taker_buy_base.shape
@@ -675,7 +680,7 @@ def trend_init_nb(st):
         st[k] = np.nan
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def trend_step_nb(st, close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, slow_factor=4, vol_span_bars=240, scale=1.0):
     if not close > 0.0:  # NaN or non-positive
         st[1] = np.nan
@@ -733,7 +738,7 @@ def trend_1d_nb(close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, s
     return score, conf, status
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def trend_nb(close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, slow_factor=4, vol_span_bars=240, scale=1.0):
     """2-D form of :func:`trend_1d_nb`."""
     n, m = close.shape
@@ -765,7 +770,7 @@ def breakout_init_nb(st, channel_bars=60):
     deque_init_nb(st, 4 + deque_len(channel_bars + 1), channel_bars + 1)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def breakout_step_nb(st, high, low, close, channel_bars=60, atr_span_bars=30, range_mult=1.5, scale=1.0):
     cap = channel_bars + 1
     o_hi = 4
@@ -824,7 +829,7 @@ def breakout_1d_nb(high, low, close, channel_bars=60, atr_span_bars=30, range_mu
     return score, conf, status
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def breakout_nb(high, low, close, channel_bars=60, atr_span_bars=30, range_mult=1.5, scale=1.0):
     """2-D form of :func:`breakout_1d_nb`."""
     n, m = high.shape
@@ -854,7 +859,7 @@ def mr_init_nb(st, window_bars=60, vol_short_bars=60, vol_long_bars=1_440):
     roll_init_nb(st, 1 + roll_len(window_bars) + roll_len(vol_short_bars), vol_long_bars, False)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def mr_step_nb(st, close, window_bars=60, vol_short_bars=60, vol_long_bars=1_440, min_periods_bars=720, z_scale=2.0, max_vol_ratio=2.0):
     o_c = 1
     o_s = 1 + roll_len(window_bars)
@@ -907,7 +912,7 @@ def mean_reversion_1d_nb(close, window_bars=60, vol_short_bars=60, vol_long_bars
     return score, conf, status
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def mean_reversion_nb(close, window_bars=60, vol_short_bars=60, vol_long_bars=1_440, min_periods_bars=720, z_scale=2.0, max_vol_ratio=2.0):
     """2-D form of :func:`mean_reversion_1d_nb`."""
     n, m = close.shape
@@ -923,7 +928,7 @@ def mean_reversion_nb(close, window_bars=60, vol_short_bars=60, vol_long_bars=1_
 # =========================================================================== 9. fear & greed (stateless)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def fear_greed_step_nb(value, fear_below=25.0, greed_above=75.0):
     if math.isnan(value) or value < 0.0 or value > 100.0:
         return 0.0, 0.0, DATA_OUTAGE
@@ -950,7 +955,7 @@ def fear_greed_1d_nb(value, fear_below=25.0, greed_above=75.0):
     return score, conf, status
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def fear_greed_nb(value, fear_below=25.0, greed_above=75.0):
     """2-D form of :func:`fear_greed_1d_nb` (a market-wide series is one column; the face broadcasts it)."""
     n, m = value.shape
@@ -977,7 +982,7 @@ def social_init_nb(st):
         st[k] = np.nan
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def social_step_nb(st, mentions, tone, span_fast_bars=360, span_slow_bars=1_440, tone_gain=4.0, mention_gain=1.0):
     if math.isnan(mentions) or math.isnan(tone) or mentions < 0.0 or abs(tone) > 1.0:
         return 0.0, 0.0, DATA_OUTAGE
@@ -1024,7 +1029,7 @@ def social_sentiment_1d_nb(mentions, tone, span_fast_bars=360, span_slow_bars=1_
     return score, conf, status
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def social_sentiment_nb(mentions, tone, span_fast_bars=360, span_slow_bars=1_440, tone_gain=4.0, mention_gain=1.0):
     """2-D form of :func:`social_sentiment_1d_nb`."""
     n, m = mentions.shape
@@ -1040,17 +1045,16 @@ def social_sentiment_nb(mentions, tone, span_fast_bars=360, span_slow_bars=1_440
 # =========================================================================== aggregator
 
 
-@njit(cache=True)
-def aggregate_row_nb(score, conf, status, weights, required, min_live_signals):
-    """Aggregate one (bar, symbol): ``(n_signals,)`` arrays -> (conviction, direction, tradable, n_live)."""
+@njit(cache=True, inline="always")
+def _aggregate_at_nb(score, conf, status, t, j, weights, required, min_live_signals):
     num = 0.0
     den = 0.0
     n_live = 0
     required_ok = True
-    for k in range(score.shape[0]):
-        if status[k] == OK:
+    for k in range(score.shape[2]):
+        if status[t, j, k] == OK:
             n_live += 1
-            num += weights[k] * conf[k] * score[k]
+            num += weights[k] * conf[t, j, k] * score[t, j, k]
             den += weights[k]
         elif required[k]:
             required_ok = False
@@ -1060,7 +1064,7 @@ def aggregate_row_nb(score, conf, status, weights, required, min_live_signals):
     return conviction, direction, required_ok and n_live >= min_live_signals, n_live
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def aggregate_nb(score, conf, status, weights, required, min_live_signals=5):
     """Weighted conviction and direction from the live signals.
 
@@ -1095,8 +1099,8 @@ def aggregate_nb(score, conf, status, weights, required, min_live_signals=5):
     n_live = np.zeros((n, m), dtype=np.int64)
     for t in range(n):
         for j in range(m):
-            conviction[t, j], direction[t, j], tradable[t, j], n_live[t, j] = aggregate_row_nb(
-                score[t, j], conf[t, j], status[t, j], weights, required, min_live_signals
+            conviction[t, j], direction[t, j], tradable[t, j], n_live[t, j] = _aggregate_at_nb(
+                score, conf, status, t, j, weights, required, min_live_signals
             )
     return conviction, direction, tradable, n_live
 
@@ -1312,7 +1316,7 @@ def asof_1d_nb(src_ts, src_values, grid_ts, max_age_ms):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def asof_nb(src_ts, src_values, grid_ts, max_age_ms):
     """2-D form of :func:`asof_1d_nb`: ``(k, m)`` values -> ``(n, m)``."""
     n = grid_ts.shape[0]
