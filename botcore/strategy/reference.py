@@ -134,10 +134,10 @@ def read_params(params: np.ndarray) -> dict[str, Any]:
 
 def last_returns(mem: np.void, window: int) -> list[float]:
     """The strategy's last ``window`` closed-trade returns, newest first."""
-    capacity = len(mem["returns"])
-    n = min(int(mem["n_trades"]), window, capacity)
+    ring = mem["returns"].tolist()
+    n = min(int(mem["n_trades"]), window, len(ring))
     head = int(mem["head"])
-    return [float(mem["returns"][(head - 1 - k) % capacity]) for k in range(n)]
+    return [ring[(head - 1 - k) % len(ring)] for k in range(n)]
 
 
 # --------------------------------------------------------------------------- the pieces
@@ -393,6 +393,10 @@ def decide_reference(now_ms: int, positions: np.ndarray, portfolio: np.ndarray, 
                      rng_seed: int) -> Decision:
     """Decide one cycle exactly like ``decide_nb``, slowly and readably."""
     P = read_params(params)
+    # plain Python copies of the per-cycle inputs (same values, quicker to index)
+    features = Features(*(a.tolist() for a in features))
+    signals = SignalsIn(*(a.tolist() for a in signals))
+    regime = regime.tolist()
     n = len(positions)
     port = portfolio[0]
     now_ms = int(now_ms)

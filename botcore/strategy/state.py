@@ -107,46 +107,55 @@ def release_kill_switch(portfolio: np.ndarray) -> None:
     portfolio["kill_switch"] = KillSwitch.off
 
 
+_FLOAT_FEATURES = tuple(f for f in Features._fields if f != "trend_dir")
+
+
 def check_inputs(positions: np.ndarray, portfolio: np.ndarray, memory: np.ndarray, features: Features,
                  signals: SignalsIn, regime: np.ndarray, params: np.ndarray) -> None:
-    """Validate the kernel's inputs once (the kernel itself does no bounds checks).
+    """Validate the kernel's inputs (the kernel itself does no bounds checks).
+
+    Cheap enough to run every live cycle (tens of microseconds); a backtest
+    checks its arrays once before its compiled loop.
 
     Raises
     ------
     ValueError
         Naming the field whose dtype or shape is wrong.
     """
-    def need(ok: bool, name: str, why: str) -> None:
-        if not ok:
-            raise ValueError(f"decide input {name}: {why}")
-
-    for name, arr, dt in (("positions", positions, position_dt), ("portfolio", portfolio, portfolio_dt),
-                          ("memory", memory, memory_dt), ("params", params, params_dt)):
-        need(isinstance(arr, np.ndarray) and arr.dtype == dt, name, f"must be a {dt!r}-typed record array")
+    for name, arr, dt in zip(("positions", "portfolio", "memory", "params"), (positions, portfolio, memory, params),
+                             (position_dt, portfolio_dt, memory_dt, params_dt)):
+        if not isinstance(arr, np.ndarray) or (arr.dtype is not dt and arr.dtype != dt) or arr.ndim != 1:
+            raise ValueError(f"decide input {name}: must be a 1-D {name} record array ({dt})")
     n = positions.shape[0]
-    need(positions.ndim == 1, "positions", "must be 1-D (one row per symbol)")
-    need(portfolio.shape == (1,), "portfolio", "must have shape (1,)")
-    need(params.shape == (1,), "params", "must have shape (1,)")
-    need(memory.shape == (N_STRATEGIES,), "memory", f"must have shape ({N_STRATEGIES},)")
-    need(isinstance(features, Features), "features", "must be a Features NamedTuple")
-    need(isinstance(signals, SignalsIn), "signals", "must be a SignalsIn NamedTuple")
-    for name in Features._fields:
+    if portfolio.shape[0] != 1 or params.shape[0] != 1:
+        raise ValueError("decide input portfolio/params: must have shape (1,)")
+    if memory.shape[0] != N_STRATEGIES:
+        raise ValueError(f"decide input memory: must have shape ({N_STRATEGIES},)")
+    if not isinstance(features, Features) or not isinstance(signals, SignalsIn):
+        raise ValueError("decide input features/signals: must be Features and SignalsIn NamedTuples")
+    for name in _FLOAT_FEATURES:
         arr = getattr(features, name)
-        shape = arr.shape[:1] if name == "trend_dir" else arr.shape
-        need(isinstance(arr, np.ndarray) and shape == (n,), f"features.{name}", f"must have {n} rows, got {arr.shape}")
-        need(arr.ndim == (2 if name == "trend_dir" else 1), f"features.{name}", "wrong number of dimensions")
-        need(arr.dtype.kind == ("i" if name == "trend_dir" else "f"), f"features.{name}", f"bad dtype {arr.dtype}")
-    for name in SignalsIn._fields:
+        if not isinstance(arr, np.ndarray) or arr.shape != (n,) or arr.dtype.kind != "f":
+            raise ValueError(f"decide input features.{name}: must be a float array of shape ({n},)")
+    trend = features.trend_dir
+    if not isinstance(trend, np.ndarray) or trend.ndim != 2 or trend.shape[0] != n or trend.dtype.kind != "i":
+        raise ValueError(f"decide input features.trend_dir: must be an int array of shape ({n}, T)")
+    for name in ("score", "confidence", "status"):
         arr = getattr(signals, name)
-        two_d = name in ("score", "confidence", "status")
-        expected = (n, N_SIGNALS) if two_d else (n,)
-        need(isinstance(arr, np.ndarray) and arr.shape == expected, f"signals.{name}",
-             f"must have shape {expected}, got {getattr(arr, 'shape', None)}")
-    need(signals.status.dtype.kind in "iu" and signals.direction.dtype.kind == "i", "signals.status/direction",
-         "must be integer arrays")
-    need(signals.tradable.dtype == np.bool_, "signals.tradable", "must be bool")
-    need(isinstance(regime, np.ndarray) and regime.shape == (n,) and regime.dtype.kind == "i", "regime",
-         f"must be an integer array of {n} codes")
+        if not isinstance(arr, np.ndarray) or arr.shape != (n, N_SIGNALS):
+            raise ValueError(f"decide input signals.{name}: must have shape ({n}, {N_SIGNALS})")
+    for name in ("conviction", "direction", "tradable", "n_live"):
+        arr = getattr(signals, name)
+        if not isinstance(arr, np.ndarray) or arr.shape != (n,):
+            raise ValueError(f"decide input signals.{name}: must have shape ({n},)")
+    if signals.status.dtype.kind not in "iu" or signals.direction.dtype.kind != "i" or (
+        signals.n_live.dtype.kind not in "iu"
+    ):
+        raise ValueError("decide input signals.status/direction/n_live: must be integer arrays")
+    if signals.tradable.dtype != np.bool_:
+        raise ValueError("decide input signals.tradable: must be a bool array")
+    if not isinstance(regime, np.ndarray) or regime.shape != (n,) or regime.dtype.kind != "i":
+        raise ValueError(f"decide input regime: must be an integer array of shape ({n},)")
 
 
 class Decision(NamedTuple):

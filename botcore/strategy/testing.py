@@ -128,33 +128,41 @@ def random_case(rng: np.random.Generator, settings: Settings, n: int = 15, param
 
     # positions
     positions = new_positions(rng.integers(-1, N_SECTORS, n) if rng.random() < 0.1 else rng.integers(0, N_SECTORS, n))
-    open_share = rng.choice([0.0, 0.3, 0.7])
-    for i in np.flatnonzero(rng.random(n) < open_share):
-        side = rng.choice([-1.0, 1.0])
-        ref = features.price[i] if np.isfinite(features.price[i]) else 1.0
-        cs = features.contract_size[i] if np.isfinite(features.contract_size[i]) else 1.0
-        contracts = float(rng.integers(1, 20))
-        pos = positions[i]
-        pos["qty_base"] = side * contracts * cs
-        pos["qty_contracts"] = side * contracts
-        # entry near the exit thresholds: stop, trailing, take profit, profit lock
-        move = rng.choice([-p["stop_loss_pct"], p["take_profit_pct"], p["trailing_activation_pct"],
-                           p["profit_lock_floor_pct"], 0.0]) + rng.normal(0, 0.002)
-        pos["entry_price"] = ref / (1 + side * move)
-        pos["entry_ts_ms"] = -1 if rng.random() < 0.1 else now_ms - int(rng.choice(
-            [rng.integers(0, p["min_hold_ms"] + 1), rng.integers(0, 2 * p["max_hold_ms"])]))
-        pos["strategy_id"] = int(rng.integers(-1, N_STRATEGIES))
-        if rng.random() < 0.5:
-            pos["high_water_price"] = max(ref, pos["entry_price"]) * (1 + abs(rng.normal(0, 0.01)))
-            pos["low_water_price"] = min(ref, pos["entry_price"]) * (1 - abs(rng.normal(0, 0.01)))
-        if rng.random() < 0.2:
-            pos["stop_price"] = pos["entry_price"] * (1 - side * rng.uniform(0.0, 0.03))
-        pos["profit_lock_armed"] = int(rng.random() < 0.2)
+    open_share = (0.0, 0.3, 0.7)[int(rng.integers(3))]
+    is_open = rng.random(n) < open_share
+    side = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+    ref = np.where(np.isfinite(features.price), features.price, 1.0)
+    cs = np.where(np.isfinite(features.contract_size), features.contract_size, 1.0)
+    contracts = rng.integers(1, 20, n).astype(float)
+    # entry near the exit thresholds: stop, take profit, trailing activation, profit-lock floor, flat
+    thresholds = np.array([-p["stop_loss_pct"], p["take_profit_pct"], p["trailing_activation_pct"],
+                           p["profit_lock_floor_pct"], 0.0])
+    move = thresholds[rng.integers(0, 5, n)] + rng.normal(0, 0.002, n)
+    entry = ref / (1 + side * move)
+    young = rng.integers(0, p["min_hold_ms"] + 1, n)
+    any_age = rng.integers(0, 2 * p["max_hold_ms"], n)
+    age = np.where(rng.random(n) < 0.5, young, any_age)
+    entry_ts = np.where(rng.random(n) < 0.1, -1, now_ms - age)
+    hw = np.maximum(ref, entry) * (1 + np.abs(rng.normal(0, 0.01, n)))
+    lw = np.minimum(ref, entry) * (1 - np.abs(rng.normal(0, 0.01, n)))
+    has_water = rng.random(n) < 0.5
+    stop = entry * (1 - side * rng.uniform(0.0, 0.03, n))
+    has_stop = rng.random(n) < 0.2
+    idx = np.flatnonzero(is_open)
+    positions["qty_base"][idx] = (side * contracts * cs)[idx]
+    positions["qty_contracts"][idx] = (side * contracts)[idx]
+    positions["entry_price"][idx] = entry[idx]
+    positions["entry_ts_ms"][idx] = entry_ts[idx]
+    positions["strategy_id"][idx] = rng.integers(-1, N_STRATEGIES, n)[idx]
+    positions["high_water_price"][idx] = np.where(has_water, hw, np.nan)[idx]
+    positions["low_water_price"][idx] = np.where(has_water, lw, np.nan)[idx]
+    positions["stop_price"][idx] = np.where(has_stop, stop, np.nan)[idx]
+    positions["profit_lock_armed"][idx] = (rng.random(n) < 0.2)[idx]
     if rng.random() < 0.02:
         positions[int(rng.integers(n))]["qty_base"] = np.nan
 
     # portfolio
-    equity = float(rng.choice([rng.uniform(500, 5_000), rng.uniform(5_000, 50_000)]))
+    equity = float(rng.uniform(500, 5_000) if rng.random() < 0.5 else rng.uniform(5_000, 50_000))
     portfolio = new_portfolio(equity, now_ms)
     port = portfolio[0]
     port["peak_equity_usd"] = equity * (1 + abs(rng.normal(0, 0.04)))
@@ -168,7 +176,7 @@ def random_case(rng: np.random.Generator, settings: Settings, n: int = 15, param
     if rng.random() < 0.1:
         port["kill_switch"] = int(rng.integers(1, 3))
     if rng.random() < 0.02:
-        port["equity_usd"] = rng.choice([np.nan, 0.0, -100.0])
+        port["equity_usd"] = (np.nan, 0.0, -100.0)[int(rng.integers(3))]
     if rng.random() < 0.05:
         port["peak_equity_usd"] = np.nan
 
@@ -176,7 +184,7 @@ def random_case(rng: np.random.Generator, settings: Settings, n: int = 15, param
     memory = new_memory(params)
     for s in range(N_STRATEGIES):
         mem = memory[s]
-        n_trades = int(rng.choice([0, rng.integers(1, 30), rng.integers(30, 3 * MEMORY_CAPACITY)]))
+        n_trades = (0, int(rng.integers(1, 30)), int(rng.integers(30, 3 * MEMORY_CAPACITY)))[int(rng.integers(3))]
         edge = rng.normal(0.0, 0.004)
         mem["returns"][:] = rng.normal(edge, 0.01, MEMORY_CAPACITY)
         mem["n_trades"] = n_trades
@@ -187,5 +195,5 @@ def random_case(rng: np.random.Generator, settings: Settings, n: int = 15, param
         mem["bandit_alpha"] = p["prior_alpha"] + wins
         mem["bandit_beta"] = p["prior_beta"] + min(n_trades, MEMORY_CAPACITY) - wins
         if rng.random() < 0.03:
-            mem["bandit_alpha"] = rng.choice([0.0, -1.0, np.nan])
+            mem["bandit_alpha"] = (0.0, -1.0, np.nan)[int(rng.integers(3))]
     return Case(now_ms, positions, portfolio, memory, features, signals, regime, params, int(rng.integers(0, 2**62)))
