@@ -127,9 +127,19 @@ class Gates:
         return m
 
 
+_PARAMS_SEEN: dict[bytes, dict[str, Any]] = {}
+
+
 def read_params(params: np.ndarray) -> dict[str, Any]:
-    rec = params[0]
-    return {k: (rec[k].tolist() if isinstance(rec[k], np.ndarray) else rec[k].item()) for k in PARAM_FIELDS}
+    """The parameter record as a dict of Python values (memoised on its bytes; treat as read only)."""
+    key = params.tobytes()
+    if key not in _PARAMS_SEEN:
+        rec = params[0]
+        if len(_PARAMS_SEEN) > 256:
+            _PARAMS_SEEN.clear()
+        _PARAMS_SEEN[key] = {k: (rec[k].tolist() if isinstance(rec[k], np.ndarray) else rec[k].item())
+                             for k in PARAM_FIELDS}
+    return _PARAMS_SEEN[key]
 
 
 def last_returns(mem: np.void, window: int) -> list[float]:
