@@ -11,13 +11,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import ccxt
 import pytest
 
 from botcore.config.models import Asset
 from botcore.errors import DataError, OperationalError, TemporaryError
 from botcore.model import LiquiditySide, OrderSide, OrderStatus, OrderType
 from botcore.venues import BlofinVenue, OrderRequest, RetryPolicy, VenueReason, make_client_order_id
-from botcore.venues.blofin import CREDENTIAL_ENV
+from botcore.venues.blofin import CREDENTIAL_ENV, VenueRejection
 from tests.fakes.blofin_server import TEST_API_KEY, TEST_API_SECRET, TEST_PASSPHRASE, FakeBlofin
 
 BTC, ETH, XRP = "BTC/USDT:USDT", "ETH/USDT:USDT", "XRP/USDT:USDT"
@@ -390,3 +391,67 @@ def test_credentials_are_only_read_from_the_environment(monkeypatch, fake) -> No
     assert set(CREDENTIAL_ENV) == set(ENV)
     balance = run(fake, lambda v: v.balance(), env=None)
     assert balance.cash_usd == pytest.approx(10_000.0)
+
+
+# --------------------------------------------------------------------------- error codes
+
+
+def _failed(code: str, msg: str) -> str:
+    """The body ccxt puts in its exception when BloFin answers ``All operations failed``."""
+    return 'blofin {"code":"1","msg":"All operations failed","data":[{"orderId":null,"clientOrderId":"x","msg":"%s","code":"%s"}]}' % (msg, code)
+
+
+@pytest.mark.parametrize(
+    "exc, outcome",
+    [
+        (ccxt.ExchangeError(_failed("103003", "Insufficient USDT margin")), VenueReason.INSUFFICIENT_MARGIN),
+        (ccxt.InsufficientFunds('blofin {"code":"103003","msg":"Order failed. Insufficient USDT margin in account"}'), VenueReason.INSUFFICIENT_MARGIN),
+        (ccxt.InvalidOrder(_failed("150004", "Insufficient balance")), VenueReason.INSUFFICIENT_MARGIN),
+        (ccxt.BadRequest('blofin {"code":"102089","msg":"Position mode mismatch"}'), VenueReason.POSITION_MODE_MISMATCH),
+        (ccxt.ExchangeError(_failed("102022", "no position")), VenueReason.REDUCE_ONLY_NO_POSITION),
+        (ccxt.ExchangeError(_failed("102015", "Market order exceeds maximum order size limit")), VenueReason.ABOVE_MAXIMUM),
+        (ccxt.BadRequest('blofin {"code":"102065","msg":"Sell price is not within the price limit"}'), VenueReason.PRICE_OUT_OF_RANGE),
+        (ccxt.RateLimitExceeded('blofin {"code":"429","msg":"Too Many Requests"}'), TemporaryError),
+        (ccxt.ExchangeNotAvailable("blofin GET https://x 503 Service Unavailable"), TemporaryError),
+        (ccxt.RequestTimeout("blofin POST https://x/api/v1/trade/order"), TemporaryError),
+        (ccxt.ExchangeError('blofin {"code":"103013","msg":"Internal error; please try again."}'), TemporaryError),
+        (ccxt.AuthenticationError('blofin {"code":"152409","msg":"Signature verification failed"}'), OperationalError),
+        (ccxt.PermissionDenied('blofin {"code":"152406","msg":"Your IP is not included in your API key\'s IP whitelist"}'), OperationalError),
+    ],
+)
+def test_blofin_error_codes_map_to_statuses_temporary_or_operational_errors(fake, exc, outcome) -> None:
+    venue = venue_for(fake)
+    try:
+        translated = venue._translate(exc, "submit x")
+    finally:
+        asyncio.run(venue.close())
+    if isinstance(outcome, VenueReason):
+        assert isinstance(translated, VenueRejection) and BlofinVenue._reason(translated) == outcome
+    else:
+        assert type(translated) is outcome
+
+
+def test_open_orders_walks_every_page(fake) -> None:
+    fake.max_page = 2
+
+    async def body(v: BlofinVenue):
+        for i in range(5):
+            await v.submit(limit(f"rest{i}", OrderSide.BUY, 40_000.0 + i, qty_contracts=1))
+        return await v.open_orders()
+
+    assert [o.client_order_id for o in run(fake, body)] == [f"rest{i}" for i in range(5)]
+
+
+def test_a_submit_that_gives_up_can_be_resubmitted_and_still_places_one_order(fake) -> None:
+    fake.delay_next("/trade/order", seconds=0.8)          # placed, but the answer comes too late
+    fake.delay_next("/trade/order-detail", seconds=0.8, count=2)  # and the look-ups time out too
+
+    async def body(v: BlofinVenue):
+        request = market("gaveup1", OrderSide.BUY, qty_contracts=2)
+        with pytest.raises(TemporaryError, match="may exist"):
+            await v.submit(request)
+        return await v.submit(request)  # the engine's next cycle tries the same intent again
+
+    update = run(fake, body, timeout_ms=300)
+    assert (update.status, update.filled_qty_contracts) == (OrderStatus.FILLED, 2.0)
+    assert [o["clientOrderId"] for o in fake.orders.values()] == ["gaveup1"]

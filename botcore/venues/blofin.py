@@ -281,7 +281,7 @@ class BlofinVenue:
         codes, venue_message = _body_codes(exc)
         venue_message = _redact(venue_message, self._secrets())
         kind = type(exc).__name__
-        if isinstance(exc, ccxt.NetworkError) or codes & TEMPORARY_CODES:
+        if isinstance(exc, (ccxt.NetworkError, ccxt.BadResponse)) or codes & TEMPORARY_CODES:
             return TemporaryError(f"BloFin {what}: {kind}: {venue_message}"[:500])
         if isinstance(exc, ccxt.AuthenticationError) or codes & AUTH_CODES:
             return OperationalError(
@@ -490,6 +490,8 @@ class BlofinVenue:
                 f"{asked:g} contracts rounds below BloFin's minimum {spec.min_contracts:g} (lot {spec.contract_step:g})",
             )
         qty = rounded.qty_contracts
+        if request.qty_contracts is not None and qty != request.qty_contracts:
+            logger.warning("order %s: %g contracts rounded down to the lot step: %g", cid, request.qty_contracts, qty)
         limit = spec.max_market_contracts if request.order_type == OrderType.MARKET else spec.max_limit_contracts
         price = spec.round_price(request.price, request.side) if request.order_type == OrderType.LIMIT else None
         if limit is not None and qty > limit:
@@ -514,7 +516,12 @@ class BlofinVenue:
             async for attempt in self._retrying():
                 with attempt:
                     if attempt.retry_state.attempt_number > 1:
-                        found = await self._lookup(cid, request.symbol)
+                        try:
+                            found = await self._lookup(cid, request.symbol)
+                        except VenueRejection as exc:  # cannot tell whether the order exists: stop, do not guess
+                            raise OperationalError(
+                                f"submit {cid}: the order may exist but looking it up failed: {exc.venue_message}"
+                            ) from None
                         if found is not None:
                             logger.warning("order %s: found on BloFin after an uncertain submit; not sending it again", cid)
                             return await self._with_fills(found)
@@ -541,7 +548,7 @@ class BlofinVenue:
                     request.symbol, f" @ {price}" if price is not None else "")
         try:
             update = await self.fetch_order(cid, symbol=request.symbol)
-        except TemporaryError as exc:
+        except (TemporaryError, VenueRejection) as exc:
             logger.warning("order %s placed but its state could not be read yet: %s", cid, exc)
             update = None
         if update is not None:
@@ -643,10 +650,11 @@ class BlofinVenue:
         params: dict[str, Any] = {"limit": 100}
         for _ in range(1000):
             rows = _rows(await self._call("open orders", self._ex.privateGetTradeOrdersPending, dict(params)))
-            for row in rows:
+            fresh = [r for r in rows if (r.get("clientOrderId") or f"ext{r.get('orderId')}") not in out]
+            for row in fresh:
                 update = self._parse_order(row)
                 out[update.client_order_id] = update
-            if not rows:
+            if not fresh:  # an empty page, or a venue that ignored ``after``
                 break
             params["after"] = min(int(r["orderId"]) for r in rows)
         return sorted(out.values(), key=lambda u: (u.ts_ms, u.client_order_id))
@@ -702,14 +710,17 @@ class BlofinVenue:
         """Return the fills at or after ``ts_ms`` (BloFin's fills history, walked page by page), oldest first."""
         params: dict[str, Any] = {"begin": int(ts_ms), "limit": 100}
         fills: dict[str, Fill] = {}
+        seen: set[str] = set()
         for _ in range(1000):
             rows = _rows(await self._call("fills", self._ex.privateGetTradeFillsHistory, dict(params)))
-            for row in rows:
+            fresh = [r for r in rows if str(r.get("tradeId")) not in seen]
+            seen.update(str(r.get("tradeId")) for r in fresh)
+            for row in fresh:
                 await self._resolve_cid(row)
                 fill = self._parse_fill(row)
                 if fill is not None:
                     fills[fill.fill_id] = fill
-            if not rows:
+            if not fresh:  # an empty page, or a venue that ignored ``after``
                 break
             params["after"] = min(int(r["tradeId"]) for r in rows)
         return sorted(fills.values(), key=lambda f: (f.ts_ms, f.fill_id))

@@ -35,7 +35,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
-from botcore.errors import BotcoreError, DuplicateFill
+from botcore.errors import BotcoreError, DataError, DuplicateFill
 from botcore.ledger import Ledger, RecordNotFound
 from botcore.model import OrderStatus, Position
 from botcore.model._checks import qty_equal
@@ -260,8 +260,12 @@ def reconcile(
             venue_qty = vp.qty_contracts if vp else 0.0
             ledger_qty = lp.qty_contracts if lp else 0.0
             if lp is None and vp is not None and venue_qty != 0:
-                position = Position.adopted_from_venue(symbol, vp.contract_size, venue_qty, vp.avg_entry_price, now_ms)
-                ledger.adopt_position(position)
+                try:
+                    position = Position.adopted_from_venue(symbol, vp.contract_size, venue_qty, vp.avg_entry_price, now_ms)
+                    ledger.adopt_position(position)
+                except DataError as exc:
+                    problems.append(f"{symbol}: venue position of {venue_qty:g} contracts cannot be adopted: {exc}")
+                    continue
                 _change(changes, "POSITION_ADOPTED", symbol, None,
                         f"reconcile: {venue_qty:g} contracts @ {vp.avg_entry_price:g} on the venue, none in the ledger; "
                         f"adopted as aged (entry time unknown)")
