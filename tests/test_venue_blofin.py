@@ -455,3 +455,16 @@ def test_a_submit_that_gives_up_can_be_resubmitted_and_still_places_one_order(fa
     update = run(fake, body, timeout_ms=300)
     assert (update.status, update.filled_qty_contracts) == (OrderStatus.FILLED, 2.0)
     assert [o["clientOrderId"] for o in fake.orders.values()] == ["gaveup1"]
+
+
+def test_the_blofin_venue_is_built_from_the_settings_and_checks_the_universe(settings, fake) -> None:
+    async def build():
+        venue = BlofinVenue.from_settings(settings, mode="demo", api_url=fake.url, env=ENV, rate_limit_ms=1, retry=FAST)
+        try:
+            assert (venue.position_mode, venue.default_margin_mode) == (settings.venue.position_mode, settings.risk.margin_mode)
+            await venue.load_markets()
+        finally:
+            await venue.close()
+
+    with pytest.raises(OperationalError, match="SOL/USDT:USDT is not listed"):  # the fake lists three markets only
+        asyncio.run(build())

@@ -223,3 +223,11 @@ def test_markets_can_be_given_as_configured_assets() -> None:
     v = PaperVenue([Asset(symbol=ETH, sector="mega", contract_size=0.01, max_leverage=50)])
     spec = run(v.load_markets())[ETH]
     assert (spec.contract_size, spec.max_leverage, spec.venue_id) == (0.01, 50.0, "ETH-USDT")
+
+
+def test_the_paper_venue_is_built_from_the_settings(settings) -> None:
+    v = PaperVenue.from_settings(settings)
+    specs = run(v.load_markets())
+    assert list(specs) == list(settings.universe.symbols)
+    assert run(v.balance()).cash_usd == settings.venue.starting_equity_usd
+    assert (v.params.taker_fee, v.params.maker_fee) == (settings.fees.taker, settings.fees.maker)

@@ -264,6 +264,23 @@ class BlofinVenue:
         self.account: AccountConfig | None = None
         logger.info("BloFin venue (%s) at %s", mode, exchange.urls["api"]["rest"] if isinstance(exchange.urls["api"], dict) else exchange.urls["api"])
 
+    @classmethod
+    def from_settings(cls, settings: Any, *, mode: str | None = None, **kwargs: Any) -> "BlofinVenue":
+        """Build the venue from :class:`botcore.config.models.Settings`.
+
+        Takes the mode, position mode and request timeout from ``settings.venue``, the
+        margin mode from ``settings.risk`` and the assets to check from ``settings.universe``;
+        ``kwargs`` (``api_url``, ``retry``, ``rate_limit_ms``, ``env``) pass through.
+        """
+        return cls(
+            mode or settings.venue.mode,
+            assets=settings.universe.enabled,
+            position_mode=settings.venue.position_mode,
+            margin_mode=settings.risk.margin_mode,
+            timeout_ms=settings.venue.request_timeout_ms,
+            **kwargs,
+        )
+
     # ------------------------------------------------------------------ plumbing
 
     @property

@@ -154,6 +154,18 @@ class PaperVenue:
         self._funding: list[FundingPayment] = []
         self._funding_seen: dict[str, int] = {}
 
+    @classmethod
+    def from_settings(cls, settings: Any, **kwargs: Any) -> "PaperVenue":
+        """Build the venue from :class:`botcore.config.models.Settings`.
+
+        Markets are ``settings.universe.enabled`` in file order (the symbol columns),
+        cash ``settings.venue.starting_equity_usd``, fees, leverage and margin mode
+        through :meth:`botcore.fills.FillParams.from_settings`.
+        """
+        kwargs.setdefault("starting_cash_usd", settings.venue.starting_equity_usd)
+        kwargs.setdefault("fill_params", FillParams.from_settings(settings))
+        return cls(settings.universe.enabled, **kwargs)
+
     # ------------------------------------------------------------------ market data
 
     async def load_markets(self) -> dict[str, MarketSpec]:
