@@ -70,6 +70,15 @@ def test_fractional_kelly_stake():
     assert size(0.55, 1.5, 20_000.0) == pytest.approx(20_000.0 * 0.3 * f)
 
 
+def test_predictive_sizing_scales_by_volatility_up_to_half_kelly():
+    f = kelly_f_nb(0.6, 2.0)
+    assert size(0.6, 2.0, 10_000.0, vol_scale=0.5) == pytest.approx(10_000.0 * 0.3 * 0.5 * f)
+    assert size(0.6, 2.0, 10_000.0, vol_scale=1.5) == pytest.approx(10_000.0 * 0.45 * f)
+    eager = build_params(SETTINGS, {"kelly_fraction": 0.6})[0]  # 0.6 x 1.5 = 0.9 of Kelly: capped at 0.5
+    assert kelly_size_usd_nb(5_000.0, f, 1.5, 1.0, eager) == pytest.approx(5_000.0 * 0.5 * f)
+    assert kelly_size_usd_nb(5_000.0, f, 1.5, 1.25, eager) == pytest.approx(5_000.0 * 0.5 * f * 1.25)
+
+
 def test_stake_below_minimum_is_raised_only_within_full_kelly():
     f = kelly_f_nb(0.5, 1.2)  # 0.0833: 0.3 x Kelly on $5,000 = $125, full Kelly = $417
     assert size(0.5, 1.2, 5_000.0) == MIN_USD

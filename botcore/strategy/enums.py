@@ -406,6 +406,7 @@ params_dt = np.dtype(
         ("kelly_min_payoff", np.float64),
         ("kelly_max_payoff", np.float64),
         ("min_size_kelly_multiple", np.float64),
+        ("predictive_kelly_cap", np.float64),
         ("profit_seeking_gain", np.float64),
         ("profit_seeking_window", np.int64),
         # exits

@@ -385,14 +385,18 @@ def profit_scale_nb(mem, p):
 def kelly_size_usd_nb(equity_usd, kelly_f, vol_scale, profit_scale, p):
     """Size in USD before the risk limits, or 0.
 
-    ``equity * kelly_fraction * f* * vol_scale * profit_scale``, capped at
-    ``max_usd``. Below ``min_usd`` it is raised to ``min_usd`` only while
-    ``min_usd <= min_size_kelly_multiple * f* * equity`` (never stake more than
-    that multiple of full Kelly), else 0. ``f* <= 0`` gives 0.
+    Fractional Kelly ``kelly_fraction * f*``, scaled by volatility (predictive
+    sizing) and capped at ``predictive_kelly_cap * f*`` (half-Kelly by
+    default), then scaled by the profit-seeking factor:
+    ``equity * min(kelly_fraction * vol_scale, predictive_kelly_cap) * f* * profit_scale``,
+    capped at ``max_usd``. Below ``min_usd`` it is raised to ``min_usd`` only
+    while ``min_usd <= min_size_kelly_multiple * f* * equity`` (never stake
+    more than that multiple of full Kelly), else 0. ``f* <= 0`` gives 0.
     """
     if not kelly_f > 0.0:
         return 0.0
-    size = equity_usd * p.kelly_fraction * kelly_f * vol_scale * profit_scale
+    multiple = min(p.kelly_fraction * vol_scale, p.predictive_kelly_cap)
+    size = equity_usd * multiple * kelly_f * profit_scale
     if size > p.max_usd:
         size = p.max_usd
     if size < p.min_usd:

@@ -46,6 +46,9 @@ EXTRA_DEFAULTS: dict[str, Extra] = {
         1.0, 0.0, math.inf,
         "a stake below min_usd is raised to min_usd only while min_usd <= this x full-Kelly stake (inf: always)",
     ),
+    "predictive_kelly_cap": Extra(
+        0.5, 0.0, 1.0, "predictive sizing: kelly_fraction x volatility scale is capped at this multiple of f*"
+    ),
     "profit_seeking_gain": Extra(1.0, 0.0, 100.0, "size scale per unit of (recent mean return / stop loss)"),
     "profit_seeking_window": Extra(10, 1, MEMORY_CAPACITY, "recent trades behind the profit-seeking scale"),
     # costs / ROI gate

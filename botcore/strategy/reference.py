@@ -230,7 +230,8 @@ def kelly_stake_usd(equity: float, f: float, volatility: float, mem: np.void, P:
     recent = last_returns(mem, P["profit_seeking_window"])
     raw = 1.0 + P["profit_seeking_gain"] * (sum(recent) / len(recent)) / P["stop_loss_pct"] if recent else 1.0
     profit_scale = clip(raw, P["profit_scale_min"], P["profit_scale_max"])
-    size = min(equity * P["kelly_fraction"] * f * vol_scale * profit_scale, P["max_usd"])
+    multiple = min(P["kelly_fraction"] * vol_scale, P["predictive_kelly_cap"])  # fractional Kelly, <= half-Kelly
+    size = min(equity * multiple * f * profit_scale, P["max_usd"])
     if size < P["min_usd"]:
         return P["min_usd"] if P["min_usd"] <= P["min_size_kelly_multiple"] * f * equity else 0.0
     return size
