@@ -326,7 +326,7 @@ def ofi_init_nb(st, span_fast_bars=5, span_slow_bars=30):
     st[2] = np.nan
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def ofi_step_nb(st, imbalance, span_fast_bars=5, span_slow_bars=30, change_weight=1.0, gain=2.0):
     if math.isnan(imbalance):
         return 0.0, 0.0, DATA_OUTAGE
@@ -390,7 +390,7 @@ def funding_init_nb(st, window_bars=10_080):
     roll_init_nb(st, 0, window_bars, True)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def funding_step_nb(st, rate, window_bars=10_080, min_periods_bars=4_320, z_entry=1.0, z_full=3.0, min_std=1e-5):
     roll_push_nb(st, 0, window_bars, rate, True)
     if math.isnan(rate):
@@ -451,7 +451,7 @@ def oi_init_nb(st, lag_bars=15, window_bars=1_440):
     roll_init_nb(st, 2 * lw + roll_len(window_bars), window_bars, False)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def oi_step_nb(st, oi_usd, close, lag_bars=15, window_bars=1_440, min_periods_bars=720, oi_scale=1.0, price_scale=1.0):
     lw = roll_len(lag_bars + 1)
     o_oi, o_px, o_v, o_p = 0, lw, 2 * lw, 2 * lw + roll_len(window_bars)
@@ -532,7 +532,7 @@ def liq_init_nb(st, burst_bars=5, window_bars=1_440):
     roll_init_nb(st, 2 * bw, window_bars, False)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def liq_step_nb(st, long_liq_usd, short_liq_usd, burst_bars=5, window_bars=1_440, min_periods_bars=720, burst_ratio=5.0):
     bw = roll_len(burst_bars)
     total = long_liq_usd + short_liq_usd
@@ -606,7 +606,7 @@ def taker_init_nb(st, flow_bars=15, window_bars=1_440):
     roll_init_nb(st, 2 * fw, window_bars, True)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def taker_step_nb(st, taker_buy_base, taker_sell_base, flow_bars=15, window_bars=1_440, min_periods_bars=720, z_scale=2.0, min_std=1e-3):
     fw = roll_len(flow_bars)
     missing = math.isnan(taker_buy_base) or math.isnan(taker_sell_base)
@@ -680,7 +680,7 @@ def trend_init_nb(st):
         st[k] = np.nan
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def trend_step_nb(st, close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, slow_factor=4, vol_span_bars=240, scale=1.0):
     if not close > 0.0:  # NaN or non-positive
         st[1] = np.nan
@@ -770,7 +770,7 @@ def breakout_init_nb(st, channel_bars=60):
     deque_init_nb(st, 4 + deque_len(channel_bars + 1), channel_bars + 1)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def breakout_step_nb(st, high, low, close, channel_bars=60, atr_span_bars=30, range_mult=1.5, scale=1.0):
     cap = channel_bars + 1
     o_hi = 4
@@ -859,7 +859,7 @@ def mr_init_nb(st, window_bars=60, vol_short_bars=60, vol_long_bars=1_440):
     roll_init_nb(st, 1 + roll_len(window_bars) + roll_len(vol_short_bars), vol_long_bars, False)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def mr_step_nb(st, close, window_bars=60, vol_short_bars=60, vol_long_bars=1_440, min_periods_bars=720, z_scale=2.0, max_vol_ratio=2.0):
     o_c = 1
     o_s = 1 + roll_len(window_bars)
@@ -928,7 +928,7 @@ def mean_reversion_nb(close, window_bars=60, vol_short_bars=60, vol_long_bars=1_
 # =========================================================================== 9. fear & greed (stateless)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def fear_greed_step_nb(value, fear_below=25.0, greed_above=75.0):
     if math.isnan(value) or value < 0.0 or value > 100.0:
         return 0.0, 0.0, DATA_OUTAGE
@@ -982,7 +982,7 @@ def social_init_nb(st):
         st[k] = np.nan
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def social_step_nb(st, mentions, tone, span_fast_bars=360, span_slow_bars=1_440, tone_gain=4.0, mention_gain=1.0):
     if math.isnan(mentions) or math.isnan(tone) or mentions < 0.0 or abs(tone) > 1.0:
         return 0.0, 0.0, DATA_OUTAGE
