@@ -2,9 +2,11 @@
 
 One compiled function, :func:`botcore.strategy.nb.decide_nb`, decides a cycle
 for all symbols; the backtest calls it every bar, the live loop every cycle.
-See :mod:`botcore.strategy.enums` for layouts and reason codes,
-:mod:`botcore.strategy.params` for parameters and :mod:`botcore.strategy.reference`
-for the slow, readable reference.
+See ``botcore/strategy/README.md`` for the calling contract, the gate order,
+the sizing rule (including how conviction gives bootstrap Kelly its edge) and
+the reason codes; :mod:`botcore.strategy.enums` for layouts,
+:mod:`botcore.strategy.params` for parameters and
+:mod:`botcore.strategy.reference` for the slow, readable reference.
 """
 
 from botcore.strategy.enums import (
