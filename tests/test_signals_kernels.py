@@ -170,3 +170,22 @@ def test_property_confidence_is_zero_while_warming_up(name, n):
     score, conf, status = kernel(*arrays, *params)
     assert (status == S.warming_up).all()  # every window here is longer than 25 bars
     assert not conf.any() and not score.any()
+
+
+# --------------------------------------------------------------------------- rolling primitives
+
+
+@pytest.mark.parametrize("window,min_periods", [(1, 1), (7, 3), (60, 60)])
+def test_rolling_primitives_match_pandas(window, min_periods):
+    import pandas as pd
+
+    rng = np.random.default_rng(window)
+    x = 1000 + np.cumsum(rng.normal(0, 1, (800, 2)), axis=0)
+    x[rng.random(x.shape) < 0.05] = np.nan
+    frame = pd.DataFrame(x)
+    mean, std = nb.rolling_mean_std_nb(x, window, min_periods)
+    roll = frame.rolling(window, min_periods=min_periods)
+    np.testing.assert_allclose(mean, roll.mean(), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(std, roll.std(ddof=0), rtol=0, atol=1e-6)  # prices ~1000: relative 1e-9
+    np.testing.assert_allclose(nb.ema_nb(x, window), frame.ewm(span=window, adjust=False, ignore_na=True).mean(), rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(nb.rolling_max_nb(x, window), frame.rolling(window, min_periods=1).max())

@@ -221,6 +221,98 @@ def deque_front_nb(st, o, cap):
     return st[o + 2 + cap + int(st[o])]
 
 
+# --------------------------------------------------------------------------- rolling primitives
+# The building blocks of the signals as stand-alone kernels (research,
+# benchmarks against pandas and vectorbt). Same NaN rules as the signals.
+
+
+@njit(cache=True)
+def rolling_mean_std_1d_nb(x, window, min_periods):
+    """Rolling mean and population std (ddof=0) over the last ``window`` bars; NaN below ``min_periods`` values."""
+    n = x.shape[0]
+    mean = np.empty(n)
+    std = np.empty(n)
+    st = np.empty(roll_len(window))
+    roll_init_nb(st, 0, window, True)
+    for t in range(n):
+        roll_push_nb(st, 0, window, x[t], True)
+        if roll_count_nb(st, 0) >= min_periods:
+            mean[t] = roll_mean_nb(st, 0)
+            std[t] = roll_std_nb(st, 0)
+        else:
+            mean[t] = np.nan
+            std[t] = np.nan
+    return mean, std
+
+
+@njit(cache=True, nogil=True)
+def rolling_mean_std_nb(x, window, min_periods):
+    """2-D form of :func:`rolling_mean_std_1d_nb`."""
+    n, m = x.shape
+    mean = np.empty((n, m))
+    std = np.empty((n, m))
+    for j in range(m):
+        a, b = rolling_mean_std_1d_nb(np.ascontiguousarray(x[:, j]), window, min_periods)
+        for t in range(n):
+            mean[t, j] = a[t]
+            std[t, j] = b[t]
+    return mean, std
+
+
+@njit(cache=True)
+def ema_1d_nb(x, span):
+    """EMA with ``alpha = 2 / (span + 1)``, seeded with the first valid value, carried over NaN (pandas ``adjust=False, ignore_na=True``)."""
+    n = x.shape[0]
+    out = np.empty(n)
+    alpha = 2.0 / (span + 1.0)
+    value = np.nan
+    for t in range(n):
+        v = x[t]
+        if not math.isnan(v):
+            value = v if math.isnan(value) else value + alpha * (v - value)
+        out[t] = value
+    return out
+
+
+@njit(cache=True, nogil=True)
+def ema_nb(x, span):
+    """2-D form of :func:`ema_1d_nb`."""
+    n, m = x.shape
+    out = np.empty((n, m))
+    for j in range(m):
+        col = ema_1d_nb(np.ascontiguousarray(x[:, j]), span)
+        for t in range(n):
+            out[t, j] = col[t]
+    return out
+
+
+@njit(cache=True)
+def rolling_max_1d_nb(x, window):
+    """Rolling maximum of the valid values among the last ``window`` bars (monotone deque, amortised O(1)); NaN if none."""
+    n = x.shape[0]
+    out = np.empty(n)
+    st = np.empty(deque_len(window))
+    deque_init_nb(st, 0, window)
+    for t in range(n):
+        deque_evict_nb(st, 0, window, t - window + 1)
+        if not math.isnan(x[t]):
+            deque_push_max_nb(st, 0, window, t, x[t])
+        out[t] = deque_front_nb(st, 0, window)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def rolling_max_nb(x, window):
+    """2-D form of :func:`rolling_max_1d_nb`."""
+    n, m = x.shape
+    out = np.empty((n, m))
+    for j in range(m):
+        col = rolling_max_1d_nb(np.ascontiguousarray(x[:, j]), window)
+        for t in range(n):
+            out[t, j] = col[t]
+    return out
+
+
 # --------------------------------------------------------------------------- small helpers
 
 
