@@ -138,3 +138,17 @@ def test_same_inputs_same_decision(settings):
         for name in x.dtype.names:
             assert np.array_equal(x[name], y[name], equal_nan=True), name
     assert not has(da.trail[0], Reason.kill_switch)
+
+
+def test_cached_kernels_were_compiled_with_the_current_enums():
+    from botcore.signals.enums import SignalIds, SignalStatuses
+    from botcore.strategy.enums import N_SECTOR_BUCKETS, Breaker, KillSwitch, OrderType, StrategyId
+    from botcore.strategy.nb import compiled_constants_nb
+
+    expected = (
+        Reason.no_strategy_enabled, Reason.kill_switch, Reason.stop_loss, Reason.size_below_minimum,
+        Breaker.drawdown, KillSwitch.flatten, OrderType.limit, StrategyId.breakout_aggressive, N_SECTOR_BUCKETS,
+        SignalIds.trend, SignalIds.breakout, SignalIds.open_interest_velocity, SignalIds.social_sentiment,
+        SignalStatuses.ok,
+    )
+    assert compiled_constants_nb() == expected, "stale Numba cache: remove botcore/strategy/__pycache__"

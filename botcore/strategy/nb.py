@@ -31,7 +31,6 @@ from numba import njit
 from botcore.signals.enums import SignalIds, SignalStatuses
 from botcore.strategy.enums import (
     N_SECTOR_BUCKETS,
-    N_STRATEGIES,
     Breaker,
     KillSwitch,
     OrderType,
@@ -61,6 +60,25 @@ _SENTIMENT_SIGNALS = (
     SignalIds.social_sentiment,
 )
 _STATUS_OK = SignalStatuses.ok
+
+
+# --------------------------------------------------------------------------- cache guard
+
+
+@njit(cache=True)
+def compiled_constants_nb():
+    """The enum constants as compiled into the cached kernels.
+
+    Numba's cache is keyed on this file only: after an edit of ``enums.py`` or
+    ``botcore/signals/enums.py`` the cached kernels keep the old constants. A
+    test compares this tuple with the Python values (clear
+    ``botcore/strategy/__pycache__`` if it differs).
+    """
+    return (
+        Reason.no_strategy_enabled, Reason.kill_switch, Reason.stop_loss, Reason.size_below_minimum,
+        Breaker.drawdown, KillSwitch.flatten, OrderType.limit, StrategyId.breakout_aggressive, N_SECTOR_BUCKETS,
+        SignalIds.trend, SignalIds.breakout, SignalIds.open_interest_velocity, _SENTIMENT_SIGNALS[4], _STATUS_OK,
+    )
 
 
 # --------------------------------------------------------------------------- random numbers
