@@ -150,6 +150,15 @@ def test_unknown_entry_time_counts_as_aged(settings):
     assert row["reason"] == Reason.stop_loss and not has(row, Reason.min_hold)
 
 
+def test_unknown_entry_time_can_skip_only_the_minimum_hold(settings):
+    world = long_world(settings, unknown_entry_time_exit=0)
+    world.positions[1]["entry_ts_ms"] = -1
+    row, intents = at(world, ENTRY)
+    assert row["outcome"] == Reason.held and has(row, Reason.entry_time_unknown) and len(intents) == 0
+    row, _ = at(world, ENTRY * 0.984)
+    assert row["reason"] == Reason.stop_loss
+
+
 def test_missing_price_holds_and_says_why(settings):
     world = long_world(settings, age_minutes=10_000)
     world.move_price(1, np.nan)

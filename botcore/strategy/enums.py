@@ -420,6 +420,7 @@ params_dt = np.dtype(
         ("min_hold_ms", np.int64),
         ("hold_breaker_drawdown_pct", np.float64),
         ("hold_breaker_loss_pct", np.float64),
+        ("unknown_entry_time_exit", np.uint8),  # 1: unknown entry time is past max hold (time exit at once)
         # costs
         ("maker_fee", np.float64),
         ("taker_fee", np.float64),

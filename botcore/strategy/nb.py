@@ -646,8 +646,9 @@ def manage_position_nb(pos, px, now_ms, drawdown, kill_switch, p):
     the minimum hold), stop loss, profit lock, trailing stop, take profit, time
     exit. An exit before ``min_hold`` is held back unless the portfolio
     drawdown exceeds ``hold_breaker_drawdown_pct`` or the position's loss
-    exceeds ``hold_breaker_loss_pct``. An unknown entry time counts as aged
-    (past both the minimum and the maximum hold).
+    exceeds ``hold_breaker_loss_pct``. An unknown entry time counts as aged:
+    past the minimum hold, and past the maximum hold too unless
+    ``unknown_entry_time_exit`` is 0.
     Return ``(outcome, reason, mask, exit_reason)``.
     """
     mask = np.int64(0)
@@ -692,7 +693,7 @@ def manage_position_nb(pos, px, now_ms, drawdown, kill_switch, p):
         mask, first = add_reason_nb(mask, first, Reason.trailing_stop)
     if ret >= p.take_profit_pct:
         mask, first = add_reason_nb(mask, first, Reason.take_profit)
-    if aged or age_ms >= p.max_hold_ms:
+    if (aged and p.unknown_entry_time_exit != 0) or (not aged and age_ms >= p.max_hold_ms):
         mask, first = add_reason_nb(mask, first, Reason.time_exit)
     if first < 0:
         return Reason.held, Reason.held, mask, -1

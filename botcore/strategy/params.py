@@ -51,6 +51,11 @@ EXTRA_DEFAULTS: dict[str, Extra] = {
     ),
     "profit_seeking_gain": Extra(1.0, 0.0, 100.0, "size scale per unit of (recent mean return / stop loss)"),
     "profit_seeking_window": Extra(10, 1, MEMORY_CAPACITY, "recent trades behind the profit-seeking scale"),
+    # exits
+    "unknown_entry_time_exit": Extra(
+        1, 0, 1, "1: a position with unknown entry time is past the maximum hold (time exit at once); "
+        "0: it only skips the minimum hold"
+    ),
     # costs / ROI gate
     "entry_post_only": Extra(0, 0, 1, "1: enter with post-only limits at the touch (maker fee)"),
     "funding_interval_minutes": Extra(480.0, 1.0, 10_080.0, "minutes between funding payments"),

@@ -325,7 +325,7 @@ def manage_position(pos: np.void, px: float, now_ms: int, drawdown: float, kill:
         gates.add(Reason.trailing_stop)
     if ret >= P["take_profit_pct"]:
         gates.add(Reason.take_profit)
-    if aged or age_ms >= P["max_hold_ms"]:
+    if (aged and P["unknown_entry_time_exit"]) or (not aged and age_ms >= P["max_hold_ms"]):
         gates.add(Reason.time_exit)
     mask = extra | gates.mask
     if gates.first < 0:

@@ -55,6 +55,8 @@ def random_params(rng: np.random.Generator, settings: Settings) -> np.ndarray:
     if rng.random() < 0.15:
         overrides["min_size_kelly_multiple"] = float("inf")
     if rng.random() < 0.2:
+        overrides["unknown_entry_time_exit"] = 0
+    if rng.random() < 0.2:
         overrides["kelly_conviction_slope"] = float(rng.uniform(0.0, 0.6))
     if rng.random() < 0.2:
         overrides["max_total_exposure_pct"] = float(rng.uniform(0.1, 1.5))
