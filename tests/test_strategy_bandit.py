@@ -150,3 +150,13 @@ def test_streak_pause_blocks_entries_through_decide(settings):
     assert world.row()["reason"] == Reason.streak_paused
     world.now_ms += settings.strategies.strategies["breakout_aggressive"].streak_pause_minutes * 60_000
     assert world.row()["outcome"] == Reason.entered
+
+
+@pytest.mark.parametrize("seed", [-1, -(2**63), 2**63 - 1, 0])
+def test_extreme_seeds_agree_with_the_reference(seed):
+    from botcore.strategy.reference import read_params, tilted_allocations
+
+    memory = new_memory(PARAMS)
+    memory["bandit_alpha"] = [3.0, 1.5, 8.0]
+    assert np.allclose(allocations(memory, seed), tilted_allocations(memory, read_params(PARAMS), seed), rtol=0,
+                       atol=0)
