@@ -20,6 +20,7 @@ COMMAND_MODULES: list[tuple[str | None, str]] = [
     ("config", "botcore.cli.config_cmd"),
     ("data", "botcore.cli.data_cmd"),
     ("ledger", "botcore.cli.ledger_cmd"),
+    (None, "botcore.cli.ops_cmd"),
 ]
 
 app = typer.Typer(

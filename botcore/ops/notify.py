@@ -288,7 +288,8 @@ class Notifier:
 
     # ------------------------------------------------------------------ alerts
 
-    def alert(self, kind: str, subject: str, body: str = "", *, detail: Mapping[str, Any] | None = None) -> AlertResult:
+    def alert(self, kind: str, subject: str, body: str = "", *, detail: Mapping[str, Any] | None = None,
+              severity: str = "red_flag") -> AlertResult:
         """Raise a red flag: log it, record it, and email it unless rate limited.
 
         Parameters
@@ -301,6 +302,9 @@ class Notifier:
             Details for the operator (no secrets: callers never pass credentials).
         detail : mapping, optional
             JSON-able facts recorded with the alert.
+        severity : str
+            ``red_flag`` (default) or ``notice`` (e.g. the kill switch released): the
+            subject prefix and the log level.
 
         Returns
         -------
@@ -310,10 +314,11 @@ class Notifier:
         ts_ms = _now_ms(self.clock)
         send, before, since_ms = self._update_state(kind, ts_ms)
         error = None
+        label = "RED FLAG" if severity == "red_flag" else severity.upper()
         if send:
-            logger.error("RED FLAG %s: %s", kind, subject)
+            logger.log(logging.ERROR if severity == "red_flag" else logging.WARNING, "%s %s: %s", label, kind, subject)
             if self.enabled:
-                message = self._alert_message(kind, subject, body, ts_ms, before, since_ms)
+                message = self._alert_message(kind, subject, body, ts_ms, before, since_ms, label)
                 try:
                     self._send(message)
                 except Exception as exc:  # noqa: BLE001 - any failure to mail is reported, never raised
@@ -321,7 +326,7 @@ class Notifier:
                     logger.error("alert %s: email not sent: %s", kind, error)
                     self._undo_send(kind, before, since_ms)
         else:
-            logger.warning("RED FLAG %s (repeat %d within %.0f s, email suppressed): %s", kind, before,
+            logger.warning("%s %s (repeat %d within %.0f s, email suppressed): %s", label, kind, before,
                            self.window_s, subject)
         sent = send and self.enabled and error is None
         result = AlertResult(kind, ts_ms, sent, not send, before if send else 0, error)
@@ -329,16 +334,16 @@ class Notifier:
             "ts_ms": ts_ms, "kind": kind, "subject": subject, "body": body[:BODY_LIMIT],
             "detail": dict(detail or {}), "sent": sent, "suppressed": not send,
             "suppressed_before": result.suppressed_before, "email": self.enabled, "error": error,
-            "source": self.source,
+            "severity": severity, "source": self.source,
         })
         return result
 
     def _alert_message(self, kind: str, subject: str, body: str, ts_ms: int, before: int,
-                       since_ms: int | None) -> EmailMessage:
-        title = f"[botcore] RED FLAG {kind}: {subject}"
+                       since_ms: int | None, label: str = "RED FLAG") -> EmailMessage:
+        title = f"[botcore] {label} {kind}: {subject}"
         if before:
             title += f" (+{before} suppressed)"
-        lines = [f"botcore red flag: {kind}", subject, ""]
+        lines = [f"botcore {label.lower()}: {kind}", subject, ""]
         if body:
             lines += [body, ""]
         lines += [f"time: {_iso(ts_ms)}", f"source: {self.source}"]

@@ -1,0 +1,352 @@
+"""Operations commands at the root: ``botcore kill``, ``botcore supervise``, ``botcore status``, ``botcore preflight``.
+
+Each reads the ledger given by ``--ledger`` (default ``$BOTCORE_LEDGER`` or
+``data/ledger.db``) and the configuration from ``--config`` (default
+``$BOTCORE_CONFIG`` or ``./config``). Credentials only ever come from the
+environment; nothing here prints or stores them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from botcore.errors import ConfigError, LedgerError
+
+logger = logging.getLogger(__name__)
+
+_STATUS_STYLE = {"PASS": "bold green", "WARN": "bold yellow", "FAIL": "bold red"}
+
+
+def _console() -> Console:
+    return Console(width=160)
+
+
+def _ledger(path: Path | None) -> Path:
+    from botcore.ops.paths import default_ledger_path
+
+    return path if path is not None else default_ledger_path()
+
+
+def _settings(config: Path | None, *, required: bool) -> Any:
+    """Load the settings; when not required, fall back to the defaults of config/ with a warning."""
+    from botcore.config import load_settings
+
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        if required:
+            typer.secho(f"configuration invalid:\n{exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2) from None
+        logger.warning("configuration unusable (%s); using built-in defaults", exc)
+        return None
+
+
+def _when(ts_ms: int | None) -> str:
+    if ts_ms is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(int(ts_ms) / 1000))
+
+
+# =========================================================================== kill
+
+
+def kill(
+    flatten: bool = typer.Option(False, "--flatten", help="Also close every position at market (default: freeze, "
+                                 "no new entries while exits keep working)."),
+    release: bool = typer.Option(False, "--release", help="Release the kill switch (needs --confirm)."),
+    confirm: bool = typer.Option(False, "--confirm", help="Confirm --release: trading resumes at the next cycle."),
+    ledger: Path = typer.Option(None, "--ledger", help="The ledger (default $BOTCORE_LEDGER or data/ledger.db)."),
+    why: str = typer.Option("", "--why", help="Reason, recorded with who engaged or released it."),
+    no_file: bool = typer.Option(False, "--no-file", help="Do not write the <ledger>.KILL file (ledger flag only)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the resulting state as JSON."),
+) -> None:
+    """Engage the kill switch (freeze, or --flatten) or release it (--release --confirm).
+
+    The running bot checks the switch at the start of every cycle, so it is
+    obeyed within one cycle. It is held in the ledger (flag kill_switch) and in
+    the file <ledger>.KILL, which also works when the ledger is locked; either
+    one engages it. Releasing clears both and must be confirmed explicitly.
+    """
+    from botcore.ops import killswitch
+    from botcore.ops.notify import Notifier, RedFlag
+
+    path = _ledger(ledger)
+    try:
+        if release:
+            if not confirm:
+                typer.secho("refused: releasing the kill switch re-enables trading. Re-run with --release --confirm.",
+                            fg=typer.colors.RED, err=True)
+                raise typer.Exit(2)
+            if flatten:
+                typer.secho("--flatten and --release exclude each other", fg=typer.colors.RED, err=True)
+                raise typer.Exit(2)
+            state = killswitch.release(path, confirm=True, why=why)
+            Notifier.from_env(ledger=path).alert("kill_switch_released", "kill switch released",
+                                                 f"Released by {killswitch.default_who()}: {why or 'no reason given'}. "
+                                                 "Trading resumes at the next cycle.", severity="notice")
+        else:
+            state = killswitch.engage(path, "flatten" if flatten else "freeze", why=why, write_file=not no_file)
+            Notifier.from_env(ledger=path).alert(
+                RedFlag.KILL_SWITCH, f"kill switch engaged ({state.action})",
+                f"Engaged by {state.who}: {why or 'no reason given'}.\n"
+                + ("Every position is being closed at market; no new entries." if state.action == "flatten"
+                   else "No new entries; exits keep working.")
+                + "\nRelease with: botcore kill --release --confirm",
+                detail=state.to_dict())
+    except (killswitch.KillSwitchError, LedgerError) as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(state.to_dict(), indent=2))
+        return
+    if state.engaged:
+        typer.secho(f"KILL SWITCH ENGAGED: {state.action} (since {_when(state.since_ms)}, by {state.who}; "
+                    f"source {state.source})", fg=typer.colors.RED, bold=True)
+        typer.echo("The bot obeys it at its next cycle. Release: botcore kill --release --confirm")
+    else:
+        typer.secho("kill switch released: trading resumes at the next cycle", fg=typer.colors.GREEN)
+
+
+# =========================================================================== supervise
+
+
+def supervise(
+    ctx: typer.Context,
+    run_args: list[str] = typer.Argument(None, help="Arguments of `botcore run`, after --."),
+    ledger: Path = typer.Option(None, "--ledger", help="Ledger the bot writes heartbeats to (default: the run "
+                                "arguments' --ledger, $BOTCORE_LEDGER or data/ledger.db)."),
+    config: Path = typer.Option(None, "--config", help="Configuration directory (heartbeat schedule)."),
+    max_restarts: int = typer.Option(5, "--max-restarts", min=0, help="Restarts allowed within --budget-window."),
+    budget_window: float = typer.Option(3600.0, "--budget-window", min=0.0,
+                                        help="Seconds over which restarts are counted (0: for ever)."),
+    heartbeat_seconds: float = typer.Option(None, "--heartbeat-seconds", min=0.01,
+                                            help="Override schedules.heartbeat_seconds."),
+    missed_beats: int = typer.Option(None, "--missed-beats", min=1,
+                                     help="Override schedules.missed_heartbeats_for_restart."),
+    startup_grace: float = typer.Option(180.0, "--startup-grace", min=0.0,
+                                        help="Seconds a new bot has to write its first heartbeat."),
+    backoff: float = typer.Option(2.0, "--backoff", min=0.0, help="First restart delay, doubling up to --backoff-max."),
+    backoff_max: float = typer.Option(300.0, "--backoff-max", min=0.0, help="Longest restart delay, seconds."),
+    exec_command: bool = typer.Option(False, "--exec", help="Treat the arguments as a whole command instead of "
+                                      "`botcore run` arguments."),
+    log_dir: Path = typer.Option(None, "--log-dir", help="Also log to a rotating file in this directory."),
+) -> None:
+    """Run the bot (`botcore run <args>`) as a child process and keep it alive.
+
+    Restarts it when it crashes or when its heartbeats stop (three missed in a
+    row by default), with exponential backoff and a restart budget; alerts by
+    email on each restart and when the budget is spent (then exits with code 3).
+    A quiet market is not a failure: only heartbeat freshness counts. A bot
+    that exits with code 0 is not restarted. SIGTERM or Ctrl-C stops the bot
+    cleanly, then the supervisor.
+
+    Example: botcore supervise -- --mode paper --feed replay --ledger data/ledger.db
+    """
+    from botcore.ops.logs import configure_logging
+    from botcore.ops.notify import Notifier
+    from botcore.ops.supervisor import Supervisor, SupervisorPolicy, child_command, ledger_from_args
+
+    args = list(run_args or []) + list(ctx.args)
+    if exec_command and not args:
+        typer.secho("--exec needs a command after --", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    path = ledger if ledger is not None else (ledger_from_args(args) or _ledger(None))
+    if not exec_command and ledger_from_args(args) is None:
+        args += ["--ledger", str(path)]
+    argv = args if exec_command else child_command(args)
+    if log_dir is not None:
+        configure_logging(log_dir)
+    settings = _settings(config, required=False)
+    overrides = {"heartbeat_s": heartbeat_seconds, "missed_beats": missed_beats, "max_restarts": max_restarts,
+                 "budget_window_s": budget_window or None, "startup_grace_s": startup_grace,
+                 "backoff_base_s": backoff, "backoff_max_s": backoff_max}
+    if settings is not None:
+        policy = SupervisorPolicy.from_settings(settings, **overrides)
+    else:
+        policy = SupervisorPolicy(**{k: v for k, v in overrides.items() if v is not None})
+    if budget_window == 0:
+        policy = SupervisorPolicy(**{**policy.__dict__, "budget_window_s": None})
+    sup = Supervisor(argv, path, policy=policy, notifier=Notifier.from_env(ledger=path))
+
+    def _stop(signum: int, _frame: Any) -> None:
+        logger.info("supervisor: %s received; stopping the bot", signal.Signals(signum).name)
+        sup.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    result = sup.run()
+    typer.echo(f"supervisor: {result.reason}; {result.starts} starts, {len(result.restarts)} restarts",
+               err=True)
+    raise typer.Exit(result.exit_code)
+
+
+# =========================================================================== status
+
+
+def status(
+    ledger: Path = typer.Option(None, "--ledger", help="The ledger (default $BOTCORE_LEDGER or data/ledger.db)."),
+    config: Path = typer.Option(None, "--config", help="Configuration directory (heartbeat schedule, staleness)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
+) -> None:
+    """Show the bot's health: process and memory, heartbeats, last cycle, feeds, positions, kill switch, breakers.
+
+    Reads the ledger read-only (safe while the bot runs). Exit code 0 when
+    healthy, 1 when not (stale heartbeats, process gone, ledger unusable,
+    invariant off by more than $1, reconciliation failed).
+    """
+    from botcore.ops.status import collect_status
+
+    settings = _settings(config, required=False)
+    kwargs: dict[str, Any] = {}
+    if settings is not None:
+        kwargs = {"heartbeat_s": float(settings.schedules.heartbeat_seconds),
+                  "missed_beats": int(settings.schedules.missed_heartbeats_for_restart),
+                  "feed_staleness_s": dict(settings.signals.max_staleness_seconds)}
+    report = collect_status(_ledger(ledger), **kwargs)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, default=str))
+    else:
+        _print_status(report)
+    raise typer.Exit(0 if report["healthy"] else 1)
+
+
+def _print_status(report: dict) -> None:
+    console = _console()
+    verdict = "[bold green]HEALTHY[/]" if report["healthy"] else "[bold red]UNHEALTHY[/]"
+    console.print(f"botcore status {verdict}  ledger {report['ledger']['path']}  ({_when(report['ts_ms'])})")
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("item", style="cyan", no_wrap=True)
+    table.add_column("state")
+    led = report["ledger"]
+    table.add_row("ledger", f"exists {led.get('exists')}, writable {led.get('ledger_writable')}, "
+                            f"disk free {led.get('disk_free_mb')} MB, mode {led.get('mode', '-')}")
+    hb = report.get("heartbeat") or {}
+    if hb:
+        table.add_row("heartbeat", f"last {_when(hb.get('last_ts_ms'))} ({hb.get('last_status')}, "
+                                   f"{hb.get('age_s')} s ago), missed {hb.get('missed')}, fresh {hb.get('fresh')}")
+    proc = report.get("process") or {}
+    if proc:
+        table.add_row("process", f"pid {proc.get('pid')}, alive {proc.get('alive')}, RSS {proc.get('rss_mb')} MB "
+                                 f"(at last beat {proc.get('rss_mb_at_last_beat')} MB)")
+    cycle = report.get("last_cycle") or {}
+    if cycle:
+        table.add_row("last cycle", f"{_when(cycle.get('ts_ms'))} ({cycle.get('age_s')} s ago), "
+                                    f"{cycle.get('cycles')} cycles")
+    feeds = report.get("feeds") or {}
+    if feeds:
+        table.add_row("feeds", ", ".join(f"{k} {v.get('age_s')} s{'' if v.get('fresh') is not False else ' STALE'}"
+                                         for k, v in feeds.items()))
+    pos = report.get("positions")
+    if pos is not None:
+        table.add_row("positions", f"{pos['count']} open" + (": " + ", ".join(
+            f"{p['symbol']} {p['qty_contracts']:g}{' (adopted)' if p['adopted'] else ''}" for p in pos["open"])
+            if pos["open"] else ""))
+    ks = report.get("kill_switch") or {}
+    if ks:
+        table.add_row("kill switch", f"[bold red]ENGAGED {ks['action']}[/] since {_when(ks.get('since_ms'))} by "
+                                     f"{ks.get('who')}: {ks.get('why')}" if ks.get("engaged") else "off")
+    cb = report.get("circuit_breaker")
+    if cb is not None:
+        table.add_row("circuit breaker", f"{cb.get('name')} until {_when(cb.get('until_ms'))}"
+                      if cb.get("code") else "not tripped")
+    inv = report.get("invariant")
+    if inv:
+        table.add_row("invariant", f"ok {inv.get('ok')}, cash diff {inv.get('cash_diff_usd')}")
+    sup = report.get("supervisor")
+    if sup:
+        table.add_row("supervisor", f"{sup.get('state')}, child pid {sup.get('child_pid')}, "
+                                    f"restarts {sup.get('restarts')}")
+    pre = report.get("preflight")
+    if pre:
+        table.add_row("preflight", f"{'ok' if pre.get('ok') else 'FAILED'} at {_when(pre.get('ts_ms'))}: "
+                                   f"{pre.get('counts')}")
+    for alert in report.get("alerts") or []:
+        table.add_row("alert", f"{_when(alert.get('ts_ms'))} {alert.get('kind')}: {alert.get('subject')}")
+    console.print(table)
+    for problem in report["problems"]:
+        console.print(f"[bold red]problem:[/] {problem}")
+    for item in report["attention"]:
+        console.print(f"[bold yellow]attention:[/] {item}")
+
+
+# =========================================================================== preflight
+
+
+def preflight(
+    ledger: Path = typer.Option(None, "--ledger", help="The ledger (default $BOTCORE_LEDGER or data/ledger.db)."),
+    config: Path = typer.Option(None, "--config", help="Configuration directory (default $BOTCORE_CONFIG or ./config)."),
+    data: Path = typer.Option(None, "--data", help="Market-data store for the signal check (default: a fresh "
+                              "one-day SYNTHETIC sample market)."),
+    check: list[str] = typer.Option(None, "--check", help="Run only this check (repeatable)."),
+    log_dir: Path = typer.Option(None, "--log-dir", help="Log directory whose writability is checked."),
+    min_free_mb: float = typer.Option(200.0, "--min-free-mb", help="Free disk below this fails."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    record: bool = typer.Option(True, "--record/--no-record", help="Store the report in the ledger (meta preflight)."),
+) -> None:
+    """Run the preflight checklist: the checks a trader runs before trusting the bot.
+
+    Kelly bootstrap sizing, sector and position counts (ledger vs venue), the
+    signal engine on current data, order-book outage protection, aged-position
+    exits, financial integrity and operational health. Prints a PASS/WARN/FAIL
+    table; exit code 1 when any check fails.
+    """
+    from botcore.ops.preflight import CHECKS, record_preflight, run_preflight
+
+    settings = _settings(config, required=True)
+    store = None
+    if data is not None:
+        from botcore.market.store import Store
+
+        if not data.is_dir():
+            typer.secho(f"--data {data}: not a directory", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2)
+        store = Store(data)
+    checks = tuple(check) if check else CHECKS
+    unknown = sorted(set(checks) - set(CHECKS))
+    if unknown:
+        typer.secho(f"unknown checks {unknown}; known: {', '.join(CHECKS)}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    path = _ledger(ledger)
+    report = run_preflight(settings, path, store=store, log_dir=log_dir, checks=checks, min_free_mb=min_free_mb)
+    recorded = record_preflight(path, report) if record else False
+    if as_json:
+        typer.echo(json.dumps({**report.to_dict(), "ledger": str(path), "recorded": recorded}, indent=2))
+    else:
+        console = _console()
+        table = Table(title=f"botcore preflight - {path}", show_header=True, header_style="bold", show_lines=True)
+        table.add_column("#", justify="right")
+        table.add_column("check", style="cyan", no_wrap=True)
+        table.add_column("status", no_wrap=True)
+        table.add_column("details")
+        for i, r in enumerate(report.results, 1):
+            style = _STATUS_STYLE[str(r.status)]
+            table.add_row(str(i), r.title, f"[{style}]{r.status}[/]", r.detail)
+        console.print(table)
+        counts = report.counts
+        verdict = "[bold green]GREEN LIGHT[/]" if report.ok else "[bold red]DO NOT TRADE[/]"
+        console.print(f"{verdict}: {counts['PASS']} pass, {counts['WARN']} warn, {counts['FAIL']} fail"
+                      + ("" if recorded or not record else " (not recorded: no ledger yet)"))
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def register(root: typer.Typer) -> None:
+    """Add ``kill``, ``supervise``, ``status`` and ``preflight`` to the root command."""
+    root.command("kill")(kill)
+    root.command(
+        "supervise",
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )(supervise)
+    root.command("status")(status)
+    root.command("preflight")(preflight)
+
+
+__all__ = ["register"]
