@@ -62,57 +62,57 @@ def roll_len(window: int) -> int:
 
 
 @njit(cache=True, inline="always")
-def roll_init_nb(st, o, window, anchored):
-    st[o] = 0.0
-    st[o + 1] = 0.0
-    st[o + 2] = 0.0
-    st[o + 3] = 0.0
-    st[o + 4] = np.nan if anchored else 0.0
-    st[o + 5] = 0.0
+def roll_init_nb(st, j, o, window, anchored):
+    st[j, o] = 0.0
+    st[j, o + 1] = 0.0
+    st[j, o + 2] = 0.0
+    st[j, o + 3] = 0.0
+    st[j, o + 4] = np.nan if anchored else 0.0
+    st[j, o + 5] = 0.0
     for k in range(window):
-        st[o + ROLL_HEADER + k] = np.nan
+        st[j, o + ROLL_HEADER + k] = np.nan
 
 
 @njit(cache=True, inline="always")
-def roll_push_nb(st, o, window, x, anchored):
+def roll_push_nb(st, j, o, window, x, anchored):
     """Push ``x`` (NaN allowed) into the ring buffer, dropping the value ``window`` bars old."""
-    pos = int(st[o])
+    pos = int(st[j, o])
     i = o + ROLL_HEADER + pos
-    old = st[i]
-    a = st[o + 4]
+    old = st[j, i]
+    a = st[j, o + 4]
     if not math.isnan(old):
         d = old - a
-        st[o + 1] -= 1.0
-        st[o + 2] -= d
-        st[o + 3] -= d * d
+        st[j, o + 1] -= 1.0
+        st[j, o + 2] -= d
+        st[j, o + 3] -= d * d
         if d != 0.0:
-            st[o + 5] -= 1.0
+            st[j, o + 5] -= 1.0
     if not math.isnan(x):
         if anchored and math.isnan(a):
             a = x
-            st[o + 4] = a
+            st[j, o + 4] = a
         d = x - a
-        st[o + 1] += 1.0
-        st[o + 2] += d
-        st[o + 3] += d * d
+        st[j, o + 1] += 1.0
+        st[j, o + 2] += d
+        st[j, o + 3] += d * d
         if d != 0.0:
-            st[o + 5] += 1.0
-    if st[o + 5] == 0.0:
-        st[o + 2] = 0.0
-        st[o + 3] = 0.0
-    st[i] = x
+            st[j, o + 5] += 1.0
+    if st[j, o + 5] == 0.0:
+        st[j, o + 2] = 0.0
+        st[j, o + 3] = 0.0
+    st[j, i] = x
     pos += 1
     if pos == window:
         pos = 0
         if anchored and not math.isnan(x):
             a = x
-            st[o + 4] = a
+            st[j, o + 4] = a
         c = 0.0
         s = 0.0
         ss = 0.0
         nz = 0.0
         for k in range(window):
-            v = st[o + ROLL_HEADER + k]
+            v = st[j, o + ROLL_HEADER + k]
             if not math.isnan(v):
                 d = v - a
                 c += 1.0
@@ -120,56 +120,56 @@ def roll_push_nb(st, o, window, x, anchored):
                 ss += d * d
                 if d != 0.0:
                     nz += 1.0
-        st[o + 1] = c
-        st[o + 2] = s
-        st[o + 3] = ss
-        st[o + 5] = nz
-    st[o] = float(pos)
+        st[j, o + 1] = c
+        st[j, o + 2] = s
+        st[j, o + 3] = ss
+        st[j, o + 5] = nz
+    st[j, o] = float(pos)
 
 
 @njit(cache=True, inline="always")
-def roll_count_nb(st, o):
-    return st[o + 1]
+def roll_count_nb(st, j, o):
+    return st[j, o + 1]
 
 
 @njit(cache=True, inline="always")
-def roll_sum_nb(st, o):
-    return st[o + 2] + st[o + 1] * st[o + 4] if st[o + 1] > 0 else 0.0
+def roll_sum_nb(st, j, o):
+    return st[j, o + 2] + st[j, o + 1] * st[j, o + 4] if st[j, o + 1] > 0 else 0.0
 
 
 @njit(cache=True, inline="always")
-def roll_mean_nb(st, o):
-    c = st[o + 1]
-    return st[o + 4] + st[o + 2] / c if c > 0 else np.nan
+def roll_mean_nb(st, j, o):
+    c = st[j, o + 1]
+    return st[j, o + 4] + st[j, o + 2] / c if c > 0 else np.nan
 
 
 @njit(cache=True, inline="always")
-def roll_std_nb(st, o):
+def roll_std_nb(st, j, o):
     """Population standard deviation (ddof=0) of the valid values in the window."""
-    c = st[o + 1]
+    c = st[j, o + 1]
     if c <= 0:
         return np.nan
-    m = st[o + 2] / c
-    v = st[o + 3] / c - m * m
+    m = st[j, o + 2] / c
+    v = st[j, o + 3] / c - m * m
     return math.sqrt(v) if v > 0.0 else 0.0
 
 
 @njit(cache=True, inline="always")
-def roll_rms_nb(st, o):
+def roll_rms_nb(st, j, o):
     """Root mean square of the valid values (the block must be unanchored)."""
-    c = st[o + 1]
+    c = st[j, o + 1]
     if c <= 0:
         return np.nan
-    v = st[o + 3] / c
+    v = st[j, o + 3] / c
     return math.sqrt(v) if v > 0.0 else 0.0
 
 
 @njit(cache=True, inline="always")
-def roll_lag_nb(st, o, window, lag):
+def roll_lag_nb(st, j, o, window, lag):
     """Return the value pushed ``lag`` pushes ago (0 = the last one); ``lag < window``."""
-    pos = int(st[o])
+    pos = int(st[j, o])
     k = (pos - 1 - lag) % window
-    return st[o + ROLL_HEADER + k]
+    return st[j, o + ROLL_HEADER + k]
 
 
 # --------------------------------------------------------------------------- monotone deque
@@ -183,42 +183,42 @@ def deque_len(cap: int) -> int:
 
 
 @njit(cache=True, inline="always")
-def deque_init_nb(st, o, cap):
-    st[o] = 0.0
-    st[o + 1] = 0.0
+def deque_init_nb(st, j, o, cap):
+    st[j, o] = 0.0
+    st[j, o + 1] = 0.0
     for k in range(2 * cap):
-        st[o + 2 + k] = np.nan
+        st[j, o + 2 + k] = np.nan
 
 
 @njit(cache=True, inline="always")
-def deque_evict_nb(st, o, cap, oldest_idx):
+def deque_evict_nb(st, j, o, cap, oldest_idx):
     """Drop entries with bar index below ``oldest_idx``."""
-    head = int(st[o])
-    size = int(st[o + 1])
-    while size > 0 and st[o + 2 + head] < oldest_idx:
+    head = int(st[j, o])
+    size = int(st[j, o + 1])
+    while size > 0 and st[j, o + 2 + head] < oldest_idx:
         head = (head + 1) % cap
         size -= 1
-    st[o] = float(head)
-    st[o + 1] = float(size)
+    st[j, o] = float(head)
+    st[j, o + 1] = float(size)
 
 
 @njit(cache=True, inline="always")
-def deque_push_max_nb(st, o, cap, idx, x):
-    head = int(st[o])
-    size = int(st[o + 1])
-    while size > 0 and st[o + 2 + cap + (head + size - 1) % cap] <= x:
+def deque_push_max_nb(st, j, o, cap, idx, x):
+    head = int(st[j, o])
+    size = int(st[j, o + 1])
+    while size > 0 and st[j, o + 2 + cap + (head + size - 1) % cap] <= x:
         size -= 1
     k = (head + size) % cap
-    st[o + 2 + k] = idx
-    st[o + 2 + cap + k] = x
-    st[o + 1] = float(size + 1)
+    st[j, o + 2 + k] = idx
+    st[j, o + 2 + cap + k] = x
+    st[j, o + 1] = float(size + 1)
 
 
 @njit(cache=True, inline="always")
-def deque_front_nb(st, o, cap):
-    if st[o + 1] <= 0:
+def deque_front_nb(st, j, o, cap):
+    if st[j, o + 1] <= 0:
         return np.nan
-    return st[o + 2 + cap + int(st[o])]
+    return st[j, o + 2 + cap + int(st[j, o])]
 
 
 # --------------------------------------------------------------------------- rolling primitives
@@ -226,91 +226,94 @@ def deque_front_nb(st, o, cap):
 # benchmarks against pandas and vectorbt). Same NaN rules as the signals.
 
 
-@njit(cache=True)
-def rolling_mean_std_1d_nb(x, window, min_periods):
-    """Rolling mean and population std (ddof=0) over the last ``window`` bars; NaN below ``min_periods`` values."""
-    n = x.shape[0]
-    mean = np.empty(n)
-    std = np.empty(n)
-    st = np.empty(roll_len(window))
-    roll_init_nb(st, 0, window, True)
-    for t in range(n):
-        roll_push_nb(st, 0, window, x[t], True)
-        if roll_count_nb(st, 0) >= min_periods:
-            mean[t] = roll_mean_nb(st, 0)
-            std[t] = roll_std_nb(st, 0)
-        else:
-            mean[t] = np.nan
-            std[t] = np.nan
-    return mean, std
-
-
 @njit(cache=True, nogil=True)
 def rolling_mean_std_nb(x, window, min_periods):
-    """2-D form of :func:`rolling_mean_std_1d_nb`."""
+    """Rolling mean and population std (ddof=0) over the last ``window`` bars; NaN below ``min_periods`` values.
+
+    ``(n, m)`` -> two ``(n, m)``; bars outside, symbols inside.
+    """
     n, m = x.shape
     mean = np.empty((n, m))
     std = np.empty((n, m))
+    st = np.empty((m, roll_len(window)))
     for j in range(m):
-        a, b = rolling_mean_std_1d_nb(np.ascontiguousarray(x[:, j]), window, min_periods)
-        for t in range(n):
-            mean[t, j] = a[t]
-            std[t, j] = b[t]
+        roll_init_nb(st, j, 0, window, True)
+    for t in range(n):
+        for j in range(m):
+            roll_push_nb(st, j, 0, window, x[t, j], True)
+            if roll_count_nb(st, j, 0) >= min_periods:
+                mean[t, j] = roll_mean_nb(st, j, 0)
+                std[t, j] = roll_std_nb(st, j, 0)
+            else:
+                mean[t, j] = np.nan
+                std[t, j] = np.nan
     return mean, std
 
 
 @njit(cache=True)
-def ema_1d_nb(x, span):
-    """EMA with ``alpha = 2 / (span + 1)``, seeded with the first valid value, carried over NaN (pandas ``adjust=False, ignore_na=True``)."""
-    n = x.shape[0]
-    out = np.empty(n)
-    alpha = 2.0 / (span + 1.0)
-    value = np.nan
-    for t in range(n):
-        v = x[t]
-        if not math.isnan(v):
-            value = v if math.isnan(value) else value + alpha * (v - value)
-        out[t] = value
-    return out
+def rolling_mean_std_1d_nb(x, window, min_periods):
+    """1-D form of :func:`rolling_mean_std_nb`."""
+    mean, std = rolling_mean_std_nb(x.reshape(-1, 1), window, min_periods)
+    return mean[:, 0].copy(), std[:, 0].copy()
 
 
 @njit(cache=True, nogil=True)
 def ema_nb(x, span):
-    """2-D form of :func:`ema_1d_nb`."""
+    """EMA with ``alpha = 2 / (span + 1)``, seeded with the first valid value, carried over NaN (pandas ``adjust=False, ignore_na=True``)."""
     n, m = x.shape
     out = np.empty((n, m))
-    for j in range(m):
-        col = ema_1d_nb(np.ascontiguousarray(x[:, j]), span)
-        for t in range(n):
-            out[t, j] = col[t]
+    alpha = 2.0 / (span + 1.0)
+    value = np.full(m, np.nan)
+    for t in range(n):
+        for j in range(m):
+            v = x[t, j]
+            if not math.isnan(v):
+                value[j] = v if math.isnan(value[j]) else value[j] + alpha * (v - value[j])
+            out[t, j] = value[j]
+    return out
+
+
+@njit(cache=True)
+def ema_1d_nb(x, span):
+    """1-D form of :func:`ema_nb`."""
+    return ema_nb(x.reshape(-1, 1), span)[:, 0].copy()
+
+
+@njit(cache=True, nogil=True)
+def rolling_max_nb(x, window):
+    """Rolling maximum of the valid values among the last ``window`` bars; NaN if none.
+
+    Batch form by van Herk / Gil-Werman: block prefix and suffix maxima,
+    three comparisons per value whatever the window (the breakout signal's
+    streaming form uses the monotone deque instead).
+    """
+    n, m = x.shape
+    prefix = np.empty((n, m))
+    suffix = np.empty((n, m))
+    out = np.empty((n, m))
+    for t in range(n):
+        start = t % window == 0
+        for j in range(m):
+            v = x[t, j]
+            v = -np.inf if math.isnan(v) else v
+            prefix[t, j] = v if start else max(prefix[t - 1, j], v)
+    for t in range(n - 1, -1, -1):
+        end = (t + 1) % window == 0 or t == n - 1
+        for j in range(m):
+            v = x[t, j]
+            v = -np.inf if math.isnan(v) else v
+            suffix[t, j] = v if end else max(suffix[t + 1, j], v)
+    for t in range(n):
+        for j in range(m):
+            value = prefix[t, j] if t < window - 1 else max(suffix[t - window + 1, j], prefix[t, j])
+            out[t, j] = np.nan if value == -np.inf else value
     return out
 
 
 @njit(cache=True)
 def rolling_max_1d_nb(x, window):
-    """Rolling maximum of the valid values among the last ``window`` bars (monotone deque, amortised O(1)); NaN if none."""
-    n = x.shape[0]
-    out = np.empty(n)
-    st = np.empty(deque_len(window))
-    deque_init_nb(st, 0, window)
-    for t in range(n):
-        deque_evict_nb(st, 0, window, t - window + 1)
-        if not math.isnan(x[t]):
-            deque_push_max_nb(st, 0, window, t, x[t])
-        out[t] = deque_front_nb(st, 0, window)
-    return out
-
-
-@njit(cache=True, nogil=True)
-def rolling_max_nb(x, window):
-    """2-D form of :func:`rolling_max_1d_nb`."""
-    n, m = x.shape
-    out = np.empty((n, m))
-    for j in range(m):
-        col = rolling_max_1d_nb(np.ascontiguousarray(x[:, j]), window)
-        for t in range(n):
-            out[t, j] = col[t]
-    return out
+    """1-D form of :func:`rolling_max_nb`."""
+    return rolling_max_nb(x.reshape(-1, 1), window)[:, 0].copy()
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -319,6 +322,14 @@ def rolling_max_nb(x, window):
 @njit(cache=True, inline="always")
 def _alpha(span):
     return 2.0 / (span + 1.0)
+
+
+@njit(cache=True, inline="always")
+def _tanh(x):
+    """tanh via one exp: ``(1 - e) / (1 + e)`` with ``e = exp(-2|x|)``; absolute error below 3e-16, twice as fast as libm."""
+    e = math.exp(-2.0 * abs(x))
+    t = (1.0 - e) / (1.0 + e)
+    return t if x >= 0.0 else -t
 
 
 @njit(cache=True, inline="always")
@@ -334,14 +345,6 @@ def _sign(x):
 @njit(cache=True)
 def _new_outputs(n):
     return np.zeros(n, dtype=np.float64), np.zeros(n, dtype=np.float64), np.empty(n, dtype=np.int8)
-
-
-@njit(cache=True)
-def _put_column_nb(score, conf, status, j, s_j, c_j, st_j):
-    for t in range(s_j.shape[0]):
-        score[t, j] = s_j[t]
-        conf[t, j] = c_j[t]
-        status[t, j] = st_j[t]
 
 
 @njit(cache=True)
@@ -412,28 +415,28 @@ def ofi_state_len(span_fast_bars=5, span_slow_bars=30):
 
 
 @njit(cache=True)
-def ofi_init_nb(st, span_fast_bars=5, span_slow_bars=30):
-    st[0] = 0.0
-    st[1] = np.nan
-    st[2] = np.nan
+def ofi_init_nb(st, j, span_fast_bars=5, span_slow_bars=30):
+    st[j, 0] = 0.0
+    st[j, 1] = np.nan
+    st[j, 2] = np.nan
 
 
 @njit(cache=True)
-def ofi_step_nb(st, imbalance, span_fast_bars=5, span_slow_bars=30, change_weight=1.0, gain=2.0):
+def ofi_step_nb(st, j, imbalance, span_fast_bars=5, span_slow_bars=30, change_weight=1.0, gain=2.0):
     if math.isnan(imbalance):
         return 0.0, 0.0, DATA_OUTAGE
-    if st[0] == 0.0:
-        st[1] = imbalance
-        st[2] = imbalance
+    if st[j, 0] == 0.0:
+        st[j, 1] = imbalance
+        st[j, 2] = imbalance
     else:
-        st[1] += _alpha(span_fast_bars) * (imbalance - st[1])
-        st[2] += _alpha(span_slow_bars) * (imbalance - st[2])
-    st[0] += 1.0
-    if st[0] < span_slow_bars:
+        st[j, 1] += _alpha(span_fast_bars) * (imbalance - st[j, 1])
+        st[j, 2] += _alpha(span_slow_bars) * (imbalance - st[j, 2])
+    st[j, 0] += 1.0
+    if st[j, 0] < span_slow_bars:
         return 0.0, 0.0, WARMING_UP
-    fast = st[1]
-    change = fast - st[2]
-    score = math.tanh(gain * (fast + change_weight * change))
+    fast = st[j, 1]
+    change = fast - st[j, 2]
+    score = _tanh(gain * (fast + change_weight * change))
     conf = 1.0 if fast * change > 0.0 else 0.5
     return score, conf, OK
 
@@ -449,23 +452,22 @@ def order_flow_imbalance_1d_nb(imbalance, span_fast_bars=5, span_slow_bars=30, c
     """
     n = imbalance.shape[0]
     score, conf, status = _new_outputs(n)
-    st = np.empty(ofi_state_len(span_fast_bars, span_slow_bars))
-    ofi_init_nb(st, span_fast_bars, span_slow_bars)
+    st = np.empty((1, ofi_state_len(span_fast_bars, span_slow_bars)))
+    ofi_init_nb(st, 0, span_fast_bars, span_slow_bars)
     for t in range(n):
-        score[t], conf[t], status[t] = ofi_step_nb(st, imbalance[t], span_fast_bars, span_slow_bars, change_weight, gain)
+        score[t], conf[t], status[t] = ofi_step_nb(st, 0, imbalance[t], span_fast_bars, span_slow_bars, change_weight, gain)
     return score, conf, status
 
 
 @njit(cache=True, nogil=True)
 def order_flow_imbalance_nb(imbalance, span_fast_bars=5, span_slow_bars=30, change_weight=1.0, gain=2.0):
-    """2-D form of :func:`order_flow_imbalance_1d_nb`: ``(n, m)`` -> three ``(n, m)`` arrays."""
+    """2-D form of :func:`order_flow_imbalance_1d_nb`: ``(n, m)`` -> three ``(n, m)`` arrays (bars outside, symbols inside, one state row per symbol)."""
     n, m = imbalance.shape
     score, conf, status = _new_outputs_2d(n, m)
-    for j in range(m):
-        s_j, c_j, st_j = order_flow_imbalance_1d_nb(
-            np.ascontiguousarray(imbalance[:, j]), span_fast_bars, span_slow_bars, change_weight, gain
-        )
-        _put_column_nb(score, conf, status, j, s_j, c_j, st_j)
+    state = ofi_new_state_nb(m, span_fast_bars, span_slow_bars)
+    for t in range(n):
+        for j in range(m):
+            score[t, j], conf[t, j], status[t, j] = ofi_step_nb(state, j, imbalance[t, j], span_fast_bars, span_slow_bars, change_weight, gain)
     return score, conf, status
 
 
@@ -478,19 +480,19 @@ def funding_state_len(window_bars=10_080):
 
 
 @njit(cache=True)
-def funding_init_nb(st, window_bars=10_080):
-    roll_init_nb(st, 0, window_bars, True)
+def funding_init_nb(st, j, window_bars=10_080):
+    roll_init_nb(st, j, 0, window_bars, True)
 
 
 @njit(cache=True)
-def funding_step_nb(st, rate, window_bars=10_080, min_periods_bars=4_320, z_entry=1.0, z_full=3.0, min_std=1e-5):
-    roll_push_nb(st, 0, window_bars, rate, True)
+def funding_step_nb(st, j, rate, window_bars=10_080, min_periods_bars=4_320, z_entry=1.0, z_full=3.0, min_std=1e-5):
+    roll_push_nb(st, j, 0, window_bars, rate, True)
     if math.isnan(rate):
         return 0.0, 0.0, DATA_OUTAGE
-    count = roll_count_nb(st, 0)
+    count = roll_count_nb(st, j, 0)
     if count < min_periods_bars:
         return 0.0, 0.0, WARMING_UP
-    z = (rate - roll_mean_nb(st, 0)) / max(roll_std_nb(st, 0), min_std)
+    z = (rate - roll_mean_nb(st, j, 0)) / max(roll_std_nb(st, j, 0), min_std)
     strength = _clip01((abs(z) - z_entry) / (z_full - z_entry))
     return -_sign(z) * strength, count / window_bars, OK
 
@@ -506,23 +508,22 @@ def funding_rate_1d_nb(rate, window_bars=10_080, min_periods_bars=4_320, z_entry
     """
     n = rate.shape[0]
     score, conf, status = _new_outputs(n)
-    st = np.empty(funding_state_len(window_bars))
-    funding_init_nb(st, window_bars)
+    st = np.empty((1, funding_state_len(window_bars)))
+    funding_init_nb(st, 0, window_bars)
     for t in range(n):
-        score[t], conf[t], status[t] = funding_step_nb(st, rate[t], window_bars, min_periods_bars, z_entry, z_full, min_std)
+        score[t], conf[t], status[t] = funding_step_nb(st, 0, rate[t], window_bars, min_periods_bars, z_entry, z_full, min_std)
     return score, conf, status
 
 
 @njit(cache=True, nogil=True)
 def funding_rate_nb(rate, window_bars=10_080, min_periods_bars=4_320, z_entry=1.0, z_full=3.0, min_std=1e-5):
-    """2-D form of :func:`funding_rate_1d_nb`."""
+    """2-D form of :func:`funding_rate_1d_nb` (bars outside, symbols inside, one state row per symbol)."""
     n, m = rate.shape
     score, conf, status = _new_outputs_2d(n, m)
-    for j in range(m):
-        s_j, c_j, st_j = funding_rate_1d_nb(
-            np.ascontiguousarray(rate[:, j]), window_bars, min_periods_bars, z_entry, z_full, min_std
-        )
-        _put_column_nb(score, conf, status, j, s_j, c_j, st_j)
+    state = funding_new_state_nb(m, window_bars)
+    for t in range(n):
+        for j in range(m):
+            score[t, j], conf[t, j], status[t, j] = funding_step_nb(state, j, rate[t, j], window_bars, min_periods_bars, z_entry, z_full, min_std)
     return score, conf, status
 
 
@@ -535,38 +536,38 @@ def oi_state_len(lag_bars=15, window_bars=1_440):
 
 
 @njit(cache=True)
-def oi_init_nb(st, lag_bars=15, window_bars=1_440):
+def oi_init_nb(st, j, lag_bars=15, window_bars=1_440):
     lw = roll_len(lag_bars + 1)
-    roll_init_nb(st, 0, lag_bars + 1, False)
-    roll_init_nb(st, lw, lag_bars + 1, False)
-    roll_init_nb(st, 2 * lw, window_bars, False)
-    roll_init_nb(st, 2 * lw + roll_len(window_bars), window_bars, False)
+    roll_init_nb(st, j, 0, lag_bars + 1, False)
+    roll_init_nb(st, j, lw, lag_bars + 1, False)
+    roll_init_nb(st, j, 2 * lw, window_bars, False)
+    roll_init_nb(st, j, 2 * lw + roll_len(window_bars), window_bars, False)
 
 
 @njit(cache=True)
-def oi_step_nb(st, oi_usd, close, lag_bars=15, window_bars=1_440, min_periods_bars=720, oi_scale=1.0, price_scale=1.0):
+def oi_step_nb(st, j, oi_usd, close, lag_bars=15, window_bars=1_440, min_periods_bars=720, oi_scale=1.0, price_scale=1.0):
     lw = roll_len(lag_bars + 1)
     o_oi, o_px, o_v, o_p = 0, lw, 2 * lw, 2 * lw + roll_len(window_bars)
     oi = oi_usd if oi_usd > 0.0 else np.nan  # NaN or non-positive open interest is missing
     px = close if close > 0.0 else np.nan
-    roll_push_nb(st, o_oi, lag_bars + 1, oi, False)
-    roll_push_nb(st, o_px, lag_bars + 1, px, False)
-    oi_lag = roll_lag_nb(st, o_oi, lag_bars + 1, lag_bars)
-    px_lag = roll_lag_nb(st, o_px, lag_bars + 1, lag_bars)
+    roll_push_nb(st, j, o_oi, lag_bars + 1, oi, False)
+    roll_push_nb(st, j, o_px, lag_bars + 1, px, False)
+    oi_lag = roll_lag_nb(st, j, o_oi, lag_bars + 1, lag_bars)
+    px_lag = roll_lag_nb(st, j, o_px, lag_bars + 1, lag_bars)
     v = math.log(oi / oi_lag)  # NaN propagates
     p = math.log(px / px_lag)
-    roll_push_nb(st, o_v, window_bars, v, False)
-    roll_push_nb(st, o_p, window_bars, p, False)
+    roll_push_nb(st, j, o_v, window_bars, v, False)
+    roll_push_nb(st, j, o_p, window_bars, p, False)
     if math.isnan(oi) or math.isnan(px):
         return 0.0, 0.0, DATA_OUTAGE
-    count_v = roll_count_nb(st, o_v)
-    if math.isnan(v) or math.isnan(p) or count_v < min_periods_bars or roll_count_nb(st, o_p) < min_periods_bars:
+    count_v = roll_count_nb(st, j, o_v)
+    if math.isnan(v) or math.isnan(p) or count_v < min_periods_bars or roll_count_nb(st, j, o_p) < min_periods_bars:
         return 0.0, 0.0, WARMING_UP
-    rms_v = roll_rms_nb(st, o_v)
-    rms_p = roll_rms_nb(st, o_p)
+    rms_v = roll_rms_nb(st, j, o_v)
+    rms_p = roll_rms_nb(st, j, o_p)
     z_v = v / rms_v if rms_v > 0.0 else 0.0
     z_p = p / rms_p if rms_p > 0.0 else 0.0
-    return math.tanh(z_v / oi_scale) * math.tanh(z_p / price_scale), count_v / window_bars, OK
+    return _tanh(z_v / oi_scale) * _tanh(z_p / price_scale), count_v / window_bars, OK
 
 
 @njit(cache=True)
@@ -584,11 +585,10 @@ def open_interest_velocity_1d_nb(
     """
     n = oi_usd.shape[0]
     score, conf, status = _new_outputs(n)
-    st = np.empty(oi_state_len(lag_bars, window_bars))
-    oi_init_nb(st, lag_bars, window_bars)
+    st = np.empty((1, oi_state_len(lag_bars, window_bars)))
+    oi_init_nb(st, 0, lag_bars, window_bars)
     for t in range(n):
-        score[t], conf[t], status[t] = oi_step_nb(
-            st, oi_usd[t], close[t], lag_bars, window_bars, min_periods_bars, oi_scale, price_scale
+        score[t], conf[t], status[t] = oi_step_nb(st, 0, oi_usd[t], close[t], lag_bars, window_bars, min_periods_bars, oi_scale, price_scale
         )
     return score, conf, status
 
@@ -597,14 +597,13 @@ def open_interest_velocity_1d_nb(
 def open_interest_velocity_nb(
     oi_usd, close, lag_bars=15, window_bars=1_440, min_periods_bars=720, oi_scale=1.0, price_scale=1.0
 ):
-    """2-D form of :func:`open_interest_velocity_1d_nb`."""
+    """2-D form of :func:`open_interest_velocity_1d_nb` (bars outside, symbols inside, one state row per symbol)."""
     n, m = oi_usd.shape
     score, conf, status = _new_outputs_2d(n, m)
-    for j in range(m):
-        s_j, c_j, st_j = open_interest_velocity_1d_nb(
-            np.ascontiguousarray(oi_usd[:, j]), np.ascontiguousarray(close[:, j]), lag_bars, window_bars, min_periods_bars, oi_scale, price_scale
-        )
-        _put_column_nb(score, conf, status, j, s_j, c_j, st_j)
+    state = oi_new_state_nb(m, lag_bars, window_bars)
+    for t in range(n):
+        for j in range(m):
+            score[t, j], conf[t, j], status[t, j] = oi_step_nb(state, j, oi_usd[t, j], close[t, j], lag_bars, window_bars, min_periods_bars, oi_scale, price_scale)
     return score, conf, status
 
 
@@ -617,32 +616,32 @@ def liq_state_len(burst_bars=5, window_bars=1_440):
 
 
 @njit(cache=True)
-def liq_init_nb(st, burst_bars=5, window_bars=1_440):
+def liq_init_nb(st, j, burst_bars=5, window_bars=1_440):
     bw = roll_len(burst_bars)
-    roll_init_nb(st, 0, burst_bars, False)
-    roll_init_nb(st, bw, burst_bars, False)
-    roll_init_nb(st, 2 * bw, window_bars, False)
+    roll_init_nb(st, j, 0, burst_bars, False)
+    roll_init_nb(st, j, bw, burst_bars, False)
+    roll_init_nb(st, j, 2 * bw, window_bars, False)
 
 
 @njit(cache=True)
-def liq_step_nb(st, long_liq_usd, short_liq_usd, burst_bars=5, window_bars=1_440, min_periods_bars=720, burst_ratio=5.0):
+def liq_step_nb(st, j, long_liq_usd, short_liq_usd, burst_bars=5, window_bars=1_440, min_periods_bars=720, burst_ratio=5.0):
     bw = roll_len(burst_bars)
     total = long_liq_usd + short_liq_usd
-    roll_push_nb(st, 0, burst_bars, long_liq_usd, False)
-    roll_push_nb(st, bw, burst_bars, short_liq_usd, False)
-    roll_push_nb(st, 2 * bw, window_bars, total, False)
+    roll_push_nb(st, j, 0, burst_bars, long_liq_usd, False)
+    roll_push_nb(st, j, bw, burst_bars, short_liq_usd, False)
+    roll_push_nb(st, j, 2 * bw, window_bars, total, False)
     if math.isnan(total):
         return 0.0, 0.0, DATA_OUTAGE
-    count = roll_count_nb(st, 2 * bw)
-    if count < min_periods_bars or roll_count_nb(st, 0) < burst_bars or roll_count_nb(st, bw) < burst_bars:
+    count = roll_count_nb(st, j, 2 * bw)
+    if count < min_periods_bars or roll_count_nb(st, j, 0) < burst_bars or roll_count_nb(st, j, bw) < burst_bars:
         return 0.0, 0.0, WARMING_UP
     conf = count / window_bars
-    burst_long = roll_sum_nb(st, 0)
-    burst_short = roll_sum_nb(st, bw)
+    burst_long = roll_sum_nb(st, j, 0)
+    burst_short = roll_sum_nb(st, j, bw)
     burst = burst_long + burst_short
     if burst <= 0.0:
         return 0.0, conf, OK
-    expected = burst_bars * roll_mean_nb(st, 2 * bw)
+    expected = burst_bars * roll_mean_nb(st, j, 2 * bw)
     intensity = _clip01((burst / expected - 1.0) / (burst_ratio - 1.0)) if expected > 0.0 else 1.0
     return intensity * (burst_short - burst_long) / burst, conf, OK
 
@@ -660,25 +659,23 @@ def liquidation_cascade_1d_nb(long_liq_usd, short_liq_usd, burst_bars=5, window_
     """
     n = long_liq_usd.shape[0]
     score, conf, status = _new_outputs(n)
-    st = np.empty(liq_state_len(burst_bars, window_bars))
-    liq_init_nb(st, burst_bars, window_bars)
+    st = np.empty((1, liq_state_len(burst_bars, window_bars)))
+    liq_init_nb(st, 0, burst_bars, window_bars)
     for t in range(n):
-        score[t], conf[t], status[t] = liq_step_nb(
-            st, long_liq_usd[t], short_liq_usd[t], burst_bars, window_bars, min_periods_bars, burst_ratio
+        score[t], conf[t], status[t] = liq_step_nb(st, 0, long_liq_usd[t], short_liq_usd[t], burst_bars, window_bars, min_periods_bars, burst_ratio
         )
     return score, conf, status
 
 
 @njit(cache=True, nogil=True)
 def liquidation_cascade_nb(long_liq_usd, short_liq_usd, burst_bars=5, window_bars=1_440, min_periods_bars=720, burst_ratio=5.0):
-    """2-D form of :func:`liquidation_cascade_1d_nb`."""
+    """2-D form of :func:`liquidation_cascade_1d_nb` (bars outside, symbols inside, one state row per symbol)."""
     n, m = long_liq_usd.shape
     score, conf, status = _new_outputs_2d(n, m)
-    for j in range(m):
-        s_j, c_j, st_j = liquidation_cascade_1d_nb(
-            np.ascontiguousarray(long_liq_usd[:, j]), np.ascontiguousarray(short_liq_usd[:, j]), burst_bars, window_bars, min_periods_bars, burst_ratio
-        )
-        _put_column_nb(score, conf, status, j, s_j, c_j, st_j)
+    state = liq_new_state_nb(m, burst_bars, window_bars)
+    for t in range(n):
+        for j in range(m):
+            score[t, j], conf[t, j], status[t, j] = liq_step_nb(state, j, long_liq_usd[t, j], short_liq_usd[t, j], burst_bars, window_bars, min_periods_bars, burst_ratio)
     return score, conf, status
 
 
@@ -691,32 +688,32 @@ def taker_state_len(flow_bars=15, window_bars=1_440):
 
 
 @njit(cache=True)
-def taker_init_nb(st, flow_bars=15, window_bars=1_440):
+def taker_init_nb(st, j, flow_bars=15, window_bars=1_440):
     fw = roll_len(flow_bars)
-    roll_init_nb(st, 0, flow_bars, False)
-    roll_init_nb(st, fw, flow_bars, False)
-    roll_init_nb(st, 2 * fw, window_bars, True)
+    roll_init_nb(st, j, 0, flow_bars, False)
+    roll_init_nb(st, j, fw, flow_bars, False)
+    roll_init_nb(st, j, 2 * fw, window_bars, True)
 
 
 @njit(cache=True)
-def taker_step_nb(st, taker_buy_base, taker_sell_base, flow_bars=15, window_bars=1_440, min_periods_bars=720, z_scale=2.0, min_std=1e-3):
+def taker_step_nb(st, j, taker_buy_base, taker_sell_base, flow_bars=15, window_bars=1_440, min_periods_bars=720, z_scale=2.0, min_std=1e-3):
     fw = roll_len(flow_bars)
     missing = math.isnan(taker_buy_base) or math.isnan(taker_sell_base)
-    roll_push_nb(st, 0, flow_bars, np.nan if missing else taker_buy_base, False)
-    roll_push_nb(st, fw, flow_bars, np.nan if missing else taker_sell_base, False)
+    roll_push_nb(st, j, 0, flow_bars, np.nan if missing else taker_buy_base, False)
+    roll_push_nb(st, j, fw, flow_bars, np.nan if missing else taker_sell_base, False)
     x = np.nan
-    if not missing and roll_count_nb(st, 0) >= flow_bars:
-        buy = roll_sum_nb(st, 0)
-        sell = roll_sum_nb(st, fw)
+    if not missing and roll_count_nb(st, j, 0) >= flow_bars:
+        buy = roll_sum_nb(st, j, 0)
+        sell = roll_sum_nb(st, j, fw)
         x = (buy - sell) / (buy + sell) if buy + sell > 0.0 else 0.0
-    roll_push_nb(st, 2 * fw, window_bars, x, True)
+    roll_push_nb(st, j, 2 * fw, window_bars, x, True)
     if missing:
         return 0.0, 0.0, DATA_OUTAGE
-    count = roll_count_nb(st, 2 * fw)
+    count = roll_count_nb(st, j, 2 * fw)
     if math.isnan(x) or count < min_periods_bars:
         return 0.0, 0.0, WARMING_UP
-    z = (x - roll_mean_nb(st, 2 * fw)) / max(roll_std_nb(st, 2 * fw), min_std)
-    return math.tanh(z / z_scale), count / window_bars, OK
+    z = (x - roll_mean_nb(st, j, 2 * fw)) / max(roll_std_nb(st, j, 2 * fw), min_std)
+    return _tanh(z / z_scale), count / window_bars, OK
 
 
 @njit(cache=True)
@@ -731,25 +728,23 @@ def taker_ratio_1d_nb(taker_buy_base, taker_sell_base, flow_bars=15, window_bars
     """
     n = taker_buy_base.shape[0]
     score, conf, status = _new_outputs(n)
-    st = np.empty(taker_state_len(flow_bars, window_bars))
-    taker_init_nb(st, flow_bars, window_bars)
+    st = np.empty((1, taker_state_len(flow_bars, window_bars)))
+    taker_init_nb(st, 0, flow_bars, window_bars)
     for t in range(n):
-        score[t], conf[t], status[t] = taker_step_nb(
-            st, taker_buy_base[t], taker_sell_base[t], flow_bars, window_bars, min_periods_bars, z_scale, min_std
+        score[t], conf[t], status[t] = taker_step_nb(st, 0, taker_buy_base[t], taker_sell_base[t], flow_bars, window_bars, min_periods_bars, z_scale, min_std
         )
     return score, conf, status
 
 
 @njit(cache=True, nogil=True)
 def taker_ratio_nb(taker_buy_base, taker_sell_base, flow_bars=15, window_bars=1_440, min_periods_bars=720, z_scale=2.0, min_std=1e-3):
-    """2-D form of :func:`taker_ratio_1d_nb`."""
+    """2-D form of :func:`taker_ratio_1d_nb` (bars outside, symbols inside, one state row per symbol)."""
     n, m = taker_buy_base.shape
     score, conf, status = _new_outputs_2d(n, m)
-    for j in range(m):
-        s_j, c_j, st_j = taker_ratio_1d_nb(
-            np.ascontiguousarray(taker_buy_base[:, j]), np.ascontiguousarray(taker_sell_base[:, j]), flow_bars, window_bars, min_periods_bars, z_scale, min_std
-        )
-        _put_column_nb(score, conf, status, j, s_j, c_j, st_j)
+    state = taker_new_state_nb(m, flow_bars, window_bars)
+    for t in range(n):
+        for j in range(m):
+            score[t, j], conf[t, j], status[t, j] = taker_step_nb(state, j, taker_buy_base[t, j], taker_sell_base[t, j], flow_bars, window_bars, min_periods_bars, z_scale, min_std)
     return score, conf, status
 
 
@@ -763,48 +758,48 @@ def trend_state_len():
 
 
 @njit(cache=True)
-def trend_init_nb(st):
-    st[0] = 0.0
-    st[1] = np.nan
-    st[2] = np.nan
-    st[3] = 0.0
+def trend_init_nb(st, j):
+    st[j, 0] = 0.0
+    st[j, 1] = np.nan
+    st[j, 2] = np.nan
+    st[j, 3] = 0.0
     for k in range(4, 10):
-        st[k] = np.nan
+        st[j, k] = np.nan
 
 
 @njit(cache=True)
-def trend_step_nb(st, close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, slow_factor=4, vol_span_bars=240, scale=1.0):
+def trend_step_nb(st, j, close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, slow_factor=4, vol_span_bars=240, scale=1.0):
     if not close > 0.0:  # NaN or non-positive
-        st[1] = np.nan
+        st[j, 1] = np.nan
         return 0.0, 0.0, DATA_OUTAGE
     spans = (span_short_bars, span_mid_bars, span_long_bars)
-    if st[0] == 0.0:
+    if st[j, 0] == 0.0:
         for h in range(3):
-            st[4 + h] = close
-            st[7 + h] = close
+            st[j, 4 + h] = close
+            st[j, 7 + h] = close
     else:
         for h in range(3):
-            st[4 + h] += _alpha(spans[h]) * (close - st[4 + h])
-            st[7 + h] += _alpha(slow_factor * spans[h]) * (close - st[7 + h])
-    st[0] += 1.0
-    prev = st[1]
+            st[j, 4 + h] += _alpha(spans[h]) * (close - st[j, 4 + h])
+            st[j, 7 + h] += _alpha(slow_factor * spans[h]) * (close - st[j, 7 + h])
+    st[j, 0] += 1.0
+    prev = st[j, 1]
     if not math.isnan(prev):
         r = math.log(close / prev)
-        if st[3] == 0.0:
-            st[2] = r * r
+        if st[j, 3] == 0.0:
+            st[j, 2] = r * r
         else:
-            st[2] += _alpha(vol_span_bars) * (r * r - st[2])
-        st[3] += 1.0
-    st[1] = close
-    if st[0] < slow_factor * span_long_bars or st[3] < vol_span_bars:
+            st[j, 2] += _alpha(vol_span_bars) * (r * r - st[j, 2])
+        st[j, 3] += 1.0
+    st[j, 1] = close
+    if st[j, 0] < slow_factor * span_long_bars or st[j, 3] < vol_span_bars:
         return 0.0, 0.0, WARMING_UP
-    sigma = math.sqrt(st[2])
+    sigma = math.sqrt(st[j, 2])
     total = 0.0
     votes = 0.0
     for h in range(3):
-        d = math.log(st[4 + h] / st[7 + h])
+        d = (st[j, 4 + h] - st[j, 7 + h]) / st[j, 7 + h]
         d = d / (sigma * math.sqrt(spans[h])) if sigma > 0.0 else 0.0
-        total += math.tanh(d / scale)
+        total += _tanh(d / scale)
         votes += _sign(d)
     return total / 3.0, abs(votes) / 3.0, OK
 
@@ -813,7 +808,7 @@ def trend_step_nb(st, close, span_short_bars=5, span_mid_bars=15, span_long_bars
 def trend_1d_nb(close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, slow_factor=4, vol_span_bars=240, scale=1.0):
     """Multi-timeframe trend of one symbol from 1m closes.
 
-    For each horizon ``h`` (5m, 15m, 1h as 1m spans) ``d_h = log(EMA_h / EMA_{slow_factor*h}) / (sigma * sqrt(h))``
+    For each horizon ``h`` (5m, 15m, 1h as 1m spans) ``d_h = (EMA_h / EMA_{slow_factor*h} - 1) / (sigma * sqrt(h))``
     with ``sigma`` the EMA-RMS of 1-bar log returns (returns across a missing
     bar are skipped); score = mean of ``tanh(d_h / scale)``, confidence =
     |sum of signs| / 3 (agreement of the horizons). Warm-up:
@@ -821,25 +816,23 @@ def trend_1d_nb(close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, s
     """
     n = close.shape[0]
     score, conf, status = _new_outputs(n)
-    st = np.empty(trend_state_len())
-    trend_init_nb(st)
+    st = np.empty((1, trend_state_len()))
+    trend_init_nb(st, 0)
     for t in range(n):
-        score[t], conf[t], status[t] = trend_step_nb(
-            st, close[t], span_short_bars, span_mid_bars, span_long_bars, slow_factor, vol_span_bars, scale
+        score[t], conf[t], status[t] = trend_step_nb(st, 0, close[t], span_short_bars, span_mid_bars, span_long_bars, slow_factor, vol_span_bars, scale
         )
     return score, conf, status
 
 
 @njit(cache=True, nogil=True)
 def trend_nb(close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, slow_factor=4, vol_span_bars=240, scale=1.0):
-    """2-D form of :func:`trend_1d_nb`."""
+    """2-D form of :func:`trend_1d_nb` (bars outside, symbols inside, one state row per symbol)."""
     n, m = close.shape
     score, conf, status = _new_outputs_2d(n, m)
-    for j in range(m):
-        s_j, c_j, st_j = trend_1d_nb(
-            np.ascontiguousarray(close[:, j]), span_short_bars, span_mid_bars, span_long_bars, slow_factor, vol_span_bars, scale
-        )
-        _put_column_nb(score, conf, status, j, s_j, c_j, st_j)
+    state = trend_new_state_nb(m)
+    for t in range(n):
+        for j in range(m):
+            score[t, j], conf[t, j], status[t, j] = trend_step_nb(state, j, close[t, j], span_short_bars, span_mid_bars, span_long_bars, slow_factor, vol_span_bars, scale)
     return score, conf, status
 
 
@@ -853,40 +846,40 @@ def breakout_state_len(channel_bars=60):
 
 
 @njit(cache=True)
-def breakout_init_nb(st, channel_bars=60):
-    st[0] = 0.0
-    st[1] = 0.0
-    st[2] = np.nan
-    st[3] = np.nan
-    deque_init_nb(st, 4, channel_bars + 1)
-    deque_init_nb(st, 4 + deque_len(channel_bars + 1), channel_bars + 1)
+def breakout_init_nb(st, j, channel_bars=60):
+    st[j, 0] = 0.0
+    st[j, 1] = 0.0
+    st[j, 2] = np.nan
+    st[j, 3] = np.nan
+    deque_init_nb(st, j, 4, channel_bars + 1)
+    deque_init_nb(st, j, 4 + deque_len(channel_bars + 1), channel_bars + 1)
 
 
 @njit(cache=True)
-def breakout_step_nb(st, high, low, close, channel_bars=60, atr_span_bars=30, range_mult=1.5, scale=1.0):
+def breakout_step_nb(st, j, high, low, close, channel_bars=60, atr_span_bars=30, range_mult=1.5, scale=1.0):
     cap = channel_bars + 1
     o_hi = 4
     o_lo = 4 + deque_len(cap)
-    t = st[0]
-    st[0] = t + 1.0
-    deque_evict_nb(st, o_hi, cap, t - channel_bars)
-    deque_evict_nb(st, o_lo, cap, t - channel_bars)
+    t = st[j, 0]
+    st[j, 0] = t + 1.0
+    deque_evict_nb(st, j, o_hi, cap, t - channel_bars)
+    deque_evict_nb(st, j, o_lo, cap, t - channel_bars)
     if math.isnan(high) or math.isnan(low) or math.isnan(close):
-        st[2] = np.nan
+        st[j, 2] = np.nan
         return 0.0, 0.0, DATA_OUTAGE
-    upper = deque_front_nb(st, o_hi, cap)
-    lower = -deque_front_nb(st, o_lo, cap)
-    n_prior = st[1]
-    atr_prev = st[3]
-    prev = st[2]
+    upper = deque_front_nb(st, j, o_hi, cap)
+    lower = -deque_front_nb(st, j, o_lo, cap)
+    n_prior = st[j, 1]
+    atr_prev = st[j, 3]
+    prev = st[j, 2]
     true_range = high - low
     if not math.isnan(prev):
         true_range = max(true_range, abs(high - prev), abs(low - prev))
-    st[3] = true_range if math.isnan(atr_prev) else atr_prev + _alpha(atr_span_bars) * (true_range - atr_prev)
-    st[2] = close
-    st[1] = n_prior + 1.0
-    deque_push_max_nb(st, o_hi, cap, t, high)
-    deque_push_max_nb(st, o_lo, cap, t, -low)
+    st[j, 3] = true_range if math.isnan(atr_prev) else atr_prev + _alpha(atr_span_bars) * (true_range - atr_prev)
+    st[j, 2] = close
+    st[j, 1] = n_prior + 1.0
+    deque_push_max_nb(st, j, o_hi, cap, t, high)
+    deque_push_max_nb(st, j, o_lo, cap, t, -low)
     if n_prior < channel_bars or math.isnan(upper) or math.isnan(atr_prev):
         return 0.0, 0.0, WARMING_UP
     atr = max(atr_prev, 1e-12 * abs(close))
@@ -895,7 +888,7 @@ def breakout_step_nb(st, high, low, close, channel_bars=60, atr_span_bars=30, ra
         excess = (close - upper) / atr
     elif close < lower:
         excess = (close - lower) / atr
-    return math.tanh(excess / scale), _clip01(true_range / (range_mult * atr)), OK
+    return _tanh(excess / scale), _clip01(true_range / (range_mult * atr)), OK
 
 
 @njit(cache=True)
@@ -912,25 +905,23 @@ def breakout_1d_nb(high, low, close, channel_bars=60, atr_span_bars=30, range_mu
     """
     n = high.shape[0]
     score, conf, status = _new_outputs(n)
-    st = np.empty(breakout_state_len(channel_bars))
-    breakout_init_nb(st, channel_bars)
+    st = np.empty((1, breakout_state_len(channel_bars)))
+    breakout_init_nb(st, 0, channel_bars)
     for t in range(n):
-        score[t], conf[t], status[t] = breakout_step_nb(
-            st, high[t], low[t], close[t], channel_bars, atr_span_bars, range_mult, scale
+        score[t], conf[t], status[t] = breakout_step_nb(st, 0, high[t], low[t], close[t], channel_bars, atr_span_bars, range_mult, scale
         )
     return score, conf, status
 
 
 @njit(cache=True, nogil=True)
 def breakout_nb(high, low, close, channel_bars=60, atr_span_bars=30, range_mult=1.5, scale=1.0):
-    """2-D form of :func:`breakout_1d_nb`."""
+    """2-D form of :func:`breakout_1d_nb` (bars outside, symbols inside, one state row per symbol)."""
     n, m = high.shape
     score, conf, status = _new_outputs_2d(n, m)
-    for j in range(m):
-        s_j, c_j, st_j = breakout_1d_nb(
-            np.ascontiguousarray(high[:, j]), np.ascontiguousarray(low[:, j]), np.ascontiguousarray(close[:, j]), channel_bars, atr_span_bars, range_mult, scale
-        )
-        _put_column_nb(score, conf, status, j, s_j, c_j, st_j)
+    state = breakout_new_state_nb(m, channel_bars)
+    for t in range(n):
+        for j in range(m):
+            score[t, j], conf[t, j], status[t, j] = breakout_step_nb(state, j, high[t, j], low[t, j], close[t, j], channel_bars, atr_span_bars, range_mult, scale)
     return score, conf, status
 
 
@@ -944,42 +935,42 @@ def mr_state_len(window_bars=60, vol_short_bars=60, vol_long_bars=1_440):
 
 
 @njit(cache=True)
-def mr_init_nb(st, window_bars=60, vol_short_bars=60, vol_long_bars=1_440):
-    st[0] = np.nan
-    roll_init_nb(st, 1, window_bars, True)
-    roll_init_nb(st, 1 + roll_len(window_bars), vol_short_bars, False)
-    roll_init_nb(st, 1 + roll_len(window_bars) + roll_len(vol_short_bars), vol_long_bars, False)
+def mr_init_nb(st, j, window_bars=60, vol_short_bars=60, vol_long_bars=1_440):
+    st[j, 0] = np.nan
+    roll_init_nb(st, j, 1, window_bars, True)
+    roll_init_nb(st, j, 1 + roll_len(window_bars), vol_short_bars, False)
+    roll_init_nb(st, j, 1 + roll_len(window_bars) + roll_len(vol_short_bars), vol_long_bars, False)
 
 
 @njit(cache=True)
-def mr_step_nb(st, close, window_bars=60, vol_short_bars=60, vol_long_bars=1_440, min_periods_bars=720, z_scale=2.0, max_vol_ratio=2.0):
+def mr_step_nb(st, j, close, window_bars=60, vol_short_bars=60, vol_long_bars=1_440, min_periods_bars=720, z_scale=2.0, max_vol_ratio=2.0):
     o_c = 1
     o_s = 1 + roll_len(window_bars)
     o_l = o_s + roll_len(vol_short_bars)
     px = close if close > 0.0 else np.nan
-    r = math.log(px / st[0])  # NaN when either is missing
-    st[0] = px
-    roll_push_nb(st, o_c, window_bars, px, True)
-    roll_push_nb(st, o_s, vol_short_bars, r, False)
-    roll_push_nb(st, o_l, vol_long_bars, r, False)
+    r = math.log(px / st[j, 0])  # NaN when either is missing
+    st[j, 0] = px
+    roll_push_nb(st, j, o_c, window_bars, px, True)
+    roll_push_nb(st, j, o_s, vol_short_bars, r, False)
+    roll_push_nb(st, j, o_l, vol_long_bars, r, False)
     if math.isnan(px):
         return 0.0, 0.0, DATA_OUTAGE
     if (
-        roll_count_nb(st, o_c) < window_bars
-        or roll_count_nb(st, o_s) < vol_short_bars // 2
-        or roll_count_nb(st, o_l) < min_periods_bars
+        roll_count_nb(st, j, o_c) < window_bars
+        or roll_count_nb(st, j, o_s) < vol_short_bars // 2
+        or roll_count_nb(st, j, o_l) < min_periods_bars
     ):
         return 0.0, 0.0, WARMING_UP
-    mean = roll_mean_nb(st, o_c)
-    std = roll_std_nb(st, o_c)
+    mean = roll_mean_nb(st, j, o_c)
+    std = roll_std_nb(st, j, o_c)
     z = (px - mean) / std if std > 1e-12 * mean else 0.0
-    vol_long = roll_rms_nb(st, o_l)
-    vol_short = roll_rms_nb(st, o_s)
+    vol_long = roll_rms_nb(st, j, o_l)
+    vol_short = roll_rms_nb(st, j, o_s)
     if vol_long > 0.0:
         ratio = vol_short / vol_long
     else:
         ratio = 1.0 if vol_short == 0.0 else np.inf
-    return -math.tanh(z / z_scale), _clip01((max_vol_ratio - ratio) / (max_vol_ratio - 1.0)), OK
+    return -_tanh(z / z_scale), _clip01((max_vol_ratio - ratio) / (max_vol_ratio - 1.0)), OK
 
 
 @njit(cache=True)
@@ -995,25 +986,23 @@ def mean_reversion_1d_nb(close, window_bars=60, vol_short_bars=60, vol_long_bars
     """
     n = close.shape[0]
     score, conf, status = _new_outputs(n)
-    st = np.empty(mr_state_len(window_bars, vol_short_bars, vol_long_bars))
-    mr_init_nb(st, window_bars, vol_short_bars, vol_long_bars)
+    st = np.empty((1, mr_state_len(window_bars, vol_short_bars, vol_long_bars)))
+    mr_init_nb(st, 0, window_bars, vol_short_bars, vol_long_bars)
     for t in range(n):
-        score[t], conf[t], status[t] = mr_step_nb(
-            st, close[t], window_bars, vol_short_bars, vol_long_bars, min_periods_bars, z_scale, max_vol_ratio
+        score[t], conf[t], status[t] = mr_step_nb(st, 0, close[t], window_bars, vol_short_bars, vol_long_bars, min_periods_bars, z_scale, max_vol_ratio
         )
     return score, conf, status
 
 
 @njit(cache=True, nogil=True)
 def mean_reversion_nb(close, window_bars=60, vol_short_bars=60, vol_long_bars=1_440, min_periods_bars=720, z_scale=2.0, max_vol_ratio=2.0):
-    """2-D form of :func:`mean_reversion_1d_nb`."""
+    """2-D form of :func:`mean_reversion_1d_nb` (bars outside, symbols inside, one state row per symbol)."""
     n, m = close.shape
     score, conf, status = _new_outputs_2d(n, m)
-    for j in range(m):
-        s_j, c_j, st_j = mean_reversion_1d_nb(
-            np.ascontiguousarray(close[:, j]), window_bars, vol_short_bars, vol_long_bars, min_periods_bars, z_scale, max_vol_ratio
-        )
-        _put_column_nb(score, conf, status, j, s_j, c_j, st_j)
+    state = mr_new_state_nb(m, window_bars, vol_short_bars, vol_long_bars)
+    for t in range(n):
+        for j in range(m):
+            score[t, j], conf[t, j], status[t, j] = mr_step_nb(state, j, close[t, j], window_bars, vol_short_bars, vol_long_bars, min_periods_bars, z_scale, max_vol_ratio)
     return score, conf, status
 
 
@@ -1049,12 +1038,12 @@ def fear_greed_1d_nb(value, fear_below=25.0, greed_above=75.0):
 
 @njit(cache=True, nogil=True)
 def fear_greed_nb(value, fear_below=25.0, greed_above=75.0):
-    """2-D form of :func:`fear_greed_1d_nb` (a market-wide series is one column; the face broadcasts it)."""
+    """2-D form of :func:`fear_greed_1d_nb`; a market-wide series is one column, the face broadcasts it."""
     n, m = value.shape
     score, conf, status = _new_outputs_2d(n, m)
-    for j in range(m):
-        s_j, c_j, st_j = fear_greed_1d_nb(np.ascontiguousarray(value[:, j]), fear_below, greed_above)
-        _put_column_nb(score, conf, status, j, s_j, c_j, st_j)
+    for t in range(n):
+        for j in range(m):
+            score[t, j], conf[t, j], status[t, j] = fear_greed_step_nb(value[t, j], fear_below, greed_above)
     return score, conf, status
 
 
@@ -1068,34 +1057,34 @@ def social_state_len():
 
 
 @njit(cache=True)
-def social_init_nb(st):
-    st[0] = 0.0
+def social_init_nb(st, j):
+    st[j, 0] = 0.0
     for k in range(1, 5):
-        st[k] = np.nan
+        st[j, k] = np.nan
 
 
 @njit(cache=True)
-def social_step_nb(st, mentions, tone, span_fast_bars=360, span_slow_bars=1_440, tone_gain=4.0, mention_gain=1.0):
+def social_step_nb(st, j, mentions, tone, span_fast_bars=360, span_slow_bars=1_440, tone_gain=4.0, mention_gain=1.0):
     if math.isnan(mentions) or math.isnan(tone) or mentions < 0.0 or abs(tone) > 1.0:
         return 0.0, 0.0, DATA_OUTAGE
-    if st[0] == 0.0:
-        st[1] = mentions
-        st[2] = mentions
-        st[3] = tone
-        st[4] = tone
+    if st[j, 0] == 0.0:
+        st[j, 1] = mentions
+        st[j, 2] = mentions
+        st[j, 3] = tone
+        st[j, 4] = tone
     else:
         af = _alpha(span_fast_bars)
         aslow = _alpha(span_slow_bars)
-        st[1] += af * (mentions - st[1])
-        st[2] += aslow * (mentions - st[2])
-        st[3] += af * (tone - st[3])
-        st[4] += aslow * (tone - st[4])
-    st[0] += 1.0
-    if st[0] < span_slow_bars:
+        st[j, 1] += af * (mentions - st[j, 1])
+        st[j, 2] += aslow * (mentions - st[j, 2])
+        st[j, 3] += af * (tone - st[j, 3])
+        st[j, 4] += aslow * (tone - st[j, 4])
+    st[j, 0] += 1.0
+    if st[j, 0] < span_slow_bars:
         return 0.0, 0.0, WARMING_UP
-    attention = math.log((st[1] + 1.0) / (st[2] + 1.0))
-    score = math.tanh(tone_gain * (st[3] - st[4]) + mention_gain * attention * st[3])
-    return score, min(1.0, (st[1] + 1.0) / (st[2] + 1.0)), OK
+    attention = math.log((st[j, 1] + 1.0) / (st[j, 2] + 1.0))
+    score = _tanh(tone_gain * (st[j, 3] - st[j, 4]) + mention_gain * attention * st[j, 3])
+    return score, min(1.0, (st[j, 1] + 1.0) / (st[j, 2] + 1.0)), OK
 
 
 @njit(cache=True)
@@ -1112,25 +1101,23 @@ def social_sentiment_1d_nb(mentions, tone, span_fast_bars=360, span_slow_bars=1_
     """
     n = mentions.shape[0]
     score, conf, status = _new_outputs(n)
-    st = np.empty(social_state_len())
-    social_init_nb(st)
+    st = np.empty((1, social_state_len()))
+    social_init_nb(st, 0)
     for t in range(n):
-        score[t], conf[t], status[t] = social_step_nb(
-            st, mentions[t], tone[t], span_fast_bars, span_slow_bars, tone_gain, mention_gain
+        score[t], conf[t], status[t] = social_step_nb(st, 0, mentions[t], tone[t], span_fast_bars, span_slow_bars, tone_gain, mention_gain
         )
     return score, conf, status
 
 
 @njit(cache=True, nogil=True)
 def social_sentiment_nb(mentions, tone, span_fast_bars=360, span_slow_bars=1_440, tone_gain=4.0, mention_gain=1.0):
-    """2-D form of :func:`social_sentiment_1d_nb`."""
+    """2-D form of :func:`social_sentiment_1d_nb` (bars outside, symbols inside, one state row per symbol)."""
     n, m = mentions.shape
     score, conf, status = _new_outputs_2d(n, m)
-    for j in range(m):
-        s_j, c_j, st_j = social_sentiment_1d_nb(
-            np.ascontiguousarray(mentions[:, j]), np.ascontiguousarray(tone[:, j]), span_fast_bars, span_slow_bars, tone_gain, mention_gain
-        )
-        _put_column_nb(score, conf, status, j, s_j, c_j, st_j)
+    state = social_new_state_nb(m)
+    for t in range(n):
+        for j in range(m):
+            score[t, j], conf[t, j], status[t, j] = social_step_nb(state, j, mentions[t, j], tone[t, j], span_fast_bars, span_slow_bars, tone_gain, mention_gain)
     return score, conf, status
 
 
@@ -1209,7 +1196,7 @@ def aggregate_nb(score, conf, status, weights, required, min_live_signals=5):
 def ofi_new_state_nb(n_symbols, span_fast_bars=5, span_slow_bars=30):
     state = np.empty((n_symbols, ofi_state_len(span_fast_bars, span_slow_bars)))
     for j in range(n_symbols):
-        ofi_init_nb(state[j], span_fast_bars, span_slow_bars)
+        ofi_init_nb(state, j, span_fast_bars, span_slow_bars)
     return state
 
 
@@ -1218,7 +1205,7 @@ def ofi_update_nb(state, imbalance, span_fast_bars=5, span_slow_bars=30, change_
     m = imbalance.shape[0]
     score, conf, status = _new_outputs(m)
     for j in range(m):
-        score[j], conf[j], status[j] = ofi_step_nb(state[j], imbalance[j], span_fast_bars, span_slow_bars, change_weight, gain)
+        score[j], conf[j], status[j] = ofi_step_nb(state, j, imbalance[j], span_fast_bars, span_slow_bars, change_weight, gain)
     return score, conf, status
 
 
@@ -1226,7 +1213,7 @@ def ofi_update_nb(state, imbalance, span_fast_bars=5, span_slow_bars=30, change_
 def funding_new_state_nb(n_symbols, window_bars=10_080):
     state = np.empty((n_symbols, funding_state_len(window_bars)))
     for j in range(n_symbols):
-        funding_init_nb(state[j], window_bars)
+        funding_init_nb(state, j, window_bars)
     return state
 
 
@@ -1235,7 +1222,7 @@ def funding_update_nb(state, rate, window_bars=10_080, min_periods_bars=4_320, z
     m = rate.shape[0]
     score, conf, status = _new_outputs(m)
     for j in range(m):
-        score[j], conf[j], status[j] = funding_step_nb(state[j], rate[j], window_bars, min_periods_bars, z_entry, z_full, min_std)
+        score[j], conf[j], status[j] = funding_step_nb(state, j, rate[j], window_bars, min_periods_bars, z_entry, z_full, min_std)
     return score, conf, status
 
 
@@ -1243,7 +1230,7 @@ def funding_update_nb(state, rate, window_bars=10_080, min_periods_bars=4_320, z
 def oi_new_state_nb(n_symbols, lag_bars=15, window_bars=1_440):
     state = np.empty((n_symbols, oi_state_len(lag_bars, window_bars)))
     for j in range(n_symbols):
-        oi_init_nb(state[j], lag_bars, window_bars)
+        oi_init_nb(state, j, lag_bars, window_bars)
     return state
 
 
@@ -1252,8 +1239,7 @@ def oi_update_nb(state, oi_usd, close, lag_bars=15, window_bars=1_440, min_perio
     m = oi_usd.shape[0]
     score, conf, status = _new_outputs(m)
     for j in range(m):
-        score[j], conf[j], status[j] = oi_step_nb(
-            state[j], oi_usd[j], close[j], lag_bars, window_bars, min_periods_bars, oi_scale, price_scale
+        score[j], conf[j], status[j] = oi_step_nb(state, j, oi_usd[j], close[j], lag_bars, window_bars, min_periods_bars, oi_scale, price_scale
         )
     return score, conf, status
 
@@ -1262,7 +1248,7 @@ def oi_update_nb(state, oi_usd, close, lag_bars=15, window_bars=1_440, min_perio
 def liq_new_state_nb(n_symbols, burst_bars=5, window_bars=1_440):
     state = np.empty((n_symbols, liq_state_len(burst_bars, window_bars)))
     for j in range(n_symbols):
-        liq_init_nb(state[j], burst_bars, window_bars)
+        liq_init_nb(state, j, burst_bars, window_bars)
     return state
 
 
@@ -1271,8 +1257,7 @@ def liq_update_nb(state, long_liq_usd, short_liq_usd, burst_bars=5, window_bars=
     m = long_liq_usd.shape[0]
     score, conf, status = _new_outputs(m)
     for j in range(m):
-        score[j], conf[j], status[j] = liq_step_nb(
-            state[j], long_liq_usd[j], short_liq_usd[j], burst_bars, window_bars, min_periods_bars, burst_ratio
+        score[j], conf[j], status[j] = liq_step_nb(state, j, long_liq_usd[j], short_liq_usd[j], burst_bars, window_bars, min_periods_bars, burst_ratio
         )
     return score, conf, status
 
@@ -1281,7 +1266,7 @@ def liq_update_nb(state, long_liq_usd, short_liq_usd, burst_bars=5, window_bars=
 def taker_new_state_nb(n_symbols, flow_bars=15, window_bars=1_440):
     state = np.empty((n_symbols, taker_state_len(flow_bars, window_bars)))
     for j in range(n_symbols):
-        taker_init_nb(state[j], flow_bars, window_bars)
+        taker_init_nb(state, j, flow_bars, window_bars)
     return state
 
 
@@ -1290,8 +1275,7 @@ def taker_update_nb(state, taker_buy_base, taker_sell_base, flow_bars=15, window
     m = taker_buy_base.shape[0]
     score, conf, status = _new_outputs(m)
     for j in range(m):
-        score[j], conf[j], status[j] = taker_step_nb(
-            state[j], taker_buy_base[j], taker_sell_base[j], flow_bars, window_bars, min_periods_bars, z_scale, min_std
+        score[j], conf[j], status[j] = taker_step_nb(state, j, taker_buy_base[j], taker_sell_base[j], flow_bars, window_bars, min_periods_bars, z_scale, min_std
         )
     return score, conf, status
 
@@ -1300,7 +1284,7 @@ def taker_update_nb(state, taker_buy_base, taker_sell_base, flow_bars=15, window
 def trend_new_state_nb(n_symbols):
     state = np.empty((n_symbols, trend_state_len()))
     for j in range(n_symbols):
-        trend_init_nb(state[j])
+        trend_init_nb(state, j)
     return state
 
 
@@ -1309,8 +1293,7 @@ def trend_update_nb(state, close, span_short_bars=5, span_mid_bars=15, span_long
     m = close.shape[0]
     score, conf, status = _new_outputs(m)
     for j in range(m):
-        score[j], conf[j], status[j] = trend_step_nb(
-            state[j], close[j], span_short_bars, span_mid_bars, span_long_bars, slow_factor, vol_span_bars, scale
+        score[j], conf[j], status[j] = trend_step_nb(state, j, close[j], span_short_bars, span_mid_bars, span_long_bars, slow_factor, vol_span_bars, scale
         )
     return score, conf, status
 
@@ -1319,7 +1302,7 @@ def trend_update_nb(state, close, span_short_bars=5, span_mid_bars=15, span_long
 def breakout_new_state_nb(n_symbols, channel_bars=60):
     state = np.empty((n_symbols, breakout_state_len(channel_bars)))
     for j in range(n_symbols):
-        breakout_init_nb(state[j], channel_bars)
+        breakout_init_nb(state, j, channel_bars)
     return state
 
 
@@ -1328,8 +1311,7 @@ def breakout_update_nb(state, high, low, close, channel_bars=60, atr_span_bars=3
     m = close.shape[0]
     score, conf, status = _new_outputs(m)
     for j in range(m):
-        score[j], conf[j], status[j] = breakout_step_nb(
-            state[j], high[j], low[j], close[j], channel_bars, atr_span_bars, range_mult, scale
+        score[j], conf[j], status[j] = breakout_step_nb(state, j, high[j], low[j], close[j], channel_bars, atr_span_bars, range_mult, scale
         )
     return score, conf, status
 
@@ -1338,7 +1320,7 @@ def breakout_update_nb(state, high, low, close, channel_bars=60, atr_span_bars=3
 def mr_new_state_nb(n_symbols, window_bars=60, vol_short_bars=60, vol_long_bars=1_440):
     state = np.empty((n_symbols, mr_state_len(window_bars, vol_short_bars, vol_long_bars)))
     for j in range(n_symbols):
-        mr_init_nb(state[j], window_bars, vol_short_bars, vol_long_bars)
+        mr_init_nb(state, j, window_bars, vol_short_bars, vol_long_bars)
     return state
 
 
@@ -1347,8 +1329,7 @@ def mr_update_nb(state, close, window_bars=60, vol_short_bars=60, vol_long_bars=
     m = close.shape[0]
     score, conf, status = _new_outputs(m)
     for j in range(m):
-        score[j], conf[j], status[j] = mr_step_nb(
-            state[j], close[j], window_bars, vol_short_bars, vol_long_bars, min_periods_bars, z_scale, max_vol_ratio
+        score[j], conf[j], status[j] = mr_step_nb(state, j, close[j], window_bars, vol_short_bars, vol_long_bars, min_periods_bars, z_scale, max_vol_ratio
         )
     return score, conf, status
 
@@ -1366,7 +1347,7 @@ def fear_greed_update_nb(value, fear_below=25.0, greed_above=75.0):
 def social_new_state_nb(n_symbols):
     state = np.empty((n_symbols, social_state_len()))
     for j in range(n_symbols):
-        social_init_nb(state[j])
+        social_init_nb(state, j)
     return state
 
 
@@ -1375,8 +1356,7 @@ def social_update_nb(state, mentions, tone, span_fast_bars=360, span_slow_bars=1
     m = mentions.shape[0]
     score, conf, status = _new_outputs(m)
     for j in range(m):
-        score[j], conf[j], status[j] = social_step_nb(
-            state[j], mentions[j], tone[j], span_fast_bars, span_slow_bars, tone_gain, mention_gain
+        score[j], conf[j], status[j] = social_step_nb(state, j, mentions[j], tone[j], span_fast_bars, span_slow_bars, tone_gain, mention_gain
         )
     return score, conf, status
 

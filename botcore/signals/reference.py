@@ -129,7 +129,7 @@ def trend_ref(close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, slo
     sigma = np.sqrt(_ema(r**2, vol_span_bars))
     parts, votes = [], []
     for span in (span_short_bars, span_mid_bars, span_long_bars):
-        d = np.log(_ema(c, span) / _ema(c, slow_factor * span)) / (sigma * np.sqrt(span))
+        d = (_ema(c, span) / _ema(c, slow_factor * span) - 1.0) / (sigma * np.sqrt(span))
         d = d.where(sigma > 0, 0.0)
         parts.append(np.tanh(d / scale))
         votes.append(np.sign(d))
