@@ -1,0 +1,195 @@
+"""One decision cycle explained: what the bot saw, what each signal said, the regime, and why.
+
+:func:`load_cycle` reads the decision rows of one cycle (the latest by
+default) from a ledger: for every symbol the outcome, the gate or rule that
+decided it, the other gates that failed, the strategy, conviction, Kelly
+inputs and size (``detail``), and a readable sentence
+(:func:`botcore.strategy.explain`). With a market store, :func:`market_context`
+rebuilds what the cycle saw from the stored data known at that time: each
+symbol's snapshot (:func:`botcore.market.snapshot.snapshot_at`), the ten
+signals and their aggregate (:mod:`botcore.signals.engine`) and the Hurst
+regime (:func:`botcore.regime.engine.compute_regime`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from botcore.analytics import trail
+from botcore.analytics.review import ms_to_utc, universe_sectors
+from botcore.ledger import Ledger
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["CycleData", "MarketContext", "load_cycle", "market_context", "cycle_times"]
+
+BAR_MS = 60_000
+
+
+def cycle_times(decisions: pd.DataFrame) -> np.ndarray:
+    """Return the distinct cycle times of a decision trail, ascending."""
+    return np.unique(decisions["ts_ms"].to_numpy(dtype=np.int64)) if len(decisions) else np.empty(0, np.int64)
+
+
+@dataclass
+class CycleData:
+    """The ledger's record of one cycle."""
+
+    ledger_path: str
+    ts_ms: int
+    n_cycles: int
+    rows: pd.DataFrame          # one row per symbol: outcome, reason, gates, detail fields, explanation
+    outcomes: pd.Series         # count per outcome name
+    equity: dict[str, Any] | None
+    fills: pd.DataFrame         # fills booked by this cycle (until the next one)
+    positions: pd.DataFrame     # the ledger's positions now (the table keeps no history)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def when(self) -> str:
+        return ms_to_utc(self.ts_ms)
+
+
+def load_cycle(ledger_path: str | os.PathLike, cycle_ts_ms: int | None = None, *, settings: Any = None) -> CycleData:
+    """Read one cycle of a ledger (read-only): the latest one, or the one at ``cycle_ts_ms``.
+
+    Raises
+    ------
+    LookupError
+        When the ledger holds no decisions, or none at ``cycle_ts_ms``.
+    """
+    with Ledger.open(ledger_path, readonly=True) as ledger, ledger.snapshot():
+        decisions = ledger.decisions()
+        all_times = cycle_times(decisions)
+        if not len(all_times):
+            raise LookupError(f"ledger {ledger_path} has no decisions: no cycle to report")
+        ts = int(all_times[-1]) if cycle_ts_ms is None else int(cycle_ts_ms)
+        if ts not in set(all_times.tolist()):
+            raise LookupError(f"ledger {ledger_path} has no cycle at {ts} ({ms_to_utc(ts)})")
+        nxt = all_times[all_times > ts]
+        until = int(nxt[0]) if len(nxt) else None
+        rows = decisions[decisions["ts_ms"] == ts].reset_index(drop=True)
+        equity = ledger.equity()
+        fills = ledger.fills(since_ms=ts)
+        positions = ledger.positions()
+        meta = {r.key: json.loads(r.value) for r in ledger.table("meta").itertuples()}
+    if until is not None:
+        fills = fills[fills["ts_ms"] < until]
+        eq_rows = equity[(equity["ts_ms"] >= ts) & (equity["ts_ms"] < until)]
+    else:
+        eq_rows = equity[equity["ts_ms"] >= ts]
+    if eq_rows.empty:
+        eq_rows = equity[equity["ts_ms"] <= ts].tail(1)
+    details = trail.decision_details(rows)
+    sectors = universe_sectors(settings)
+    details["sector"] = [sectors.get(s, "unknown") for s in details["symbol"]]
+    details["gate"] = [r if r != o else "" for o, r in zip(details["outcome_name"], details["reason_name"])]
+    details["other_gates"] = [", ".join(n for n in trail.mask_reason_names(m) if n != r)
+                              for m, r in zip(details["reason_mask"], details["reason_name"])]
+    details["explanation"] = trail.explain_rows(rows)
+    outcomes = details["outcome_name"].value_counts()
+    return CycleData(
+        ledger_path=str(ledger_path), ts_ms=ts, n_cycles=len(all_times), rows=details, outcomes=outcomes,
+        equity=None if eq_rows.empty else eq_rows.iloc[0].to_dict(), fills=fills.reset_index(drop=True),
+        positions=positions, meta=meta,
+    )
+
+
+@dataclass
+class MarketContext:
+    """What the market store says the cycle saw."""
+
+    t_ms: int
+    snapshot: pd.DataFrame      # one row per symbol: prices, book, funding, OI, taker, sentiment, missing inputs
+    scores: pd.DataFrame        # symbol x signal score (NaN unless the status is OK)
+    statuses: pd.DataFrame      # symbol x signal status name
+    aggregate: pd.DataFrame     # symbol: direction, conviction, tradable, live signals
+    regime: pd.DataFrame        # symbol: Hurst, smoothed Hurst, regime name
+    notes: list[str]
+
+
+def _snapshot_row(snap: Any) -> dict[str, Any]:
+    c1 = snap.candles.get("1m")
+    return {
+        "last_close": float(c1.close[-1]) if c1 is not None else np.nan,
+        "mark_price": snap.mark_price if snap.mark_price is not None else np.nan,
+        "best_bid": snap.best_bid if snap.best_bid is not None else np.nan,
+        "best_ask": snap.best_ask if snap.best_ask is not None else np.nan,
+        "spread_bps": snap.spread_bps if snap.spread_bps is not None else np.nan,
+        "funding_rate_8h": snap.funding_rate if snap.funding_rate is not None else np.nan,
+        "next_funding": ms_to_utc(snap.next_funding_ts_ms),
+        "oi_usd": snap.oi_usd if snap.oi_usd is not None else np.nan,
+        "taker_buy_ratio": snap.taker_buy_ratio if snap.taker_buy_ratio is not None else np.nan,
+        "fear_greed": snap.fear_greed if snap.fear_greed is not None else np.nan,
+        "social_tone": snap.social_tone if snap.social_tone is not None else np.nan,
+        "missing": ", ".join(sorted(snap.missing)) or "-",
+    }
+
+
+def market_context(data_dir: str | os.PathLike, symbols: list[str], t_ms: int, *, settings: Any = None,
+                   lookback_hours: float = 72.0) -> MarketContext:
+    """Rebuild the cycle at ``t_ms`` from a market store: snapshots, signals, aggregate and regime.
+
+    Only rows known at ``t_ms`` are read. Signals run over ``lookback_hours``
+    of 1-minute bars ending at the last bar closed by ``t_ms``; a signal
+    whose window is longer reports ``WARMING_UP`` (shown, never filled in).
+    Symbols the store lacks are listed in ``notes`` and left out.
+    """
+    from botcore.config import load_settings
+    from botcore.market.snapshot import snapshot_at
+    from botcore.market.store import Store
+    from botcore.regime.engine import compute_regime
+    from botcore.regime.enums import REGIME_LABELS
+    from botcore.signals.engine import aggregate, compute_signals, load_inputs
+    from botcore.signals.enums import STATUS_NAMES
+    from botcore.config.models import SIGNAL_NAMES
+
+    if settings is None or isinstance(settings, (str, os.PathLike)):
+        settings = load_settings(settings) if settings is not None else load_settings()
+    store = Store(data_dir)
+    notes: list[str] = []
+    known = set(store.symbols("candles_1m"))
+    present = [s for s in symbols if s in known]
+    if len(present) < len(symbols):
+        notes.append(f"not in the store {data_dir}: {', '.join(s for s in symbols if s not in known)}")
+    t_ms = int(t_ms)
+    snaps = {}
+    for s in present:
+        snaps[s] = _snapshot_row(snapshot_at(store, s, t_ms, settings))
+    snapshot = pd.DataFrame.from_dict(snaps, orient="index")
+    snapshot.index.name = "symbol"
+    end = t_ms // BAR_MS * BAR_MS
+    start = end - int(lookback_hours * 3_600_000) // BAR_MS * BAR_MS
+    empty = pd.DataFrame(index=pd.Index(present, name="symbol"))
+    if not present:
+        return MarketContext(t_ms, snapshot, empty, empty, empty, empty, notes)
+    grid, inputs = load_inputs(store, present, start, end, settings.signals)
+    out = compute_signals(inputs)
+    last = len(grid) - 1
+    agg = aggregate(type(out)(out.score[last], out.confidence[last], out.status[last]), settings.signals)
+    status = np.asarray(out.status[last])
+    score = np.where(status == 0, np.asarray(out.score[last]), np.nan)
+    scores = pd.DataFrame(score, index=pd.Index(present, name="symbol"), columns=list(SIGNAL_NAMES))
+    statuses = pd.DataFrame([[STATUS_NAMES.get(int(v), str(v)) for v in row] for row in status],
+                            index=scores.index, columns=list(SIGNAL_NAMES))
+    aggregate_df = pd.DataFrame({
+        "direction": np.asarray(agg.direction, dtype=int), "conviction": np.asarray(agg.conviction, dtype=float),
+        "tradable": np.asarray(agg.tradable, dtype=bool), "live_signals": np.asarray(agg.n_live, dtype=int),
+    }, index=scores.index)
+    close = pd.DataFrame(inputs.close, index=pd.Index(grid, name="ts"), columns=present)
+    reg = compute_regime(close, settings.regime)
+    regime = pd.DataFrame({
+        "hurst": reg.hurst.iloc[-1].to_numpy(), "hurst_smooth": reg.hurst_smooth.iloc[-1].to_numpy(),
+        "regime": [REGIME_LABELS.get(int(c), str(c)) for c in reg.regime.iloc[-1].to_numpy()],
+    }, index=scores.index)
+    if (reg.regime.iloc[-1] < 0).any():
+        notes.append(f"regime unknown (warming up) where the {lookback_hours:g} h look-back is too short "
+                     f"for the Hurst window ({settings.regime.window} bars) and its smoothing")
+    return MarketContext(t_ms, snapshot, scores, statuses, aggregate_df, regime, notes)

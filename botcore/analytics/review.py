@@ -1,0 +1,323 @@
+"""The periodic review of a ledger: load a window, compute every table, flag what needs a look.
+
+:func:`load_review` reads one consistent snapshot of a ledger (read-only, so
+it is safe while the bot runs) restricted to a window; :func:`build_review`
+turns it into a :class:`Review` (headline metrics from
+:func:`botcore.analytics.metrics.summary`, breakdowns, gate blocks, Kelly
+calibration, parameter changes, red flags). The pipeline notebook
+``notebooks/pipelines/review.ipynb`` shows a :class:`Review`; ``botcore
+review`` runs that notebook.
+
+The window
+----------
+``end_ms`` defaults to the ledger's last equity snapshot (else its last
+trade, decision or heartbeat), not the wall clock, so a backtest ledger of
+past data is reviewed where its data is. ``start_ms = end_ms - days``,
+clamped to the first equity snapshot (else the first activity). The
+starting equity is the last snapshot before the window, else the ledger's
+starting cash. So a review whose window covers a whole backtest reports the
+same numbers as ``summary(ledger.trades(), ledger.equity(), ledger.starting_cash())``,
+which :func:`ledger_summary` returns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from botcore.analytics import flags as _flags
+from botcore.analytics import metrics, trail
+from botcore.ledger import Ledger
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ReviewData", "Review", "load_review", "build_review", "review_ledger", "ledger_summary",
+           "param_changes", "alerts_in_window", "universe_sectors", "ms_to_utc"]
+
+DAY_MS = metrics.DAY_MS
+
+
+def ms_to_utc(ts_ms: int | float | None) -> str:
+    """Return ``YYYY-MM-DD HH:MM UTC`` for a time in ms (``"-"`` for None/NaN/negative)."""
+    if ts_ms is None or (isinstance(ts_ms, float) and math.isnan(ts_ms)) or ts_ms < 0:
+        return "-"
+    return pd.Timestamp(int(ts_ms), unit="ms").strftime("%Y-%m-%d %H:%M UTC")
+
+
+def universe_sectors(settings: Any = None) -> dict[str, str]:
+    """Return ``{symbol: sector}`` of the configured universe (every asset, enabled or not).
+
+    ``settings`` is a :class:`botcore.config.Settings`, a config directory, or
+    None for the default one; an unreadable configuration gives ``{}`` (sectors
+    then show as ``unknown``) with a warning.
+    """
+    from botcore.config import load_settings
+    from botcore.errors import ConfigError
+
+    try:
+        if settings is None or isinstance(settings, (str, os.PathLike)):
+            settings = load_settings(settings) if settings is not None else load_settings()
+    except ConfigError as exc:
+        logger.warning("sectors unavailable, configuration unreadable: %s", exc)
+        return {}
+    return {a.symbol: a.sector for a in settings.universe.assets}
+
+
+def _flatten(body: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def param_changes(params: pd.DataFrame, start_ms: int | None = None, end_ms: int | None = None) -> pd.DataFrame:
+    """Return the parameter versions created in the window with what changed against their parent.
+
+    ``params`` is :meth:`Ledger.list_params` (``body`` as JSON text or dict).
+    Columns: ``version, kind, created, active, parent_version, reason,
+    changes`` (``"key: old -> new"`` per changed leaf, ``"(new)"`` without a parent).
+    """
+    columns = ["version", "kind", "created", "created_ts_ms", "active", "parent_version", "reason", "changes"]
+    if params.empty:
+        return pd.DataFrame(columns=columns)
+    bodies = {int(r.version): (json.loads(r.body) if isinstance(r.body, str) else dict(r.body))
+              for r in params.itertuples()}
+    rows = []
+    for r in params.sort_values("version").itertuples():
+        ts = int(r.created_ts_ms)
+        if (start_ms is not None and ts < start_ms) or (end_ms is not None and ts > end_ms):
+            continue
+        parent = None if pd.isna(r.parent_version) else int(r.parent_version)
+        new, old = _flatten(bodies[int(r.version)]), _flatten(bodies.get(parent, {})) if parent else None
+        if old is None:
+            changes = "(new)"
+        else:
+            diffs = [f"{k}: {old.get(k, '(absent)')} -> {new.get(k, '(removed)')}"
+                     for k in sorted(set(new) | set(old)) if new.get(k, "(removed)") != old.get(k, "(absent)")]
+            changes = "; ".join(diffs) if diffs else "(no change)"
+        rows.append({"version": int(r.version), "kind": r.kind, "created": ms_to_utc(ts), "created_ts_ms": ts,
+                     "active": bool(r.active), "parent_version": parent, "reason": r.reason, "changes": changes})
+    return pd.DataFrame(rows, columns=columns)
+
+
+@dataclass
+class ReviewData:
+    """One window of a ledger, read from one snapshot."""
+
+    ledger_path: str
+    start_ms: int
+    end_ms: int
+    starting_equity_usd: float
+    ledger_starting_cash_usd: float
+    trades: pd.DataFrame
+    equity: pd.DataFrame
+    decisions: pd.DataFrame
+    heartbeats: pd.DataFrame
+    params: pd.DataFrame
+    meta: dict[str, Any]
+    invariant: dict[str, Any]
+    sectors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def days(self) -> float:
+        return (self.end_ms - self.start_ms) / DAY_MS
+
+    @property
+    def mode(self) -> str:
+        return str(self.meta.get("mode", "unknown"))
+
+
+def _first_last(frames: list[tuple[pd.DataFrame, str]]) -> tuple[int | None, int | None]:
+    lo, hi = [], []
+    for df, col in frames:
+        if not df.empty and col in df.columns:
+            values = df[col].dropna()
+            if len(values):
+                lo.append(int(values.min()))
+                hi.append(int(values.max()))
+    return (min(lo) if lo else None, max(hi) if hi else None)
+
+
+def _window(df: pd.DataFrame, col: str, start_ms: int, end_ms: int) -> pd.DataFrame:
+    if df.empty:
+        return df
+    return df[(df[col] >= start_ms) & (df[col] <= end_ms)].reset_index(drop=True)
+
+
+def load_review(ledger_path: str | os.PathLike, days: float = 7.0, end_ms: int | None = None, *,
+                settings: Any = None) -> ReviewData:
+    """Read the review window of a ledger (read-only, one snapshot); see the module docstring for the window.
+
+    Raises
+    ------
+    botcore.errors.LedgerError
+        When the file is missing or not a ledger of this schema.
+    ValueError
+        When ``days`` is not positive.
+    """
+    if not days > 0:
+        raise ValueError(f"days: must be > 0, got {days!r}")
+    with Ledger.open(ledger_path, readonly=True) as ledger, ledger.snapshot():
+        trades, equity = ledger.trades(), ledger.equity()
+        decisions, heartbeats = ledger.decisions(), ledger.heartbeats()
+        params = ledger.list_params()
+        meta_rows = ledger.table("meta")
+        invariant = ledger.check_invariant().to_dict()
+        starting_cash = ledger.starting_cash()
+    meta = {r.key: json.loads(r.value) for r in meta_rows.itertuples()}
+    first_eq, last_eq = _first_last([(equity, "ts_ms")])
+    first_any, last_any = _first_last([(equity, "ts_ms"), (trades, "exit_ts_ms"), (trades, "entry_ts_ms"),
+                                       (decisions, "ts_ms"), (heartbeats, "ts_ms")])
+    if end_ms is None:
+        end_ms = last_eq if last_eq is not None else last_any
+        if end_ms is None:
+            end_ms = int(pd.Timestamp.now(tz="UTC").value // 1_000_000)
+    end_ms = int(end_ms)
+    start_ms = end_ms - int(round(days * DAY_MS))
+    floor = first_eq if first_eq is not None else first_any
+    if floor is not None and floor <= end_ms:
+        start_ms = max(start_ms, floor)
+    before = equity[equity["ts_ms"] < start_ms] if not equity.empty else equity
+    starting_equity = float(before["equity_usd"].iloc[-1]) if len(before) else starting_cash
+    return ReviewData(
+        ledger_path=str(ledger_path), start_ms=start_ms, end_ms=end_ms, starting_equity_usd=starting_equity,
+        ledger_starting_cash_usd=starting_cash,
+        trades=_window(trades, "exit_ts_ms", start_ms, end_ms),
+        equity=_window(equity, "ts_ms", start_ms, end_ms),
+        decisions=_window(decisions, "ts_ms", start_ms, end_ms),
+        heartbeats=_window(heartbeats, "ts_ms", start_ms, end_ms),
+        params=params, meta=meta, invariant=invariant, sectors=universe_sectors(settings),
+    )
+
+
+@dataclass
+class Review:
+    """Everything the review report shows; tables are DataFrames, optional ones None when not recorded."""
+
+    data: ReviewData
+    summary: dict[str, Any]
+    by_strategy: pd.DataFrame
+    by_symbol: pd.DataFrame
+    by_sector: pd.DataFrame
+    by_close_reason: pd.DataFrame
+    by_regime: pd.DataFrame | None
+    by_signal: pd.DataFrame | None
+    gates: pd.DataFrame
+    gates_by_strategy: pd.DataFrame
+    kelly: dict[str, pd.DataFrame] | None
+    params_changed: pd.DataFrame
+    flags: list[_flags.Flag]
+    trades_ctx: pd.DataFrame
+    alerts: pd.DataFrame
+
+    @property
+    def raised_flags(self) -> list[_flags.Flag]:
+        return [f for f in self.flags if f.raised]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the review as JSON-able data (summary, flags and every table as records)."""
+        def records(df: pd.DataFrame | None) -> list[dict] | None:
+            if df is None:
+                return None
+            return json.loads(df.reset_index().to_json(orient="records", default_handler=str))
+
+        return {
+            "ledger": self.data.ledger_path, "mode": self.data.mode,
+            "window": {"start_ms": self.data.start_ms, "end_ms": self.data.end_ms, "days": self.data.days,
+                       "start": ms_to_utc(self.data.start_ms), "end": ms_to_utc(self.data.end_ms)},
+            "summary": self.summary,
+            "flags": [f._asdict() for f in self.flags],
+            "by_strategy": records(self.by_strategy), "by_symbol": records(self.by_symbol),
+            "by_sector": records(self.by_sector), "by_close_reason": records(self.by_close_reason),
+            "by_regime": records(self.by_regime), "by_signal": records(self.by_signal),
+            "gates": records(self.gates),
+            "kelly": None if self.kelly is None else {k: records(v) for k, v in self.kelly.items()},
+            "param_changes": records(self.params_changed),
+            "alerts": records(self.alerts),
+        }
+
+
+def build_review(data: ReviewData, *, heartbeat_seconds: float = 20.0, missed_after: int = 3) -> Review:
+    """Compute every table of the review from a loaded window."""
+    from botcore.model.enums import TradeCloseReason
+
+    trades = data.trades
+    summary = metrics.summary(trades, data.equity, data.starting_equity_usd, start_ms=data.start_ms,
+                              end_ms=data.end_ms)
+    ctx = trail.attach_entry_context(trades, data.decisions)
+    if "regime" in trades.columns and trades["regime"].notna().any():  # trade rows that carry their own regime
+        ctx["regime"] = trades["regime"].to_numpy(dtype=object)
+    close_names = [TradeCloseReason(int(c)).name.lower() if int(c) in TradeCloseReason._value2member_map_
+                   else f"code_{int(c)}" for c in trades.get("close_reason", pd.Series([], dtype=int))]
+    return Review(
+        data=data,
+        summary=summary,
+        by_strategy=metrics.breakdown(trades, "strategy_id", name="strategy"),
+        by_symbol=metrics.breakdown(trades, "symbol"),
+        by_sector=metrics.breakdown(trades, metrics.sector_labels(trades["symbol"], data.sectors), name="sector"),
+        by_close_reason=metrics.breakdown(trades, close_names, name="close_reason"),
+        by_regime=trail.regime_breakdown(ctx),
+        by_signal=trail.signal_breakdown(ctx),
+        gates=trail.gate_blocks(data.decisions),
+        gates_by_strategy=trail.gate_blocks_by_strategy(data.decisions),
+        kelly=trail.kelly_calibration(ctx),
+        params_changed=param_changes(data.params, data.start_ms, data.end_ms),
+        flags=_flags.red_flags(
+            data.decisions, data.heartbeats, trades, invariant=data.invariant, meta=data.meta,
+            heartbeat_seconds=heartbeat_seconds, missed_after=missed_after, start_ms=data.start_ms,
+            end_ms=data.end_ms,
+        ),
+        trades_ctx=ctx,
+        alerts=alerts_in_window(data.meta, data.start_ms, data.end_ms),
+    )
+
+
+def alerts_in_window(meta: Mapping[str, Any], start_ms: int, end_ms: int) -> pd.DataFrame:
+    """Return the alerts the notifier recorded (meta ``alerts:log``) in the window, oldest first."""
+    columns = ["time", "kind", "subject", "sent", "suppressed", "error"]
+    log = meta.get("alerts:log") or []
+    rows = [
+        {"time": ms_to_utc(e.get("ts_ms")), **{k: e.get(k) for k in columns[1:]}}
+        for e in log if isinstance(e, Mapping) and start_ms <= int(e.get("ts_ms", -1)) <= end_ms
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def review_ledger(ledger_path: str | os.PathLike, days: float = 7.0, end_ms: int | None = None, *,
+                  settings: Any = None) -> Review:
+    """Load and build the review of a ledger in one call (heartbeat cadence from the configuration)."""
+    heartbeat_seconds, missed_after = 20.0, 3
+    try:
+        from botcore.config import load_settings
+
+        s = settings if settings is not None and not isinstance(settings, (str, os.PathLike)) else (
+            load_settings(settings) if settings is not None else load_settings())
+        heartbeat_seconds, missed_after = s.schedules.heartbeat_seconds, s.schedules.missed_heartbeats_for_restart
+        settings = s
+    except Exception as exc:  # an unreadable config only costs the defaults
+        logger.warning("using default heartbeat cadence: %s", exc)
+    data = load_review(ledger_path, days, end_ms, settings=settings)
+    return build_review(data, heartbeat_seconds=heartbeat_seconds, missed_after=missed_after)
+
+
+def ledger_summary(ledger: Ledger | str | os.PathLike) -> dict[str, Any]:
+    """Return :func:`~botcore.analytics.metrics.summary` of a whole ledger (every trade, every snapshot).
+
+    The backtest's summary is this call on its ledger.
+    """
+    if isinstance(ledger, Ledger):
+        with ledger.snapshot():
+            return metrics.summary(ledger.trades(), ledger.equity(), ledger.starting_cash())
+    with Ledger.open(ledger, readonly=True) as book:
+        return ledger_summary(book)
