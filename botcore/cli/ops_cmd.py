@@ -95,8 +95,8 @@ def kill(
                                                  "Trading resumes at the next cycle.", severity="notice")
         else:
             state = killswitch.engage(path, "flatten" if flatten else "freeze", why=why, write_file=not no_file)
-            Notifier.from_env(ledger=path).alert(
-                RedFlag.KILL_SWITCH, f"kill switch engaged ({state.action})",
+            Notifier.from_env(ledger=path).alert(  # freeze and flatten rate limited apart: escalation always mails
+                f"{RedFlag.KILL_SWITCH}:{state.action}", f"kill switch engaged ({state.action})",
                 f"Engaged by {state.who}: {why or 'no reason given'}.\n"
                 + ("Every position is being closed at market; no new entries." if state.action == "flatten"
                    else "No new entries; exits keep working.")
