@@ -21,6 +21,7 @@ COMMAND_MODULES: list[tuple[str | None, str]] = [
     ("data", "botcore.cli.data_cmd"),
     ("ledger", "botcore.cli.ledger_cmd"),
     (None, "botcore.cli.ops_cmd"),
+    (None, "botcore.cli.dashboard_cmd"),
 ]
 
 app = typer.Typer(

@@ -38,7 +38,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -47,7 +47,7 @@ from botcore.config import SIGNAL_NAMES, STRATEGY_NAMES, Settings, load_settings
 from botcore.errors import LedgerError
 from botcore.ledger import Ledger, now_ms
 from botcore.model.enums import PositionSide, TradeCloseReason
-from botcore.strategy.enums import REASON_TEXT, Breaker, Reason, explain, mask_names, reason_name
+from botcore.strategy.enums import REASON_TEXT, Breaker, Reason, mask_names, reason_name
 
 logger = logging.getLogger(__name__)
 
@@ -509,6 +509,59 @@ def trades_frame(trades: pd.DataFrame) -> pd.DataFrame:
     return frame.iloc[::-1].reset_index(drop=True)
 
 
+def filter_trades(
+    trades: pd.DataFrame,
+    *,
+    symbols: Iterable[str] = (),
+    strategy: str | None = None,
+    side: str | None = None,
+    start: Any = None,
+    end: Any = None,
+) -> pd.DataFrame:
+    """Return the rows of :func:`trades_frame` output matching every given filter.
+
+    ``start`` and ``end`` are dates (or datetimes) of the exit, UTC, both inclusive
+    (``end`` covers its whole day when it is a date).
+    """
+    keep = np.ones(len(trades), dtype=bool)
+    symbols = list(symbols or ())
+    if symbols:
+        keep &= trades["symbol"].isin(symbols).to_numpy()
+    if strategy:
+        keep &= (trades["strategy"] == strategy).to_numpy()
+    if side:
+        keep &= (trades["side"] == side).to_numpy()
+    if start is not None:
+        keep &= (trades["exit_time"] >= _utc(start)).to_numpy()
+    if end is not None:
+        stop = _utc(end)
+        if stop == stop.normalize():
+            stop += pd.Timedelta(days=1)
+            keep &= (trades["exit_time"] < stop).to_numpy()
+        else:
+            keep &= (trades["exit_time"] <= stop).to_numpy()
+    return trades[keep]
+
+
+def _utc(value: Any) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def trade_summary(trades: pd.DataFrame) -> dict[str, float]:
+    """Return count, net P&L, fees, funding, win rate and profit factor of closed trades."""
+    net = trades["net_pnl_usd"].to_numpy(dtype=float)
+    gains, losses = float(net[net > 0].sum()), float(-net[net < 0].sum())
+    return {
+        "trades": len(net),
+        "net_pnl_usd": float(net.sum()),
+        "fees_usd": float(trades["fees_usd"].sum()),
+        "funding_usd": float(trades["funding_usd"].sum()),
+        "win_rate": float((net > 0).mean()) if len(net) else math.nan,
+        "profit_factor": gains / losses if losses > 0 else (math.inf if gains > 0 else math.nan),
+    }
+
+
 def decision_views(
     decisions: pd.DataFrame, settings: Settings | None, now: int
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int | None]:
@@ -565,10 +618,8 @@ def decision_views(
 
 
 def _why(outcome: int, reason: int, mask: int) -> str:
-    """Return :func:`explain`'s sentence without the outcome it starts with."""
-    if reason == outcome:
-        return REASON_TEXT[outcome]
-    return explain(outcome, reason, mask).removeprefix(f"{reason_name(outcome)} — ")
+    """Return the deciding reason's sentence (:data:`REASON_TEXT`); the other gates have their own column."""
+    return REASON_TEXT.get(int(reason), reason_name(reason))
 
 
 def _detail(value: Any) -> dict:
