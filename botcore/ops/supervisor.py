@@ -392,8 +392,9 @@ class Supervisor:
                 logger.error("supervisor: child %d hung: %s; stopping it", child.pid, detail)
                 return "hang", detail, self._terminate(child)
             if missed != warned:
-                if missed > warned:
-                    logger.warning("supervisor: child %d: %s", child.pid, detail)
+                if missed > warned:  # one late beat is jitter; two in a row deserve a warning
+                    logger.log(logging.WARNING if missed >= 2 else logging.DEBUG, "supervisor: child %d: %s",
+                               child.pid, detail)
                 warned = missed
             if self._sleep(policy.poll_interval_s):
                 continue

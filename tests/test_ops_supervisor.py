@@ -1,0 +1,219 @@
+"""The supervisor against small fake bots that write heartbeats to a real ledger.
+
+Each fake bot is ``python -c CHILD mode ledger interval starts_file``; it
+appends its pid to ``starts_file`` (so it knows which start it is) and beats
+through :class:`botcore.ops.heartbeat.Heartbeat`, as the loop will. Heartbeats
+every 0.2 s; three missed (0.6 s) is a hang.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from botcore.ledger import Ledger
+from botcore.ops.heartbeat import Heartbeat, last_live_heartbeat_ms
+from botcore.ops.notify import Notifier, alert_log
+from botcore.ops.supervisor import EXIT_BUDGET, Supervisor, SupervisorPolicy, liveness
+
+REPO = Path(__file__).resolve().parents[1]
+INTERVAL = 0.2
+
+CHILD = r"""
+import os, sys, time
+from botcore.ops.heartbeat import Heartbeat
+
+mode, ledger, interval, starts_file = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
+with open(starts_file, "a") as fh:
+    fh.write(f"{os.getpid()}\n")
+start = len(open(starts_file).read().split())
+
+def run_idle(seconds, cycle_s):
+    # a silent market: cycles find nothing to do, the heartbeat thread keeps beating
+    hb = Heartbeat(ledger, interval_s=interval, stall_after_s=3 * cycle_s + interval).start()
+    end = time.time() + seconds
+    while time.time() < end:
+        hb.tick(cycle_ts_ms=int(time.time() * 1000), status="idle", feed_age_s={"candles": 0.5}, trades=0)
+        time.sleep(cycle_s)
+    hb.stop()
+    sys.exit(0)
+
+if mode == "idle":
+    run_idle(3.0, cycle_s=1.0)  # a cycle every 5 heartbeat intervals: the beats must not stop
+if mode == "always-crash":
+    sys.exit(2)
+if start > 1:
+    run_idle(0.8, cycle_s=0.1)  # the restarted bot runs and stops cleanly
+if mode == "crash":
+    hb = Heartbeat(ledger, interval_s=interval).start()
+    time.sleep(3 * interval)
+    os._exit(1)  # a crash: no clean shutdown
+if mode == "hang":
+    hb = Heartbeat(ledger, interval_s=interval).start()
+    hb.tick(cycle_ts_ms=int(time.time() * 1000))
+    time.sleep(3 * interval)
+    hb._stop.set()  # the whole process freezes: no more beats
+    time.sleep(3600)
+if mode == "stuck-loop":
+    # the heartbeat thread lives on, but the loop stops ticking: beats turn "stalled"
+    hb = Heartbeat(ledger, interval_s=interval, stall_after_s=2 * interval).start()
+    hb.tick(cycle_ts_ms=int(time.time() * 1000))
+    time.sleep(3600)
+"""
+
+
+def fast_policy(**overrides) -> SupervisorPolicy:
+    values = dict(heartbeat_s=INTERVAL, missed_beats=3, startup_grace_s=20.0, max_restarts=3, budget_window_s=60.0,
+                  backoff_base_s=0.05, backoff_max_s=0.2, healthy_reset_s=60.0, term_timeout_s=2.0, poll_s=0.05)
+    values.update(overrides)
+    return SupervisorPolicy(**values)
+
+
+@pytest.fixture
+def ledger_path(tmp_path):
+    path = tmp_path / "ledger.db"
+    Ledger.open(path, starting_cash_usd=10_000.0, mode="paper").close()
+    return path
+
+
+def make_supervisor(mode: str, ledger_path: Path, tmp_path: Path, **policy) -> tuple[Supervisor, Path]:
+    starts = tmp_path / "starts.txt"
+    argv = [sys.executable, "-c", CHILD, mode, str(ledger_path), str(INTERVAL), str(starts)]
+    notifier = Notifier(None, ledger=ledger_path)  # alerts recorded in the ledger (email is tested elsewhere)
+    sup = Supervisor(argv, ledger_path, policy=fast_policy(**policy), notifier=notifier, cwd=REPO)
+    return sup, starts
+
+
+def pids(starts: Path) -> list[int]:
+    return [int(x) for x in starts.read_text().split()] if starts.exists() else []
+
+
+def alerts(ledger_path: Path) -> list[dict]:
+    with Ledger.open(ledger_path, readonly=True) as book:
+        return alert_log(book)
+
+
+def test_a_crashed_bot_is_restarted_and_alerted(ledger_path, tmp_path):
+    sup, starts = make_supervisor("crash", ledger_path, tmp_path)
+
+    result = sup.run()
+
+    assert result.reason == "exited" and result.exit_code == 0
+    assert result.starts == 2 and len(pids(starts)) == 2
+    (restart,) = result.restarts
+    assert restart.reason == "crash" and restart.exit_code == 1
+    (alert,) = alerts(ledger_path)
+    assert alert["kind"] == "bot_crashed" and "exit code 1" in alert["subject"]
+    with Ledger.open(ledger_path, readonly=True) as book:
+        assert book.get_meta("supervisor")["state"] == "exited"
+
+
+@pytest.mark.parametrize("mode", ["hang", "stuck-loop"])
+def test_a_hung_bot_is_killed_and_restarted(mode, ledger_path, tmp_path):
+    sup, starts = make_supervisor(mode, ledger_path, tmp_path)
+
+    t0 = time.monotonic()
+    result = sup.run()
+
+    assert result.reason == "exited" and result.starts == 2
+    (restart,) = result.restarts
+    assert restart.reason == "hang" and "missed" in restart.detail
+    hung_pid = pids(starts)[0]
+    assert not psutil.pid_exists(hung_pid) or psutil.Process(hung_pid).status() == psutil.STATUS_ZOMBIE
+    assert time.monotonic() - t0 < 15
+    (alert,) = alerts(ledger_path)
+    assert alert["kind"] == "missed_heartbeats"
+
+
+def test_a_bot_whose_market_is_silent_is_not_restarted(ledger_path, tmp_path):
+    """Cycles find nothing to do for 3 s (15 heartbeat intervals, five per cycle); beats keep coming."""
+    sup, starts = make_supervisor("idle", ledger_path, tmp_path)
+    seen_missed: list[int] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        with Ledger.open(ledger_path, readonly=True) as book:
+            while not stop.is_set():
+                last = last_live_heartbeat_ms(book, since_ms=int((time.time() - 5) * 1000))
+                if last is not None:
+                    seen_missed.append(liveness(int(time.time() * 1000), 0, last, sup.policy)[0])
+                time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        result = sup.run()
+    finally:
+        stop.set()
+        watcher.join()
+
+    assert result.reason == "exited" and result.starts == 1 and result.restarts == []
+    assert len(pids(starts)) == 1
+    assert alerts(ledger_path) == []
+    assert seen_missed and max(seen_missed) < 3
+    with Ledger.open(ledger_path, readonly=True) as book:
+        beats = book.heartbeats()
+    statuses = set(beats["status"])
+    assert "idle" in statuses and "stalled" not in statuses
+    assert len(beats) >= 10
+
+
+def test_the_restart_budget_runs_out_then_the_supervisor_stops_and_alerts(ledger_path, tmp_path):
+    sup, starts = make_supervisor("always-crash", ledger_path, tmp_path, max_restarts=2)
+
+    result = sup.run()
+
+    assert result.exit_code == EXIT_BUDGET and result.reason == "budget_exhausted"
+    assert result.starts == 3 and len(result.restarts) == 2
+    assert [r.backoff_s for r in result.restarts] == [0.05, 0.1]  # exponential backoff
+    kinds = [a["kind"] for a in alerts(ledger_path)]
+    assert kinds == ["bot_crashed", "bot_crashed", "restart_budget_exhausted"]
+    with Ledger.open(ledger_path, readonly=True) as book:
+        assert book.get_meta("supervisor")["state"] == "gave_up"
+
+
+def test_stopping_the_supervisor_stops_the_bot(ledger_path, tmp_path):
+    sup, starts = make_supervisor("stuck-loop", ledger_path, tmp_path, heartbeat_s=30.0)
+    runner = threading.Thread(target=sup.run)
+    runner.start()
+    deadline = time.monotonic() + 10
+    while not pids(starts) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child = pids(starts)[0]
+
+    sup.stop()
+    runner.join(10)
+
+    assert not runner.is_alive()
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+
+
+def test_liveness_counts_missed_beats_not_one_late_beat():
+    policy = fast_policy(heartbeat_s=20.0, startup_grace_s=120.0)
+    start = 0
+    assert liveness(100_000, start, None, policy)[1] is False  # still starting
+    assert liveness(121_000, start, None, policy)[1] is True  # no first beat within the grace
+    assert liveness(1_000_000, start, 1_000_000 - 39_000, policy)[:2] == (1, False)  # one late beat
+    assert liveness(1_000_000, start, 1_000_000 - 59_000, policy)[:2] == (2, False)
+    assert liveness(1_000_000, start, 1_000_000 - 60_000, policy)[:2] == (3, True)
+
+
+def test_the_heartbeat_thread_records_process_health(ledger_path):
+    with Heartbeat(ledger_path, interval_s=0.05, stall_after_s=10) as hb:
+        hb.tick(cycle_ts_ms=123, feed_age_s={"book": 1.5}, open_positions=2)
+        time.sleep(0.2)
+    with Ledger.open(ledger_path, readonly=True) as book:
+        beats = book.heartbeats()
+    assert len(beats) >= 3
+    assert beats["status"].iloc[-1] == "stopped"
+    import json
+
+    detail = json.loads(beats["detail"].iloc[-2])
+    assert detail["pid"] > 0 and detail["rss_mb"] > 0 and detail["ledger_writable"] is True
+    assert detail["last_cycle_ts_ms"] == 123 and detail["feed_age_s"] == {"book": 1.5}
+    assert detail["open_positions"] == 2 and detail["cycles"] == 1
