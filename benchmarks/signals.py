@@ -89,10 +89,14 @@ def best_of(fn: Callable[[], object], repeat: int) -> float:
     return min(times)
 
 
+def fmt(seconds: float) -> str:
+    return f"{seconds * 1e3:9.1f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:9.1f} us"
+
+
 def row(name: str, ours: float, peers: dict[str, float], target: str = "") -> str:
-    parts = [f"{name:<34} ours {ours * 1e3:9.1f} ms"]
+    parts = [f"{name:<38} ours {fmt(ours)}"]
     for peer, t in peers.items():
-        parts.append(f"{peer} {t * 1e3:9.1f} ms  x{t / ours:7.1f}")
+        parts.append(f"{peer} {fmt(t)}  x{t / ours:7.1f}")
     return "  ".join(parts) + (f"   (target {target})" if target else "")
 
 
@@ -131,7 +135,7 @@ def main(argv: list[str]) -> int:
     from botcore.config import load_settings
     from botcore.regime import nb as rnb
     from botcore.regime import reference as rref
-    from botcore.regime.engine import rs_al_calibration
+    from botcore.regime.engine import classifier_params, hurst_params, rolling_hurst, rs_al_calibration
     from botcore.signals import nb
     from botcore.signals import reference as ref
     from botcore.signals.engine import aggregate, compute_signals
@@ -234,11 +238,11 @@ def main(argv: list[str]) -> int:
             t1 = time.perf_counter()
             aggregate(out, settings.signals)
             t2 = time.perf_counter()
-            h = rnb.rolling_hurst_nb(full_close, cal.raw, cal.true)
-            rnb.classify_regime_nb(h, settings.regime.trending_above, settings.regime.mean_reverting_below, settings.regime.hysteresis)
+            h = rolling_hurst(full_close, hurst_params(settings.regime), args.threads)
+            rnb.classify_regime_nb(h, *classifier_params(settings.regime))
             return t1 - t0, t2 - t1, time.perf_counter() - t2
 
-        rnb.rolling_hurst_nb(full_close[:1000], cal.raw, cal.true)
+        rolling_hurst(full_close[:1000], hurst_params(settings.regime), args.threads)
         for attempt in range(2):  # the first run touches fresh memory (slow on a VM), the second is warm
             c0 = time.process_time()
             w0 = time.perf_counter()

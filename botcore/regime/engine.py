@@ -6,6 +6,7 @@ live in :mod:`botcore.regime.nb`.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -17,7 +18,7 @@ from botcore.regime import nb
 from botcore.regime.enums import ClassifierParams, HurstParams
 from botcore.regime.fgn import fgn
 
-__all__ = ["Calibration", "rs_al_calibration", "allowed_matrix", "RegimeResult", "compute_regime", "hurst_params", "classifier_params"]
+__all__ = ["Calibration", "rs_al_calibration", "allowed_matrix", "RegimeResult", "compute_regime", "hurst_params", "classifier_params", "rolling_hurst"]
 
 CALIBRATION_GRID = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -76,6 +77,24 @@ def allowed_matrix(regime: Regime) -> np.ndarray:
     return out
 
 
+def rolling_hurst(values: np.ndarray, params: HurstParams, n_threads: int = 2) -> np.ndarray:
+    """Run :func:`botcore.regime.nb.rolling_hurst_nb` on a ``(n, m)`` close array, columns split over ``n_threads`` threads."""
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    cal = rs_al_calibration(params.window_bars, params.min_chunk_bars, params.ddof)
+    m = values.shape[1]
+    if n_threads <= 1 or m < 2:
+        return nb.rolling_hurst_nb(values, cal.raw, cal.true, *params)
+    bounds = np.linspace(0, m, min(n_threads, m) + 1).astype(int)
+    out = np.empty(values.shape, dtype=np.float64)
+
+    def run(a: int, b: int) -> None:
+        out[:, a:b] = nb.rolling_hurst_nb(np.ascontiguousarray(values[:, a:b]), cal.raw, cal.true, *params)
+
+    with ThreadPoolExecutor(max_workers=len(bounds) - 1) as pool:
+        list(pool.map(run, bounds[:-1], bounds[1:]))
+    return out
+
+
 class RegimeResult(NamedTuple):
     hurst: pd.DataFrame         # calibrated H, NaN while warming up
     hurst_smooth: pd.DataFrame  # the EMA of H the classifier reads
@@ -88,6 +107,7 @@ def compute_regime(
     params: HurstParams | None = None,
     classifier: ClassifierParams | None = None,
     bar_ms: int = 60_000,
+    n_threads: int = 2,
 ) -> RegimeResult:
     """Run the rolling Hurst and the classifier over a close panel (index ts in ms, one column per symbol).
 
@@ -101,8 +121,7 @@ def compute_regime(
         raise ValueError("close: expected a 2-D panel (bars x symbols)")
     if len(close.index):
         p = p._replace(offset_bars=int((int(close.index[0]) // bar_ms) % p.stride_bars))
-    cal = rs_al_calibration(p.window_bars, p.min_chunk_bars, p.ddof)
-    h = nb.rolling_hurst_nb(values, cal.raw, cal.true, *p)
+    h = rolling_hurst(values, p, n_threads)
     smooth, codes = nb.classify_regime_nb(h, *(classifier or classifier_params(regime)))
     wrap = lambda a: pd.DataFrame(a, index=close.index, columns=close.columns)  # noqa: E731
     return RegimeResult(wrap(h), wrap(smooth), wrap(codes))
