@@ -29,7 +29,7 @@ import pandas as pd
 
 from botcore.strategy.nb import kelly_f_nb
 
-__all__ = ["trade_returns", "kelly_inputs", "bootstrap_kelly", "kelly_table", "proposed_kelly_fraction"]
+__all__ = ["trade_returns", "kelly_inputs", "bootstrap_samples", "bootstrap_kelly", "kelly_table", "proposed_kelly_fraction"]
 
 MIN_PAYOFF = 0.1   # as the kernel's kelly_min_payoff default
 MAX_PAYOFF = 5.0   # as the kernel's kelly_max_payoff default
@@ -63,6 +63,31 @@ def _kelly(p: float, b: float) -> float:
     return float(kelly_f_nb(p, b)) if math.isfinite(p) and math.isfinite(b) else math.nan
 
 
+def bootstrap_samples(returns: np.ndarray, n_boot: int = 2000, seed: int = 0, min_payoff: float = MIN_PAYOFF,
+                      max_payoff: float = MAX_PAYOFF) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return ``n_boot`` bootstrap resamples' ``(p, b, f*)`` of a sample of net returns (same rules as :func:`kelly_inputs`)."""
+    r = np.asarray(returns, dtype=np.float64)
+    r = r[np.isfinite(r)]
+    n = r.size
+    if n == 0:
+        empty = np.empty(0)
+        return empty, empty, empty
+    rng = np.random.default_rng(seed)
+    samples = r[rng.integers(0, n, size=(n_boot, n))]
+    wins = samples > 0
+    n_win = wins.sum(axis=1)
+    ps = n_win / n
+    sum_win = np.where(wins, samples, 0.0).sum(axis=1)
+    sum_loss = -np.where(~wins, samples, 0.0).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_win = sum_win / n_win
+        mean_loss = sum_loss / (n - n_win)
+        bs = np.where(n_win == 0, min_payoff,
+                      np.where((n_win == n) | ~(mean_loss > 0), max_payoff, mean_win / mean_loss))
+    bs = np.clip(bs, min_payoff, max_payoff)
+    return ps, bs, ps - (1 - ps) / bs
+
+
 def bootstrap_kelly(returns: np.ndarray, n_boot: int = 2000, ci: float = 0.90, seed: int = 0,
                     min_payoff: float = MIN_PAYOFF, max_payoff: float = MAX_PAYOFF) -> dict[str, float]:
     """Return point estimates and bootstrap intervals of ``p``, ``b`` and ``f*`` for one sample.
@@ -83,20 +108,7 @@ def bootstrap_kelly(returns: np.ndarray, n_boot: int = 2000, ci: float = 0.90, s
                                           "kelly_f_hi", "kelly_f_sd", "p_edge")})
         out["shrinkage"] = 0.0
         return out
-    rng = np.random.default_rng(seed)
-    samples = r[rng.integers(0, n, size=(n_boot, n))]
-    wins = samples > 0
-    n_win = wins.sum(axis=1)
-    ps = n_win / n
-    sum_win = np.where(wins, samples, 0.0).sum(axis=1)
-    sum_loss = -np.where(~wins, samples, 0.0).sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean_win = sum_win / n_win
-        mean_loss = sum_loss / (n - n_win)
-        bs = np.where(n_win == 0, min_payoff,
-                      np.where((n_win == n) | ~(mean_loss > 0), max_payoff, mean_win / mean_loss))
-    bs = np.clip(bs, min_payoff, max_payoff)
-    fs = ps - (1 - ps) / bs
+    ps, bs, fs = bootstrap_samples(r, n_boot, seed, min_payoff, max_payoff)
     sd = float(np.std(fs, ddof=1))
     out.update({
         "win_rate_lo": float(np.quantile(ps, lo_q)), "win_rate_hi": float(np.quantile(ps, hi_q)),

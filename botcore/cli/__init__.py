@@ -22,6 +22,7 @@ COMMAND_MODULES: list[tuple[str | None, str]] = [
     ("ledger", "botcore.cli.ledger_cmd"),
     (None, "botcore.cli.ops_cmd"),
     (None, "botcore.cli.dashboard_cmd"),
+    (None, "botcore.cli.review_cmd"),
 ]
 
 app = typer.Typer(
