@@ -5,7 +5,7 @@ Contract
 - Inputs are float64 arrays on one bar grid (the 1m base timeframe): 2-D
   ``(n_bars, n_symbols)``, one row a bar, one column a symbol, rows in time
   order. Book sizes are 3-D ``(n_bars, n_symbols, n_levels)`` in base units.
-  Kernels ending in ``_1d_nb`` take one column; ``*_nb`` loop over columns.
+  Kernels ending in ``_1d_nb`` take one column; ``*_nb`` take all columns.
 - Every signal kernel returns ``(score, confidence, status)``, each shaped like
   one input column set: ``score`` float64 in [-1, 1], ``confidence`` float64 in
   [0, 1], ``status`` int8 per :class:`botcore.signals.enums.SignalStatus`.
@@ -23,14 +23,20 @@ Contract
   interval, fear & greed in [0, 100], social tone in [-1, 1], mentions a
   count per period. All windows and spans are in bars.
 
-Each signal is written once as a step function ``_<name>_step_nb(state, ...)``
-that consumes one bar of one symbol and updates a flat float64 state vector
-in O(1) (amortised O(1) for the breakout's channel). The batch kernels run
-that step over history and :mod:`botcore.signals.incremental` runs it on each
-new bar, so both give the same numbers bit for bit. Rolling sums are rebuilt
-from their ring buffer each time the buffer wraps (amortised O(1)) so that
-they do not drift, and are kept relative to an anchor value so that a window
-of prices does not lose precision to cancellation.
+Each signal is written once as a step function
+``<name>_step_nb(state, j, <inputs of one bar>, <params>) -> (score, confidence, status)``
+that consumes one bar of symbol ``j`` and updates row ``j`` of a float64 state
+matrix ``(n_symbols, state_len)`` in O(1) (amortised O(1) for the breakout's
+channel deque); ``<name>_new_state_nb`` builds a fresh one. The 2-D batch
+kernels loop bars outside and symbols inside over that matrix (row-major
+inputs are read contiguously), the ``_1d`` kernels run it on one column, and
+:mod:`botcore.signals.incremental` calls the ``*_update_nb`` kernels once per
+new bar, so all three give the same numbers bit for bit. Rolling sums are
+rebuilt from their ring buffer each time it wraps (amortised O(1)) so that
+they do not drift, are kept relative to an anchor value so that a window of
+prices does not lose precision to cancellation, and are exactly zero over a
+window of equal values. ``tanh`` is computed from one ``exp`` (absolute error
+below 3e-16).
 
 Parameters (windows, thresholds) are explicit trailing arguments with their
 defaults in the NamedTuples of :mod:`botcore.signals.enums`.
