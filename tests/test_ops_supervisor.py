@@ -26,12 +26,14 @@ INTERVAL = 0.2
 
 CHILD = r"""
 import os, sys, time
-from botcore.ops.heartbeat import Heartbeat
 
 mode, ledger, interval, starts_file = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
 with open(starts_file, "a") as fh:
     fh.write(f"{os.getpid()}\n")
 start = len(open(starts_file).read().split())
+if mode == "always-crash":
+    sys.exit(2)
+from botcore.ops.heartbeat import Heartbeat
 
 def run_idle(seconds, cycle_s):
     # a silent market: cycles find nothing to do, the heartbeat thread keeps beating
@@ -45,8 +47,6 @@ def run_idle(seconds, cycle_s):
 
 if mode == "idle":
     run_idle(3.0, cycle_s=1.0)  # a cycle every 5 heartbeat intervals: the beats must not stop
-if mode == "always-crash":
-    sys.exit(2)
 if start > 1:
     run_idle(0.8, cycle_s=0.1)  # the restarted bot runs and stops cleanly
 if mode == "crash":
@@ -83,7 +83,8 @@ def ledger_path(tmp_path):
 
 def make_supervisor(mode: str, ledger_path: Path, tmp_path: Path, **policy) -> tuple[Supervisor, Path]:
     starts = tmp_path / "starts.txt"
-    argv = [sys.executable, "-c", CHILD, mode, str(ledger_path), str(INTERVAL), str(starts)]
+    interval = policy.get("heartbeat_s", INTERVAL)
+    argv = [sys.executable, "-c", CHILD, mode, str(ledger_path), str(interval), str(starts)]
     notifier = Notifier(None, ledger=ledger_path)  # alerts recorded in the ledger (email is tested elsewhere)
     sup = Supervisor(argv, ledger_path, policy=fast_policy(**policy), notifier=notifier, cwd=REPO)
     return sup, starts
@@ -131,8 +132,9 @@ def test_a_hung_bot_is_killed_and_restarted(mode, ledger_path, tmp_path):
 
 
 def test_a_bot_whose_market_is_silent_is_not_restarted(ledger_path, tmp_path):
-    """Cycles find nothing to do for 3 s (15 heartbeat intervals, five per cycle); beats keep coming."""
-    sup, starts = make_supervisor("idle", ledger_path, tmp_path)
+    """Cycles find nothing to do for 3 s, one cycle per second: more than three heartbeat intervals (0.3 s)
+    pass between cycles, yet the beats keep coming, so the bot is alive."""
+    sup, starts = make_supervisor("idle", ledger_path, tmp_path, heartbeat_s=0.3)
     seen_missed: list[int] = []
     stop = threading.Event()
 
@@ -152,7 +154,7 @@ def test_a_bot_whose_market_is_silent_is_not_restarted(ledger_path, tmp_path):
         stop.set()
         watcher.join()
 
-    assert result.reason == "exited" and result.starts == 1 and result.restarts == []
+    assert result.reason == "exited" and result.starts == 1 and result.restarts == [], result
     assert len(pids(starts)) == 1
     assert alerts(ledger_path) == []
     assert seen_missed and max(seen_missed) < 3
