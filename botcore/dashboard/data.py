@@ -36,7 +36,8 @@ import math
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -330,14 +331,17 @@ def _compute(raw: _Raw, path: str, settings: Settings | None, now: int, error: s
         invariant_cash_diff_usd=0.0 if inv is None else float(inv.cash_diff_usd),
         status="ok",
     )
+    return _assessed(snap, settings)
+
+
+def _assessed(snap: Snapshot, settings: Settings | None) -> Snapshot:
     status, problems = assess(snap, settings)
-    return _replace(snap, status=status, problems=tuple(problems))
+    return replace(snap, status=status, problems=tuple(problems))
 
 
-def _replace(snap: Snapshot, **changes: Any) -> Snapshot:
-    from dataclasses import replace
-
-    return replace(snap, **changes)
+def with_invariant(snap: Snapshot, ok: bool, cash_diff_usd: float, settings: Settings | None) -> Snapshot:
+    """Return ``snap`` with an invariant result checked elsewhere (the cache checks it in the background)."""
+    return _assessed(replace(snap, invariant_ok=ok, invariant_cash_diff_usd=cash_diff_usd), settings)
 
 
 def _current_equity(raw: _Raw) -> tuple[float, int | None]:
@@ -492,6 +496,7 @@ def trades_frame(trades: pd.DataFrame) -> pd.DataFrame:
     frame = pd.DataFrame({
         "trade_id": trades["trade_id"].astype("int64"),
         "exit_time": pd.to_datetime(trades["exit_ts_ms"].astype("int64"), unit="ms", utc=True),
+        "exit_ts_ms": trades["exit_ts_ms"].astype("int64"),
         "symbol": trades["symbol"].astype(str),
         "side": trades["side"].map(_SIDE_NAMES).astype(str),
         "strategy": trades["strategy_id"].astype(str),
@@ -926,12 +931,21 @@ def settings_for(config_dir: str | None) -> Settings | None:
 
 
 class SnapshotCache:
-    """Snapshots per (ledger, config), reloaded at most every ``ttl_s`` seconds; shared by sessions and /health."""
+    """Snapshots per (ledger, config), reloaded at most every ``ttl_s``; shared by sessions and /health.
 
-    def __init__(self, ttl_s: float = 5.0) -> None:
+    The ledger invariant (a full pass over fills and orders) runs in a background
+    thread at most every ``invariant_every_s``; snapshots carry its latest result
+    (``invariant_ok`` is None until the first check finishes).
+    """
+
+    def __init__(self, ttl_s: float = 5.0, invariant_every_s: float = 60.0) -> None:
         self.ttl_s = ttl_s
+        self.invariant_every_s = invariant_every_s
         self._lock = threading.Lock()
         self._entries: dict[tuple[str, str | None], tuple[float, Snapshot]] = {}
+        self._invariants: dict[str, tuple[float, bool, float]] = {}
+        self._checking: set[str] = set()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dashboard-invariant")
 
     def get(self, path: str | Path, config_dir: str | None = None, *, force: bool = False,
             ttl_s: float | None = None) -> Snapshot:
@@ -942,14 +956,49 @@ class SnapshotCache:
             hit = self._entries.get(key)
             if hit and not force and time.monotonic() - hit[0] < ttl:
                 return hit[1]
-            snap = load_snapshot(path, settings_for(key[1]))
+            settings = settings_for(key[1])
+            snap = load_snapshot(path, settings, check_invariant=False)
+            checked = self._invariants.get(key[0])
+            if checked is not None and snap.error is None:
+                snap = with_invariant(snap, checked[1], checked[2], settings)
+            if snap.error is None and key[0] not in self._checking and (
+                    checked is None or force or time.monotonic() - checked[0] >= self.invariant_every_s):
+                self._checking.add(key[0])
+                self._executor.submit(self._check_invariant, key[0])
             self._entries[key] = (time.monotonic(), snap)
             return snap
 
+    def _check_invariant(self, path: str) -> None:
+        try:
+            with Ledger.open(path, readonly=True) as ledger:
+                if ledger.get_meta("starting_cash_usd") is None:
+                    return
+                report = ledger.check_invariant()
+            result = (time.monotonic(), bool(report.ok), float(report.cash_diff_usd))
+            with self._lock:
+                self._invariants[path] = result
+                for key in [k for k in self._entries if k[0] == path]:
+                    del self._entries[key]  # the next get() attaches the new result
+        except Exception:  # noqa: BLE001 - logged; the dashboard shows "not checked"
+            logger.exception("dashboard: invariant check of %s failed", path)
+        finally:
+            with self._lock:
+                self._checking.discard(path)
+
+    def wait_idle(self, timeout_s: float = 30.0) -> None:
+        """Block until no invariant check is running (tests)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._checking:
+                    return
+            time.sleep(0.02)
+
     def clear(self) -> None:
-        """Forget every snapshot."""
+        """Forget every snapshot and invariant result."""
         with self._lock:
             self._entries.clear()
+            self._invariants.clear()
 
 
 #: the process-wide cache used by the data stores and the health endpoint

@@ -22,6 +22,7 @@ import param
 from bokeh.models import ColumnDataSource, DatetimeTickFormatter, HoverTool, NumeralTickFormatter
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
+from panel.io.model import JSCode
 from panel.viewable import Viewer
 
 from botcore.dashboard.data import Snapshot, filter_trades, trade_summary
@@ -43,10 +44,13 @@ CSS = """
 .bc-kpi .bc-label { font-size: 12px; color: #57606a; text-transform: uppercase; letter-spacing: .03em; }
 .bc-kpi .bc-value { font-size: 22px; font-weight: 600; font-variant-numeric: tabular-nums; }
 .bc-kpi .bc-sub { font-size: 12px; color: #57606a; }
-.bc-gain { color: #1a7f37; } .bc-loss { color: #c4161c; } .bc-muted { color: #6e7781; }
+.bc-gain { color: #1a7f37; } .bc-loss { color: #c4161c; } .bc-muted { color: #6e7781; } .bc-warn { color: #b35c00; }
 table.bc-table { border-collapse: collapse; font-size: 14px; font-variant-numeric: tabular-nums; }
-table.bc-table th, table.bc-table td { padding: 4px 12px; border-bottom: 1px solid #eaeef2; text-align: right; }
-table.bc-table th:first-child, table.bc-table td:first-child { text-align: left; }
+table.bc-table th, table.bc-table td { padding: 4px 10px; border-bottom: 1px solid #eaeef2; text-align: right;
+                                      white-space: nowrap; }
+table.bc-table.bc-wrap td { white-space: normal; }
+.bc-scroll { overflow-x: auto; max-width: 100%; }
+table.bc-table th:first-child, table.bc-table td:first-child, table.bc-table .l { text-align: left; }
 table.bc-table th { color: #57606a; font-weight: 600; }
 .bc-banner { color: #fff; border-radius: 6px; padding: 10px 16px; display: flex; align-items: center; gap: 18px;
              flex-wrap: wrap; }
@@ -108,27 +112,13 @@ def empty(text: str) -> str:
     return f"<div class='bc-empty'>{html.escape(text)}</div>"
 
 
-def price_text(x: float) -> str:
-    """Format a price with 6 significant digits, positional (``45,324.8``, ``0.0000095``)."""
-    if x is None or not math.isfinite(x):
-        return "—"
-    if abs(x) >= 1e5:
-        return f"{x:,.0f}"
-    text = np.format_float_positional(abs(x), precision=6, unique=False, fractional=False, trim="-")
-    whole, _, frac = text.partition(".")
-    return ("-" if x < 0 else "") + f"{int(whole):,}" + (f".{frac}" if frac else "")
-
-
 PRICE_COLUMNS = ("entry_price", "exit_price", "mark_price", "stop_price", "take_profit_price",
                  "trail_activation_price", "trail_stop_price")
 
 
 def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return a copy for display: UTC text for times (sortable), yes/no for booleans, prices to 6 digits."""
+    """Return a copy for display: UTC text for times (sortable), yes/no for booleans."""
     out = frame.copy()
-    for column in PRICE_COLUMNS:
-        if column in out.columns:
-            out[column] = [price_text(x) for x in out[column].to_numpy(dtype=float)]
     for column in out.columns:
         if isinstance(out[column].dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(out[column]):
             out[column] = out[column].dt.strftime("%Y-%m-%d %H:%M:%S").fillna("—")
@@ -148,28 +138,97 @@ NUM2 = {"type": "money", "thousand": ",", "precision": 2}
 NUM4 = {"type": "money", "thousand": ",", "precision": 4}
 
 
-def _pnl_color(value: Any) -> str:
-    if not isinstance(value, (int, float)) or not math.isfinite(value) or value == 0:
-        return ""
-    return f"color: {GAIN if value > 0 else LOSS}; font-weight: 600"
+def _signed_formatter(prefix: str, suffix: str, digits: int) -> JSCode:
+    """Return a Tabulator formatter (run in the browser) showing a signed number green or red."""
+    return JSCode(f"""function(cell) {{
+  const v = cell.getValue();
+  if (v === null || v === undefined || Number.isNaN(v)) {{ return "—"; }}
+  const el = cell.getElement();
+  el.style.color = v > 0 ? "{GAIN}" : (v < 0 ? "{LOSS}" : "");
+  el.style.fontWeight = "600";
+  const text = Math.abs(v).toLocaleString("en-US", {{minimumFractionDigits: {digits}, maximumFractionDigits: {digits}}});
+  return (v < 0 ? "-" : (v > 0 ? "+" : "")) + "{prefix}" + text + "{suffix}";
+}}""")
+
+
+#: signed dollars / percent, green or red, formatted in the browser (no per-cell styling in Python)
+SIGNED_USD = _signed_formatter("$", "", 2)
+SIGNED_PCT = _signed_formatter("", "%", 2)
+#: prices to 6 significant digits with thousands separators (``45,324.8``, ``0.0000095123``)
+PRICE = JSCode("""function(cell) {
+  const v = cell.getValue();
+  if (v === null || v === undefined || Number.isNaN(v)) { return "—"; }
+  return v.toLocaleString("en-US", Math.abs(v) >= 1e5 ? {maximumFractionDigits: 0} : {maximumSignificantDigits: 6});
+}""")
+#: epoch milliseconds as ``YYYY-MM-DD HH:MM:SS`` UTC
+UTC_TIME = JSCode("""function(cell) {
+  const v = cell.getValue();
+  if (v === null || v === undefined || Number.isNaN(v)) { return "—"; }
+  return new Date(v).toISOString().replace("T", " ").slice(0, 19);
+}""")
 
 
 def table(frame: pd.DataFrame, *, formatters: dict | None = None, pnl_columns: tuple[str, ...] = (),
-          page_size: int | None = None, titles: dict | None = None, **kwargs) -> pn.widgets.Tabulator:
-    """Return a read-only Tabulator; ``pnl_columns`` are coloured green/red by sign."""
-    widget = pn.widgets.Tabulator(
+          pct_columns: tuple[str, ...] = (), page_size: int | None = None, titles: dict | None = None,
+          **kwargs) -> pn.widgets.Tabulator:
+    """Return a read-only Tabulator; ``pnl_columns`` (USD) and ``pct_columns`` are green/red by sign.
+
+    Price columns (:data:`PRICE_COLUMNS`) and ``*_ms`` times are formatted in the browser, so
+    sorting stays numeric and a 10,000-row frame needs no per-cell work in Python.
+    """
+    formatters = dict(formatters or {})
+    formatters.update({c: SIGNED_USD for c in pnl_columns} | {c: SIGNED_PCT for c in pct_columns})
+    formatters.update({c: PRICE for c in PRICE_COLUMNS if c in frame.columns})
+    formatters.update({c: UTC_TIME for c in frame.columns if str(c).endswith("_ms")})
+    kwargs.setdefault("text_align", {c: "right" for c in PRICE_COLUMNS if c in frame.columns})
+    return pn.widgets.Tabulator(
         frame, show_index=False, disabled=True, selectable=False, layout="fit_data_fill",
-        stylesheets=[TABLE_CSS],
-        formatters=formatters or {}, titles=titles or {}, sizing_mode="stretch_width",
+        stylesheets=[TABLE_CSS], formatters=formatters, titles=titles or {}, sizing_mode="stretch_width",
         pagination="remote" if page_size else None, page_size=page_size, **kwargs,
     )
-    if pnl_columns:
-        widget.style.map(_pnl_color, subset=list(pnl_columns))
-    return widget
 
 
 def html_pane(**kwargs) -> pn.pane.HTML:
     return pn.pane.HTML("", stylesheets=[CSS], sizing_mode="stretch_width", **kwargs)
+
+
+def td(text: str, css: str = "") -> str:
+    """Return a table cell of already-escaped ``text``."""
+    return f"<td class='{css}'>{text}</td>" if css else f"<td>{text}</td>"
+
+
+def cell_text(value: Any) -> str:
+    """Format a plain cell value: em dash for missing, UTC time, yes/no, 4 significant digits."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, pd.Timestamp):
+        return clock(value)
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return html.escape(str(value))
+
+
+def html_table(frame: pd.DataFrame, titles: dict[str, str], *, cells: dict[str, Any] | None = None,
+               left: tuple[str, ...] = (), kpi: str = "") -> str:
+    """Return a small static HTML table (one Bokeh model, unlike a Tabulator) of ``frame[titles]``.
+
+    ``cells`` maps a column to a function returning its ``<td>``; ``left`` columns are left-aligned.
+    """
+    cells = cells or {}
+    head = "".join(f"<th class='{'l' if c in left else ''}'>{html.escape(t)}</th>" for c, t in titles.items())
+    body = "".join(
+        "<tr>" + "".join(cells[c](v) if c in cells else td(cell_text(v), "l" if c in left else "")
+                         for c, v in zip(titles, row)) + "</tr>"
+        for row in frame[list(titles)].itertuples(index=False)
+    )
+    attr = f" data-kpi='{kpi}'" if kpi else ""
+    return f"<div class='bc-scroll'><table class='bc-table'{attr}><tr>{head}</tr>{body}</table></div>"
+
+
+def signed_usd_cell(value: float) -> str:
+    return td(usd(value, signed=True), tone(value))
 
 
 class StoreView(Viewer):
@@ -297,9 +356,8 @@ class PositionsView(StoreView):
         self._empty = html_pane()
         self._note = html_pane()
         self._table = table(pd.DataFrame(columns=list(self.COLUMNS)), titles=self.COLUMNS,
-                            pnl_columns=("unrealized_usd", "unrealized_pct"),
-                            formatters={"unrealized_usd": MONEY, "notional_usd": MONEY, "funding_usd": MONEY,
-                                        "unrealized_pct": NUM2}, text_align={c: "right" for c in PRICE_COLUMNS})
+                            pnl_columns=("unrealized_usd",), pct_columns=("unrealized_pct",),
+                            formatters={"notional_usd": MONEY})
         return pn.Column(self._empty, self._table, self._note, sizing_mode="stretch_width")
 
     def _render(self, snap: Snapshot) -> None:
@@ -327,7 +385,7 @@ class TradesView(StoreView):
     side = param.Selector(default="all", objects=["all", "long", "short"], doc="Only this side.")
     date_range = param.DateRange(default=None, allow_None=True, doc="Exit dates (UTC), inclusive.")
 
-    COLUMNS = {"trade_id": "#", "exit_time": "Exit (UTC)", "symbol": "Symbol", "side": "Side",
+    COLUMNS = {"trade_id": "#", "exit_ts_ms": "Exit (UTC)", "symbol": "Symbol", "side": "Side",
                "strategy": "Strategy", "net_pnl_usd": "Net $", "return_pct": "Return %", "close_reason": "Closed by",
                "hold": "Held", "entry_price": "Entry", "exit_price": "Exit", "gross_pnl_usd": "Gross $",
                "fees_usd": "Fees $", "funding_usd": "Funding $", "qty_contracts": "Contracts"}
@@ -335,11 +393,8 @@ class TradesView(StoreView):
     def _build(self) -> pn.viewable.Viewable:
         self._summary = html_pane()
         self._table = table(pd.DataFrame(columns=list(self.COLUMNS)), titles=self.COLUMNS, page_size=15,
-                            pnl_columns=("net_pnl_usd", "return_pct"),
-                            text_align={c: "right" for c in PRICE_COLUMNS},
-                            formatters={"gross_pnl_usd": MONEY,
-                                        "fees_usd": MONEY, "funding_usd": MONEY, "net_pnl_usd": MONEY,
-                                        "return_pct": NUM2})
+                            pnl_columns=("net_pnl_usd", "gross_pnl_usd", "funding_usd"), pct_columns=("return_pct",),
+                            formatters={"fees_usd": MONEY})
         self._trades_key: tuple | None = None
         filters = pn.Row(
             pn.widgets.Select.from_param(self.param.symbol, name="Symbol", width=200),
@@ -379,7 +434,7 @@ class TradesView(StoreView):
                 f"{usd(summary['funding_usd'], signed=True)} · win rate {pct(100 * summary['win_rate'], digits=1)}"
                 f" · profit factor {summary['profit_factor']:.2f}</div>"
             )
-        self._table.value = display_frame(frame[list(self.COLUMNS)])
+        self._table.value = frame[list(self.COLUMNS)]
         self._table.visible = bool(len(frame))
 
 
@@ -400,15 +455,8 @@ class WhyNotTradingView(StoreView):
                             widths={"why": 300})
         self._table.style.map(self._outcome_color, subset=["outcome"])
         self._gates = html_pane()
-        self._outages_head = html_pane()
-        self._outages = table(pd.DataFrame(columns=["symbol", "start", "end", "cycles", "ongoing", "duration"]),
-                              titles={"symbol": "Symbol", "start": "From (UTC)", "end": "Last seen (UTC)",
-                                      "cycles": "Cycles", "ongoing": "Ongoing", "duration": "Duration"})
-        return pn.Column(self._head, self._table,
-                         pn.Row(pn.Column(pn.pane.HTML("<b>What blocked entries (last 24 h of decisions)</b>"),
-                                          self._gates, sizing_mode="stretch_width"),
-                                pn.Column(self._outages_head, self._outages, sizing_mode="stretch_width"),
-                                sizing_mode="stretch_width"),
+        self._outages = html_pane()
+        return pn.Column(self._head, self._table, pn.Row(self._gates, self._outages, sizing_mode="stretch_width"),
                          sizing_mode="stretch_width")
 
     @staticmethod
@@ -434,18 +482,21 @@ class WhyNotTradingView(StoreView):
                 f"<div style='width:{100 * r.cycles / gate_max:.0f}%;background:#b35c00'></div></div></td></tr>"
                 for r in snap.gate_counts.itertuples(index=False)
             )
-            self._gates.object = (f"<table class='bc-table' data-kpi='gate-counts'><tr><th>Gate</th><th>Symbol-cycles"
-                                  f"</th><th>Share</th><th></th></tr>{rows}</table>")
+            gates = (f"<table class='bc-table' data-kpi='gate-counts'><tr><th>Gate</th><th>Symbol-cycles"
+                     f"</th><th>Share</th><th></th></tr>{rows}</table>")
         else:
-            self._gates.object = empty("No skipped entries recorded.")
-        ongoing = int(snap.outages["ongoing"].sum()) if len(snap.outages) else 0
-        self._outages_head.object = (
-            f"<b>Data outages (last 24 h)</b> <span data-kpi='outages'>{len(snap.outages)}</span>"
+            gates = empty("No skipped entries recorded.")
+        self._gates.object = f"<b>What blocked entries (last 24 h of decisions)</b>{gates}"
+        outages = snap.outages
+        ongoing = int(outages["ongoing"].sum()) if len(outages) else 0
+        self._outages.object = (
+            f"<b>Data outages (last 24 h)</b>: <span data-kpi='outages'>{len(outages)}</span>"
             + (f" · <span class='bc-loss'>{ongoing} ongoing</span>" if ongoing else "")
-            + ("" if len(snap.outages) else empty("No data outages in the last 24 h."))
+            + (html_table(outages, {"symbol": "Symbol", "start": "From (UTC)", "end": "Last seen (UTC)",
+                                    "cycles": "Cycles", "duration": "Duration", "ongoing": "Ongoing"},
+                          cells={"ongoing": lambda v: td("ongoing", "bc-loss") if v else td("ended")})
+               if len(outages) else empty("No data outages in the last 24 h."))
         )
-        self._outages.value = display_frame(snap.outages)
-        self._outages.visible = bool(len(snap.outages))
 
 
 # ============================================================================ strategies and signals
@@ -454,49 +505,46 @@ class WhyNotTradingView(StoreView):
 class StrategiesView(StoreView):
     """Allocation, bandit state, Kelly sizes, per-strategy results, signal weights over time, benched symbols."""
 
+    STRATEGY_TITLES = {"strategy": "Strategy", "enabled": "Enabled", "trades": "Trades", "win_rate": "Win rate",
+                       "net_pnl_usd": "Net $", "profit_factor": "Profit factor", "configured": "Allocation (config)",
+                       "active": "Allocation (active)", "alpha": "Bandit α", "beta": "Bandit β",
+                       "mean": "Bandit mean"}
+    KELLY_TITLES = {"strategy": "Strategy", "symbol": "Latest symbol", "time": "At (UTC)", "win_prob": "Win prob",
+                    "kelly_f": "Kelly f*", "size_usd": "Size $", "outcome": "Outcome"}
+
     def _build(self) -> pn.viewable.Viewable:
-        columns = ["strategy", "enabled", "trades", "win_rate", "net_pnl_usd", "profit_factor", "configured",
-                   "active", "alpha", "beta", "mean"]
-        self._strategies = table(pd.DataFrame(columns=columns), formatters={
-            "configured": NUM2, "active": NUM2, "alpha": NUM2, "beta": NUM2, "mean": NUM4, "win_rate": NUM4,
-            "net_pnl_usd": MONEY, "profit_factor": NUM2}, pnl_columns=("net_pnl_usd",),
-            titles={"configured": "Allocation (config)", "active": "Allocation (active)", "alpha": "Bandit α",
-                    "beta": "Bandit β", "mean": "Bandit mean", "trades": "Trades", "win_rate": "Win rate",
-                    "net_pnl_usd": "Net $", "profit_factor": "Profit factor", "source": "Allocation from",
-                    "bandit_source": "Bandit from"})
-        self._kelly_head = html_pane()
-        self._kelly = table(pd.DataFrame(columns=["strategy", "symbol", "time", "win_prob", "kelly_f", "size_usd",
-                                                  "outcome"]), formatters={"win_prob": NUM4, "kelly_f": NUM4, "size_usd": MONEY},
-                            titles={"strategy": "Strategy", "symbol": "Latest symbol", "time": "At (UTC)",
-                                    "win_prob": "Win prob", "kelly_f": "Kelly f*", "size_usd": "Size $",
-                                    "outcome": "Outcome"})
+        self._strategies = html_pane()
+        self._kelly = html_pane()
         self._benched = html_pane()
-        self._weights_head = html_pane()
-        self._weights = table(pd.DataFrame())
-        self._weight_fig = figure(height=240, tools="pan,wheel_zoom,reset,save", toolbar_location="above",
-                                  sizing_mode="stretch_width", title="Signal weights over time (parameter versions)",
-                                  x_axis_type="datetime")
-        self._weight_sources: dict[str, ColumnDataSource] = {}
-        self._weight_pane = pn.pane.Bokeh(self._weight_fig, sizing_mode="stretch_width")
-        self._strategies_head = html_pane()
-        return pn.Column(
-            self._strategies_head, self._strategies, self._kelly_head, self._kelly, self._benched, self._weights_head, self._weight_pane,
-            self._weights, sizing_mode="stretch_width",
-        )
+        self._weights = html_pane()
+        self._weight_source = ColumnDataSource({"xs": [], "ys": [], "signal": [], "color": []})
+        fig = figure(height=240, tools="pan,wheel_zoom,reset,save", toolbar_location="above",
+                     sizing_mode="stretch_width", title="Signal weights over time (parameter versions)",
+                     x_axis_type="datetime")
+        fig.multi_line("xs", "ys", source=self._weight_source, color="color", line_width=2, legend_field="signal")
+        legend = fig.legend[0]
+        legend.label_text_font_size = "10px"
+        legend.glyph_height = legend.label_height = 12
+        legend.spacing, legend.padding = 0, 4
+        fig.add_layout(legend, "right")
+        self._weight_pane = pn.pane.Bokeh(fig, sizing_mode="stretch_width")
+        self._weights.sizing_mode = None
+        self._weights.width = 440
+        return pn.Column(self._strategies, self._kelly, self._benched,
+                         pn.Row(self._weights, self._weight_pane, sizing_mode="stretch_width"),
+                         sizing_mode="stretch_width")
 
     def _render(self, snap: Snapshot) -> None:
-        merged = (snap.allocation.merge(snap.bandit.rename(columns={"source": "bandit_source"}), on="strategy",
-                                        how="left")
+        merged = (snap.allocation.merge(snap.bandit, on="strategy", how="left", suffixes=("", "_bandit"))
                   .merge(snap.strategy_stats, on="strategy", how="left"))
-        self._strategies.value = display_frame(merged[self._strategies.value.columns])
-        self._strategies_head.object = (
+        self._strategies.object = (
             "<b>Strategies</b>: allocation, bandit (Beta posterior of winning) and closed-trade results "
             f"<span class='bc-muted'>(allocation from {snap.allocation['source'].iloc[0]}, bandit from "
-            f"{snap.bandit['source'].iloc[0]})</span>")
-        self._kelly_head.object = "<b>Kelly sizing (latest per strategy, from the decision trail)</b>" + (
-            "" if len(snap.kelly) else empty("No Kelly sizes recorded yet."))
-        self._kelly.value = display_frame(snap.kelly)
-        self._kelly.visible = bool(len(snap.kelly))
+            f"{snap.bandit['source'].iloc[0]})</span>"
+            + html_table(merged, self.STRATEGY_TITLES, cells={"net_pnl_usd": signed_usd_cell}, kpi="strategies"))
+        self._kelly.object = "<b>Kelly sizing (latest per strategy, from the decision trail)</b>" + (
+            html_table(snap.kelly, self.KELLY_TITLES, cells={"size_usd": lambda v: td(usd(v))}, kpi="kelly")
+            if len(snap.kelly) else empty("No Kelly sizes recorded yet."))
         if len(snap.benched):
             items = ", ".join(f"<b>{html.escape(r.symbol)}</b> ({html.escape(r.reason or r.source)})"
                               for r in snap.benched.itertuples(index=False))
@@ -506,37 +554,41 @@ class StrategiesView(StoreView):
         weights = snap.weights
         signals = [c for c in weights.columns if c not in ("version", "time", "active", "reason")]
         active = weights[weights["active"]] if len(weights) else weights
-        self._weights_head.object = (
+        table_ = weights_table(weights, signals)
+        self._weights.object = (
             f"<b>Signal weights</b>: {len(weights)} version(s); active "
             f"<span data-kpi='weights-version'>v{int(active['version'].iloc[-1]) if len(active) else '—'}</span>"
             + (f" ({html.escape(str(active['reason'].iloc[-1]))})" if len(active) else "")
+            + (html_table(table_, {c: c for c in table_.columns}, kpi="weights") if len(table_) else
+               empty("No signal weights recorded."))
         )
-        self._weights.value = weights_table(weights, signals)
         self._plot_weights(weights, signals, pd.Timestamp(snap.generated_ms, unit="ms"))
-        self._weight_pane.visible = bool(len(weights) and weights["time"].notna().any())
 
     def _plot_weights(self, weights: pd.DataFrame, signals: list[str], now: pd.Timestamp) -> None:
         """Step lines of each signal's weight from one version's creation to the next (the last runs to now)."""
         dated = weights.dropna(subset=["time"]) if len(weights) else weights
-        x = np.append(dated["time"].to_numpy(dtype="datetime64[ms]"), now.to_datetime64()) if len(dated) else \
-            np.array([], dtype="datetime64[ms]")
-        for i, signal in enumerate(signals):
-            y = dated[signal].to_numpy(dtype=float) if len(dated) else np.array([])
-            data = {"time": x, "weight": np.append(y, y[-1]) if len(y) else y}
-            if signal in self._weight_sources:
-                self._weight_sources[signal].data = data
-                continue
-            source = ColumnDataSource(data)
-            self._weight_sources[signal] = source
-            color = Category10_10[i % 10]
-            self._weight_fig.step("time", "weight", source=source, mode="after", color=color, line_width=2,
-                                  legend_label=signal)
-            self._weight_fig.scatter("time", "weight", source=source, color=color, size=5)
-        if self._weight_fig.legend:
-            self._weight_fig.legend.location = "top_left"
-            self._weight_fig.legend.label_text_font_size = "10px"
-            self._weight_fig.legend.click_policy = "hide"
-            self._weight_fig.add_layout(self._weight_fig.legend[0], "right")
+        self._weight_pane.visible = bool(len(dated))
+        if not len(dated):
+            self._weight_source.data = {"xs": [], "ys": [], "signal": [], "color": []}
+            return
+        t = np.array([ts.value // 1_000_000 for ts in dated["time"]] + [now.value // 1_000_000], dtype=np.int64)
+        xs_step = np.repeat(t, 2)[1:-1]  # t0 t1 t1 t2 t2 ... now
+        ys, xs = [], []
+        for signal in signals:
+            y = dated[signal].to_numpy(dtype=float)
+            ys.append(np.repeat(y, 2))
+            xs.append(xs_step)
+        self._weight_source.data = {"xs": xs, "ys": ys, "signal": signals,
+                                    "color": [Category10_10[i % 10] for i in range(len(signals))]}
+
+
+def weights_table(weights: pd.DataFrame, signals: list[str], last: int = 6) -> pd.DataFrame:
+    """Return the last ``last`` versions transposed: one row per signal, one column per version (``*`` active)."""
+    recent = weights.tail(last)
+    frame = pd.DataFrame({"signal": signals})
+    for r in recent.itertuples(index=False):
+        frame[f"v{r.version}{' *' if r.active else ''}"] = [round(float(getattr(r, s)), 4) for s in signals]
+    return frame
 
 
 # ============================================================================ health and the kill switch
@@ -600,19 +652,9 @@ class HealthView(StoreView):
     def _build(self) -> pn.viewable.Viewable:
         self._summary = html_pane()
         self._kill = KillSwitchControl(store=self.store)
-        self._heartbeats_head = html_pane()
-        self._heartbeats = table(pd.DataFrame(columns=["component", "status", "age", "healthy"]),
-                                 titles={"component": "Component", "status": "Status", "age": "Age",
-                                         "healthy": "Healthy"})
-        self._heartbeats.style.map(lambda v: f"color: {LOSS}; font-weight: 600" if v == "no" else "",
-                                   subset=["healthy"])
-        self._preflight_head = html_pane()
-        self._preflight = table(pd.DataFrame(columns=["check", "status", "detail"]))
-        self._preflight.style.map(lambda v: {"PASS": f"color: {GAIN}", "WARN": "color: #b35c00",
-                                             "FAIL": f"color: {LOSS}; font-weight: 700"}.get(v, ""),
-                                  subset=["status"])
-        return pn.Column(self._summary, self._kill, self._heartbeats_head, self._heartbeats, self._preflight_head,
-                         self._preflight, sizing_mode="stretch_width")
+        self._heartbeats = html_pane()
+        self._preflight = html_pane()
+        return pn.Column(self._summary, self._kill, self._heartbeats, self._preflight, sizing_mode="stretch_width")
 
     def _render(self, snap: Snapshot) -> None:
         hb = ("<span class='bc-loss'>none yet</span>" if snap.heartbeat_age_s is None
@@ -637,7 +679,7 @@ class HealthView(StoreView):
                      "<span class='bc-gain'>ok</span>" if snap.invariant_ok else
                      f"<span class='bc-loss'>BROKEN (cash off by {usd(snap.invariant_cash_diff_usd, signed=True)})</span>")
         self._summary.object = (
-            "<table class='bc-table'>"
+            "<table class='bc-table bc-wrap'>"
             f"<tr><td>Engine heartbeat</td><td data-kpi='heartbeat-age'>{hb}</td></tr>"
             f"<tr><td>Last cycle</td><td>{cycle}</td></tr>"
             f"<tr><td>Feeds</td><td>{feed_text}</td></tr>"
@@ -647,20 +689,24 @@ class HealthView(StoreView):
             f"<tr><td>Ledger invariant</td><td data-kpi='invariant'>{invariant}</td></tr>"
             "</table>"
         )
-        self._heartbeats_head.object = "<b>Heartbeats</b>" + ("" if len(snap.heartbeats) else
-                                                              empty("No heartbeats recorded yet."))
-        self._heartbeats.value = display_frame(snap.heartbeats[["component", "status", "age", "healthy"]])
-        self._heartbeats.visible = bool(len(snap.heartbeats))
+        self._heartbeats.object = "<b>Heartbeats</b>" + (
+            html_table(snap.heartbeats, {"component": "Component", "status": "Status", "age": "Age",
+                                         "healthy": "Healthy"}, left=("status",), kpi="heartbeats",
+                       cells={"healthy": lambda v: td("yes") if v else td("NO", "bc-loss"),
+                              "age": lambda v: td(html.escape(v))})
+            if len(snap.heartbeats) else empty("No heartbeats recorded yet."))
         if snap.preflight is None:
-            self._preflight_head.object = "<b>Preflight</b>: <span data-kpi='preflight'>not run</span>"
-            self._preflight.visible = False
+            self._preflight.object = "<b>Preflight</b>: <span data-kpi='preflight'>not run</span>"
         else:
             counts = snap.preflight["status"].value_counts()
             verdict = "FAIL" if counts.get("FAIL") else "WARN" if counts.get("WARN") else "PASS"
-            self._preflight_head.object = (f"<b>Preflight</b> ({clock(snap.preflight_ts_ms)} UTC): "
-                                           f"<span data-kpi='preflight'>{verdict}</span>")
-            self._preflight.value = snap.preflight
-            self._preflight.visible = True
+            css = {"PASS": "bc-gain", "WARN": "bc-warn", "FAIL": "bc-loss"}
+            self._preflight.object = (
+                f"<b>Preflight</b> ({clock(snap.preflight_ts_ms)} UTC): "
+                f"<span class='{css.get(verdict, '')}' data-kpi='preflight'>{verdict}</span>"
+                + html_table(snap.preflight, {"check": "Check", "status": "Status", "detail": "Detail"},
+                             left=("status", "detail"),
+                             cells={"status": lambda v: td(html.escape(v), "l " + css.get(v, ""))}))
 
 
 def _age(seconds: float) -> str:
