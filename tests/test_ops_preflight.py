@@ -1,0 +1,282 @@
+"""Preflight: every check passes on a healthy setup and fails for its own reason."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from botcore.cli import app
+from botcore.ledger import Ledger
+from botcore.model import OrderSide
+from botcore.ops import preflight as pf
+from botcore.ops.killswitch import engage
+from botcore.ops.preflight import Status
+from botcore.strategy import build_params, decide
+from botcore.venues import VenueBalance, VenuePosition
+from tests._ledger_helpers import CONTRACT_SIZE, STARTING_CASH_USD, SYMBOL, trade
+
+
+class FakeVenue:
+    """A venue port reduced to what preflight asks: positions and balance."""
+
+    name = "fake"
+
+    def __init__(self, positions: dict[str, float], cash_usd: float) -> None:
+        self._positions = positions
+        self._cash = cash_usd
+
+    async def positions(self) -> list[VenuePosition]:
+        return [VenuePosition(s, q, CONTRACT_SIZE, 60_000.0) for s, q in self._positions.items()]
+
+    async def balance(self) -> VenueBalance:
+        return VenueBalance(cash_usd=self._cash, equity_usd=self._cash, available_usd=self._cash, frozen_usd=0.0,
+                            unrealized_pnl_usd=0.0, ts_ms=0)
+
+
+@pytest.fixture
+def ledger_path(tmp_path):
+    path = tmp_path / "ledger.db"
+    with Ledger.open(path, starting_cash_usd=STARTING_CASH_USD, mode="paper") as book:
+        trade(book, "o1", OrderSide.BUY, 3, 60_000.0, 1_700_000_000_000)
+    return path
+
+
+@pytest.fixture(scope="module")
+def sample_store(tmp_path_factory, settings):
+    from botcore.market.sample import generate_sample_market
+    from botcore.market.store import Store
+
+    root = tmp_path_factory.mktemp("preflight_sample")
+    generate_sample_market(root, 1, 5, settings)
+    return Store(root)
+
+
+def open_ledger(path):
+    return Ledger.open(path, readonly=True)
+
+
+# ---------------------------------------------------------------- 1. Kelly bootstrap
+
+
+def test_kelly_bootstrap_sizes_a_high_conviction_setup(settings):
+    result = pf.check_kelly_bootstrap(settings)
+    assert result.status == Status.PASS, result.detail
+    sizes = [r["size_usd"] for r in result.data["strategies"].values()]
+    assert len(sizes) == 3 and all(200.0 <= s <= 2_000.0 for s in sizes)
+
+
+def test_kelly_bootstrap_fails_when_defaults_leave_no_edge(settings):
+    params = build_params(settings, {"default_win_rate": 0.2})
+    result = pf.check_kelly_bootstrap(settings, params=params)
+    assert result.status == Status.FAIL
+    assert "Kelly size calculated as 0.0 for every strategy" in result.detail
+
+
+# ---------------------------------------------------------------- 2. positions and sectors
+
+
+def test_positions_and_sectors_agree_with_the_venue(settings, ledger_path):
+    with open_ledger(ledger_path) as book:
+        result = pf.check_positions_sectors(settings, book, FakeVenue({SYMBOL: 3.0}, STARTING_CASH_USD))
+    assert result.status == Status.PASS, result.detail
+    assert result.data["ledger_sectors"] == result.data["venue_sectors"] == {"mega": 1}
+    assert "1 positions across 1 sectors" in result.detail
+
+
+def test_positions_disagreeing_with_the_venue_fail(settings, ledger_path):
+    venue = FakeVenue({SYMBOL: 2.0, "ETH/USDT:USDT": 1.0}, STARTING_CASH_USD)
+    with open_ledger(ledger_path) as book:
+        result = pf.check_positions_sectors(settings, book, venue)
+    assert result.status == Status.FAIL
+    assert f"{SYMBOL}: ledger 3, venue 2" in result.detail and "ETH/USDT:USDT: ledger 0, venue 1" in result.detail
+
+
+def test_a_default_paper_venue_holds_no_state_so_a_difference_only_warns(settings, ledger_path):
+    with open_ledger(ledger_path) as book:
+        result = pf.check_positions_sectors(settings, book)
+    assert result.status == Status.WARN and "holds no state" in result.detail
+
+
+# ---------------------------------------------------------------- 3. signal engine
+
+
+def test_signal_engine_produces_live_signals_on_the_last_bars(settings, sample_store):
+    result = pf.check_signal_engine(settings, sample_store)
+    assert result.status == Status.PASS, result.detail
+    assert result.data["min_live"] >= settings.signals.min_live_signals
+    assert result.data["tradable"] > 0
+
+
+def test_signal_engine_fails_without_data(settings, tmp_path):
+    from botcore.market.store import Store
+
+    result = pf.check_signal_engine(settings, Store(tmp_path / "empty"))
+    assert result.status == Status.FAIL and "no 1m candles" in result.detail
+
+
+def test_signal_engine_fails_when_history_is_too_short_to_warm_up(settings, tmp_path):
+    from botcore.market.sample import generate_sample_market
+    from botcore.market.store import Store
+
+    generate_sample_market(tmp_path / "short", 0.05, 1, settings)
+    result = pf.check_signal_engine(settings, Store(tmp_path / "short"))
+    assert result.status == Status.FAIL and "no symbol has 5 live signals" in result.detail
+
+
+# ---------------------------------------------------------------- 4. data outage
+
+
+def test_a_missing_order_book_blocks_the_entry(settings):
+    result = pf.check_data_outage(settings)
+    assert result.status == Status.PASS, result.detail
+    assert result.data["control"].startswith("entered")
+    assert result.data["outage"] == "skipped/data_outage"
+
+
+def test_outage_check_fails_when_the_book_is_not_a_required_signal(settings):
+    lax = settings.model_copy(update={"signals": settings.signals.model_copy(update={"required_signals": ()})})
+    result = pf.check_data_outage(lax)
+    assert result.status == Status.FAIL
+    assert "NOT blocked when the order book is unavailable" in result.detail
+
+
+def test_outage_check_fails_when_missing_data_is_faked_as_neutral(settings):
+    """The prototype's bug: an unavailable book replaced by a neutral one, so trading went on."""
+
+    def decide_with_fake_book(now_ms, positions, portfolio, memory, features, signals, regime, params, seed):
+        features.best_bid[:] = np.where(np.isnan(features.best_bid), features.price, features.best_bid)
+        features.best_ask[:] = np.where(np.isnan(features.best_ask), features.price, features.best_ask)
+        signals.status[:] = 0
+        signals.tradable[:] = True
+        signals.n_live[:] = signals.status.shape[1]
+        return decide(now_ms, positions, portfolio, memory, features, signals, regime, params, seed)
+
+    result = pf.check_data_outage(settings, decide_fn=decide_with_fake_book)
+    assert result.status == Status.FAIL
+
+
+# ---------------------------------------------------------------- 5. aged positions
+
+
+def test_a_position_with_unknown_entry_time_exits(settings):
+    result = pf.check_aged_exit(settings)
+    assert result.status == Status.PASS, result.detail
+    assert "entry_time_unknown" in result.data["trail"]
+
+
+def test_aged_exit_fails_when_unknown_entry_times_are_treated_as_fresh(settings):
+    """The prototype's zombie positions: a null timestamp made a position immortal."""
+
+    def decide_treating_unknown_as_now(now_ms, positions, *rest):
+        positions["entry_ts_ms"] = np.where(positions["entry_ts_ms"] < 0, now_ms, positions["entry_ts_ms"])
+        return decide(now_ms, positions, *rest)
+
+    result = pf.check_aged_exit(settings, decide_fn=decide_treating_unknown_as_now)
+    assert result.status == Status.FAIL and "does not exit" in result.detail
+
+
+# ---------------------------------------------------------------- 6. financial integrity
+
+
+def test_financial_integrity_passes_on_a_reconciled_ledger(ledger_path):
+    with open_ledger(ledger_path) as book:
+        cash = book.cash()
+        result = pf.check_financial_integrity(book, FakeVenue({SYMBOL: 3.0}, cash + 0.5))
+    assert result.status == Status.PASS, result.detail
+
+
+def test_a_wallet_discrepancy_over_one_dollar_fails(ledger_path):
+    with open_ledger(ledger_path) as book:
+        result = pf.check_financial_integrity(book, FakeVenue({SYMBOL: 3.0}, book.cash() - 1.25))
+    assert result.status == Status.FAIL and "wallet discrepancy +1.25 USD" in result.detail
+
+
+def test_a_broken_ledger_invariant_fails(ledger_path):
+    con = sqlite3.connect(ledger_path)
+    con.execute("UPDATE account SET cash_usd = cash_usd + 5 WHERE id = 1")
+    con.commit()
+    con.close()
+    with open_ledger(ledger_path) as book:
+        result = pf.check_financial_integrity(book)
+    assert result.status == Status.FAIL and "off by +5.00 USD" in result.detail
+
+
+def test_a_failed_reconciliation_on_record_fails(ledger_path):
+    with Ledger.open(ledger_path) as book:
+        book.set_meta("reconcile:last", {"ts_ms": 1, "ok": False, "cash_diff_usd": -3.4, "problems": ["cash"]})
+        result = pf.check_financial_integrity(book)
+    assert result.status == Status.FAIL and "last reconciliation: -3.40 USD" in result.detail
+
+
+# ---------------------------------------------------------------- 7. operational health
+
+
+def test_operational_health_passes_with_gates_open(settings, ledger_path):
+    with open_ledger(ledger_path) as book:
+        result = pf.check_operational_health(settings, ledger_path, book)
+    assert result.status == Status.PASS, result.detail
+    assert "all gates open" in result.detail and "circuit breaker armed" in result.detail
+
+
+def test_operational_health_fails_when_the_disk_is_full(settings, ledger_path):
+    with open_ledger(ledger_path) as book:
+        result = pf.check_operational_health(settings, ledger_path, book, min_free_mb=1e12)
+    assert result.status == Status.FAIL and "MB free on the ledger's disk" in result.detail
+
+
+def test_operational_health_warns_while_the_kill_switch_is_engaged(settings, ledger_path):
+    engage(ledger_path, "freeze", who="ops", why="drill")
+    with open_ledger(ledger_path) as book:
+        result = pf.check_operational_health(settings, ledger_path, book)
+    assert result.status == Status.WARN and "kill switch engaged (freeze) by ops: drill" in result.detail
+
+
+def test_operational_health_warns_about_a_bot_that_went_silent(settings, ledger_path):
+    with Ledger.open(ledger_path) as book:
+        book.record_heartbeat("engine", ts_ms=1_000, detail={"pid": 1})
+    with open_ledger(ledger_path) as book:
+        result = pf.check_operational_health(settings, ledger_path, book)
+    assert result.status == Status.WARN and "crashed or hung" in result.detail
+
+
+# ---------------------------------------------------------------- the command
+
+
+def test_preflight_command_prints_json_records_and_exits_by_outcome(settings, ledger_path, sample_store):
+    runner = CliRunner()
+    args = ["preflight", "--ledger", str(ledger_path), "--data", str(sample_store.root), "--json"]
+
+    ok = runner.invoke(app, args)
+    failed = runner.invoke(app, args + ["--min-free-mb", "1e12"])
+
+    assert ok.exit_code == 0, ok.output
+    report = json.loads(ok.stdout)
+    assert [r["name"] for r in report["results"]] == list(pf.CHECKS)
+    assert report["ok"] and report["recorded"]
+    assert failed.exit_code == 1
+    assert json.loads(failed.stdout)["counts"]["FAIL"] == 1
+    with Ledger.open(ledger_path, readonly=True) as book:
+        stored = book.get_meta("preflight")
+    assert stored["ok"] is False and stored["counts"]["FAIL"] == 1
+
+
+def test_preflight_table_names_every_check(ledger_path, sample_store):
+    result = CliRunner().invoke(app, ["preflight", "--ledger", str(ledger_path), "--data", str(sample_store.root),
+                                      "--check", "kelly_bootstrap", "--check", "aged_exit", "--no-record"])
+    assert result.exit_code == 0, result.output
+    assert "Kelly sizing bootstrap" in result.stdout and "Aged / zombie position exit" in result.stdout
+    assert "GREEN LIGHT" in result.stdout
+
+
+def test_a_check_that_raises_is_a_failure(settings, ledger_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("kernel exploded")
+
+    monkeypatch.setattr(pf, "check_kelly_bootstrap", boom)
+    report = pf.run_preflight(settings, ledger_path, checks=("kelly_bootstrap",))
+    assert not report.ok
+    assert report.result("kelly_bootstrap").detail == "check raised RuntimeError: kernel exploded"
