@@ -305,6 +305,8 @@ def open_notional(trades: pd.DataFrame, ts_ms: np.ndarray) -> np.ndarray:
     _check_trades(trades, ("entry_ts_ms", "exit_ts_ms", "entry_price", "qty_base"))
     ts = np.asarray(ts_ms, dtype=np.int64)
     t = trades[trades["entry_ts_ms"].notna()]
+    if t.empty:
+        return np.zeros(ts.size)
     entry = t["entry_ts_ms"].to_numpy(dtype=np.int64)
     exit_ = t["exit_ts_ms"].to_numpy(dtype=np.int64)
     notional = np.abs(t["qty_base"].to_numpy(dtype=np.float64) * t["entry_price"].to_numpy(dtype=np.float64))
