@@ -253,13 +253,17 @@ def _read(ledger: Ledger, now: int, *, check_invariant: bool) -> _Raw:
 
 def _recent_decisions(ledger: Ledger, now: int) -> pd.DataFrame:
     """Return the decisions of the day before the latest one (looking back ever further to find it)."""
-    frame = pd.DataFrame()
+    frame, since = pd.DataFrame(), None
     for lookback_ms in (2 * 3_600_000, 2 * DAY_MS, 30 * DAY_MS, None):
-        frame = ledger.decisions(None if lookback_ms is None else now - lookback_ms)
+        since = None if lookback_ms is None else now - lookback_ms
+        frame = ledger.decisions(since)
         if len(frame):
             break
     if len(frame):
-        frame = frame[frame["ts_ms"] >= int(frame["ts_ms"].max()) - DECISION_WINDOW_MS]
+        start = int(frame["ts_ms"].max()) - DECISION_WINDOW_MS
+        if since is not None and start < since:
+            frame = ledger.decisions(start)
+        frame = frame[frame["ts_ms"] >= start]
     return frame.reset_index(drop=True)
 
 
