@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from botcore.cli import app
-from botcore.ledger import TABLES, Ledger
+from botcore.ledger import LATEST_VERSION, TABLES, Ledger
 from botcore.model import OrderSide
 from tests._ledger_helpers import trade
 
@@ -30,7 +30,7 @@ def ledger_path(tmp_path):
 def test_check_reports_ok_with_schema_version(ledger_path):
     result = runner.invoke(app, ["ledger", "check", str(ledger_path)])
     assert result.exit_code == 0, result.output
-    assert "schema v1" in result.output and "invariant OK" in result.output
+    assert f"schema v{LATEST_VERSION}" in result.output and "invariant OK" in result.output
     assert "cash 1009.691600" in result.output
 
 

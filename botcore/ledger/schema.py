@@ -180,15 +180,47 @@ def _v1_initial(con: sqlite3.Connection) -> None:
 
 _v1_initial.description = "initial schema"  # type: ignore[attr-defined]
 
+_V2 = [
+    """CREATE TABLE signal_outcomes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts_ms INTEGER NOT NULL,              -- entry: the entry decision time; close: the exit time
+        event TEXT NOT NULL CHECK (event IN ('entry', 'close')),
+        entry_key TEXT NOT NULL,             -- ties the close to its entry (the entry's client order id)
+        symbol TEXT NOT NULL,
+        strategy TEXT NOT NULL,
+        side INTEGER NOT NULL CHECK (side IN (-1, 1)),
+        shadow INTEGER NOT NULL DEFAULT 0 CHECK (shadow IN (0, 1)),  -- 1: a would-be trade (benched symbol)
+        source TEXT NOT NULL,                -- engine, recomputed, trail, shadow
+        regime INTEGER,                      -- regime code at entry
+        conviction REAL,                     -- aggregated conviction at entry
+        scores TEXT,                         -- JSON {signal: score or null} at entry
+        confidences TEXT,                    -- JSON {signal: confidence or null} at entry
+        net_pnl_usd REAL,                    -- close: net of fees and funding
+        net_return REAL,                     -- close: net P&L / entry notional
+        UNIQUE (entry_key, event)
+    )""",
+    "CREATE INDEX signal_outcomes_by_ts ON signal_outcomes (ts_ms)",
+    "CREATE INDEX signal_outcomes_by_symbol ON signal_outcomes (symbol, ts_ms)",
+]
+
+
+def _v2_signal_outcomes(con: sqlite3.Connection) -> None:
+    """Add the bounded per-signal outcome log of the learning system."""
+    for statement in _V2:
+        con.execute(statement)
+
+
+_v2_signal_outcomes.description = "signal_outcomes: bounded per-signal outcome log (learning)"  # type: ignore[attr-defined]
+
 #: Migrations in order; ``MIGRATIONS[i]`` moves version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[Migration, ...] = (_v1_initial,)
+MIGRATIONS: tuple[Migration, ...] = (_v1_initial, _v2_signal_outcomes)
 #: The schema version this code writes and reads.
 LATEST_VERSION = len(MIGRATIONS)
 
 #: Tables exported by ``botcore ledger export``, in a readable order.
 TABLES = (
     "meta", "account", "orders", "fills", "positions", "trades", "funding",
-    "equity", "decisions", "parameters", "heartbeats", "schema_version",
+    "equity", "decisions", "parameters", "heartbeats", "signal_outcomes", "schema_version",
 )
 
 
