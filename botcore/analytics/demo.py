@@ -7,9 +7,9 @@ notebooks use it when no ledger path is given, and the tests build their
 review ledgers with it. Nothing here trades or decides: it is a random but
 plausible week of a paper bot, with planted incidents for the red flags:
 
-- a 5-minute silence of the ``engine`` heartbeat on day 4 (missed heartbeats);
-- a daily-loss circuit breaker holding entries back for two hours on day 3;
-- one cycle where every symbol had a data outage (day 2);
+- a 5-minute silence of the ``engine`` heartbeat half-way (missed heartbeats);
+- a daily-loss circuit breaker holding entries back for two hours at 35% of the window;
+- one cycle where every symbol had a data outage at 20% of the window;
 - a learning-cycle parameter version activated mid-window and a proposed
   (inactive) sizing version near the end.
 
@@ -163,10 +163,11 @@ def write_demo_ledger(
     prices = np.array([a.price for a in assets], dtype=np.float64)
     regimes = rng.choice(REGIME_CODES, size=n)
     open_: dict[int, _Open] = {}
-    breaker_from = start_ms + int(2.4 * DAY_MS)
+    # incidents at fixed fractions of the window, so a short demo has them all
+    breaker_from = start_ms + int(0.35 * days * DAY_MS) // cycle_ms * cycle_ms
     breaker_to = breaker_from + 2 * HOUR_MS
-    outage_at = start_ms + int(1.5 * DAY_MS) // cycle_ms * cycle_ms
-    silence_from = start_ms + int(3.3 * DAY_MS)
+    outage_at = start_ms + int(0.2 * days * DAY_MS) // cycle_ms * cycle_ms
+    silence_from = start_ms + int(0.5 * days * DAY_MS) + 7 * MINUTE_MS
     silence_to = silence_from + 5 * MINUTE_MS
     gate_p = np.array([w for _, w in SKIP_GATES]) / sum(w for _, w in SKIP_GATES)
     order_ids = iter(range(1, 10**9))
@@ -308,7 +309,7 @@ def write_demo_ledger(
 
 
 #: Bump when the demo ledger's content changes, so cached copies are rebuilt.
-DEMO_VERSION = 1
+DEMO_VERSION = 2
 
 
 def demo_cache_dir() -> Path:
