@@ -160,17 +160,19 @@ def kelly_zero_strategies(decisions: pd.DataFrame) -> pd.DataFrame:
     """Return, per strategy seen in the trail, whether Kelly sized it to zero throughout.
 
     Columns: ``entered`` (entries issued), ``kelly_no_edge`` (rows held back by
-    Kelly), ``max_kelly_f`` (over rows that recorded one) and ``kelly_zero``:
+    Kelly), ``max_kelly_f`` (over rows that recorded one, read only for a
+    strategy without entries or Kelly blocks) and ``kelly_zero``:
     no entry, and either a ``kelly_no_edge`` block or every recorded Kelly
     fraction <= 0.
     """
-    d = decision_details(decisions)
-    d = d[d["strategy"].isin(STRATEGY_NAMES)]
+    _check_decisions(decisions)
+    d = decisions[decisions["strategy"].isin(STRATEGY_NAMES)]
     rows = {}
     for strategy, g in d.groupby("strategy", sort=True):
-        kf = g["kelly_f"].dropna()
         entered = int((g["outcome"] == Reason.entered).sum())
         no_edge = int((g["reason_code"] == Reason.kelly_no_edge).sum())
+        # the detail JSON is parsed only where the codes alone do not settle it (no entry, no Kelly block)
+        kf = decision_details(g)["kelly_f"].dropna() if entered == 0 and no_edge == 0 else pd.Series([], dtype=float)
         max_kf = float(kf.max()) if len(kf) else math.nan
         rows[strategy] = {
             "entered": entered, "kelly_no_edge": no_edge, "max_kelly_f": max_kf,
@@ -194,8 +196,8 @@ def attach_entry_context(trades: pd.DataFrame, decisions: pd.DataFrame,
     ``signals``. Row order and index of ``trades`` are kept.
     """
     out = trades.copy()
-    d = decision_details(decisions)
-    d = d[d["outcome"] == Reason.entered]
+    _check_decisions(decisions)
+    d = decision_details(decisions[decisions["outcome"] == Reason.entered])
     cols = ["decision_ts_ms", *(f"entry_{f}" for f in DETAIL_FIELDS)]
     for c in cols:
         out[c] = np.nan
