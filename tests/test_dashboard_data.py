@@ -21,7 +21,7 @@ from botcore.dashboard.data import (
 )
 from botcore.ledger import Ledger
 from botcore.strategy.enums import Breaker, Reason, mask_names, reason_name
-from tests._dashboard_ledger import ADOPTED, OPEN_LONG, OPEN_SHORT, OUTAGE, build_ledger
+from tests._dashboard_ledger import ADOPTED, OPEN_LONG, OPEN_SHORT, OUTAGE, PAST_OUTAGE, build_ledger
 from tests.conftest import CONFIG_DIR
 
 
@@ -163,6 +163,7 @@ def test_gate_counts_tally_the_days_skipped_decisions(built, snap):
 def test_data_outages_are_runs_of_blocked_cycles(snap):
     outages = snap.outages.set_index("symbol")
     assert outages.loc[OUTAGE, "cycles"] == 6 and bool(outages.loc[OUTAGE, "ongoing"])
+    assert not outages.loc[PAST_OUTAGE, "ongoing"].any()  # DOGE's outage 16 h ago ended
 
 
 def test_strategies_signals_and_benched(built, snap, cfg):

@@ -608,29 +608,29 @@ class KillSwitchControl(StoreView):
 
     def _build(self) -> pn.viewable.Viewable:
         self._state = html_pane()
-        self._engage = pn.widgets.Button(name="Engage kill switch…", button_type="danger", width=220)
-        self._confirm = pn.widgets.Button(name="Confirm: engage kill switch", button_type="danger", width=240)
-        self._cancel = pn.widgets.Button(name="Cancel", button_type="light", width=100)
+        self.engage_button = pn.widgets.Button(label="Engage kill switch…", color="danger", width=220)
+        self.confirm_button = pn.widgets.Button(label="Confirm: engage kill switch", color="danger", width=240)
+        self.cancel_button = pn.widgets.Button(label="Cancel", color="light", width=100)
         self._question = pn.pane.HTML(
             "<b>Engage the kill switch?</b> The bot stops opening positions within one cycle "
             "(the configured action may also flatten). Releasing it is explicit, from the command line.",
             stylesheets=[CSS], sizing_mode="stretch_width")
-        self._dialog = pn.Column(self._question, pn.Row(self._confirm, self._cancel), visible=False,
+        self.dialog = pn.Column(self._question, pn.Row(self.confirm_button, self.cancel_button), visible=False,
                                  styles={"border": f"2px solid {LOSS}", "border-radius": "6px", "padding": "6px"},
                                  sizing_mode="stretch_width")
-        self._engage.on_click(lambda _: self._ask(True))
-        self._cancel.on_click(lambda _: self._ask(False))
-        self._confirm.on_click(self._on_confirm)
+        self.engage_button.on_click(lambda _: self._ask(True))
+        self.cancel_button.on_click(lambda _: self._ask(False))
+        self.confirm_button.on_click(self._on_confirm)
         self.store.param.watch(lambda _: self._render(self.store.snapshot), "kill_switch_error")
-        return pn.Column(self._state, self._engage, self._dialog, sizing_mode="stretch_width")
+        return pn.Column(self._state, self.engage_button, self.dialog, sizing_mode="stretch_width")
 
     def _ask(self, show: bool) -> None:
-        self._dialog.visible = show
-        self._engage.visible = not show and not self.store.snapshot.kill_switch
+        self.dialog.visible = show
+        self.engage_button.visible = not show and not self.store.snapshot.kill_switch
 
     def _on_confirm(self, _: Any) -> None:
         self.store.engage_kill_switch()
-        self._dialog.visible = False
+        self.dialog.visible = False
         self._render(self.store.snapshot)
 
     def _render(self, snap: Snapshot) -> None:
@@ -643,7 +643,7 @@ class KillSwitchControl(StoreView):
         if self.store.kill_switch_error:
             text += f"<div class='bc-loss'>{html.escape(self.store.kill_switch_error)}</div>"
         self._state.object = text
-        self._engage.visible = not snap.kill_switch and not self._dialog.visible
+        self.engage_button.visible = not snap.kill_switch and not self.dialog.visible
 
 
 class HealthView(StoreView):
@@ -651,10 +651,10 @@ class HealthView(StoreView):
 
     def _build(self) -> pn.viewable.Viewable:
         self._summary = html_pane()
-        self._kill = KillSwitchControl(store=self.store)
+        self.kill_switch = KillSwitchControl(store=self.store)
         self._heartbeats = html_pane()
         self._preflight = html_pane()
-        return pn.Column(self._summary, self._kill, self._heartbeats, self._preflight, sizing_mode="stretch_width")
+        return pn.Column(self._summary, self.kill_switch, self._heartbeats, self._preflight, sizing_mode="stretch_width")
 
     def _render(self, snap: Snapshot) -> None:
         hb = ("<span class='bc-loss'>none yet</span>" if snap.heartbeat_age_s is None
