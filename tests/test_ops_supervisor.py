@@ -219,3 +219,57 @@ def test_the_heartbeat_thread_records_process_health(ledger_path):
     assert detail["pid"] > 0 and detail["rss_mb"] > 0 and detail["ledger_writable"] is True
     assert detail["last_cycle_ts_ms"] == 123 and detail["feed_age_s"] == {"book": 1.5}
     assert detail["open_positions"] == 2 and detail["cycles"] == 1
+
+
+def test_the_heartbeat_also_runs_as_an_asyncio_task(ledger_path):
+    import asyncio
+
+    async def main() -> None:
+        hb = Heartbeat(ledger_path, interval_s=0.05)
+        task = asyncio.create_task(hb.run_async())
+        for i in range(4):
+            hb.tick(cycle_ts_ms=i)
+            await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    with Ledger.open(ledger_path, readonly=True) as book:
+        beats = book.heartbeats()
+    assert len(beats) >= 3 and set(beats["status"]) == {"ok"}
+
+
+def test_the_command_restarts_a_crash_and_stops_cleanly_on_sigterm(ledger_path, tmp_path):
+    import signal
+    import subprocess
+
+    starts = tmp_path / "starts.txt"
+    cmd = [sys.executable, "-m", "botcore", "supervise", "--ledger", str(ledger_path), "--heartbeat-seconds",
+           str(INTERVAL), "--backoff", "0.05", "--startup-grace", "20", "--exec", "--",
+           sys.executable, "-c", CHILD, "stuck-loop", str(ledger_path), "30", str(starts)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while len(pids(starts)) < 2 and time.monotonic() < deadline:  # 30 s beats judged at 0.2 s: a hang
+            time.sleep(0.05)
+        assert len(pids(starts)) >= 2
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert "supervisor: stopped" in out
+    for pid in pids(starts):
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_run_arguments_get_the_supervised_ledger():
+    from botcore.ops.supervisor import child_command, ledger_from_args
+
+    assert ledger_from_args(["--mode", "paper", "--ledger", "x.db"]) == Path("x.db")
+    assert ledger_from_args(["--ledger=y.db"]) == Path("y.db")
+    assert ledger_from_args(["--mode", "paper"]) is None
+    assert child_command(["--mode", "paper"], python="py") == ["py", "-m", "botcore", "run", "--mode", "paper"]
