@@ -47,6 +47,9 @@ def run_idle(seconds, cycle_s):
 
 if mode == "idle":
     run_idle(3.0, cycle_s=1.0)  # a cycle every 5 heartbeat intervals: the beats must not stop
+if mode == "stuck-forever":  # every start hangs after its first beat
+    hb = Heartbeat(ledger, interval_s=interval).start()
+    time.sleep(3600)
 if start > 1:
     run_idle(0.8, cycle_s=0.1)  # the restarted bot runs and stops cleanly
 if mode == "crash":
@@ -246,8 +249,8 @@ def test_the_command_restarts_a_crash_and_stops_cleanly_on_sigterm(ledger_path, 
 
     starts = tmp_path / "starts.txt"
     cmd = [sys.executable, "-m", "botcore", "supervise", "--ledger", str(ledger_path), "--heartbeat-seconds",
-           str(INTERVAL), "--backoff", "0.05", "--startup-grace", "20", "--exec", "--",
-           sys.executable, "-c", CHILD, "stuck-loop", str(ledger_path), "30", str(starts)]
+           str(INTERVAL), "--backoff", "0.05", "--startup-grace", "20", "--max-restarts", "50", "--exec", "--",
+           sys.executable, "-c", CHILD, "stuck-forever", str(ledger_path), "30", str(starts)]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 20
