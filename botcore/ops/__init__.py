@@ -9,6 +9,9 @@ What the live loop calls
     At the start of every cycle; copy ``state.code`` into ``portfolio["kill_switch"]`` (:mod:`botcore.ops.killswitch`).
 ``Notifier.from_env(ledger=path).alert(RedFlag.X, subject, body)``; ``send_report(subject, html, attachments)``
     Red flags (rate limited per kind) and reports by email, recorded in ledger meta (:mod:`botcore.ops.notify`).
+``RedFlagMonitor(notifier).after_cycle(trail, portfolio, memory, params)``; ``after_reconcile(report)``; ``after_invariant(report)``
+    Kelly size 0 for all strategies, breaker trips, repeated outages, reconciliation
+    and wallet discrepancies, as alerts (:mod:`botcore.ops.redflags`).
 ``record_breaker_state(ledger, code, until_ms)``
     When the circuit breaker changes, for ``botcore status`` and the dashboard (:mod:`botcore.ops.status`).
 ``configure_logging(log_dir, max_bytes, backups)``
@@ -30,11 +33,13 @@ from botcore.ops.killswitch import KillSwitchError, KillSwitchState, engage, kil
 from botcore.ops.logs import configure_logging
 from botcore.ops.notify import AlertResult, Notifier, RedFlag, SmtpConfig
 from botcore.ops.paths import default_ledger_path, kill_file_path
+from botcore.ops.redflags import RedFlagMonitor, kelly_sizes
 from botcore.ops.secrets import RedactSecrets, redact_text, scan_for_secrets, secrets_from_env
 from botcore.ops.status import collect_status, record_breaker_state
 
 __all__ = [
     "AlertResult", "Heartbeat", "KillSwitchError", "KillSwitchState", "LIVE_STATUSES", "Notifier", "RedFlag",
+    "RedFlagMonitor", "kelly_sizes",
     "RedactSecrets", "SmtpConfig", "collect_status", "configure_logging", "default_ledger_path", "engage",
     "kill_file_path", "kill_switch_state", "process_health", "record_breaker_state", "redact_text", "release",
     "scan_for_secrets", "secrets_from_env",

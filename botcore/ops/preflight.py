@@ -43,21 +43,19 @@ from typing import Any
 
 import numpy as np
 
-from botcore.config.models import SECTORS, SIGNAL_NAMES, STRATEGY_NAMES, Settings
+from botcore.config.models import SECTORS, SIGNAL_NAMES, Settings
 from botcore.ledger import Ledger
 from botcore.ops.heartbeat import COMPONENT, LIVE_STATUSES, ledger_access
 from botcore.ops.killswitch import kill_switch_state
+from botcore.ops.redflags import HIGH_CONVICTION, kelly_sizes
 from botcore.ops.status import BREAKER_META_KEY, PREFLIGHT_META_KEY, RECONCILE_META_KEY
 from botcore.strategy import Features, Reason, build_params, decide, new_memory, new_portfolio, new_positions
-from botcore.strategy import nb as strategy_nb
 from botcore.strategy.enums import SignalsIn, mask_names, reason_name
 
 logger = logging.getLogger(__name__)
 
 DAY_MS = 86_400_000
 MINUTE_MS = 60_000
-#: Conviction of the "high-confidence setup" the Kelly check sizes.
-HIGH_CONVICTION = 0.8
 WALLET_TOLERANCE_USD = 1.0
 
 
@@ -170,10 +168,11 @@ def check_kelly_bootstrap(
 ) -> CheckResult:
     """Size a high-conviction setup with the strategy package's Kelly kernels from the bootstrap defaults.
 
-    Uses ``kelly_inputs_nb`` on an empty trade memory (the configured default
-    win rate and payoff), ``conviction_win_prob_nb``, ``kelly_f_nb``,
-    ``vol_scale_nb`` at the volatility target, ``profit_scale_nb`` and
-    ``kelly_size_usd_nb`` at the configured starting equity.
+    :func:`botcore.ops.redflags.kelly_sizes` (``kelly_inputs_nb`` on an empty
+    trade memory, i.e. the configured default win rate and payoff,
+    ``conviction_win_prob_nb``, ``kelly_f_nb``, ``vol_scale_nb`` at the
+    volatility target, ``profit_scale_nb``, ``kelly_size_usd_nb``) at the
+    configured starting equity.
 
     PASS: every enabled strategy gets a size > 0. WARN: some get 0. FAIL: all
     get 0 (or none is enabled).
@@ -181,20 +180,8 @@ def check_kelly_bootstrap(
     name, title = "kelly_bootstrap", "Kelly sizing bootstrap"
     params = build_params(settings) if params is None else params
     memory = new_memory(params) if memory is None else memory
-    p = params[0]
     equity = float(settings.venue.starting_equity_usd if equity_usd is None else equity_usd)
-    rows: dict[str, dict] = {}
-    for s, strategy in enumerate(STRATEGY_NAMES):
-        if not p["strategy_enabled"][s]:
-            continue
-        win_rate, payoff = strategy_nb.kelly_inputs_nb(memory[s], p)
-        win_prob = strategy_nb.conviction_win_prob_nb(win_rate, conviction, p)
-        kelly_f = strategy_nb.kelly_f_nb(win_prob, payoff)
-        vol_scale = strategy_nb.vol_scale_nb(float(p["volatility_target"]), p)
-        profit_scale = strategy_nb.profit_scale_nb(memory[s], p)
-        size = strategy_nb.kelly_size_usd_nb(equity, kelly_f, vol_scale, profit_scale, p)
-        rows[strategy] = {"win_rate": win_rate, "payoff": payoff, "win_prob": win_prob, "kelly_f": kelly_f,
-                          "size_usd": size, "pct_of_equity": 100 * size / equity if equity > 0 else float("nan")}
+    rows = kelly_sizes(params, memory, equity, conviction)
     data = {"conviction": conviction, "equity_usd": equity, "strategies": rows}
     if not rows:
         return CheckResult(name, title, Status.FAIL, "no strategy is enabled", data)
