@@ -49,6 +49,8 @@ import math
 import numpy as np
 from numba import njit
 
+BLOCK_BARS = 512  # 2-D kernels walk time in blocks, one symbol at a time per block: state and inputs stay in cache
+
 OK = np.int8(0)
 WARMING_UP = np.int8(1)
 DATA_OUTAGE = np.int8(2)
@@ -447,6 +449,9 @@ def ofi_step_nb(st, j, imbalance, span_fast_bars=5, span_slow_bars=30, change_we
     return score, conf, OK
 
 
+_ofi_step_inline_nb = njit(inline="always")(ofi_step_nb.py_func)  # the same step, inlined into the 2-D kernels
+
+
 @njit(cache=True)
 def order_flow_imbalance_1d_nb(imbalance, span_fast_bars=5, span_slow_bars=30, change_weight=1.0, gain=2.0):
     """Order-flow imbalance signal of one symbol from its book imbalance (see :func:`book_imbalance_1d_nb`).
@@ -471,9 +476,11 @@ def order_flow_imbalance_nb(imbalance, span_fast_bars=5, span_slow_bars=30, chan
     n, m = imbalance.shape
     score, conf, status = _new_outputs_2d(n, m)
     state = ofi_new_state_nb(m, span_fast_bars, span_slow_bars)
-    for t in range(n):
+    for t0 in range(0, n, BLOCK_BARS):
+        t1 = min(t0 + BLOCK_BARS, n)
         for j in range(m):
-            score[t, j], conf[t, j], status[t, j] = ofi_step_nb(state, j, imbalance[t, j], span_fast_bars, span_slow_bars, change_weight, gain)
+            for t in range(t0, t1):
+                score[t, j], conf[t, j], status[t, j] = _ofi_step_inline_nb(state, j, imbalance[t, j], span_fast_bars, span_slow_bars, change_weight, gain)
     return score, conf, status
 
 
@@ -503,6 +510,9 @@ def funding_step_nb(st, j, rate, window_bars=10_080, min_periods_bars=4_320, z_e
     return -_sign(z) * strength, count / window_bars, OK
 
 
+_funding_step_inline_nb = njit(inline="always")(funding_step_nb.py_func)  # the same step, inlined into the 2-D kernels
+
+
 @njit(cache=True)
 def funding_rate_1d_nb(rate, window_bars=10_080, min_periods_bars=4_320, z_entry=1.0, z_full=3.0, min_std=1e-5):
     """Funding-rate extremes of one symbol, contrarian at crowding.
@@ -527,9 +537,11 @@ def funding_rate_nb(rate, window_bars=10_080, min_periods_bars=4_320, z_entry=1.
     n, m = rate.shape
     score, conf, status = _new_outputs_2d(n, m)
     state = funding_new_state_nb(m, window_bars)
-    for t in range(n):
+    for t0 in range(0, n, BLOCK_BARS):
+        t1 = min(t0 + BLOCK_BARS, n)
         for j in range(m):
-            score[t, j], conf[t, j], status[t, j] = funding_step_nb(state, j, rate[t, j], window_bars, min_periods_bars, z_entry, z_full, min_std)
+            for t in range(t0, t1):
+                score[t, j], conf[t, j], status[t, j] = _funding_step_inline_nb(state, j, rate[t, j], window_bars, min_periods_bars, z_entry, z_full, min_std)
     return score, conf, status
 
 
@@ -576,6 +588,9 @@ def oi_step_nb(st, j, oi_usd, close, lag_bars=15, window_bars=1_440, min_periods
     return _tanh(z_v / oi_scale) * _tanh(z_p / price_scale), count_v / window_bars, OK
 
 
+_oi_step_inline_nb = njit(inline="always")(oi_step_nb.py_func)  # the same step, inlined into the 2-D kernels
+
+
 @njit(cache=True)
 def open_interest_velocity_1d_nb(
     oi_usd, close, lag_bars=15, window_bars=1_440, min_periods_bars=720, oi_scale=1.0, price_scale=1.0
@@ -607,9 +622,11 @@ def open_interest_velocity_nb(
     n, m = oi_usd.shape
     score, conf, status = _new_outputs_2d(n, m)
     state = oi_new_state_nb(m, lag_bars, window_bars)
-    for t in range(n):
+    for t0 in range(0, n, BLOCK_BARS):
+        t1 = min(t0 + BLOCK_BARS, n)
         for j in range(m):
-            score[t, j], conf[t, j], status[t, j] = oi_step_nb(state, j, oi_usd[t, j], close[t, j], lag_bars, window_bars, min_periods_bars, oi_scale, price_scale)
+            for t in range(t0, t1):
+                score[t, j], conf[t, j], status[t, j] = _oi_step_inline_nb(state, j, oi_usd[t, j], close[t, j], lag_bars, window_bars, min_periods_bars, oi_scale, price_scale)
     return score, conf, status
 
 
@@ -652,6 +669,9 @@ def liq_step_nb(st, j, long_liq_usd, short_liq_usd, burst_bars=5, window_bars=1_
     return intensity * (burst_short - burst_long) / burst, conf, OK
 
 
+_liq_step_inline_nb = njit(inline="always")(liq_step_nb.py_func)  # the same step, inlined into the 2-D kernels
+
+
 @njit(cache=True)
 def liquidation_cascade_1d_nb(long_liq_usd, short_liq_usd, burst_bars=5, window_bars=1_440, min_periods_bars=720, burst_ratio=5.0):
     """Liquidation cascade of one symbol: bursts of one-sided liquidations.
@@ -679,9 +699,11 @@ def liquidation_cascade_nb(long_liq_usd, short_liq_usd, burst_bars=5, window_bar
     n, m = long_liq_usd.shape
     score, conf, status = _new_outputs_2d(n, m)
     state = liq_new_state_nb(m, burst_bars, window_bars)
-    for t in range(n):
+    for t0 in range(0, n, BLOCK_BARS):
+        t1 = min(t0 + BLOCK_BARS, n)
         for j in range(m):
-            score[t, j], conf[t, j], status[t, j] = liq_step_nb(state, j, long_liq_usd[t, j], short_liq_usd[t, j], burst_bars, window_bars, min_periods_bars, burst_ratio)
+            for t in range(t0, t1):
+                score[t, j], conf[t, j], status[t, j] = _liq_step_inline_nb(state, j, long_liq_usd[t, j], short_liq_usd[t, j], burst_bars, window_bars, min_periods_bars, burst_ratio)
     return score, conf, status
 
 
@@ -722,6 +744,9 @@ def taker_step_nb(st, j, taker_buy_base, taker_sell_base, flow_bars=15, window_b
     return _tanh(z / z_scale), count / window_bars, OK
 
 
+_taker_step_inline_nb = njit(inline="always")(taker_step_nb.py_func)  # the same step, inlined into the 2-D kernels
+
+
 @njit(cache=True)
 def taker_ratio_1d_nb(taker_buy_base, taker_sell_base, flow_bars=15, window_bars=1_440, min_periods_bars=720, z_scale=2.0, min_std=1e-3):
     """Taker buy/sell imbalance of one symbol.
@@ -748,9 +773,11 @@ def taker_ratio_nb(taker_buy_base, taker_sell_base, flow_bars=15, window_bars=1_
     n, m = taker_buy_base.shape
     score, conf, status = _new_outputs_2d(n, m)
     state = taker_new_state_nb(m, flow_bars, window_bars)
-    for t in range(n):
+    for t0 in range(0, n, BLOCK_BARS):
+        t1 = min(t0 + BLOCK_BARS, n)
         for j in range(m):
-            score[t, j], conf[t, j], status[t, j] = taker_step_nb(state, j, taker_buy_base[t, j], taker_sell_base[t, j], flow_bars, window_bars, min_periods_bars, z_scale, min_std)
+            for t in range(t0, t1):
+                score[t, j], conf[t, j], status[t, j] = _taker_step_inline_nb(state, j, taker_buy_base[t, j], taker_sell_base[t, j], flow_bars, window_bars, min_periods_bars, z_scale, min_std)
     return score, conf, status
 
 
@@ -810,6 +837,9 @@ def trend_step_nb(st, j, close, span_short_bars=5, span_mid_bars=15, span_long_b
     return total / 3.0, abs(votes) / 3.0, OK
 
 
+_trend_step_inline_nb = njit(inline="always")(trend_step_nb.py_func)  # the same step, inlined into the 2-D kernels
+
+
 @njit(cache=True)
 def trend_1d_nb(close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, slow_factor=4, vol_span_bars=240, scale=1.0):
     """Multi-timeframe trend of one symbol from 1m closes.
@@ -836,9 +866,11 @@ def trend_nb(close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, slow
     n, m = close.shape
     score, conf, status = _new_outputs_2d(n, m)
     state = trend_new_state_nb(m)
-    for t in range(n):
+    for t0 in range(0, n, BLOCK_BARS):
+        t1 = min(t0 + BLOCK_BARS, n)
         for j in range(m):
-            score[t, j], conf[t, j], status[t, j] = trend_step_nb(state, j, close[t, j], span_short_bars, span_mid_bars, span_long_bars, slow_factor, vol_span_bars, scale)
+            for t in range(t0, t1):
+                score[t, j], conf[t, j], status[t, j] = _trend_step_inline_nb(state, j, close[t, j], span_short_bars, span_mid_bars, span_long_bars, slow_factor, vol_span_bars, scale)
     return score, conf, status
 
 
@@ -897,6 +929,9 @@ def breakout_step_nb(st, j, high, low, close, channel_bars=60, atr_span_bars=30,
     return _tanh(excess / scale), _clip01(true_range / (range_mult * atr)), OK
 
 
+_breakout_step_inline_nb = njit(inline="always")(breakout_step_nb.py_func)  # the same step, inlined into the 2-D kernels
+
+
 @njit(cache=True)
 def breakout_1d_nb(high, low, close, channel_bars=60, atr_span_bars=30, range_mult=1.5, scale=1.0):
     """Volatility breakout of one symbol.
@@ -925,9 +960,11 @@ def breakout_nb(high, low, close, channel_bars=60, atr_span_bars=30, range_mult=
     n, m = high.shape
     score, conf, status = _new_outputs_2d(n, m)
     state = breakout_new_state_nb(m, channel_bars)
-    for t in range(n):
+    for t0 in range(0, n, BLOCK_BARS):
+        t1 = min(t0 + BLOCK_BARS, n)
         for j in range(m):
-            score[t, j], conf[t, j], status[t, j] = breakout_step_nb(state, j, high[t, j], low[t, j], close[t, j], channel_bars, atr_span_bars, range_mult, scale)
+            for t in range(t0, t1):
+                score[t, j], conf[t, j], status[t, j] = _breakout_step_inline_nb(state, j, high[t, j], low[t, j], close[t, j], channel_bars, atr_span_bars, range_mult, scale)
     return score, conf, status
 
 
@@ -979,6 +1016,9 @@ def mr_step_nb(st, j, close, window_bars=60, vol_short_bars=60, vol_long_bars=1_
     return -_tanh(z / z_scale), _clip01((max_vol_ratio - ratio) / (max_vol_ratio - 1.0)), OK
 
 
+_mr_step_inline_nb = njit(inline="always")(mr_step_nb.py_func)  # the same step, inlined into the 2-D kernels
+
+
 @njit(cache=True)
 def mean_reversion_1d_nb(close, window_bars=60, vol_short_bars=60, vol_long_bars=1_440, min_periods_bars=720, z_scale=2.0, max_vol_ratio=2.0):
     """Mean reversion of one symbol with a volatility filter.
@@ -1006,9 +1046,11 @@ def mean_reversion_nb(close, window_bars=60, vol_short_bars=60, vol_long_bars=1_
     n, m = close.shape
     score, conf, status = _new_outputs_2d(n, m)
     state = mr_new_state_nb(m, window_bars, vol_short_bars, vol_long_bars)
-    for t in range(n):
+    for t0 in range(0, n, BLOCK_BARS):
+        t1 = min(t0 + BLOCK_BARS, n)
         for j in range(m):
-            score[t, j], conf[t, j], status[t, j] = mr_step_nb(state, j, close[t, j], window_bars, vol_short_bars, vol_long_bars, min_periods_bars, z_scale, max_vol_ratio)
+            for t in range(t0, t1):
+                score[t, j], conf[t, j], status[t, j] = _mr_step_inline_nb(state, j, close[t, j], window_bars, vol_short_bars, vol_long_bars, min_periods_bars, z_scale, max_vol_ratio)
     return score, conf, status
 
 
@@ -1024,6 +1066,9 @@ def fear_greed_step_nb(value, fear_below=25.0, greed_above=75.0):
     if value > greed_above:
         return -(value - greed_above) / (100.0 - greed_above), 1.0, OK
     return 0.0, 1.0, OK
+
+
+_fear_greed_step_inline_nb = njit(inline="always")(fear_greed_step_nb.py_func)  # the same step, inlined into the 2-D kernels
 
 
 @njit(cache=True)
@@ -1047,9 +1092,11 @@ def fear_greed_nb(value, fear_below=25.0, greed_above=75.0):
     """2-D form of :func:`fear_greed_1d_nb`; a market-wide series is one column, the face broadcasts it."""
     n, m = value.shape
     score, conf, status = _new_outputs_2d(n, m)
-    for t in range(n):
+    for t0 in range(0, n, BLOCK_BARS):
+        t1 = min(t0 + BLOCK_BARS, n)
         for j in range(m):
-            score[t, j], conf[t, j], status[t, j] = fear_greed_step_nb(value[t, j], fear_below, greed_above)
+            for t in range(t0, t1):
+                score[t, j], conf[t, j], status[t, j] = _fear_greed_step_inline_nb(value[t, j], fear_below, greed_above)
     return score, conf, status
 
 
@@ -1093,6 +1140,9 @@ def social_step_nb(st, j, mentions, tone, span_fast_bars=360, span_slow_bars=1_4
     return score, min(1.0, (st[j, 1] + 1.0) / (st[j, 2] + 1.0)), OK
 
 
+_social_step_inline_nb = njit(inline="always")(social_step_nb.py_func)  # the same step, inlined into the 2-D kernels
+
+
 @njit(cache=True)
 def social_sentiment_1d_nb(mentions, tone, span_fast_bars=360, span_slow_bars=1_440, tone_gain=4.0, mention_gain=1.0):
     """Social sentiment momentum.
@@ -1121,9 +1171,11 @@ def social_sentiment_nb(mentions, tone, span_fast_bars=360, span_slow_bars=1_440
     n, m = mentions.shape
     score, conf, status = _new_outputs_2d(n, m)
     state = social_new_state_nb(m)
-    for t in range(n):
+    for t0 in range(0, n, BLOCK_BARS):
+        t1 = min(t0 + BLOCK_BARS, n)
         for j in range(m):
-            score[t, j], conf[t, j], status[t, j] = social_step_nb(state, j, mentions[t, j], tone[t, j], span_fast_bars, span_slow_bars, tone_gain, mention_gain)
+            for t in range(t0, t1):
+                score[t, j], conf[t, j], status[t, j] = _social_step_inline_nb(state, j, mentions[t, j], tone[t, j], span_fast_bars, span_slow_bars, tone_gain, mention_gain)
     return score, conf, status
 
 
