@@ -769,7 +769,7 @@ def run_bars_nb(ts, ohlcv, book, scal, lo, hi, trading, st, cfg, sc, params, run
         n = ohlcv.shape[1]
         if (out.counts[0] + 2 * n > out.orders.shape[0] or out.counts[1] + 2 * n > out.fills.shape[0]
                 or out.counts[2] + 4 * n > out.funding.shape[0] or out.counts[3] + 1 > out.equity.shape[0]
-                or out.counts[4] + n > out.trail.shape[0]):
+                or out.counts[4] + 2 * n > out.trail.shape[0]):
             return k
         venue_update_nb(t_ms, ohlcv[k], scal[k], st, cfg, params, out)
         advance_nb(t_ms, ohlcv[k], book[k], scal[k], st, cfg, sc)

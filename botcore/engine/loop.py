@@ -1,0 +1,405 @@
+"""The trading loop, cycle by cycle: feed → bar row → compiled advance + decide → venue → ledger.
+
+:class:`TradingLoop` is the minimal paper-replay driver of the backtest issue
+and the skeleton the live loop grows from. One :meth:`TradingLoop.step` at
+cycle time ``t`` (a whole minute):
+
+1. the feed's cycle at ``t`` (:class:`botcore.market.replay.Cycle`) becomes
+   the bar row with :func:`botcore.engine.inputs.row_from_cycle` — the row a
+   backtest builds from the store for the same ``t``;
+2. a paper venue gets every symbol's market (``update_market``: book, the
+   bar's range, mark, funding), which settles funding for ``(last, t]`` on
+   the positions held before any fill at ``t`` and any liquidation; those
+   reports are booked in the ledger and applied to the kernel state symbol by
+   symbol (:meth:`Engine.apply_funding`, :meth:`Engine.apply_fill`);
+3. :meth:`Engine.cycle` — the one compiled step — feeds the bar to the
+   signals, regime and features and decides (``rng_seed = run_seed ^ t``);
+4. each intent is recorded as a NEW order (:func:`botcore.engine.records.order_for`,
+   deterministic client order id), submitted, and the venue's answer booked
+   with :func:`botcore.venues.apply_order_update`; its fills go to the kernel;
+5. equity (:meth:`Ledger.record_equity` at the kernel's valuation prices),
+   the decision trail (one row per symbol) and a heartbeat are written.
+
+Everything of one step is one ledger transaction. Because the venue runs the
+same fill-model kernels and the kernel state only changes through the same
+compiled functions, a replay and :func:`botcore.engine.backtest.run_backtest`
+over the same window produce the same orders, fills, funding and trades
+(``tests/test_parity.py``). The kernel's cash is checked against the
+ledger's after every step: a difference is an :class:`OperationalError`.
+
+What is here
+------------
+- the step and :meth:`TradingLoop.run` (``cycles``, progress callback,
+  Ctrl-C stops after the current step), a replay window resolved like the
+  backtest's (:func:`replay_loop`), warm-up from the store;
+- any venue with the :class:`botcore.venues.Venue` port: a market is pushed
+  to venues that have ``update_market`` (the paper venue); funding and fills
+  are read back through the port (``funding_since``, ``submit``'s update).
+
+What is left for the live loop (issue 7)
+----------------------------------------
+- a live feed (ccxt public data + intel feeds) yielding ``Cycle``-shaped
+  snapshots, warm-up from recorded history or fetched candles, and a
+  wall-clock scheduler (no drift, overruns recorded, SIGTERM handling);
+- the BloFin venue: leverage/margin set at start, venue-side funding and
+  fills read with ``funding_since`` / ``fills_since`` (no ``update_market``),
+  partial fills and resting orders across cycles;
+- crash safety: commit each NEW order before submitting it (write-ahead)
+  rather than in the step's transaction, and restart recovery — rebuild the
+  kernel state from the ledger (positions and round trips into
+  ``Engine.state.acct``/``positions``, trade memory from ``trades``,
+  breaker and kill switch from ``meta``) plus a warm-up of the signal states,
+  then reconcile with the venue (:mod:`botcore.venues.reconcile`) every
+  ``venue.reconcile_every_cycles``;
+- demo/live modes behind their opt-ins, the kill switch and breaker state in
+  ``meta``, notifications.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from botcore.config.models import Settings
+from botcore.engine.backtest import DEFAULT_WARMUP_BARS, Window, resolve_window, restrict_settings
+from botcore.engine.enums import KIND_ENTRY, KIND_EXIT, KIND_LIQUIDATION, BarRow, RowScalars, trail_rec_dt
+from botcore.engine.inputs import BAR_MS, iter_chunks, row_from_cycle
+from botcore.engine.records import order_cid, order_for, routine_booking, trail_rows
+from botcore.engine.state import Engine
+from botcore.errors import OperationalError
+from botcore.ledger import Ledger
+from botcore.market.replay import Cycle, ReplayFeed
+from botcore.market.store import Store
+from botcore.model import Fill, OrderSide, OrderType
+from botcore.venues.base import OrderRequest
+from botcore.venues.paper import PaperVenue
+from botcore.venues.reconcile import apply_order_update
+
+logger = logging.getLogger(__name__)
+
+_R = RowScalars
+
+
+class Clock(Protocol):
+    """Where the loop reads the time of what it records (simulated in replay, the wall clock live)."""
+
+    def now_ms(self) -> int: ...
+
+
+class SimClock:
+    """Simulated time: the time of the cycle being run (the replay feed paces the cycles)."""
+
+    def __init__(self, t_ms: int = 0) -> None:
+        self.t_ms = int(t_ms)
+
+    def now_ms(self) -> int:
+        return self.t_ms
+
+    def advance(self, t_ms: int) -> None:
+        self.t_ms = int(t_ms)
+
+
+class WallClock:
+    """The wall clock, int ms UTC."""
+
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000
+
+    def advance(self, t_ms: int) -> None:
+        pass
+
+
+@dataclass
+class StepReport:
+    """What one step did."""
+
+    t_ms: int
+    n_intents: int = 0
+    n_orders: int = 0
+    n_fills: int = 0
+    n_funding: int = 0
+    equity_usd: float = math.nan
+    cash_usd: float = math.nan
+    n_positions: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class RunReport:
+    """What :meth:`TradingLoop.run` did."""
+
+    cycles: int = 0
+    orders: int = 0
+    fills: int = 0
+    funding: int = 0
+    stopped: str = "done"
+    seconds: float = 0.0
+    steps: list[StepReport] = field(default_factory=list)
+
+
+class TradingLoop:
+    """Run the bot cycle by cycle (see the module docstring).
+
+    Parameters
+    ----------
+    settings : Settings
+        The configuration; the symbols are ``settings.universe.enabled``.
+    feed
+        Gives the :class:`~botcore.market.replay.Cycle` of a time (``at(t_ms)``)
+        and iterates over its cycles (``ReplayFeed``).
+    venue
+        A :class:`botcore.venues.Venue` (``PaperVenue`` in paper mode).
+    ledger : Ledger
+        An open writer; the loop refuses one that already holds orders (restart
+        recovery belongs to the live loop).
+    clock : Clock, optional
+        Time of heartbeats; a :class:`SimClock` by default (replay).
+    engine : Engine, optional
+        The compiled step with its state; built from ``settings`` by default.
+    run_seed : int
+        Seeds the bandit, ``run_seed ^ t`` per cycle (same as the backtest's).
+    params_overrides : dict, optional
+        Overrides of :func:`botcore.strategy.build_params`.
+    """
+
+    def __init__(self, settings: Settings, feed: Any, venue: Any, ledger: Ledger, clock: Clock | None = None, *,
+                 engine: Engine | None = None, run_seed: int = 0, params_overrides: dict[str, Any] | None = None) -> None:
+        self.settings = settings
+        self.feed = feed
+        self.venue = venue
+        self.ledger = ledger
+        self.clock = clock or SimClock()
+        self.engine = engine or Engine(settings, run_seed=run_seed, params_overrides=params_overrides)
+        self.symbols = self.engine.symbols
+        self._col = {s: i for i, s in enumerate(self.symbols)}
+        self._last_t: int | None = None
+        self._aio = asyncio.new_event_loop()
+        self._stop = False
+        self.steps_run = 0
+        if len(ledger.orders()):
+            raise OperationalError(
+                f"ledger {ledger.path} already holds orders: resuming a run (restart recovery) is the live loop's job; "
+                "use a new --ledger path"
+            )
+
+    # ------------------------------------------------------------------ warm-up and stepping
+
+    def warm_up(self, store: Store, first_ms: int, last_ms: int, chunk_bars: int = 10_080) -> int:
+        """Feed the stored bars of cycle times ``[first_ms, last_ms]`` to the signal states; return the bar count."""
+        n = 0
+        for rows in iter_chunks(store, self.symbols, first_ms, last_ms, self.settings, chunk_bars):
+            self.engine.warm_up(rows.ts_ms, rows.ohlcv, rows.book, rows.scalars)
+            n += len(rows)
+        logger.info("warm-up: %d bars fed to the signal, regime and feature states", n)
+        return n
+
+    def step(self, t_ms: int) -> StepReport:
+        """Run the cycle at ``t_ms`` (see the module docstring); return what it did."""
+        return self.step_cycle(self.feed.at(int(t_ms)))
+
+    def step_cycle(self, cycle: Cycle) -> StepReport:
+        """Run one cycle already fetched from the feed."""
+        return self._aio.run_until_complete(self._astep(cycle))
+
+    async def _astep(self, cycle: Cycle) -> StepReport:
+        wall0 = time.perf_counter()
+        t = int(cycle.t_ms)
+        if self._last_t is not None and t <= self._last_t:
+            raise OperationalError(f"cycle {t} is not after the previous one {self._last_t}")
+        self.clock.advance(t)
+        row = row_from_cycle(cycle.arrays(lookback_bars=1))
+        report = StepReport(t)
+        eng = self.engine
+        led = self.ledger
+        with led.transaction(), routine_booking():
+            await self._venue_events(t, row, report)
+            intents = eng.cycle(t, row.ohlcv, row.book, row.scalars)
+            report.n_intents = len(intents)
+            for it in intents:
+                await self._execute(t, it, report)
+            equity, _unrealized, _exposure, n_pos = eng.mark()
+            marks = {s: float(eng.scratch.valuation[i]) for i, s in enumerate(self.symbols)
+                     if math.isfinite(eng.scratch.valuation[i])}
+            snap = led.record_equity(t, marks)
+            eng.count_trail()
+            led.record_decisions(trail_rows(self._trail_records(t), self.symbols))
+            report.equity_usd, report.cash_usd, report.n_positions = snap.equity_usd, snap.cash_usd, n_pos
+            report.seconds = time.perf_counter() - wall0
+            led.record_heartbeat("engine", ts_ms=t, detail={
+                "cycle": self.steps_run, "intents": report.n_intents, "fills": report.n_fills,
+                "equity_usd": round(snap.equity_usd, 6), "compute_ms": round(report.seconds * 1000, 3),
+                "wall_ms": WallClock().now_ms(),
+            })
+        kernel_cash = float(eng.state.portfolio[0]["cash_usd"])
+        if kernel_cash != snap.cash_usd:
+            if abs(kernel_cash - snap.cash_usd) > 1e-6:
+                raise OperationalError(f"cycle {t}: kernel cash {kernel_cash!r} != ledger cash {snap.cash_usd!r}")
+            logger.warning("cycle %d: kernel cash %r differs from the ledger's %r in the last bits", t, kernel_cash,
+                           snap.cash_usd)
+        if equity != snap.equity_usd and abs(equity - snap.equity_usd) > 1e-6:
+            raise OperationalError(f"cycle {t}: kernel equity {equity!r} != ledger equity {snap.equity_usd!r}")
+        self._last_t = t
+        self.steps_run += 1
+        return report
+
+    def _trail_records(self, t: int) -> np.ndarray:
+        sc = self.engine.scratch
+        tr = sc.trail
+        out = np.zeros(len(tr), dtype=trail_rec_dt)
+        out["ts"] = t
+        for name in ("symbol_idx", "outcome", "reason", "gate_mask", "strategy_id", "direction", "conviction",
+                     "win_prob", "kelly_f", "expected_roi", "size_usd"):
+            out[name] = tr[name]
+        out["regime"] = sc.regime[tr["symbol_idx"]]
+        out["bars"] = 1
+        return out
+
+    async def _venue_events(self, t: int, row: BarRow, report: StepReport) -> None:
+        """Push the market to the venue (paper) and book, symbol by symbol, the funding and fills it reports."""
+        venue = self.venue
+        fills_by_symbol: dict[str, list[Fill]] = {}
+        if hasattr(venue, "update_market"):
+            for i, s in enumerate(self.symbols):
+                b = row.book[i]
+                nft = row.scalars[i, _R.next_funding_ts_ms]
+                fills = venue.update_market(
+                    s, b[0], b[1], b[2], b[3], float(row.ohlcv[i, 1]), float(row.ohlcv[i, 2]),
+                    float(row.scalars[i, _R.mark_price]), t, bar_ts=t - BAR_MS,
+                    funding_rate=float(row.scalars[i, _R.funding_rate]),
+                    next_funding_ts=int(nft) if math.isfinite(nft) else None,
+                )
+                if fills:
+                    fills_by_symbol[s] = fills
+        payments = await venue.funding_since(self._last_t + 1) if self._last_t is not None else []
+        by_symbol: dict[str, list] = {}
+        for p in payments:
+            by_symbol.setdefault(p.symbol, []).append(p)
+        for i, s in enumerate(self.symbols):
+            for p in by_symbol.get(s, ()):
+                self.ledger.record_funding(p)
+                self.engine.apply_funding(i, p.amount_usd)
+                report.n_funding += 1
+            for fill in fills_by_symbol.get(s, ()):
+                await self._book_venue_fill(t, i, fill, report)
+
+    async def _book_venue_fill(self, t: int, i: int, fill: Fill, report: StepReport) -> None:
+        """Book a fill the venue made on its own (a liquidation; a resting order in the live loop)."""
+        update = await self.venue.fetch_order(fill.client_order_id)
+        pos = self.engine.state.positions[i]
+        strategy = int(pos["strategy_id"])
+        try:
+            self.ledger.order(fill.client_order_id)
+        except Exception:  # noqa: BLE001 - RecordNotFound: an order the engine did not place (a liquidation)
+            order = order_for(fill.client_order_id, fill.symbol, int(fill.side), float(update.qty_contracts),
+                              float(self.engine.cfg.contract_size[i]), t, strategy, True, KIND_LIQUIDATION, -1)
+            self.ledger.record_order(order)
+            report.n_orders += 1
+        apply_order_update(self.ledger, update)
+        self.engine.apply_fill(i, int(fill.side), fill.qty_contracts, fill.price, fill.fee_usd, strategy, t)
+        report.n_fills += 1
+
+    async def _execute(self, t: int, it: np.void, report: StepReport) -> None:
+        i = int(it["symbol_idx"])
+        symbol = self.symbols[i]
+        reduce_only = bool(it["reduce_only"])
+        kind = KIND_EXIT if reduce_only else KIND_ENTRY
+        cid = order_cid(t, i, kind)
+        strategy = int(it["strategy_id"])
+        side = int(it["side"])
+        if int(it["order_type"]) != 0:
+            raise OperationalError("limit intents are not supported by the loop yet (entry_post_only must be 0)")
+        order = order_for(cid, symbol, side, float(it["qty_contracts"]), float(self.engine.cfg.contract_size[i]), t,
+                          strategy, reduce_only, kind, int(it["exit_reason"]))
+        self.ledger.record_order(order)
+        report.n_orders += 1
+        request = OrderRequest(cid, symbol, OrderSide(side), OrderType.MARKET,
+                               qty_contracts=float(it["qty_contracts"]), reduce_only=reduce_only)
+        update = await self.venue.submit(request)
+        _changes, problems = apply_order_update(self.ledger, update)
+        for p in problems:
+            logger.error("order %s: %s", cid, p)
+        for fill in update.fills:
+            self.engine.apply_fill(i, int(fill.side), fill.qty_contracts, fill.price, fill.fee_usd, strategy, t)
+            report.n_fills += 1
+
+    # ------------------------------------------------------------------ running
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to stop after the current step."""
+        self._stop = True
+
+    def run(self, cycles: int | None = None, progress: Callable[[StepReport, int], None] | None = None) -> RunReport:
+        """Run the feed's cycles (at most ``cycles``); Ctrl-C stops cleanly after the current step."""
+        out = RunReport()
+        t0 = time.perf_counter()
+        try:
+            for cycle in self.feed:
+                if self._stop or (cycles is not None and out.cycles >= cycles):
+                    out.stopped = "stopped" if self._stop else "cycles"
+                    break
+                rep = self.step_cycle(cycle)
+                out.cycles += 1
+                out.orders += rep.n_orders
+                out.fills += rep.n_fills
+                out.funding += rep.n_funding
+                if progress is not None:
+                    progress(rep, out.cycles)
+        except KeyboardInterrupt:
+            out.stopped = "interrupted"
+            logger.warning("interrupted: stopped after %d cycles (the last step was committed or rolled back whole)",
+                           out.cycles)
+        out.seconds = time.perf_counter() - t0
+        return out
+
+    def close(self) -> None:
+        """Release the loop's event loop (the caller closes the ledger)."""
+        self._aio.close()
+
+
+def replay_loop(
+    data: str | Path | Store,
+    settings: Settings,
+    ledger: Ledger,
+    *,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    symbols: Sequence[str] | None = None,
+    warmup_bars: int = DEFAULT_WARMUP_BARS,
+    run_seed: int = 0,
+    speed: float | None = None,
+    params_overrides: dict[str, Any] | None = None,
+) -> tuple[TradingLoop, Window]:
+    """Build a paper :class:`TradingLoop` over a stored market, warmed up exactly as a backtest of the same window.
+
+    The window is resolved with :func:`botcore.engine.backtest.resolve_window`;
+    the venue is :meth:`PaperVenue.from_settings`; the feed a
+    :class:`ReplayFeed` over ``[start, end]`` paced at ``speed`` (None: as fast
+    as possible).
+    """
+    store = data if isinstance(data, Store) else Store(data)
+    settings = restrict_settings(settings, symbols)
+    engine = Engine(settings, run_seed=run_seed, params_overrides=params_overrides)
+    window = resolve_window(store, engine.symbols, start_ms, end_ms, warmup_bars)
+    # the loop reads only each cycle's latest closed 1m bar: a short look-back keeps snapshots cheap
+    feed = ReplayFeed(store, engine.symbols, window.start_ms, window.end_ms, speed=speed, staleness=settings,
+                      lookback_bars=2)
+    venue = PaperVenue.from_settings(settings)
+    loop = TradingLoop(settings, feed, venue, ledger, SimClock(window.start_ms), engine=engine, run_seed=run_seed)
+    if window.warmup_bars:
+        loop.warm_up(store, window.warmup_ms, window.start_ms - BAR_MS)
+    engine._phase(window.start_ms)
+    ledger.set_meta("replay", {"data": str(store.root), "synthetic": store.synthetic, "symbols": list(engine.symbols),
+                               "start_ms": window.start_ms, "end_ms": window.end_ms, "warmup_ms": window.warmup_ms,
+                               "run_seed": run_seed, "params_overrides": dict(params_overrides or {})})
+    return loop, window
+
+
+__all__ = ["Clock", "RunReport", "SimClock", "StepReport", "TradingLoop", "WallClock", "replay_loop"]
