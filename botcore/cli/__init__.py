@@ -23,6 +23,9 @@ COMMAND_MODULES: list[tuple[str | None, str]] = [
     (None, "botcore.cli.ops_cmd"),
     (None, "botcore.cli.dashboard_cmd"),
     (None, "botcore.cli.review_cmd"),
+    (None, "botcore.cli.backtest_cmd"),
+    (None, "botcore.cli.run_cmd"),
+    (None, "botcore.cli.demo_cmd"),
 ]
 
 app = typer.Typer(
