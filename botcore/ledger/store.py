@@ -651,6 +651,21 @@ class Ledger:
             )
         return snap
 
+    def record_equity_rows(self, rows: Iterable[EquitySnapshot | tuple]) -> int:
+        """Append precomputed equity snapshots in bulk; return how many were written.
+
+        For a backtest, whose compiled loop computes each bar's snapshot with
+        :meth:`record_equity`'s arithmetic (cash + ``fsum`` of unrealised P&L).
+        Each row is ``(ts_ms, equity_usd, cash_usd, unrealized_pnl_usd, exposure_usd, n_positions)``.
+        """
+        with self.transaction():
+            cur = self._con.executemany(
+                """INSERT INTO equity (ts_ms, equity_usd, cash_usd, unrealized_pnl_usd, exposure_usd, n_positions)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
+                ((int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]), int(r[5])) for r in rows),
+            )
+            return cur.rowcount
+
     def record_decisions(self, rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> int:
         """Append decision-trail rows in bulk; return how many were written.
 
