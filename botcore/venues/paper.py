@@ -13,6 +13,10 @@ the mark, optionally the funding rate); the venue then
   queue draw keyed on the symbol's column and the submission time);
 - settles funding on the grid of :func:`botcore.fills.funding_times` on the
   position held before the bar's fills (the model's ordering rule);
+- liquidates a position whose bar range or mark reaches its liquidation price
+  (:func:`botcore.fills.liquidation_check`, at the symbol's leverage and
+  margin mode), as a reduce-only order ``make_client_order_id("bcliq", ts, column)``
+  filled at that price with the taker fee;
 - keeps cash, positions and fills derived only from its own fills, with
   :class:`botcore.model.Position` doing the arithmetic.
 
@@ -42,6 +46,8 @@ from botcore.fills import (
     funding_payment,
     funding_times,
     has_quantity,
+    liquidation_check,
+    liquidation_price,
     queue_key,
     to_model_fill,
     validate_book,
@@ -56,6 +62,7 @@ from botcore.venues.base import (
     VenuePosition,
     VenueReason,
     check_client_order_id,
+    make_client_order_id,
     rejected_update,
 )
 
@@ -220,7 +227,7 @@ class PaperVenue:
         Returns
         -------
         list of Fill
-            The fills this update caused (limit orders), oldest first.
+            The fills this update caused (limit orders, then a liquidation), oldest first.
 
         Raises
         ------
@@ -252,7 +259,33 @@ class PaperVenue:
                 fills.append(self._apply(order, result, ts_ms))
                 order.status = OrderStatus.FILLED
                 order.updated_ts = ts_ms
+        liquidation = self._liquidate(symbol, market, ts_ms)
+        if liquidation is not None:
+            fills.append(liquidation)
         return fills
+
+    def _liquidate(self, symbol: str, market: _Market, ts_ms: int) -> Fill | None:
+        """Close the position of ``symbol`` at its liquidation price when the bar or the mark reaches it."""
+        position = self._positions[symbol]
+        if position.is_flat:
+            return None
+        params = self.params.model_copy(update={"leverage": self._leverage[symbol], "margin_mode": self._margin_mode[symbol]})
+        free = self._free_margin_usd() if params.margin_mode == "cross" else 0.0
+        liq = liquidation_price(position.qty_base, position.avg_entry_price, params, free_equity_usd=free)
+        result = liquidation_check(position.qty_base, liq, market.bar_low, market.bar_high, market.mark_price,
+                                   self._specs[symbol], self.params)
+        if result.status != FillStatuses.filled:
+            return None
+        cid = make_client_order_id("bcliq", ts_ms, self._columns[symbol])
+        request = OrderRequest(cid, symbol, OrderSide(result.side), OrderType.MARKET,
+                               qty_contracts=result.qty_contracts, reduce_only=True)
+        order = _Order(request, result.qty_contracts, result.qty_base, None, ts_ms, OrderStatus.SUBMITTED, ts_ms,
+                       reason=f"liquidated at {liq:g}")
+        self._orders[cid] = order
+        fill = self._apply(order, result, ts_ms)
+        order.status = OrderStatus.FILLED
+        logger.warning("paper liquidation %s: %s %g contracts at %g", cid, symbol, result.qty_contracts, liq)
+        return fill
 
     def _settle_funding(self, symbol: str, last_ts: int | None, now_ts: int, mark: float, rate: float,
                         next_funding_ts: int | None) -> None:
