@@ -120,13 +120,23 @@ def _check_kernel(kernel_name: str) -> None:
         ) from None
 
 
+#: nbconvert's ``lab`` template without the scripts it loads from a CDN (RequireJS, MathJax): the
+#: reports have neither widgets nor formulas, and must open offline without a failed request.
+OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+"""
+
+
 def render_html(executed: str | os.PathLike, html_path: str | os.PathLike | None = None, *,
                 report_mode: bool = True, title: str | None = None) -> Path:
     """Render an executed notebook to one self-contained HTML file; return its path.
 
     ``report_mode`` hides code cells and prompts (outputs, tables and figures
-    stay; figures are embedded as data URIs).
+    stay; figures are embedded as data URIs). Nothing is fetched from the
+    network when the page opens.
     """
+    import jinja2
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -135,7 +145,9 @@ def render_html(executed: str | os.PathLike, html_path: str | os.PathLike | None
     nb = nbformat.read(str(executed), as_version=4)
     nb.metadata["title"] = title or executed.stem
     exporter = HTMLExporter(exclude_input=report_mode, exclude_input_prompt=report_mode,
-                            exclude_output_prompt=report_mode)
+                            exclude_output_prompt=report_mode,
+                            extra_loaders=[jinja2.DictLoader({"botcore_report.html.j2": OFFLINE_TEMPLATE})],
+                            template_file="botcore_report.html.j2")
     body, _ = exporter.from_notebook_node(nb)
     html_path.write_text(body, encoding="utf-8")
     return html_path
