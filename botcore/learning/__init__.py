@@ -1,0 +1,80 @@
+"""The learning system: the bot improves from its own outcomes, audited and reversible.
+
+Every change it makes to itself is a NEW parameter version in the ledger,
+with its reasons and evidence, and can be rolled back
+(``botcore params rollback KIND``). Nothing moves before the burn-in (30
+closed trades).
+
+Modules
+-------
+``config``     :class:`LearningConfig`: every knob with its default (frozen pydantic)
+``outcomes``   the bounded ``signal_outcomes`` log (:func:`record_signal_outcomes`) and the
+               signal context of closed trades (log, else trail, else recomputed from the store)
+``rules``      pure rules: signal attribution (rank IC), the bounded weight step, the threshold step
+``cycle``      the 12-hour learning cycle (:func:`run_learning_cycle`, kind ``learning``) and
+               :func:`active_overrides`, what ``decide`` must use now
+``patterns``   the daily intelligence learner (walk-forward, FDR): proposals, kind ``patterns`` (inactive)
+``benching``   symbol benching (kind ``benched_symbols``) and :func:`benched_mask`
+``autonomy``   health score, drift (PSI, KS), capital multiplier (kind ``autonomy``)
+``pipeline``   everything in order (:func:`run_learning`) and the papermill notebook run
+``synthetic``  SYNTHETIC trade histories with planted truth (demo and tests)
+
+The engine's calls
+------------------
+At start and after every learning cycle::
+
+    weights, overrides = active_overrides(ledger, settings)   # weights (K,), build_params overrides
+    mask = benched_mask(ledger, symbols, now_ms)              # True: skip entries of that symbol
+
+At every entry and every close::
+
+    record_signal_outcomes(ledger, [entry_row(...)])  /  [close_row(...)]
+"""
+
+from botcore.learning.autonomy import (
+    active_capital_multiplier,
+    assess_health,
+    capital_multiplier,
+    drift_report,
+    evaluate_autonomy,
+    psi,
+    sizing_overrides,
+)
+from botcore.learning.benching import benched_mask, benched_symbols, evaluate_benching
+from botcore.learning.config import LearningConfig, load_learning_config
+from botcore.learning.cycle import active_overrides, learning_due, run_learning_cycle
+from botcore.learning.outcomes import (
+    MAX_OUTCOME_ROWS,
+    close_row,
+    entry_row,
+    read_signal_outcomes,
+    record_signal_outcomes,
+    trade_contexts,
+)
+from botcore.learning.patterns import discover_patterns, run_pattern_learner
+
+__all__ = [
+    "LearningConfig",
+    "MAX_OUTCOME_ROWS",
+    "active_capital_multiplier",
+    "active_overrides",
+    "assess_health",
+    "benched_mask",
+    "benched_symbols",
+    "capital_multiplier",
+    "close_row",
+    "discover_patterns",
+    "drift_report",
+    "entry_row",
+    "evaluate_autonomy",
+    "evaluate_benching",
+    "learning_due",
+    "load_learning_config",
+    "psi",
+    "read_signal_outcomes",
+    "record_signal_outcomes",
+    "run_learning_cycle",
+    "run_pattern_learner",
+    "sizing_overrides",
+    "trade_contexts",
+]
