@@ -15,10 +15,13 @@ open positions (a long and a short) and one position adopted from the venue
 
 from __future__ import annotations
 
+import atexit
 import math
+import shutil
 import sys
+import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +89,24 @@ class BuildInfo:
     open_symbols: list[str] = field(default_factory=list)
     adopted_symbol: str | None = None
     outage_symbol: str | None = None
+
+
+_SHARED: dict[int, BuildInfo] = {}
+
+
+def shared_ledger(n_trades: int = 40) -> BuildInfo:
+    """Return a ledger built once per test process (copy it before writing to it)."""
+    if n_trades not in _SHARED:
+        root = Path(tempfile.mkdtemp(prefix="botcore-dashboard-tests-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        _SHARED[n_trades] = build_ledger(root / "ledger.sqlite", n_trades=n_trades)
+    return _SHARED[n_trades]
+
+
+def copy_ledger(info: BuildInfo, path: str | Path) -> BuildInfo:
+    """Copy a built ledger (a closed WAL database) to ``path``; return its info pointing there."""
+    shutil.copy(info.path, path)
+    return replace(info, path=Path(path))
 
 
 def build_ledger(

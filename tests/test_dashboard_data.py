@@ -21,13 +21,13 @@ from botcore.dashboard.data import (
 )
 from botcore.ledger import Ledger
 from botcore.strategy.enums import Breaker, Reason, mask_names, reason_name
-from tests._dashboard_ledger import ADOPTED, OPEN_LONG, OPEN_SHORT, OUTAGE, PAST_OUTAGE, build_ledger
+from tests._dashboard_ledger import ADOPTED, OPEN_LONG, OPEN_SHORT, OUTAGE, PAST_OUTAGE, shared_ledger
 from tests.conftest import CONFIG_DIR
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    return build_ledger(tmp_path_factory.mktemp("dash") / "ledger.sqlite", n_trades=40)
+def built():
+    return shared_ledger()
 
 
 @pytest.fixture(scope="module")

@@ -27,14 +27,14 @@ from botcore.dashboard.views import (  # noqa: E402
     usd,
 )
 from botcore.ledger import Ledger  # noqa: E402
-from tests._dashboard_ledger import OPEN_LONG, OUTAGE, build_ledger  # noqa: E402
+from tests._dashboard_ledger import OPEN_LONG, OUTAGE, shared_ledger  # noqa: E402
 
 VIEWS = (ModeBanner, PnLView, PositionsView, WhyNotTradingView, StrategiesView, TradesView, HealthView)
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    return build_ledger(tmp_path_factory.mktemp("views") / "ledger.sqlite", n_trades=40)
+def built():
+    return shared_ledger()
 
 
 def make_store(path) -> DataStore:
