@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from botcore.analytics import trail
+from botcore.analytics.ledger_index import cycle_index
 from botcore.analytics.review import ms_to_utc, universe_sectors
 from botcore.ledger import Ledger
 
@@ -65,28 +66,27 @@ def load_cycle(ledger_path: str | os.PathLike, cycle_ts_ms: int | None = None, *
     LookupError
         When the ledger holds no decisions, or none at ``cycle_ts_ms``.
     """
-    with Ledger.open(ledger_path, readonly=True) as ledger, ledger.snapshot():
-        decisions = ledger.decisions()
-        all_times = cycle_times(decisions)
-        if not len(all_times):
+    with Ledger.open(ledger_path, readonly=True) as ledger:  # validates the file and its schema first
+        index = cycle_index(ledger_path, cycle_ts_ms)
+        if index.latest_ms is None:
             raise LookupError(f"ledger {ledger_path} has no decisions: no cycle to report")
-        ts = int(all_times[-1]) if cycle_ts_ms is None else int(cycle_ts_ms)
-        if ts not in set(all_times.tolist()):
+        ts = index.latest_ms if cycle_ts_ms is None else int(cycle_ts_ms)
+        if not index.exists:
             raise LookupError(f"ledger {ledger_path} has no cycle at {ts} ({ms_to_utc(ts)})")
-        nxt = all_times[all_times > ts]
-        until = int(nxt[0]) if len(nxt) else None
-        rows = decisions[decisions["ts_ms"] == ts].reset_index(drop=True)
-        equity = ledger.equity()
-        fills = ledger.fills(since_ms=ts)
-        positions = ledger.positions()
-        meta = {r.key: json.loads(r.value) for r in ledger.table("meta").itertuples()}
+        until = index.next_ms
+        with ledger.snapshot():  # only this cycle's rows (and what it booked) are read
+            decisions = ledger.decisions(since_ms=ts)
+            equity = ledger.equity(since_ms=ts)
+            fills = ledger.fills(since_ms=ts)
+            positions = ledger.positions()
+            meta = {r.key: json.loads(r.value) for r in ledger.table("meta").itertuples()}
+    rows = decisions[decisions["ts_ms"] == ts].reset_index(drop=True)
     if until is not None:
         fills = fills[fills["ts_ms"] < until]
         eq_rows = equity[(equity["ts_ms"] >= ts) & (equity["ts_ms"] < until)]
     else:
         eq_rows = equity[equity["ts_ms"] >= ts]
-    if eq_rows.empty:
-        eq_rows = equity[equity["ts_ms"] <= ts].tail(1)
+    equity_row = None if eq_rows.empty else eq_rows.iloc[0].to_dict()
     details = trail.decision_details(rows)
     sectors = universe_sectors(settings)
     details["sector"] = [sectors.get(s, "unknown") for s in details["symbol"]]
@@ -96,8 +96,8 @@ def load_cycle(ledger_path: str | os.PathLike, cycle_ts_ms: int | None = None, *
     details["explanation"] = trail.explain_rows(rows)
     outcomes = details["outcome_name"].value_counts()
     return CycleData(
-        ledger_path=str(ledger_path), ts_ms=ts, n_cycles=len(all_times), rows=details, outcomes=outcomes,
-        equity=None if eq_rows.empty else eq_rows.iloc[0].to_dict(), fills=fills.reset_index(drop=True),
+        ledger_path=str(ledger_path), ts_ms=ts, n_cycles=index.n_cycles, rows=details, outcomes=outcomes,
+        equity=equity_row, fills=fills.reset_index(drop=True),
         positions=positions, meta=meta,
     )
 

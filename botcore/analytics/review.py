@@ -34,6 +34,7 @@ import pandas as pd
 
 from botcore.analytics import flags as _flags
 from botcore.analytics import metrics, trail
+from botcore.analytics.ledger_index import equity_before, ledger_bounds
 from botcore.ledger import Ledger
 
 logger = logging.getLogger(__name__)
@@ -138,17 +139,6 @@ class ReviewData:
         return str(self.meta.get("mode", "unknown"))
 
 
-def _first_last(frames: list[tuple[pd.DataFrame, str]]) -> tuple[int | None, int | None]:
-    lo, hi = [], []
-    for df, col in frames:
-        if not df.empty and col in df.columns:
-            values = df[col].dropna()
-            if len(values):
-                lo.append(int(values.min()))
-                hi.append(int(values.max()))
-    return (min(lo) if lo else None, max(hi) if hi else None)
-
-
 def _window(df: pd.DataFrame, col: str, start_ms: int, end_ms: int) -> pd.DataFrame:
     if df.empty:
         return df
@@ -168,28 +158,29 @@ def load_review(ledger_path: str | os.PathLike, days: float = 7.0, end_ms: int |
     """
     if not days > 0:
         raise ValueError(f"days: must be > 0, got {days!r}")
-    with Ledger.open(ledger_path, readonly=True) as ledger, ledger.snapshot():
-        trades, equity = ledger.trades(), ledger.equity()
-        decisions, heartbeats = ledger.decisions(), ledger.heartbeats()
-        params = ledger.list_params()
-        meta_rows = ledger.table("meta")
-        invariant = ledger.check_invariant().to_dict()
-        starting_cash = ledger.starting_cash()
-    meta = {r.key: json.loads(r.value) for r in meta_rows.itertuples()}
-    first_eq, last_eq = _first_last([(equity, "ts_ms")])
-    first_any, last_any = _first_last([(equity, "ts_ms"), (trades, "exit_ts_ms"), (trades, "entry_ts_ms"),
-                                       (decisions, "ts_ms"), (heartbeats, "ts_ms")])
-    if end_ms is None:
-        end_ms = last_eq if last_eq is not None else last_any
+    with Ledger.open(ledger_path, readonly=True) as ledger:  # validates the file and its schema first
+        bounds = ledger_bounds(ledger_path)
         if end_ms is None:
-            end_ms = int(pd.Timestamp.now(tz="UTC").value // 1_000_000)
-    end_ms = int(end_ms)
-    start_ms = end_ms - int(round(days * DAY_MS))
-    floor = first_eq if first_eq is not None else first_any
-    if floor is not None and floor <= end_ms:
-        start_ms = max(start_ms, floor)
-    before = equity[equity["ts_ms"] < start_ms] if not equity.empty else equity
-    starting_equity = float(before["equity_usd"].iloc[-1]) if len(before) else starting_cash
+            end_ms = bounds.last_equity_ms if bounds.last_equity_ms is not None else bounds.last_any_ms
+            if end_ms is None:
+                end_ms = int(pd.Timestamp.now(tz="UTC").value // 1_000_000)
+        end_ms = int(end_ms)
+        start_ms = end_ms - int(round(days * DAY_MS))
+        floor = bounds.first_equity_ms if bounds.first_equity_ms is not None else bounds.first_any_ms
+        if floor is not None and floor <= end_ms:
+            start_ms = max(start_ms, floor)
+        with ledger.snapshot():  # only the window's rows are read
+            trades = ledger.trades(since_ms=start_ms)
+            equity = ledger.equity(since_ms=start_ms)
+            decisions = ledger.decisions(since_ms=start_ms)
+            heartbeats = ledger.heartbeats(since_ms=start_ms)
+            params = ledger.list_params()
+            meta_rows = ledger.table("meta")
+            invariant = ledger.check_invariant().to_dict()
+            starting_cash = ledger.starting_cash()
+    meta = {r.key: json.loads(r.value) for r in meta_rows.itertuples()}
+    before = equity_before(ledger_path, start_ms)
+    starting_equity = before if before is not None else starting_cash
     return ReviewData(
         ledger_path=str(ledger_path), start_ms=start_ms, end_ms=end_ms, starting_equity_usd=starting_equity,
         ledger_starting_cash_usd=starting_cash,
