@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from botcore.ledger import Ledger
-from botcore.ops.heartbeat import Heartbeat, last_live_heartbeat_ms
+from botcore.ops.heartbeat import Heartbeat
 from botcore.ops.notify import Notifier, alert_log
 from botcore.ops.supervisor import EXIT_BUDGET, Supervisor, SupervisorPolicy, liveness
 
@@ -138,29 +138,12 @@ def test_a_bot_whose_market_is_silent_is_not_restarted(ledger_path, tmp_path):
     """Cycles find nothing to do for 3 s, one cycle per second: more than three heartbeat intervals (0.3 s)
     pass between cycles, yet the beats keep coming, so the bot is alive."""
     sup, starts = make_supervisor("idle", ledger_path, tmp_path, heartbeat_s=0.3)
-    seen_missed: list[int] = []
-    stop = threading.Event()
 
-    def watch() -> None:
-        with Ledger.open(ledger_path, readonly=True) as book:
-            while not stop.is_set():
-                last = last_live_heartbeat_ms(book, since_ms=int((time.time() - 5) * 1000))
-                if last is not None:
-                    seen_missed.append(liveness(int(time.time() * 1000), 0, last, sup.policy)[0])
-                time.sleep(0.05)
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:
-        result = sup.run()
-    finally:
-        stop.set()
-        watcher.join()
+    result = sup.run()
 
     assert result.reason == "exited" and result.starts == 1 and result.restarts == [], result
     assert len(pids(starts)) == 1
     assert alerts(ledger_path) == []
-    assert seen_missed and max(seen_missed) < 3
     with Ledger.open(ledger_path, readonly=True) as book:
         beats = book.heartbeats()
     statuses = set(beats["status"])

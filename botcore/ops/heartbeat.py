@@ -190,7 +190,9 @@ class Heartbeat:
         try:
             if self._ledger is None or self._ledger_thread != threading.get_ident():
                 self._close_ledger()
-                self._ledger = Ledger.open(self.ledger_path, timeout_s=max(1.0, min(self.interval_s, 10.0)))
+                # NORMAL: a beat survives a process crash without an fsync per beat (WAL mode)
+                self._ledger = Ledger.open(self.ledger_path, timeout_s=max(1.0, min(self.interval_s, 10.0)),
+                                           synchronous="NORMAL")
                 self._ledger_thread = threading.get_ident()
             self._ledger.record_heartbeat(self.component, ts_ms=int(self.clock() * 1000), status=status,
                                           detail=detail)
@@ -283,6 +285,23 @@ class _OneThread:
         from concurrent.futures import ThreadPoolExecutor
 
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="heartbeat")
+
+
+def latest_heartbeat(ledger: Ledger, component: str = COMPONENT) -> tuple[int, str] | None:
+    """Return ``(seq, status)`` of the newest heartbeat of ``component``, or None.
+
+    The supervisor watches ``seq`` advance (with a live status) on its own
+    clock, so a child that stamps beats with a simulated time (a replay) or a
+    skewed clock is judged correctly.
+    """
+    last = ledger.last_heartbeats()
+    if last.empty:
+        return None
+    rows = last[last["component"] == component]
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    return int(row["seq"]), str(row["status"])
 
 
 def last_live_heartbeat_ms(ledger: Ledger, component: str = COMPONENT, *, since_ms: int | None = None) -> int | None:

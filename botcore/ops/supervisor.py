@@ -9,7 +9,10 @@ supervisor reads the ledger's ``heartbeats`` table and restarts the child when
 - no live beat of its component (``ok``/``idle``/``degraded``/``starting``) has
   arrived for ``missed_beats`` (3) intervals in a row, counted from the child's
   last live beat (or from its start, after a ``startup_grace_s`` allowance for
-  the first beat). One or two missed beats are only logged.
+  the first beat). One or two missed beats are only logged. After a ``stopped``
+  beat (a clean shutdown under way) the child has ``shutdown_grace_s`` to exit. A beat is a new
+  row (higher ``seq``) timed by the supervisor's clock when it sees it, so a
+  replay that stamps beats with simulated time, or a skewed clock, cannot fool it.
 
 A hung child is sent SIGTERM, then SIGKILL after ``term_timeout_s`` (to its
 whole process group). Restarts wait an exponential backoff (``backoff_base_s``
@@ -66,7 +69,7 @@ from pathlib import Path
 from typing import Any
 
 from botcore.ledger import Ledger
-from botcore.ops.heartbeat import COMPONENT, last_live_heartbeat_ms
+from botcore.ops.heartbeat import COMPONENT, LIVE_STATUSES, latest_heartbeat
 from botcore.ops.notify import Notifier, RedFlag
 from botcore.ops.secrets import redact_text
 
@@ -90,6 +93,7 @@ class SupervisorPolicy:
     backoff_max_s: float = 300.0
     healthy_reset_s: float = 600.0
     term_timeout_s: float = 15.0
+    shutdown_grace_s: float = 60.0  # after a "stopped" beat, time to exit before it counts as hung
     poll_s: float | None = None  # default: heartbeat_s / 4, at most 1 s
 
     @classmethod
@@ -364,12 +368,27 @@ class Supervisor:
                 self._child = None
             self._close_ledger()
 
+    def _latest(self) -> tuple[int, str] | None:
+        try:
+            return latest_heartbeat(self._open_ledger(), self.component)
+        except Exception as exc:  # noqa: BLE001 - an unreadable ledger is judged as silence
+            logger.error("supervisor: cannot read heartbeats from %s: %s", self.ledger_path, exc)
+            self._close_ledger()
+            return None
+
     def _watch(self, child: subprocess.Popen, start_ms: int) -> tuple[str, str, int | None]:
-        """Poll the child and its heartbeats; return ``(reason, detail, exit_code)``."""
+        """Poll the child and its heartbeats; return ``(reason, detail, exit_code)``.
+
+        A beat counts when a new heartbeat row (a higher ``seq``) with a live
+        status appears; its time is the supervisor's clock when it was seen,
+        never the child's stamp.
+        """
         policy = self.policy
-        window_ms = int((policy.missed_beats + 2) * policy.heartbeat_s * 1000)
         warned = 0
         last_live: int | None = None
+        stopping_since: int | None = None
+        baseline = self._latest()
+        last_seq = baseline[0] if baseline is not None else 0
         while True:
             if self._stop.is_set():
                 return "stopped", "supervisor stopped", self._terminate(child)
@@ -379,15 +398,19 @@ class Supervisor:
                     return "exited", "exit code 0", 0
                 return "crash", f"exit code {code}", code
             now_ms = self._now_ms()
-            try:
-                since = max(start_ms, now_ms - window_ms)
-                found = last_live_heartbeat_ms(self._open_ledger(), self.component, since_ms=since)
-                if found is not None:
-                    last_live = max(found, last_live or 0)
-            except Exception as exc:  # noqa: BLE001 - an unreadable ledger is judged as silence
-                logger.error("supervisor: cannot read heartbeats from %s: %s", self.ledger_path, exc)
-                self._close_ledger()
-            missed, hung, detail = liveness(now_ms, start_ms, last_live, policy)
+            latest = self._latest()
+            if latest is not None and latest[0] > last_seq:
+                last_seq = latest[0]
+                if latest[1] in LIVE_STATUSES:
+                    last_live, stopping_since = now_ms, None
+                elif latest[1] == "stopped" and stopping_since is None:
+                    stopping_since = now_ms  # shutting down cleanly: give it time to exit
+            if stopping_since is not None:
+                waited_s = (now_ms - stopping_since) / 1000
+                hung = waited_s > policy.shutdown_grace_s
+                missed, detail = 0, f"wrote a 'stopped' heartbeat {waited_s:.1f} s ago but has not exited"
+            else:
+                missed, hung, detail = liveness(now_ms, start_ms, last_live, policy)
             if hung:
                 logger.error("supervisor: child %d hung: %s; stopping it", child.pid, detail)
                 return "hang", detail, self._terminate(child)
