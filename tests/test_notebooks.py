@@ -57,6 +57,7 @@ def test_every_notebook_is_run_here_or_by_its_own_test_module():
         assert notebook in RUN_HERE or own_test(notebook).exists()
 
 
+@pytest.mark.slow
 def test_every_notebook_runs_under_nbval(tmp_path):
     assert RUN_HERE, "nothing to run"
     env = {**os.environ, "BOTCORE_CACHE": str(tmp_path / "cache"), "MPLBACKEND": "Agg"}
