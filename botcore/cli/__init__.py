@@ -23,6 +23,8 @@ COMMAND_MODULES: list[tuple[str | None, str]] = [
     (None, "botcore.cli.ops_cmd"),
     (None, "botcore.cli.dashboard_cmd"),
     (None, "botcore.cli.review_cmd"),
+    (None, "botcore.cli.learn_cmd"),
+    ("params", "botcore.cli.params_cmd"),
     (None, "botcore.cli.backtest_cmd"),
     (None, "botcore.cli.run_cmd"),
     (None, "botcore.cli.demo_cmd"),

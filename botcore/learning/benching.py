@@ -318,9 +318,10 @@ def evaluate_benching(ledger: Ledger, settings: Settings, *, cfg: LearningConfig
             benched_now.append(symbol)
             reasons.append(why)
             status = "benched now"
+        fresh = new_bench.get(symbol, {})
         rows.append({"symbol": symbol, "status": status, "live_trades": int(pnl.size), "profit_factor": pf,
-                     "paper_trades": math.nan, "paper_profit_factor": math.nan, "since_ms": math.nan,
-                     "until_ms": math.nan})
+                     "paper_trades": math.nan, "paper_profit_factor": math.nan,
+                     "since_ms": fresh.get("since_ms", math.nan), "until_ms": fresh.get("until_ms", math.nan)})
     table = pd.DataFrame(rows, columns=["symbol", "status", "live_trades", "profit_factor", "paper_trades",
                                         "paper_profit_factor", "since_ms", "until_ms"]).set_index("symbol")
     state = {"symbols": new_bench, "returned": new_returned}

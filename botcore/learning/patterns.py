@@ -6,19 +6,21 @@ A *condition* fixes one value on each of up to ``max_order`` dimensions
 among regime at entry, strategy, symbol and hour of day (UTC, in buckets of
 ``hour_bucket_hours``), e.g. ``{regime: trending, strategy: trend_conservative}``.
 Every condition with at least ``min_trades`` closed trades is tested; its
-effect is the difference in mean net return per trade between the trades
-inside it and all the others. A missing regime is not a value (it is left out).
+edge is the mean net return per trade (after fees and funding) of the trades
+inside it: a condition with an edge makes money (``favor``) or loses it
+(``avoid``) on its own, whatever the rest does. A missing regime is not a
+value (it is left out).
 
 Walk-forward validation
 -----------------------
 Trades are split in time into ``n_folds + 1`` blocks. In fold ``f`` the
-direction of the effect is learned on blocks ``0..f-1`` only (the sign of
-inside-minus-outside mean) and tested on block ``f``: a Welch t statistic of
-the same difference, signed by the training direction, turned into a normal
-score through its t distribution. The fold scores are combined (Stouffer,
-weighted by the square root of the test trades inside) into one
-out-of-sample z and a one-sided p-value: small only when the direction
-chosen on the past keeps holding in the future.
+direction of the edge is learned on blocks ``0..f-1`` only (the sign of the
+condition's mean return there, given ``min_train_trades``) and tested on
+block ``f``: the t statistic of the condition's mean return in the block,
+signed by the training direction, turned into a normal score through its t
+distribution. The fold scores are combined (Stouffer, weighted by the square
+root of the test trades) into one out-of-sample z and a one-sided p-value:
+small only when the direction chosen on the past keeps holding in the future.
 
 Multiple comparisons
 --------------------
@@ -31,8 +33,8 @@ Proposals
 ---------
 :func:`run_pattern_learner` stores the discoveries with their evidence as an
 INACTIVE ``patterns`` parameter version (inactive = proposed). A proposal
-can carry ``overrides``: a strategy x regime condition whose trades lose on
-average and validate as worse than the rest becomes ``regime_allowed[regime,
+can carry ``overrides``: a strategy x regime condition whose trades validate
+as losing (``avoid``) becomes ``regime_allowed[regime,
 strategy] = 0``. Only when a person activates the version
 (``botcore params activate V``) does :func:`active_pattern_overrides` hand
 those to ``decide`` (through :func:`botcore.learning.cycle.active_overrides`).
@@ -48,7 +50,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 from statsmodels.stats.multitest import multipletests
 
 from botcore.config.models import REGIME_NAMES, STRATEGY_NAMES, Settings
@@ -106,44 +108,41 @@ def condition_labels(trades: pd.DataFrame, cfg: PatternConfig = PatternConfig())
     return out
 
 
-def _welch(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
-    """Return (difference of means, t, Welch df) of a minus b; NaN when undefined."""
-    if a.size < 2 or b.size < 2:
-        return math.nan, math.nan, math.nan
-    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    se2 = va + vb
-    d = float(a.mean() - b.mean())
-    if se2 <= 0:
-        return d, math.nan, math.nan
-    df = se2 ** 2 / (va ** 2 / (a.size - 1) + vb ** 2 / (b.size - 1)) if (va > 0 or vb > 0) else math.nan
-    return d, d / math.sqrt(se2), df
+def _t_mean(x: np.ndarray) -> tuple[float, float, int]:
+    """Return (mean, t statistic against 0, degrees of freedom); NaN when undefined."""
+    if x.size < 2:
+        return (float(x.mean()) if x.size else math.nan), math.nan, 0
+    sd = float(x.std(ddof=1))
+    m = float(x.mean())
+    if sd <= 0:
+        return m, math.nan, x.size - 1
+    return m, m / (sd / math.sqrt(x.size)), x.size - 1
 
 
 def _oos_test(ret: np.ndarray, inside: np.ndarray, blocks: list[np.ndarray], cfg: PatternConfig) -> dict[str, Any]:
-    """Walk-forward test of one condition (trades in time order)."""
+    """Walk-forward test of one condition (trades in time order): does the sign learned on the past hold?"""
     zs, ws, agree, used = [], [], 0, 0
     for f in range(1, len(blocks)):
-        train = np.concatenate(blocks[:f])
-        test = blocks[f]
-        tin, tout = ret[train][inside[train]], ret[train][~inside[train]]
-        if tin.size < cfg.min_train_trades or tout.size < cfg.min_train_trades:
+        train, test = blocks[f - 1], blocks[f]
+        tin = ret[:train[-1] + 1][inside[:train[-1] + 1]]
+        if tin.size < cfg.min_train_trades:
             continue
-        sign = np.sign(tin.mean() - tout.mean())
+        sign = np.sign(tin.mean())
         if sign == 0:
             continue
-        d, t, df = _welch(ret[test][inside[test]], ret[test][~inside[test]])
-        if not math.isfinite(t) or not math.isfinite(df):
+        m, t, df = _t_mean(ret[test][inside[test]])
+        if not math.isfinite(t):
             continue
-        z = float(stats.norm.ppf(np.clip(stats.t.cdf(sign * t, df), 1e-15, 1 - 1e-15)))
+        z = float(special.ndtri(np.clip(special.stdtr(df, sign * t), 1e-15, 1 - 1e-15)))
         zs.append(z)
         ws.append(math.sqrt(int(inside[test].sum())))
-        agree += int(sign * d > 0)
+        agree += int(sign * m > 0)
         used += 1
     if not used:
         return {"oos_z": math.nan, "p_value": math.nan, "folds": 0, "folds_agree": 0}
     w = np.asarray(ws)
     z = float(np.dot(w, zs) / math.sqrt(np.dot(w, w)))
-    return {"oos_z": z, "p_value": float(stats.norm.sf(z)), "folds": used, "folds_agree": agree}
+    return {"oos_z": z, "p_value": float(special.ndtr(-z)), "folds": used, "folds_agree": agree}
 
 
 @dataclass
@@ -183,27 +182,36 @@ def discover_patterns(trades: pd.DataFrame, cfg: PatternConfig = PatternConfig()
         return PatternReport(empty, empty, n, cfg.fdr_alpha, cfg.fdr_method, [why])
     ret = t["net_return"].to_numpy(dtype=np.float64)
     labels = condition_labels(t, cfg)
+    codes, names = {}, {}
+    for dim in cfg.dimensions:
+        col = labels[dim]
+        values = col.where(col.notna(), None).to_numpy(dtype=object)
+        known = np.array([v is not None for v in values])
+        uniq = sorted({str(v) for v in values[known]})
+        index = {v: i for i, v in enumerate(uniq)}
+        codes[dim] = np.array([index[str(v)] if k else -1 for v, k in zip(values, known)], dtype=np.int64)
+        names[dim] = uniq
     blocks = np.array_split(np.arange(n), cfg.n_folds + 1)
     rows = []
     for order in range(1, cfg.max_order + 1):
         for dims in itertools.combinations(cfg.dimensions, order):
-            sub = labels[list(dims)]
-            known = sub.notna().all(axis=1).to_numpy()
+            sub = np.column_stack([codes[d] for d in dims])
+            known = (sub >= 0).all(axis=1)
             if not known.any():
                 continue
-            keys = sub[known].astype(str).agg("\x1f".join, axis=1)
-            for key, count in keys.value_counts().items():
-                if count < cfg.min_trades or n - count < cfg.min_trades:
+            cells, inverse, counts = np.unique(sub[known], axis=0, return_inverse=True, return_counts=True)
+            known_rows = np.flatnonzero(known)
+            for c, (cell, count) in enumerate(zip(cells, counts)):
+                if count < cfg.min_trades:
                     continue
                 inside = np.zeros(n, dtype=bool)
-                inside[np.flatnonzero(known)[(keys == key).to_numpy()]] = True
-                values = key.split("\x1f")
-                d, tt, df = _welch(ret[inside], ret[~inside])
-                p_in = float(2 * stats.t.sf(abs(tt), df)) if math.isfinite(tt) and math.isfinite(df) else math.nan
+                inside[known_rows[inverse.ravel() == c]] = True
+                m, tt, df = _t_mean(ret[inside])
+                p_in = float(2 * special.stdtr(df, -abs(tt))) if math.isfinite(tt) else math.nan
                 rows.append({
-                    "condition": dict(zip(dims, values)), "dims": "x".join(dims), "n": int(count),
-                    "mean_return": float(ret[inside].mean()), "rest_mean_return": float(ret[~inside].mean()),
-                    "effect": d, "in_sample_p": p_in, **_oos_test(ret, inside, blocks, cfg),
+                    "condition": {d: names[d][int(v)] for d, v in zip(dims, cell)}, "dims": "x".join(dims),
+                    "n": int(count), "mean_return": m, "rest_mean_return": float(ret[~inside].mean()),
+                    "effect": m, "in_sample_p": p_in, **_oos_test(ret, inside, blocks, cfg),
                 })
     table = pd.DataFrame(rows, columns=_TABLE_COLUMNS[:-3])
     table["q_value"] = np.nan
@@ -220,8 +228,8 @@ def discover_patterns(trades: pd.DataFrame, cfg: PatternConfig = PatternConfig()
     reasons = [f"{int(tested.sum())} conditions tested on {n} trades ({cfg.n_folds} walk-forward folds), "
                f"{len(found)} discoveries at FDR {cfg.fdr_alpha:g} ({cfg.fdr_method})"]
     for r in found.itertuples(index=False):
-        reasons.append(f"{r.direction} {_fmt_condition(r.condition)}: mean return {r.mean_return:+.4%} vs "
-                       f"{r.rest_mean_return:+.4%} elsewhere over {r.n} trades, out-of-sample z {r.oos_z:+.2f} "
+        reasons.append(f"{r.direction} {_fmt_condition(r.condition)}: mean net return {r.mean_return:+.4%} over "
+                       f"{r.n} trades ({r.rest_mean_return:+.4%} elsewhere), out-of-sample z {r.oos_z:+.2f} "
                        f"(p {r.p_value:.2g}, q {r.q_value:.2g}, {r.folds_agree}/{r.folds} folds agree)")
     return PatternReport(table, found, n, cfg.fdr_alpha, cfg.fdr_method, reasons)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -31,7 +32,7 @@ from botcore.model.fills import Fill
 from botcore.model.orders import Order
 from botcore.regime.enums import Regimes
 
-__all__ = ["SyntheticSpec", "write_synthetic_history"]
+__all__ = ["SyntheticHistory", "SyntheticSpec", "write_demo_learning_ledger", "write_synthetic_history"]
 
 START_MS = 1_704_067_200_000  # 2024-01-01 00:00 UTC
 HOUR_MS = 3_600_000
@@ -150,3 +151,21 @@ def write_synthetic_history(ledger: Ledger, spec: SyntheticSpec = SyntheticSpec(
 def symbols_of(history: SyntheticHistory) -> Sequence[str]:
     """Return the symbols a history traded."""
     return sorted({t["symbol"] for t in history.trades})
+
+
+def write_demo_learning_ledger(path: str | Path, *, n_trades: int = 240, seed: int = 7) -> tuple[Path, int]:
+    """Write a SYNTHETIC ledger for the learning notebook's demo; return ``(path, end of its history in ms)``.
+
+    Planted: ``trend`` informative, ``social_sentiment`` noise, a
+    trend-conservative edge in trending regimes, DOGE losing (to be benched).
+    """
+    path = Path(path)
+    if path.exists():
+        raise FileExistsError(f"{path} exists; the demo ledger is written to a new file")
+    spec = SyntheticSpec(n_trades=n_trades, seed=seed, base_return=0.0025,
+                         pattern={"regime": "trending", "strategy": "trend_conservative"},
+                         losing_symbols=("DOGE/USDT:USDT",), live_signals=("order_flow_imbalance", "taker_ratio"))
+    with Ledger.open(path, starting_cash_usd=10_000.0, mode="paper") as ledger:
+        ledger.set_meta("demo", "SYNTHETIC learning demo ledger written by botcore.learning.synthetic")
+        history = write_synthetic_history(ledger, spec)
+    return path, history.end_ms
