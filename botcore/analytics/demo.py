@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from botcore.config.models import SIGNAL_NAMES, STRATEGY_NAMES
-from botcore.ledger import Ledger
+from botcore.ledger import LATEST_VERSION, Ledger
 from botcore.model.enums import LiquiditySide, OrderSide, OrderStatus, OrderType, TradeCloseReason
 from botcore.model.fills import Fill, FundingPayment
 from botcore.model.orders import Order
@@ -326,7 +326,8 @@ def demo_ledger(days: float = 7.0, seed: int = 7, cache_dir: str | os.PathLike |
     """
     root = Path(cache_dir) if cache_dir is not None else demo_cache_dir()
     root.mkdir(parents=True, exist_ok=True)
-    path = root / f"demo-ledger-v{DEMO_VERSION}-{days:g}d-seed{seed}.db"
+    # the ledger schema is in the name: a cached copy of an older schema is not opened read-only
+    path = root / f"demo-ledger-v{DEMO_VERSION}-schema{LATEST_VERSION}-{days:g}d-seed{seed}.db"
     if not path.exists():
         tmp = root / f".{path.name}.{os.getpid()}.tmp"
         for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
