@@ -180,6 +180,36 @@ def roll_lag_nb(st, j, o, window, lag):
     return st[j, o + ROLL_HEADER + k]
 
 
+# --------------------------------------------------------------------------- plain ring (lags only)
+# Layout at offset o: [pos, buf_0 .. buf_{w-1}].
+
+
+@njit(cache=True)
+def ring_len(window: int) -> int:
+    return 1 + window
+
+
+@njit(cache=True, inline="always")
+def ring_init_nb(st, j, o, window):
+    st[j, o] = 0.0
+    for k in range(window):
+        st[j, o + 1 + k] = np.nan
+
+
+@njit(cache=True, inline="always")
+def ring_push_nb(st, j, o, window, x):
+    pos = int(st[j, o])
+    st[j, o + 1 + pos] = x
+    pos += 1
+    st[j, o] = 0.0 if pos == window else float(pos)
+
+
+@njit(cache=True, inline="always")
+def ring_lag_nb(st, j, o, window, lag):
+    """Return the value pushed ``lag`` pushes ago (0 = the last one); ``lag < window``."""
+    return st[j, o + 1 + (int(st[j, o]) - 1 - lag) % window]
+
+
 # --------------------------------------------------------------------------- monotone deque
 # Sliding maximum of (bar index, value) pairs; capacity cap.
 # Layout at offset o: [head, size, idx_0 .. idx_{cap-1}, val_0 .. val_{cap-1}].
@@ -550,28 +580,28 @@ def funding_rate_nb(rate, window_bars=10_080, min_periods_bars=4_320, z_entry=1.
 
 @njit(cache=True)
 def oi_state_len(lag_bars=15, window_bars=1_440):
-    return 2 * roll_len(lag_bars + 1) + 2 * roll_len(window_bars)
+    return 2 * ring_len(lag_bars + 1) + 2 * roll_len(window_bars)
 
 
 @njit(cache=True)
 def oi_init_nb(st, j, lag_bars=15, window_bars=1_440):
-    lw = roll_len(lag_bars + 1)
-    roll_init_nb(st, j, 0, lag_bars + 1, False)
-    roll_init_nb(st, j, lw, lag_bars + 1, False)
+    lw = ring_len(lag_bars + 1)
+    ring_init_nb(st, j, 0, lag_bars + 1)
+    ring_init_nb(st, j, lw, lag_bars + 1)
     roll_init_nb(st, j, 2 * lw, window_bars, False)
     roll_init_nb(st, j, 2 * lw + roll_len(window_bars), window_bars, False)
 
 
 @njit(cache=True)
 def oi_step_nb(st, j, oi_usd, close, lag_bars=15, window_bars=1_440, min_periods_bars=720, oi_scale=1.0, price_scale=1.0):
-    lw = roll_len(lag_bars + 1)
+    lw = ring_len(lag_bars + 1)
     o_oi, o_px, o_v, o_p = 0, lw, 2 * lw, 2 * lw + roll_len(window_bars)
     oi = oi_usd if oi_usd > 0.0 else np.nan  # NaN or non-positive open interest is missing
     px = close if close > 0.0 else np.nan
-    roll_push_nb(st, j, o_oi, lag_bars + 1, oi, False)
-    roll_push_nb(st, j, o_px, lag_bars + 1, px, False)
-    oi_lag = roll_lag_nb(st, j, o_oi, lag_bars + 1, lag_bars)
-    px_lag = roll_lag_nb(st, j, o_px, lag_bars + 1, lag_bars)
+    ring_push_nb(st, j, o_oi, lag_bars + 1, oi)
+    ring_push_nb(st, j, o_px, lag_bars + 1, px)
+    oi_lag = ring_lag_nb(st, j, o_oi, lag_bars + 1, lag_bars)
+    px_lag = ring_lag_nb(st, j, o_px, lag_bars + 1, lag_bars)
     v = math.log(oi / oi_lag)  # NaN propagates
     p = math.log(px / px_lag)
     roll_push_nb(st, j, o_v, window_bars, v, False)
