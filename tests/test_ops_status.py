@@ -88,3 +88,11 @@ def test_status_command_json_and_exit_codes(ledger_path, tmp_path):
     assert healthy.exit_code == 0, healthy.output
     assert json.loads(healthy.stdout)["process"]["alive"]
     assert "HEALTHY" in table.stdout and "positions" in table.stdout
+
+
+def test_a_replay_stamping_beats_with_simulated_time_is_judged_on_wall_time(ledger_path):
+    with Ledger.open(ledger_path) as book:
+        book.record_heartbeat("engine", ts_ms=1_704_067_200_000,  # 2024: the replayed cycle's time
+                              detail={"pid": os.getpid(), "wall_ms": int(time.time() * 1000)})
+    status = collect_status(ledger_path)
+    assert status["heartbeat"]["fresh"] and status["healthy"], status["problems"]

@@ -287,6 +287,12 @@ class _OneThread:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="heartbeat")
 
 
+def beat_wall_ms(ts_ms: int, detail: Mapping[str, Any] | None) -> int:
+    """Return a beat's wall-clock time: ``detail["wall_ms"]`` when the writer stamped ``ts_ms`` with simulated time."""
+    wall = (detail or {}).get("wall_ms")
+    return int(wall) if isinstance(wall, (int, float)) and wall > 0 else int(ts_ms)
+
+
 def latest_heartbeat(ledger: Ledger, component: str = COMPONENT) -> tuple[int, str] | None:
     """Return ``(seq, status)`` of the newest heartbeat of ``component``, or None.
 

@@ -28,6 +28,7 @@ exception) and :func:`record_preflight` stores the report in ledger meta
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import os
@@ -45,7 +46,7 @@ import numpy as np
 
 from botcore.config.models import SECTORS, SIGNAL_NAMES, Settings
 from botcore.ledger import Ledger
-from botcore.ops.heartbeat import COMPONENT, LIVE_STATUSES, ledger_access
+from botcore.ops.heartbeat import COMPONENT, LIVE_STATUSES, beat_wall_ms, ledger_access
 from botcore.ops.killswitch import kill_switch_state
 from botcore.ops.redflags import HIGH_CONVICTION, kelly_sizes
 from botcore.ops.status import BREAKER_META_KEY, PREFLIGHT_META_KEY, RECONCILE_META_KEY
@@ -640,7 +641,12 @@ def check_operational_health(
             data["heartbeat_age_s"] = None
         else:
             row = beats.iloc[0]
-            age_s = (now_ms - int(row["ts_ms"])) / 1000
+            detail = row["detail"]
+            try:
+                detail = json.loads(detail) if isinstance(detail, str) else {}
+            except ValueError:
+                detail = {}
+            age_s = (now_ms - beat_wall_ms(int(row["ts_ms"]), detail)) / 1000
             data["heartbeat_age_s"], data["heartbeat_status"] = age_s, row["status"]
             if row["status"] == "stopped":
                 notes.append(f"bot stopped cleanly {age_s:.0f} s ago")

@@ -30,7 +30,7 @@ import psutil
 
 from botcore.errors import LedgerError
 from botcore.ledger import Ledger
-from botcore.ops.heartbeat import COMPONENT, LIVE_STATUSES, ledger_access
+from botcore.ops.heartbeat import COMPONENT, LIVE_STATUSES, beat_wall_ms, ledger_access
 from botcore.ops.killswitch import kill_switch_state
 from botcore.ops.notify import alert_log
 
@@ -133,13 +133,16 @@ def collect_status(
         if not beats.empty:
             row = beats.iloc[0]
             detail = _json_detail(row["detail"])
-            hb.update(last_ts_ms=int(row["ts_ms"]), last_status=row["status"],
-                      age_s=round((now_ms - int(row["ts_ms"])) / 1000, 3))
-            window = ledger.heartbeats(since_ms=now_ms - int(max(3600, 10 * heartbeat_s) * 1000))
-            live = window[(window["component"] == component) & window["status"].isin(LIVE_STATUSES)] \
-                if not window.empty else window
-            if not live.empty:
-                last_live = int(live["ts_ms"].max())
+            wall_ms = beat_wall_ms(int(row["ts_ms"]), detail)
+            hb.update(last_ts_ms=wall_ms, last_status=row["status"], age_s=round((now_ms - wall_ms) / 1000, 3))
+            last_live: int | None = wall_ms if row["status"] in LIVE_STATUSES else None
+            if last_live is None:  # stalled or stopped now: when was it last alive?
+                window = ledger.heartbeats(since_ms=now_ms - int(max(3600, 10 * heartbeat_s) * 1000))
+                live = window[(window["component"] == component) & window["status"].isin(LIVE_STATUSES)] \
+                    if not window.empty else window
+                if not live.empty:
+                    last_live = int(live["ts_ms"].max())
+            if last_live is not None:
                 missed = max(0, int((now_ms - last_live) // (heartbeat_s * 1000)))
                 hb.update(last_live_ts_ms=last_live, missed=missed, fresh=missed < missed_beats)
         status["heartbeat"] = hb
