@@ -138,3 +138,12 @@ def test_the_decision_kernel_obeys_the_switch_within_one_cycle(ledger_path, sett
         flattened = cycle(book, world)
         assert flattened.trail[1]["outcome"] == Reason.exited and flattened.trail[1]["reason"] == Reason.kill_switch
         assert np.all(flattened.intents["reduce_only"])
+
+
+def test_a_bare_ledger_flag_engages_a_freeze(ledger_path):
+    engage(ledger_path, "flatten", who="alice")
+    release(ledger_path, confirm=True, who="bob")
+    with Ledger.open(ledger_path) as book:
+        book.set_flag("kill_switch", True)  # another writer, without the ops record
+        state = kill_switch_state(book)
+    assert state.engaged and state.action == "freeze" and state.who is None and state.source == "ledger"

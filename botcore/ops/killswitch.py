@@ -168,8 +168,10 @@ def _from_ledger(ledger: Ledger) -> dict | None:
     if not ledger.get_flag(FLAG):
         return None
     record = ledger.get_meta(META_KEY) or {}
-    return {"action": record.get("action", "freeze") if record.get("action") in ("freeze", "flatten") else "freeze",
-            "since_ms": record.get("since_ms"), "who": record.get("who"), "why": record.get("why")}
+    if record.get("action") not in ("freeze", "flatten"):  # flag set by another writer (e.g. Ledger.set_flag alone)
+        return {"action": "freeze", "since_ms": None, "who": None, "why": "ledger flag kill_switch set"}
+    return {"action": record["action"], "since_ms": record.get("since_ms"), "who": record.get("who"),
+            "why": record.get("why")}
 
 
 def _combine(in_ledger: dict | None, in_file: dict | None) -> KillSwitchState:
