@@ -255,3 +255,27 @@ def test_cycle_report_explains_the_latest_cycle(hand, demo):
     assert len(d.rows) == 15 and d.outcomes.sum() == 15
     with pytest.raises(LookupError, match="no cycle at"):
         load_cycle(hand.path, 12345)
+
+
+def test_gate_blocks_weight_compressed_trail_rows_by_their_bars():
+    d = decisions([
+        {"ts_ms": 1, "symbol": "A", "outcome": Reason.skipped, "reason_code": Reason.no_signal,
+         "reason_mask": 1 << Reason.no_signal, "detail": json.dumps({"bars": 30})},
+        {"ts_ms": 31, "symbol": "A", "outcome": Reason.skipped, "reason_code": Reason.roi_below_minimum,
+         "reason_mask": 1 << Reason.roi_below_minimum, "detail": None},
+    ])
+    g = trail.gate_blocks(d)
+    assert g.loc["no_signal", "blocked"] == 30 and g.loc["roi_below_minimum", "blocked"] == 1
+    assert g.loc["no_signal", "share"] == pytest.approx(30 / 31)
+    assert trail.gate_blocks_by_strategy(d).loc["no_signal", "trend_conservative"] == 30
+
+
+def test_a_data_outage_of_some_symbols_is_not_a_market_wide_outage():
+    d = decisions([
+        {"ts_ms": 1, "symbol": "A", "outcome": Reason.skipped, "reason_code": Reason.no_signal},
+        {"ts_ms": 1, "symbol": "B", "outcome": Reason.skipped, "reason_code": Reason.no_signal},
+        {"ts_ms": 2, "symbol": "A", "outcome": Reason.skipped, "reason_code": Reason.data_outage},  # B unchanged
+        {"ts_ms": 3, "symbol": "A", "outcome": Reason.skipped, "reason_code": Reason.data_outage},
+        {"ts_ms": 3, "symbol": "B", "outcome": Reason.skipped, "reason_code": Reason.data_outage},
+    ])
+    assert trail.data_outage_cycles(d).to_dict() == {1: False, 2: False, 3: True}

@@ -111,29 +111,44 @@ def explain_rows(decisions: pd.DataFrame) -> list[str]:
 # --------------------------------------------------------------------------- gates
 
 
+def row_bars(decisions: pd.DataFrame) -> np.ndarray:
+    """Return how many symbol-bars each decision row stands for: ``detail.bars`` (a compressed backtest trail), else 1."""
+    n = len(decisions)
+    if "detail" not in decisions.columns or not n:
+        return np.ones(n, dtype=np.int64)
+    detail = decisions["detail"]
+    has = detail.map(lambda d: isinstance(d, str) and '"bars"' in d).to_numpy(dtype=bool)
+    bars = np.ones(n, dtype=np.int64)
+    if has.any():
+        bars[has] = [int(_parse(d).get("bars", 1) or 1) for d in detail.to_numpy()[has]]
+    return bars
+
+
 def gate_blocks(decisions: pd.DataFrame) -> pd.DataFrame:
     """Count how often each gate held a symbol back, over skipped decisions.
 
-    Returns one row per reason code that appears (index: gate name) with
-    ``code``, ``description``, ``blocked`` (skipped rows it decided),
-    ``share`` (of all skipped rows), ``also_failing`` (skipped rows where it
-    failed too without deciding) and ``clamped`` (entries it reduced), sorted
-    by ``blocked``.
+    Counts are symbol-bars: a row of a compressed backtest trail counts for
+    its ``detail.bars``. Returns one row per reason code that appears (index:
+    gate name) with ``code``, ``description``, ``blocked`` (skipped
+    symbol-bars it decided), ``share`` (of all skipped ones), ``also_failing``
+    (skipped where it failed too without deciding) and ``clamped`` (entries
+    it reduced), sorted by ``blocked``.
     """
     _check_decisions(decisions)
     outcome = decisions["outcome"].to_numpy(dtype=np.int64)
     reason = decisions["reason_code"].to_numpy(dtype=np.int64)
     mask = decisions["reason_mask"].to_numpy(dtype=np.int64)
+    w = row_bars(decisions)
     skipped = outcome == Reason.skipped
-    n_skipped = int(skipped.sum())
+    n_skipped = int(w[skipped].sum())
     rows = []
     for code in sorted(REASON_NAMES):
         if code in OUTCOME_CODES:
             continue
         bit = (mask >> code) & 1 == 1
-        blocked = int((skipped & (reason == code)).sum())
-        also = int((skipped & bit & (reason != code)).sum())
-        clamped = int(((outcome == Reason.entered) & bit).sum())
+        blocked = int(w[skipped & (reason == code)].sum())
+        also = int(w[skipped & bit & (reason != code)].sum())
+        clamped = int(w[(outcome == Reason.entered) & bit].sum())
         if blocked or also or clamped:
             rows.append({
                 "gate": REASON_NAMES[code], "code": code, "description": REASON_TEXT[code], "blocked": blocked,
@@ -144,7 +159,7 @@ def gate_blocks(decisions: pd.DataFrame) -> pd.DataFrame:
 
 
 def gate_blocks_by_strategy(decisions: pd.DataFrame) -> pd.DataFrame:
-    """Return a gate x strategy table of skipped rows each gate decided (strategy ``""`` shown as ``(none)``)."""
+    """Return a gate x strategy table of skipped symbol-bars each gate decided (strategy ``""`` shown as ``(none)``)."""
     _check_decisions(decisions)
     skipped = decisions[(decisions["outcome"] == Reason.skipped) & ~decisions["reason_code"].isin(OUTCOME_CODES)]
     if skipped.empty:
@@ -152,7 +167,8 @@ def gate_blocks_by_strategy(decisions: pd.DataFrame) -> pd.DataFrame:
     table = pd.crosstab(
         skipped["reason_code"].map(lambda c: REASON_NAMES.get(int(c), f"unknown_{int(c)}")).rename("gate"),
         skipped["strategy"].replace("", "(none)").rename("strategy"),
-    )
+        values=row_bars(skipped), aggfunc="sum",
+    ).fillna(0).astype(int)
     return table.loc[table.sum(axis=1).sort_values(ascending=False, kind="stable").index]
 
 
@@ -309,12 +325,18 @@ def kelly_calibration(trades_ctx: pd.DataFrame, bins: Sequence[float] = (0.0, 0.
 
 
 def data_outage_cycles(decisions: pd.DataFrame) -> pd.Series:
-    """Return, per cycle time, True when every symbol of the cycle was held back by a data outage."""
+    """Return, per cycle time, True when every symbol was held back by a data outage.
+
+    A cycle counts only when it has a row for every symbol seen in the trail
+    (a compressed trail writes rows only where something changed).
+    """
     _check_decisions(decisions)
     if decisions.empty:
         return pd.Series([], dtype=bool)
     outage = decisions["reason_code"].isin([Reason.data_outage, Reason.min_live_signals])
-    return outage.groupby(decisions["ts_ms"]).all()
+    by_ts = decisions.assign(_outage=outage).groupby("ts_ms")
+    complete = by_ts["symbol"].nunique() == decisions["symbol"].nunique()
+    return by_ts["_outage"].all() & complete
 
 
 def mask_reason_names(mask: int) -> list[str]:
