@@ -91,7 +91,11 @@ def _weights_diff(body: dict, parent: dict | None) -> Table | None:
     table = Table(title="signal weights")
     for col in ("signal", "parent", "this version", "change"):
         table.add_column(col, justify="right" if col != "signal" else "left")
-    for name, value in weights.items():
+    from botcore.config.models import SIGNAL_NAMES
+
+    order = [n for n in SIGNAL_NAMES if n in weights] + sorted(set(weights) - set(SIGNAL_NAMES))
+    for name in order:
+        value = weights[name]
         old = before.get(name)
         change = "" if old is None or value is None else f"{value - old:+.6f}"
         table.add_row(name, "" if old is None else f"{old:.6f}", "" if value is None else f"{value:.6f}", change)

@@ -35,7 +35,7 @@ from botcore.config.models import SIGNAL_NAMES, STRATEGY_NAMES, Settings
 from botcore.ledger import Ledger, now_ms as wall_now_ms
 from botcore.learning.config import LearningConfig
 from botcore.learning.outcomes import SCORE_COLUMNS, trade_contexts
-from botcore.learning.rules import signal_edges, tune_thresholds, update_weights
+from botcore.learning.rules import WeightUpdate, signal_edges, tune_thresholds, update_weights
 
 logger = logging.getLogger(__name__)
 
@@ -280,11 +280,22 @@ def run_learning_cycle(
     else:
         thresholds, th_table, th_reasons = tune_thresholds(window, thresholds_before, configured, now, cfg.thresholds)
 
+    active = ledger.active_params(KIND)
+    last_seen = (active.body.get("window") or {}).get("last_exit_ms") if active is not None else None
+    newest = int(window["exit_ts_ms"].max()) if len(window) else None
+    if last_seen is not None and (newest is None or newest <= int(last_seen)):
+        # no closed trade since the active version learned: the same evidence must not move anything again
+        table = wu.table.copy()
+        table["new"], table["step"], table["status"] = table["current"], 0.0, "no new trades"
+        wu = WeightUpdate(weights_before.copy(), table,
+                          [f"no closed trade since learning v{active_version} learned (last exit {int(last_seen)} ms); "
+                           "the same evidence moves nothing again"])
+        thresholds, th_reasons = dict(thresholds_before), []
     overrides = {k: v for k, v in overrides_before.items() if not k.startswith("min_conviction.")}
     overrides.update({f"min_conviction.{s}": v for s, v in thresholds.items() if v != configured[s]})
     weights_changed = bool(np.any(wu.weights != weights_before))
     changed = weights_changed or thresholds != thresholds_before
-    reasons = [r for r in wu.reasons] + th_reasons if changed else (wu.reasons + th_reasons)
+    reasons = list(wu.reasons) + list(th_reasons)
     if changed:
         reasons = [r for r in reasons if not r.startswith(("every eligible", "no signal was live"))] or reasons
     metrics = _window_metrics(ledger, window, now)
