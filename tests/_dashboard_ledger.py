@@ -228,8 +228,8 @@ def build_ledger(
                         acted[symbol] = (Reason.exited, exit_code)
                     orders_written += 1
                     if orders_written % reject_every == 0:
-                        rejected = Order(f"bc-rej-{orders_written:06d}", symbol, side, OrderType.LIMIT, 1.0, asset.contract_size,
-                                         now, price=price, strategy_id=strategy)
+                        rejected = Order(f"bc-rej-{orders_written:06d}", symbol, side, OrderType.LIMIT, 1.0,
+                                         asset.contract_size, now, price=price, strategy_id=strategy)
                         ledger.record_order(rejected)
                         ledger.update_order_status(rejected.client_order_id, OrderStatus.SUBMITTED, now)
                         ledger.update_order_status(rejected.client_order_id, OrderStatus.REJECTED, now + 40,

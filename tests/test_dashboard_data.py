@@ -153,7 +153,7 @@ def test_why_not_trading_names_the_deciding_gate_of_each_symbols_last_decision(b
 
 
 def test_gate_counts_tally_the_days_skipped_decisions(built, snap):
-    since = built.end_ms - DAY_MS
+    since = built.end_ms + 5_000 - DAY_MS
     expected = dict(sql(built.path, "SELECT reason_code, COUNT(*) FROM decisions WHERE ts_ms >= ? AND outcome = ? "
                                     "GROUP BY reason_code", since, int(Reason.skipped)))
     got = dict(zip(snap.gate_counts["gate"], snap.gate_counts["cycles"]))
@@ -253,6 +253,15 @@ def test_conventions_written_by_other_components_are_shown(tmp_path, cfg):
     assert {"kill switch engaged", "circuit breaker daily tripped", "preflight failed"} <= set(snap.problems)
     expired = load_snapshot(path, cfg, now=now + 2 * 3_600_000)
     assert expired.active_breakers == []
+
+
+def test_a_stopped_bots_last_day_of_decisions_is_shown(built, cfg):
+    later = built.end_ms + 3 * DAY_MS
+    snap = load_snapshot(built.path, cfg, now=later)
+    assert snap.last_cycle_ts_ms == built.end_ms
+    assert int(snap.gate_counts["cycles"].sum()) == one(
+        built.path, "SELECT COUNT(*) FROM decisions WHERE ts_ms >= ? AND outcome = 0", built.end_ms - DAY_MS)
+    assert snap.status == "down" and snap.today.n_trades == 0
 
 
 def test_breakers_are_read_from_the_last_cycle_when_no_meta_says(tmp_path, cfg):

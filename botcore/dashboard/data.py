@@ -220,7 +220,8 @@ class _Raw:
     starting_cash: float
     cash: float
     trades: pd.DataFrame
-    fills: pd.DataFrame
+    fills_today: pd.DataFrame
+    position_rows: pd.DataFrame
     funding: pd.DataFrame
     equity: pd.DataFrame
     positions: dict
@@ -240,7 +241,8 @@ def _read(ledger: Ledger, now: int, *, check_invariant: bool) -> _Raw:
             starting_cash=ledger.starting_cash() if started else math.nan,
             cash=ledger.cash() if started else math.nan,
             trades=ledger.trades(),
-            fills=ledger.fills(),
+            fills_today=ledger.fills(since_ms=now - now % DAY_MS),
+            position_rows=ledger.positions(include_flat=True),
             funding=ledger.funding(),
             equity=ledger.equity(),
             positions=ledger.open_positions(),
@@ -252,19 +254,19 @@ def _read(ledger: Ledger, now: int, *, check_invariant: bool) -> _Raw:
 
 
 def _recent_decisions(ledger: Ledger, now: int) -> pd.DataFrame:
-    """Return the decisions of the day before the latest one (looking back ever further to find it)."""
-    frame, since = pd.DataFrame(), None
-    for lookback_ms in (2 * 3_600_000, 2 * DAY_MS, 30 * DAY_MS, None):
+    """Return the last 24 h of decisions; when there are none, the 24 h before the latest one."""
+    frame = ledger.decisions(now - DECISION_WINDOW_MS)
+    if len(frame):
+        return frame
+    for lookback_ms in (7 * DAY_MS, 60 * DAY_MS, None):
         since = None if lookback_ms is None else now - lookback_ms
         frame = ledger.decisions(since)
         if len(frame):
-            break
-    if len(frame):
-        start = int(frame["ts_ms"].max()) - DECISION_WINDOW_MS
-        if since is not None and start < since:
-            frame = ledger.decisions(start)
-        frame = frame[frame["ts_ms"] >= start]
-    return frame.reset_index(drop=True)
+            start = int(frame["ts_ms"].max()) - DECISION_WINDOW_MS
+            if since is not None and start < since:
+                frame = ledger.decisions(start)
+            return frame[frame["ts_ms"] >= start].reset_index(drop=True)
+    return frame
 
 
 # ============================================================================ computing
@@ -285,7 +287,7 @@ def _compute(raw: _Raw, path: str, settings: Settings | None, now: int, error: s
     today = _pnl(raw, day_start, unrealized_now, equity_usd - day_open)
 
     marks = meta.get("marks") or {}
-    positions = positions_frame(raw.positions, raw.fills, marks.get("prices", {}) if isinstance(marks, dict) else {},
+    positions = positions_frame(raw.positions, raw.fills_today, marks.get("prices", {}) if isinstance(marks, dict) else {},
                                 meta.get("position_state") or {}, settings, now)
     trades = trades_frame(raw.trades)
     why_not, gate_counts, outages, last_cycle = decision_views(raw.decisions, settings, now)
@@ -357,13 +359,21 @@ def _current_equity(raw: _Raw) -> tuple[float, int | None]:
 
 
 def _pnl(raw: _Raw, since_ms: int | None, unrealized_usd: float, change_usd: float) -> PnL:
-    fills, funding, trades = raw.fills, raw.funding, raw.trades
+    """Sum the period's P&L: today from its fills; since start from the trades plus the open round trips.
+
+    The second is the ledger's own cross-check (trades + positions = fills), so a
+    long history needs no pass over every fill.
+    """
+    funding, trades = raw.funding, raw.trades
     if since_ms is not None:
-        fills = fills[fills["ts_ms"] >= since_ms]
+        fills = raw.fills_today[raw.fills_today["ts_ms"] >= since_ms]
         funding = funding[funding["ts_ms"] >= since_ms]
         trades = trades[trades["exit_ts_ms"] >= since_ms]
-    realized = float(fills["realized_pnl_usd"].sum())
-    fees = float(fills["fee_usd"].sum())
+        realized = float(fills["realized_pnl_usd"].sum())
+        fees = float(fills["fee_usd"].sum())
+    else:
+        realized = float(trades["gross_pnl_usd"].sum() + raw.position_rows["realized_pnl_usd"].sum())
+        fees = float(trades["fees_usd"].sum() + raw.position_rows["fees_usd"].sum())
     funding_usd = float(funding["amount_usd"].sum())
     return PnL(
         realized_usd=realized,
@@ -431,7 +441,7 @@ def positions_frame(
     """Return the open positions with mark, unrealised P&L, stop, take-profit and trailing levels and age.
 
     The mark is ``meta marks`` when the engine wrote it, else the symbol's last
-    fill price. Exit levels come from ``meta position_state`` when present,
+    fill price of the day (``fills``), else the entry price. Exit levels come from ``meta position_state`` when present,
     else from the configured exits and the entry price (the trailing stop then
     shows only once the mark has passed its activation level).
     """
@@ -442,7 +452,7 @@ def positions_frame(
         sign = 1 if pos.side == PositionSide.LONG else -1
         mark, source = marks.get(symbol), "mark"
         if mark is None or not math.isfinite(float(mark)):
-            mark, source = last_fill.get(symbol, pos.avg_entry_price), "last fill"
+            mark, source = (last_fill[symbol], "last fill") if symbol in last_fill else (pos.avg_entry_price, "entry")
         mark = float(mark)
         entry = pos.avg_entry_price
         levels = dict(state.get(symbol) or {})
@@ -493,7 +503,7 @@ def _num(value: Any) -> float:
 
 
 def trades_frame(trades: pd.DataFrame) -> pd.DataFrame:
-    """Return the closed trades, newest first, with readable side, reason, times and hold."""
+    """Return the closed trades, newest first, with readable side and reason, times and hold (ms)."""
     entry = trades["entry_ts_ms"]
     hold_ms = (trades["exit_ts_ms"] - entry).to_numpy(dtype=float)
     notional = (trades["entry_price"] * trades["qty_base"]).to_numpy(dtype=float)
@@ -513,7 +523,7 @@ def trades_frame(trades: pd.DataFrame) -> pd.DataFrame:
         "net_pnl_usd": trades["net_pnl_usd"].astype(float),
         "return_pct": 100.0 * trades["net_pnl_usd"].to_numpy(dtype=float) / np.where(notional > 0, notional, np.nan),
         "close_reason": trades["close_reason"].map(_CLOSE_REASON_NAMES).fillna("unknown").astype(str),
-        "hold": [format_age(h) for h in hold_ms],
+        "hold_ms": hold_ms,  # NaN: adopted, entry time unknown
     })
     return frame.iloc[::-1].reset_index(drop=True)
 

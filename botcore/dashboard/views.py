@@ -160,6 +160,14 @@ PRICE = JSCode("""function(cell) {
   if (v === null || v === undefined || Number.isNaN(v)) { return "—"; }
   return v.toLocaleString("en-US", Math.abs(v) >= 1e5 ? {maximumFractionDigits: 0} : {maximumSignificantDigits: 6});
 }""")
+#: a duration in milliseconds as ``1d 4h`` / ``3h 12m`` / ``4m 5s`` (missing: aged/unknown, as format_age)
+DURATION = JSCode("""function(cell) {
+  const v = cell.getValue();
+  if (v === null || v === undefined || Number.isNaN(v)) { return "aged/unknown"; }
+  const s = Math.max(0, Math.floor(v / 1000)), d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600),
+        m = Math.floor(s % 3600 / 60);
+  return d ? `${d}d ${h}h` : h ? `${h}h ${m}m` : m ? `${m}m ${s % 60}s` : `${s}s`;
+}""")
 #: epoch milliseconds as ``YYYY-MM-DD HH:MM:SS`` UTC
 UTC_TIME = JSCode("""function(cell) {
   const v = cell.getValue();
@@ -173,13 +181,14 @@ def table(frame: pd.DataFrame, *, formatters: dict | None = None, pnl_columns: t
           **kwargs) -> pn.widgets.Tabulator:
     """Return a read-only Tabulator; ``pnl_columns`` (USD) and ``pct_columns`` are green/red by sign.
 
-    Price columns (:data:`PRICE_COLUMNS`) and ``*_ms`` times are formatted in the browser, so
+    Price columns (:data:`PRICE_COLUMNS`), ``*_ts_ms`` times and other ``*_ms`` durations are formatted in the browser, so
     sorting stays numeric and a 10,000-row frame needs no per-cell work in Python.
     """
     formatters = dict(formatters or {})
     formatters.update({c: SIGNED_USD for c in pnl_columns} | {c: SIGNED_PCT for c in pct_columns})
     formatters.update({c: PRICE for c in PRICE_COLUMNS if c in frame.columns})
-    formatters.update({c: UTC_TIME for c in frame.columns if str(c).endswith("_ms")})
+    formatters.update({c: UTC_TIME for c in frame.columns if str(c).endswith("_ts_ms")})
+    formatters.update({c: DURATION for c in frame.columns if str(c).endswith("_ms") and not str(c).endswith("_ts_ms")})
     kwargs.setdefault("text_align", {c: "right" for c in PRICE_COLUMNS if c in frame.columns})
     return pn.widgets.Tabulator(
         frame, show_index=False, disabled=True, selectable=False, layout="fit_data_fill",
@@ -296,6 +305,7 @@ class PnLView(StoreView):
                           sizing_mode="stretch_width", x_range=equity.x_range, title="Drawdown (%)")
         drawdown.varea("time", y1="drawdown_pct", y2=0, source=self._source, color=LOSS, alpha=0.35)
         drawdown.line("time", "drawdown_pct", source=self._source, color=LOSS, line_width=1)
+        drawdown.yaxis.ticker.desired_num_ticks = 3
         for fig in (equity, drawdown):
             fig.xaxis.formatter = DatetimeTickFormatter(hours="%H:%M", days="%b %d", months="%b %Y")
             fig.min_border_left = 60
@@ -324,19 +334,21 @@ class PnLView(StoreView):
                 ("Funding (+ received)", "funding", "funding_usd"), ("Net realised", "net", "net_realized_usd"),
                 ("Unrealised (open positions)", "unrealized", "unrealized_usd"),
                 ("Equity change", "change", "change_usd")]
+        def cell(key: str, period: str, value: float) -> str:
+            value = -value if key == "fees" else value  # fees are a cost: shown negative
+            return f"<td class='{tone(value)}' data-kpi='{key}-{period}'>{usd(value, signed=True)}</td>"
+
         body = "".join(
-            f"<tr><td>{label}</td>"
-            + "".join(f"<td class='{tone(-getattr(p, field) if key == 'fees' else getattr(p, field))}' "
-                      f"data-kpi='{key}-{period}'>{usd(-getattr(p, field) if key == 'fees' else getattr(p, field), signed=True)}</td>"
-                      for period, p in (("today", t), ("since-start", s)))
-            + "</tr>"
+            f"<tr><td>{label}</td>{cell(key, 'today', getattr(t, field))}{cell(key, 'since-start', getattr(s, field))}"
+            "</tr>"
             for label, key, field in rows
         )
         body += (f"<tr><td>Closed trades</td><td data-kpi='trades-today'>{t.n_trades}</td>"
                  f"<td data-kpi='trades-since-start'>{s.n_trades}</td></tr>")
         self._table.object = (f"<table class='bc-table'><tr><th></th><th>Today (UTC)</th><th>Since start</th></tr>"
                               f"{body}</table>")
-        self._note.object = "" if len(snap.curve) else empty("No equity snapshots yet: the curve starts with the first cycle.")
+        self._note.object = "" if len(snap.curve) else empty(
+            "No equity snapshots yet: the curve starts with the first cycle.")
         self._source.data = {c: snap.curve[c].to_numpy() for c in ("time", "equity_usd", "drawdown_pct")}
 
 
@@ -387,7 +399,7 @@ class TradesView(StoreView):
 
     COLUMNS = {"trade_id": "#", "exit_ts_ms": "Exit (UTC)", "symbol": "Symbol", "side": "Side",
                "strategy": "Strategy", "net_pnl_usd": "Net $", "return_pct": "Return %", "close_reason": "Closed by",
-               "hold": "Held", "entry_price": "Entry", "exit_price": "Exit", "gross_pnl_usd": "Gross $",
+               "hold_ms": "Held", "entry_price": "Entry", "exit_price": "Exit", "gross_pnl_usd": "Gross $",
                "fees_usd": "Fees $", "funding_usd": "Funding $", "qty_contracts": "Contracts"}
 
     def _build(self) -> pn.viewable.Viewable:
@@ -418,9 +430,9 @@ class TradesView(StoreView):
     def _apply(self) -> None:
         snap = self.store.snapshot
         start, end = self.date_range or (None, None)
-        frame = filter_trades(snap.trades, symbols=() if self.symbol == "all" else (self.symbol,), strategy=None if self.strategy == "all"
-                              else self.strategy, side=None if self.side == "all" else self.side,
-                              start=start, end=end)
+        frame = filter_trades(snap.trades, symbols=() if self.symbol == "all" else (self.symbol,),
+                              strategy=None if self.strategy == "all" else self.strategy,
+                              side=None if self.side == "all" else self.side, start=start, end=end)
         summary = trade_summary(frame)
         if not len(snap.trades):
             self._summary.object = empty("No trades yet.")
@@ -690,10 +702,11 @@ class HealthView(StoreView):
             "</table>"
         )
         self._heartbeats.object = "<b>Heartbeats</b>" + (
-            html_table(snap.heartbeats, {"component": "Component", "status": "Status", "age": "Age",
-                                         "healthy": "Healthy"}, left=("status",), kpi="heartbeats",
-                       cells={"healthy": lambda v: td("yes") if v else td("NO", "bc-loss"),
-                              "age": lambda v: td(html.escape(v))})
+            html_table(snap.heartbeats.assign(state=[(s, h) for s, h in zip(snap.heartbeats["status"],
+                                                                           snap.heartbeats["healthy"])]),
+                       {"component": "Component", "state": "Status", "age": "Age"}, left=("state",),
+                       kpi="heartbeats", cells={"state": lambda v: td(html.escape(v[0]), "l" if v[1] else "l bc-loss"),
+                                                "age": lambda v: td(html.escape(v))})
             if len(snap.heartbeats) else empty("No heartbeats recorded yet."))
         if snap.preflight is None:
             self._preflight.object = "<b>Preflight</b>: <span data-kpi='preflight'>not run</span>"
