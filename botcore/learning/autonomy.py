@@ -144,7 +144,7 @@ def signal_drift(reference: np.ndarray, recent: np.ndarray, cfg: DriftConfig = D
         value = psi(a, b, cfg.psi_bins) if a.size and b.size else math.nan
         ks_stat, ks_p = (math.nan, math.nan)
         if a.size and b.size:
-            res = stats.ks_2samp(a, b)
+            res = stats.ks_2samp(a, b, method="asymp")
             ks_stat, ks_p = float(res.statistic), float(res.pvalue)
         rows.append({"signal": name, "n_reference": int(a.size), "n_recent": int(b.size), "psi": value,
                      "ks_stat": ks_stat, "ks_p": ks_p, "mean_reference": float(a.mean()) if a.size else math.nan,
@@ -171,7 +171,7 @@ def results_drift(live_returns: Sequence[float] | np.ndarray, backtest_returns: 
                            "status": "insufficient"}
     if a.size < cfg.results_min_trades or b.size < cfg.results_min_trades:
         return out
-    res = stats.ks_2samp(b, a)
+    res = stats.ks_2samp(b, a, method="asymp")
     out.update(psi=psi(a, b, min(cfg.psi_bins, max(2, int(min(a.size, b.size) // 5)))),
                ks_stat=float(res.statistic), ks_p=float(res.pvalue))
     worse = out["mean_live"] < out["mean_backtest"]
