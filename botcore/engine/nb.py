@@ -790,6 +790,50 @@ def run_bars_nb(ts, ohlcv, book, scal, lo, hi, trading, st, cfg, sc, params, run
     return hi
 
 
+# --------------------------------------------------------------------------- stale-cache guard
+
+_DEPENDENCIES = (
+    "botcore/signals/nb.py", "botcore/signals/enums.py", "botcore/regime/nb.py", "botcore/strategy/nb.py",
+    "botcore/strategy/enums.py", "botcore/fills/nb.py", "botcore/fills/enums.py", "botcore/engine/features_nb.py",
+    "botcore/engine/enums.py",
+)
+
+
+def _guard_stale_cache() -> None:
+    """Drop this module's Numba cache when a kernel it compiles in has changed.
+
+    Numba keys a cached function on its own file only, but the machine code it
+    stores includes the callees it was compiled with (the signal steps,
+    ``decide_nb``, the fill model). A stamp of those sources next to the cache
+    makes an edit of any of them recompile this module instead of running the
+    old code.
+    """
+    import hashlib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    digest = hashlib.sha1()
+    for rel in _DEPENDENCIES:
+        p = root / rel
+        digest.update(p.read_bytes() if p.is_file() else rel.encode())
+    try:
+        cache_dir = Path(advance_nb._cache._cache_path)
+    except AttributeError:  # no cache locator (e.g. NUMBA_DISABLE_JIT)
+        return
+    stamp = cache_dir / "nb.dependencies.sha1"
+    try:
+        if stamp.is_file() and stamp.read_text() == digest.hexdigest():
+            return
+        for f in list(cache_dir.glob("nb.*.nbi")) + list(cache_dir.glob("nb.*.nbc")):
+            f.unlink(missing_ok=True)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(digest.hexdigest())
+    except OSError:  # a read-only cache: Numba will not write either
+        pass
+
+
+_guard_stale_cache()
+
 __all__ = [
     "advance_nb", "apply_fill_nb", "apply_funding_nb", "cycle_nb", "decide_step_nb", "equity_nb", "free_margin_nb",
     "fsum_nb", "qty_equal_nb", "run_bars_nb", "trail_flush_nb", "trail_write_nb", "venue_submit_nb",
