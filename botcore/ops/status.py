@@ -158,7 +158,10 @@ def collect_status(
         process = _process(detail.get("pid"))
         process["rss_mb_at_last_beat"] = detail.get("rss_mb")
         status["process"] = process
-        if hb["last_ts_ms"] is not None and hb["last_status"] != "stopped" and not process["alive"]:
+        if hb["last_ts_ms"] is not None and process["pid"] is None:
+            attention.append("the last heartbeat carries no pid: process health unknown (write beats with "
+                             "botcore.ops.Heartbeat)")
+        elif hb["last_ts_ms"] is not None and hb["last_status"] != "stopped" and not process["alive"]:
             problems.append(f"process {process['pid']} of the last heartbeat is not running")
         last_cycle = detail.get("last_cycle_ts_ms")
         status["last_cycle"] = {"ts_ms": last_cycle,
@@ -219,7 +222,11 @@ def collect_status(
         except LedgerError as exc:
             status["invariant"] = {"ok": None, "error": str(exc)}
 
-        status["supervisor"] = ledger.get_meta(SUPERVISOR_META_KEY)
+        supervisor = status["supervisor"] = ledger.get_meta(SUPERVISOR_META_KEY)
+        if supervisor and supervisor.get("state") == "gave_up":
+            problems.append("the supervisor gave up after its restart budget: the bot is not running")
+        elif supervisor and supervisor.get("state") in ("exited", "stopped"):
+            attention.append(f"the supervisor {supervisor['state']}: the bot is not supervised now")
         preflight = ledger.get_meta(PREFLIGHT_META_KEY)
         status["preflight"] = None if preflight is None else {
             k: preflight.get(k) for k in ("ts_ms", "ok", "counts")
