@@ -88,15 +88,10 @@ def compute_signals(inputs: SignalInputs, params: SignalParams = SignalParams(),
         lambda: nb.fear_greed_nb(x.fear_greed, *p.fear_greed),
         lambda: nb.social_sentiment_nb(x.mentions, x.tone, *p.social_sentiment),
     )
-    score = np.empty((n, m, N_SIGNALS), dtype=np.float64)
-    conf = np.empty((n, m, N_SIGNALS), dtype=np.float64)
-    status = np.empty((n, m, N_SIGNALS), dtype=np.int8)
+    results: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [None] * N_SIGNALS  # type: ignore[list-item]
 
     def run(k: int) -> None:
-        s, c, st = tasks[k]()
-        score[:, :, k] = s  # a single market-wide column broadcasts to every symbol
-        conf[:, :, k] = c
-        status[:, :, k] = st
+        results[k] = tasks[k]()
 
     order = (0, 5, 2, 7, 6, 4, 3, 1, 9, 8)  # longest first: better packing on the threads
     if n_threads <= 1:
@@ -105,6 +100,9 @@ def compute_signals(inputs: SignalInputs, params: SignalParams = SignalParams(),
     else:
         with ThreadPoolExecutor(max_workers=n_threads) as pool:
             list(pool.map(run, order))
+    score, conf, status = nb.stack_signals_nb(
+        tuple(r[0] for r in results), tuple(r[1] for r in results), tuple(r[2] for r in results), m
+    )
     return SignalOutputs(score, conf, status)
 
 

@@ -1449,6 +1449,32 @@ def social_update_nb(state, mentions, tone, span_fast_bars=360, span_slow_bars=1
     return score, conf, status
 
 
+# =========================================================================== stacking
+
+
+@njit(cache=True, nogil=True)
+def stack_signals_nb(scores, confs, statuses, n_symbols):
+    """Stack per-signal ``(n, m)`` outputs into ``(n, n_symbols, n_signals)`` arrays in one pass.
+
+    ``scores``/``confs`` are tuples of float64 ``(n, m_k)`` arrays, ``statuses``
+    of int8 ones, one per signal; a one-column array (a market-wide signal)
+    is broadcast to every symbol.
+    """
+    k_n = len(scores)
+    n = scores[0].shape[0]
+    score = np.empty((n, n_symbols, k_n), dtype=np.float64)
+    conf = np.empty((n, n_symbols, k_n), dtype=np.float64)
+    status = np.empty((n, n_symbols, k_n), dtype=np.int8)
+    for t in range(n):
+        for j in range(n_symbols):
+            for k in range(k_n):
+                jj = j if scores[k].shape[1] > 1 else 0
+                score[t, j, k] = scores[k][t, jj]
+                conf[t, j, k] = confs[k][t, jj]
+                status[t, j, k] = statuses[k][t, jj]
+    return score, conf, status
+
+
 # =========================================================================== alignment
 
 
