@@ -23,7 +23,7 @@ DAY_MS = 86_400_000
 
 
 def demo(
-    days: float = typer.Option(7.0, "--days", min=0.1, max=60.0, help="Simulated days of paper trading."),
+    days: float = typer.Option(7.0, "--days", min=0.01, max=60.0, help="Simulated days of paper trading."),
     seed: int = typer.Option(7, "--seed", help="Seed of the sample market and of the bandit."),
     out: Path = typer.Option(Path("var/demo"), "--out", help="Working directory: market/, ledger.sqlite, summary.json."),
     config: Optional[Path] = typer.Option(None, "--config", help="Configuration directory (default: the shipped config/)."),
