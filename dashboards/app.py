@@ -11,13 +11,8 @@ browser that is not on localhost gets a refusal unless Panel authentication
 
 import panel as pn
 
-from botcore.dashboard.app import app_from_args, is_loopback, refusal_page
+from botcore.dashboard.app import servable_app
 
-pn.extension("tabulator", notifications=False)
+pn.extension("tabulator")
 
-_request = pn.state.curdoc.session_context.request if pn.state.curdoc and pn.state.curdoc.session_context else None
-_remote = getattr(_request, "remote_ip", None) if _request is not None else None
-if _remote is not None and not is_loopback(_remote) and pn.state.user is None:
-    refusal_page(_remote).servable(title="botcore dashboard")
-else:
-    app_from_args().servable(title="botcore dashboard")
+servable_app().servable(title="botcore dashboard")

@@ -250,6 +250,16 @@ def test_trade_filters_work_in_the_browser(page, ledger_path):
     assert page.console_problems == []
 
 
+def test_the_page_follows_the_ledger_on_its_own(page, ledger_path):
+    with Ledger.open(ledger_path) as ledger:  # what `botcore preflight` records
+        ledger.set_meta("preflight", {"ts_ms": now_ms(), "results": [
+            {"check": "kelly_nonzero", "status": "PASS", "detail": "size 412.50 USD"},
+            {"check": "wallet_discrepancy", "status": "WARN", "detail": "0.40 USD"}]})
+    wait_kpi(page, "preflight", "WARN", timeout_s=20)  # periodic refresh (1 s) through the cache (5 s TTL)
+    assert page.locator("td", has_text="wallet_discrepancy").count() == 1
+    assert page.console_problems == []
+
+
 def live_health(url: str, ledger_path: Path, headers: dict | None = None) -> tuple[int, dict]:
     """Beat like a live bot, then return /health once the server's cache shows the beat (10 s at most)."""
     fresh_heartbeats(ledger_path)

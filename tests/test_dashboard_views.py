@@ -244,3 +244,11 @@ def test_panel_serve_arguments_name_the_ledger(monkeypatch):
     assert str(parse_args([])[0]) == "/data/env.sqlite"
     monkeypatch.delenv("BOTCORE_LEDGER")
     assert str(parse_args([])[0]) == "var/ledger.sqlite"
+
+
+def test_panel_serve_sessions_from_elsewhere_need_a_logged_in_user():
+    from botcore.dashboard.app import may_view
+
+    assert may_view("127.0.0.1", None) and may_view("::1", None) and may_view(None, None)
+    assert not may_view("203.0.113.9", None)
+    assert may_view("203.0.113.9", "alice")

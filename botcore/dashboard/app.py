@@ -145,6 +145,22 @@ def parse_args(argv: Sequence[str]) -> tuple[Path, str | None]:
     return ledger, found.get("--config")
 
 
+def may_view(remote_ip: str | None, user: str | None) -> bool:
+    """Return True when a browser at ``remote_ip`` may see the dashboard: it is local or logged in."""
+    return remote_ip is None or is_loopback(remote_ip) or bool(user)
+
+
+def servable_app(argv: Sequence[str] | None = None) -> pn.viewable.Viewable:
+    """Return the app for the current ``panel serve`` session, or a refusal for a remote, anonymous browser."""
+    doc = pn.state.curdoc
+    request = doc.session_context.request if doc is not None and doc.session_context is not None else None
+    remote = getattr(request, "remote_ip", None)
+    if not may_view(remote, pn.state.user):
+        logger.warning("dashboard: refused %s (not localhost, no authentication configured)", remote)
+        return refusal_page(str(remote))
+    return app_from_args(argv)
+
+
 def refusal_page(remote: str) -> pn.Column:
     """Return what a remote, unauthenticated browser gets instead of the dashboard."""
     return pn.Column(pn.pane.HTML(

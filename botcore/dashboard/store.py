@@ -8,6 +8,7 @@ is the one write, through its own short-lived writable connection.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from pathlib import Path
@@ -56,11 +57,19 @@ class DataStore(Viewer):
             self.snapshot = self._cache.get(self.ledger_path, self.config_dir)
         self._callback = None
         if self.refresh_s > 0:
-            self._callback = pn.state.add_periodic_callback(self.refresh, period=int(self.refresh_s * 1000))
+            self._callback = pn.state.add_periodic_callback(self._refresh_in_thread,
+                                                            period=int(self.refresh_s * 1000))
 
     def refresh(self, force: bool = False) -> Snapshot:
         """Fetch the latest snapshot (from the cache unless ``force``) and publish it if it changed."""
-        snap = self._cache.get(self.ledger_path, self.config_dir, force=force)
+        return self._publish(self._cache.get(self.ledger_path, self.config_dir, force=force))
+
+    async def _refresh_in_thread(self) -> None:
+        """The periodic refresh: read the ledger in a worker thread so the server's event loop stays free."""
+        loop = asyncio.get_running_loop()
+        self._publish(await loop.run_in_executor(None, self._cache.get, self.ledger_path, self.config_dir))
+
+    def _publish(self, snap: Snapshot) -> Snapshot:
         if snap is not self.snapshot:
             self.snapshot = snap
         return snap
