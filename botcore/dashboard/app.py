@@ -5,10 +5,23 @@ Two ways to run it, both bound to localhost unless authentication is configured:
     botcore dashboard --ledger var/ledger.sqlite            # http://127.0.0.1:5000/ and /health
     panel serve dashboards/app.py --port 5000 --plugins botcore.dashboard.app --args --ledger var/ledger.sqlite
 
-``GET /health`` answers JSON (see :func:`botcore.dashboard.data.health_payload`):
-HTTP 200 while the status is ``ok`` or ``degraded``, 503 when ``down``. Without
-authentication configured it is open (the server is on localhost); with it, a
-request needs a logged-in user or ``Authorization: Bearer $BOTCORE_HEALTH_TOKEN``.
+``GET http://127.0.0.1:5000/health`` answers JSON for external monitors
+(:func:`botcore.dashboard.data.health_payload`), HTTP 200 while the status is
+``ok`` or ``degraded`` and 503 when ``down`` (no ledger, no heartbeat, or the
+engine's beat older than ``missed_heartbeats_for_restart * heartbeat_seconds``)::
+
+    {"status": "degraded", "problems": ["data outage on PEPE/USDT:USDT"],
+     "mode": "paper", "ledger": "var/ledger.sqlite", "generated_ts_ms": 1717000000000,
+     "last_cycle_ts_ms": 1716999960000, "last_cycle_age_s": 40.0, "heartbeat_age_s": 12.5,
+     "heartbeats": {"engine": {"status": "ok", "age_s": 12.5, "healthy": true}, ...},
+     "open_positions": 3, "equity_usd": 10122.19, "closed_trades": 40,
+     "breakers": [], "kill_switch": false, "burn_in": "past burn-in", "invariant_ok": true}
+
+``breakers`` lists the tripped circuit breakers (``session``, ``daily``,
+``drawdown``); ``invariant_ok`` is null until the background check has run.
+Without authentication configured the endpoint is open (the server listens on
+localhost only); with it, a request needs a logged-in user or
+``Authorization: Bearer $BOTCORE_HEALTH_TOKEN``.
 """
 
 from __future__ import annotations
