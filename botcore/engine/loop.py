@@ -73,6 +73,15 @@ from botcore.engine.backtest import DEFAULT_WARMUP_BARS, Window, resolve_window,
 from botcore.engine.enums import KIND_ENTRY, KIND_EXIT, KIND_LIQUIDATION, BarRow, RowScalars, trail_rec_dt
 from botcore.engine.inputs import BAR_MS, iter_chunks, row_from_cycle
 from botcore.engine.records import order_cid, order_for, routine_booking, trail_rows
+from botcore.engine.recovery import (
+    STATE_KEY,
+    apply_persisted,
+    check_against_ledger,
+    load_engine_state,
+    rebuild_from_ledger,
+    restore_paper_venue,
+    save_engine_state,
+)
 from botcore.engine.state import Engine
 from botcore.errors import OperationalError
 from botcore.ledger import Ledger
@@ -171,7 +180,8 @@ class TradingLoop:
     """
 
     def __init__(self, settings: Settings, feed: Any, venue: Any, ledger: Ledger, clock: Clock | None = None, *,
-                 engine: Engine | None = None, run_seed: int = 0, params_overrides: dict[str, Any] | None = None) -> None:
+                 engine: Engine | None = None, run_seed: int = 0, params_overrides: dict[str, Any] | None = None,
+                 resume_from_ms: int | None = None) -> None:
         self.settings = settings
         self.feed = feed
         self.venue = venue
@@ -180,11 +190,11 @@ class TradingLoop:
         self.engine = engine or Engine(settings, run_seed=run_seed, params_overrides=params_overrides)
         self.symbols = self.engine.symbols
         self._col = {s: i for i, s in enumerate(self.symbols)}
-        self._last_t: int | None = None
+        self._last_t: int | None = resume_from_ms
         self._aio = asyncio.new_event_loop()
         self._stop = False
         self.steps_run = 0
-        if len(ledger.orders()):
+        if resume_from_ms is None and (len(ledger.orders()) or ledger.get_meta(STATE_KEY)):
             raise OperationalError(
                 f"ledger {ledger.path} already holds orders: resuming a run (restart recovery) is the live loop's job; "
                 "use a new --ledger path"
@@ -238,6 +248,7 @@ class TradingLoop:
                 "equity_usd": round(snap.equity_usd, 6), "compute_ms": round(report.seconds * 1000, 3),
                 "wall_ms": WallClock().now_ms(),
             })
+            save_engine_state(led, eng, t)
         kernel_cash = float(eng.state.portfolio[0]["cash_usd"])
         if kernel_cash != snap.cash_usd:
             if abs(kernel_cash - snap.cash_usd) > 1e-6:
@@ -341,7 +352,7 @@ class TradingLoop:
         out = RunReport()
         t0 = time.perf_counter()
         try:
-            for cycle in self.feed:
+            for cycle in ([] if getattr(self, "done", False) else self.feed):
                 if self._stop or (cycles is not None and out.cycles >= cycles):
                     out.stopped = "stopped" if self._stop else "cycles"
                     break
@@ -376,6 +387,7 @@ def replay_loop(
     run_seed: int = 0,
     speed: float | None = None,
     params_overrides: dict[str, Any] | None = None,
+    resume: bool = False,
 ) -> tuple[TradingLoop, Window]:
     """Build a paper :class:`TradingLoop` over a stored market, warmed up exactly as a backtest of the same window.
 
@@ -383,15 +395,60 @@ def replay_loop(
     the venue is :meth:`PaperVenue.from_settings`; the feed a
     :class:`ReplayFeed` over ``[start, end]`` paced at ``speed`` (None: as fast
     as possible).
+
+    With ``resume`` and a ledger that already holds a run (``meta['replay']``
+    and a persisted engine state), the run resumes instead: same window, seed
+    and overrides as recorded in the ledger, the signal states warmed up over
+    the store through the last completed cycle, the decision state restored
+    (:mod:`botcore.engine.recovery`), the paper venue given the ledger's
+    positions and cash, and the feed starting at the next cycle.
     """
     store = data if isinstance(data, Store) else Store(data)
+    prior = ledger.get_meta("replay") if resume else None
+    rec = load_engine_state(ledger) if resume else None
+    if resume and prior is None and len(ledger.orders()):
+        raise OperationalError(f"ledger {ledger.path} holds orders but no replay record: cannot resume a replay on it")
+    if prior is not None:
+        if symbols is not None and list(symbols) != list(prior["symbols"]):
+            logger.warning("resume: --symbols ignored, the ledger's run uses %s", prior["symbols"])
+        symbols = prior["symbols"]
+        run_seed = int(prior["run_seed"])
+        params_overrides = dict(prior.get("params_overrides") or {})
     settings = restrict_settings(settings, symbols)
     engine = Engine(settings, run_seed=run_seed, params_overrides=params_overrides)
-    window = resolve_window(store, engine.symbols, start_ms, end_ms, warmup_bars)
+    if prior is not None:
+        window = Window(int(prior["warmup_ms"]), int(prior["start_ms"]), int(prior["end_ms"]),
+                        (int(prior["start_ms"]) - int(prior["warmup_ms"])) // BAR_MS)
+    else:
+        window = resolve_window(store, engine.symbols, start_ms, end_ms, warmup_bars)
+    venue = PaperVenue.from_settings(settings)
+    if prior is not None and (rec is not None or len(ledger.orders())):
+        last_t = int(rec["t_ms"]) if rec is not None else int(ledger.equity()["ts_ms"].max())
+        first = last_t + BAR_MS
+        feed = ReplayFeed(store, engine.symbols, first, max(first, window.end_ms), speed=speed, staleness=settings,
+                          lookback_bars=2)
+        loop = TradingLoop(settings, feed, venue, ledger, SimClock(last_t), engine=engine, run_seed=run_seed,
+                           resume_from_ms=last_t)
+        loop.done = first > window.end_ms
+        loop.warm_up(store, window.warmup_ms if window.warmup_bars else window.start_ms, last_t)
+        engine._phase(window.start_ms)
+        if rec is not None:
+            apply_persisted(engine, rec["arrays"])
+            problems = check_against_ledger(engine, ledger)
+            if problems:
+                logger.error("resume: the persisted engine state disagrees with the ledger (%s): rebuilding from "
+                             "the ledger", "; ".join(problems))
+                rebuild_from_ledger(engine, ledger, last_t)
+        else:
+            rebuild_from_ledger(engine, ledger, last_t)
+        last_cycle = ReplayFeed(store, engine.symbols, last_t, last_t, staleness=settings, lookback_bars=2).at(last_t)
+        restore_paper_venue(venue, ledger, last_cycle, engine.symbols)
+        logger.warning("resumed run at cycle %d (next %d): %d orders, %d open positions in the ledger",
+                       last_t, first, len(ledger.orders()), len(ledger.open_positions()))
+        return loop, window
     # the loop reads only each cycle's latest closed 1m bar: a short look-back keeps snapshots cheap
     feed = ReplayFeed(store, engine.symbols, window.start_ms, window.end_ms, speed=speed, staleness=settings,
                       lookback_bars=2)
-    venue = PaperVenue.from_settings(settings)
     loop = TradingLoop(settings, feed, venue, ledger, SimClock(window.start_ms), engine=engine, run_seed=run_seed)
     if window.warmup_bars:
         loop.warm_up(store, window.warmup_ms, window.start_ms - BAR_MS)
