@@ -53,7 +53,7 @@ def learn(
     dry_run: bool = typer.Option(False, "--dry-run", help="Compute and report everything, write nothing to the ledger."),
     out: Path = typer.Option(Path("runs"), "--out", help="Root of the run directories (OUT/learning/<UTC timestamp>/)."),
     config: Path = typer.Option(None, "--config", help="Configuration directory; default config/."),
-    learning_config: Path = typer.Option(None, "--learning-config", help="YAML of learning knobs (botcore.learning.config); default the built-in defaults."),
+    learning_config: Path = typer.Option(None, "--learning-config", help="YAML of learning knobs (botcore.learning.config); default CONFIG/learning.yaml when present, else the built-in defaults."),
     backtest_ledger: Path = typer.Option(None, "--backtest-ledger", help="Ledger of a backtest of the same period: live against backtest."),
     now: int = typer.Option(0, "--now", help="Cycle time in ms UTC; default the wall clock."),
     patterns: str = typer.Option("due", "--patterns", help="Pattern learner: due (once a day), always, never."),
@@ -106,7 +106,7 @@ def learn(
     from botcore.market.store import Store
 
     settings = load_settings(config or default_config_dir())
-    cfg = load_learning_config(learning_config)
+    cfg = load_learning_config(learning_config or config or default_config_dir())
     backtest_trades = None
     if backtest_ledger is not None:
         with Ledger.open(backtest_ledger, readonly=True) as bt:

@@ -397,8 +397,12 @@ def _drift_score(drift: DriftReport | None, dcfg: DriftConfig) -> tuple[float | 
 
 def assess_health(ledger: Ledger, *, now_ms: int | None = None, cfg: AutonomyConfig = AutonomyConfig(),
                   drift: DriftReport | None = None, drift_cfg: DriftConfig = DriftConfig(),
-                  backtest_trades: pd.DataFrame | None = None) -> HealthReport:
-    """Compute the health components from the ledger (and a drift report, a backtest's trades) at ``now_ms``."""
+                  backtest_trades: pd.DataFrame | None = None, settings: Settings | None = None) -> HealthReport:
+    """Compute the health components from the ledger (and a drift report, a backtest's trades) at ``now_ms``.
+
+    Knobs left None in ``cfg`` come from ``settings`` (heartbeat cadence, drawdown limit).
+    """
+    cfg = cfg.resolved(settings)
     now = int(wall_now_ms() if now_ms is None else now_ms)
     start = now - int(cfg.window_hours * HOUR_MS)
     comps: dict[str, float | None] = {}
@@ -518,7 +522,7 @@ def evaluate_autonomy(
                                                 & (backtest_trades["exit_ts_ms"] <= now)])
     drift = drift_report(reference_scores, recent_scores, live_ret, bt_ret, dcfg)
     health = assess_health(ledger, now_ms=now, cfg=cfg.autonomy, drift=drift, drift_cfg=dcfg,
-                           backtest_trades=backtest_trades)
+                           backtest_trades=backtest_trades, settings=settings)
     multiplier = capital_multiplier(health, cfg.autonomy, drift, dcfg)
     previous = active_capital_multiplier(ledger)
     active = ledger.active_params(KIND)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -157,10 +157,15 @@ class AutonomyConfig(_Frozen):
     min_change: float = Field(0.01, ge=0, description="a new multiplier is stored when it moves at least this much")
     window_hours: float = Field(24.0, gt=0, description="operations measured over the last hours")
     heartbeat_component: str = Field("engine", description="heartbeat component whose gaps count as downtime")
-    heartbeat_seconds: int = Field(20, ge=1, description="expected heartbeat cadence")
-    missed_heartbeats: int = Field(3, ge=1, description="a gap longer than this many beats is downtime")
+    heartbeat_seconds: int | None = Field(
+        None, ge=1, description="expected heartbeat cadence; None: schedules.heartbeat_seconds (else 20)")
+    missed_heartbeats: int | None = Field(
+        None, ge=1, description="a gap longer than this many beats is downtime; None: "
+                                "schedules.missed_heartbeats_for_restart (else 3)")
     outage_tolerance: float = Field(0.2, gt=0, le=1, description="share of outage cycles at which the score hits 0")
-    drawdown_limit_pct: float = Field(0.10, gt=0, le=1, description="drawdown at which the drawdown score hits 0")
+    drawdown_limit_pct: float | None = Field(
+        None, gt=0, le=1, description="drawdown at which the drawdown score hits 0; None: the circuit breaker's "
+                                      "max_drawdown_pct (else 0.10)")
     expectancy_trades: int = Field(50, ge=5, description="recent trades behind the expectancy score")
     min_trades: int = Field(30, ge=1, description="trades before performance scores count (burn-in)")
     backtest_tolerance: float = Field(
@@ -169,6 +174,16 @@ class AutonomyConfig(_Frozen):
         default_factory=lambda: {"heartbeats": 1.0, "outages": 1.0, "reconciliation": 1.0, "drawdown": 1.0,
                                  "expectancy": 1.0, "backtest": 1.0, "signal_drift": 1.0},
         description="weight of each health component (renormalised over the components with data)")
+
+    def resolved(self, settings: Any = None) -> "AutonomyConfig":
+        """Return a copy with the None knobs filled from ``settings`` (schedules, risk) or their fallbacks."""
+        sched = getattr(settings, "schedules", None)
+        risk = getattr(settings, "risk", None)
+        return self.model_copy(update={
+            "heartbeat_seconds": self.heartbeat_seconds or (sched.heartbeat_seconds if sched else 20),
+            "missed_heartbeats": self.missed_heartbeats or (sched.missed_heartbeats_for_restart if sched else 3),
+            "drawdown_limit_pct": self.drawdown_limit_pct or (risk.circuit_breaker.max_drawdown_pct if risk else 0.10),
+        })
 
     @model_validator(mode="after")
     def _bounds(self) -> "AutonomyConfig":
