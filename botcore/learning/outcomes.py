@@ -57,6 +57,7 @@ __all__ = [
     "SCORE_COLUMNS",
     "close_row",
     "entry_row",
+    "entry_rows",
     "read_signal_outcomes",
     "recompute_entry_signals",
     "record_signal_outcomes",
@@ -118,6 +119,20 @@ def entry_row(entry_key: str, ts_ms: int, symbol: str, strategy: str, side: int,
             "strategy": strategy, "side": int(side), "scores": _per_signal(score, status, "score"),
             "confidences": _per_signal(confidence, status, "confidence"), "regime": regime,
             "conviction": conviction, "shadow": bool(shadow), "source": source or ("shadow" if shadow else "engine")}
+
+
+def entry_rows(entry_keys: Sequence[str], ts_ms: int, symbols: Sequence[str], strategies: Sequence[str],
+               sides: Sequence[int], score: np.ndarray, confidence: np.ndarray | None = None,
+               status: np.ndarray | None = None, *, regime: Sequence[int] | None = None,
+               conviction: Sequence[float] | None = None, shadow: bool = False) -> list[dict[str, Any]]:
+    """Return the ``entry`` events of one cycle's entries (row ``i`` of ``score``/``confidence``/``status`` ``(n, K)``)."""
+    rows = []
+    for i, key in enumerate(entry_keys):
+        rows.append(entry_row(key, ts_ms, symbols[i], strategies[i], int(sides[i]), score[i],
+                              None if confidence is None else confidence[i], None if status is None else status[i],
+                              regime=None if regime is None else int(regime[i]),
+                              conviction=None if conviction is None else float(conviction[i]), shadow=shadow))
+    return rows
 
 
 def close_row(entry_key: str, ts_ms: int, net_pnl_usd: float | None = None,
