@@ -10,7 +10,14 @@ from botcore.config.models import SIGNAL_NAMES
 from botcore.errors import DataError
 from botcore.ledger import Ledger
 from botcore.learning import MAX_OUTCOME_ROWS, read_signal_outcomes, record_signal_outcomes, run_learning_cycle
-from botcore.learning.outcomes import SCORE_COLUMNS, close_row, entry_row, recompute_entry_signals, trade_contexts
+from botcore.learning.outcomes import (
+    SCORE_COLUMNS,
+    close_row,
+    entry_row,
+    entry_rows,
+    recompute_entry_signals,
+    trade_contexts,
+)
 from botcore.learning.synthetic import SyntheticSpec, write_synthetic_history
 from botcore.market.store import Store
 from botcore.signals.engine import weights_array
@@ -121,3 +128,16 @@ def test_signals_are_recomputed_from_the_store_with_data_known_at_entry_only(led
     back = trade_contexts(ledger, settings, store=None)
     assert (back["context_source"] == "recomputed").all()
     assert np.allclose(back[list(SCORE_COLUMNS)].to_numpy(), scores, equal_nan=True)
+
+
+def test_one_cycle_s_entries_are_logged_in_bulk_from_the_kernel_arrays(ledger):
+    score = np.tile(np.linspace(-0.9, 0.9, 10), (3, 1))
+    status = np.zeros((3, 10), dtype=np.int8)
+    status[1, 0] = 1  # warming up
+    rows = entry_rows(["c0", "c1", "c2"], START, [SYMBOL, "ETH/USDT:USDT", "SOL/USDT:USDT"],
+                      ["trend_conservative"] * 3, [1, -1, 1], score, np.ones((3, 10)), status,
+                      regime=[0, 1, 2], conviction=[0.5, 0.6, 0.7])
+    assert record_signal_outcomes(ledger, rows) == 3
+    out = read_signal_outcomes(ledger)
+    assert out["side"].tolist() == [1, -1, 1] and out["regime"].tolist() == [0.0, 1.0, 2.0]
+    assert np.isnan(out.loc[1, "score_order_flow_imbalance"]) and out.loc[0, "score_order_flow_imbalance"] == -0.9
