@@ -75,13 +75,15 @@ def run(
     start: Optional[str] = typer.Option(None, "--start", help="First cycle, UTC (default: the data's start + warm-up)."),
     end: Optional[str] = typer.Option(None, "--end", help="Last cycle, UTC (default: the data's end)."),
     cycles: Optional[int] = typer.Option(None, "--cycles", min=1, help="Stop after this many cycles."),
-    ledger: Path = typer.Option(..., "--ledger", help="The ledger's SQLite file (created; must hold no orders yet)."),
+    ledger: Path = typer.Option(..., "--ledger", help="The ledger's SQLite file (created; an existing run in it is resumed)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Configuration directory (default: $BOTCORE_CONFIG or ./config)."),
     symbols: Optional[str] = typer.Option(None, "--symbols", help="Comma-separated subset of the universe."),
     seed: int = typer.Option(0, "--seed", help="Run seed of the bandit (rng = seed ^ cycle time); as in the backtest."),
     warmup_bars: int = typer.Option(4320, "--warmup-bars", min=0, help="1m bars of history fed to the signals first."),
     speed: Optional[float] = typer.Option(None, "--speed", min=0.001, help="Replay at SPEED x real time (default: as fast as possible)."),
     confirm_live: bool = typer.Option(False, "--confirm-live", help="Second opt-in for live trading (with mode: live in venue.yaml)."),
+    override: Optional[list[str]] = typer.Option(None, "--override", help="Decision-parameter override KEY=VALUE (repeatable; see botcore.strategy.build_params)."),
+    fresh: bool = typer.Option(False, "--fresh", help="Refuse to resume: the ledger must hold no run yet."),
 ) -> None:
     """Run the bot cycle by cycle: feed, decide, venue, ledger (paper over a replayed store today).
 
@@ -124,10 +126,13 @@ def run(
     except BotcoreError as exc:
         typer.secho(f"--ledger {ledger}: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
+    overrides = parse_overrides(override)
     try:
         loop, window = replay_loop(store, settings, led, start_ms=parse_time(start, "--start"),
                                    end_ms=parse_time(end, "--end"), symbols=split_symbols(symbols),
-                                   warmup_bars=warmup_bars, run_seed=seed, speed=speed)
+                                   warmup_bars=warmup_bars, run_seed=seed, speed=speed,
+                                   params_overrides=overrides or None, resume=not fresh)
+        install_stop_handlers(loop)
         total = window.n_bars if cycles is None else min(cycles, window.n_bars)
         if store.synthetic:
             console.print("[bold yellow]Replaying a SYNTHETIC market[/] (generated, not recorded from any venue).")
@@ -146,6 +151,34 @@ def run(
     loop.close()
     led.close()
     raise typer.Exit(0 if ok else 1)
+
+
+def parse_overrides(items: Optional[list[str]]) -> dict:
+    """Parse ``KEY=VALUE`` overrides (VALUE as a number when it parses as one)."""
+    out: dict = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"--override {item!r}: use KEY=VALUE")
+        try:
+            out[key.strip()] = float(value) if any(c in value for c in ".eE") else int(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
+
+
+def install_stop_handlers(loop) -> None:
+    """SIGTERM (and SIGINT) ask the loop to stop after the current step; a second one interrupts at once."""
+    import signal
+
+    def on_signal(signum, _frame):
+        if loop._stop:
+            raise KeyboardInterrupt
+        logger.warning("signal %d: stopping after the current cycle", signum)
+        loop.stop()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
 
 
 def run_with_progress(loop, total: int, cycles: Optional[int], console):
