@@ -28,6 +28,7 @@ COMMAND_MODULES: list[tuple[str | None, str]] = [
     (None, "botcore.cli.backtest_cmd"),
     (None, "botcore.cli.run_cmd"),
     (None, "botcore.cli.demo_cmd"),
+    (None, "botcore.cli.research_cmd"),
 ]
 
 app = typer.Typer(
