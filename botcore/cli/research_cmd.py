@@ -64,6 +64,67 @@ def lookahead(
     raise typer.Exit(1)
 
 
+def sweep(
+    data: Path = typer.Option(..., "--data", help="Store directory."),
+    grid: list[str] = typer.Option(..., "--grid", help="'key=v1,v2,...' (repeat for more keys); keys as build_params "
+                                   "overrides: 'field' or 'field.strategy_name'."),
+    out: Path = typer.Option(..., "--out", help="Output directory: results.csv, folds.csv, sweep.json, tasks/."),
+    folds: int = typer.Option(0, "--folds", min=0, help="Walk-forward folds (0: the grid once over the window)."),
+    train_days: float = typer.Option(1.0, "--train-days", help="Days of each fold's in-sample window."),
+    test_days: float = typer.Option(0.5, "--test-days", help="Days of each fold's out-of-sample window."),
+    metric: str = typer.Option("total_return", "--metric", help="What picks the best grid point in sample."),
+    start: Optional[str] = typer.Option(None, "--start", help="First cycle, UTC (default: the data's start + warm-up)."),
+    end: Optional[str] = typer.Option(None, "--end", help="Last cycle, UTC."),
+    symbols: Optional[str] = typer.Option(None, "--symbols", help="Comma-separated subset of the universe."),
+    warmup_bars: int = typer.Option(1440, "--warmup-bars", min=0, help="1m bars of history before each task's start."),
+    seed: int = typer.Option(0, "--seed", help="Run seed of the bandit (the same for every task)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (default: a LocalCluster; "
+                                            "'serial' runs in this process)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="LocalCluster workers (threads, 2 each)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Configuration directory."),
+) -> None:
+    """Run a parameter grid (and walk-forward folds) as backtest tasks on Dask; report out of sample beside in sample."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from botcore.errors import BotcoreError
+    from botcore.research.sweep import run_sweep
+
+    console = Console()
+    settings = load_config(config)
+    quiet_logs()
+    try:
+        result = run_sweep(data, settings, grid, out, folds=folds, train_days=train_days, test_days=test_days,
+                           start_ms=parse_time(start, "--start"), end_ms=parse_time(end, "--end"),
+                           symbols=split_symbols(symbols), warmup_bars=warmup_bars, run_seed=seed, metric=metric,
+                           scheduler=scheduler, n_workers=workers)
+    except (BotcoreError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    paths = result.write(out)
+    res = result.results
+    table = Table(title=f"sweep: {len(res)} tasks ({metric})")
+    for c in ("fold", "segment", "params", metric, "n_trades", "max_drawdown_pct"):
+        table.add_column(c, justify="right" if c not in ("segment", "params") else "left")
+    for r in res.itertuples(index=False):
+        table.add_row(str(r.fold), r.segment, r.params, f"{getattr(r, metric):.4g}", f"{r.n_trades:.0f}",
+                      f"{r.max_drawdown_pct:.2%}")
+    console.print(table)
+    if not result.folds.empty:
+        f = result.folds
+        wf = Table(title="walk-forward: best in sample, read out of sample")
+        for c in ("fold", "params", "in sample", "out of sample", "OOS mean (all points)"):
+            wf.add_column(c)
+        for r in f.to_dict("records"):
+            wf.add_row(str(r["fold"]), r["params"], f"{r[f'in_sample_{metric}']:.4g}",
+                       f"{r[f'out_of_sample_{metric}']:.4g}", f"{r[f'out_of_sample_mean_{metric}']:.4g}")
+        console.print(wf)
+        gap = (f[f"in_sample_{metric}"] - f[f"out_of_sample_{metric}"]).mean()
+        console.print(f"mean in-sample minus out-of-sample {metric}: {gap:.4g}")
+    console.print(f"results: {paths['results']}  folds: {paths['folds']}  json: {paths['json']}")
+
+
 def register(root: typer.Typer) -> None:
     """Add ``botcore audit ...`` and ``botcore sweep`` to the root app."""
     root.add_typer(audit_app, name="audit")
+    root.command("sweep")(sweep)
