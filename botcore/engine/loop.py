@@ -83,12 +83,13 @@ from botcore.engine.recovery import (
     save_engine_state,
 )
 from botcore.engine.state import Engine
-from botcore.errors import OperationalError
+from botcore.errors import BotcoreError, OperationalError
 from botcore.ledger import Ledger
 from botcore.market.replay import Cycle, ReplayFeed
 from botcore.market.store import Store
-from botcore.model import Fill, OrderSide, OrderType
-from botcore.venues.base import OrderRequest
+from botcore.model import Fill, OrderSide, OrderStatus, OrderType
+from botcore.ops.killswitch import kill_switch_state
+from botcore.venues.base import OrderRequest, OrderUpdate, VenueReason
 from botcore.venues.paper import PaperVenue
 from botcore.venues.reconcile import apply_order_update
 
@@ -177,12 +178,28 @@ class TradingLoop:
         Seeds the bandit, ``run_seed ^ t`` per cycle (same as the backtest's).
     params_overrides : dict, optional
         Overrides of :func:`botcore.strategy.build_params`.
+    submit_timeout_s : float
+        Budget of one venue submit (``asyncio.wait_for``); a submit that fails
+        (raises, times out) is booked as a REJECTED order with the reason.
+    monitor : RedFlagMonitor or None
+        Red-flag checks after every cycle; by default one with
+        ``Notifier.from_env(ledger=ledger)`` (no SMTP: alerts only logged and
+        recorded). None disables them.
     """
 
     def __init__(self, settings: Settings, feed: Any, venue: Any, ledger: Ledger, clock: Clock | None = None, *,
                  engine: Engine | None = None, run_seed: int = 0, params_overrides: dict[str, Any] | None = None,
-                 resume_from_ms: int | None = None) -> None:
+                 resume_from_ms: int | None = None, submit_timeout_s: float = 10.0,
+                 monitor: Any = "default") -> None:
         self.settings = settings
+        self.submit_timeout_s = float(submit_timeout_s)
+        if monitor == "default":
+            from botcore.ops.notify import Notifier
+            from botcore.ops.redflags import RedFlagMonitor
+
+            monitor = RedFlagMonitor(Notifier.from_env(ledger=ledger))
+        self.monitor = monitor
+        self.kill_switch = 0
         self.feed = feed
         self.venue = venue
         self.ledger = ledger
@@ -229,6 +246,12 @@ class TradingLoop:
         report = StepReport(t)
         eng = self.engine
         led = self.ledger
+        # the kill switch (ledger flag or kill file) is obeyed within one cycle: freeze blocks entries, flatten exits all
+        code = int(kill_switch_state(led).code)
+        if code != self.kill_switch:
+            logger.warning("cycle %d: kill switch code %d (was %d)", t, code, self.kill_switch)
+        self.kill_switch = code
+        eng.state.portfolio[0]["kill_switch"] = code
         with led.transaction(), routine_booking():
             await self._venue_events(t, row, report)
             intents = eng.cycle(t, row.ohlcv, row.book, row.scalars)
@@ -239,6 +262,7 @@ class TradingLoop:
             marks = {s: float(eng.scratch.valuation[i]) for i, s in enumerate(self.symbols)
                      if math.isfinite(eng.scratch.valuation[i])}
             snap = led.record_equity(t, marks)
+            led.set_meta("marks", {"ts_ms": t, "prices": marks})
             eng.count_trail()
             led.record_decisions(trail_rows(self._trail_records(t), self.symbols))
             report.equity_usd, report.cash_usd, report.n_positions = snap.equity_usd, snap.cash_usd, n_pos
@@ -259,6 +283,12 @@ class TradingLoop:
             raise OperationalError(f"cycle {t}: kernel equity {equity!r} != ledger equity {snap.equity_usd!r}")
         self._last_t = t
         self.steps_run += 1
+        if self.monitor is not None:
+            try:
+                self.monitor.after_cycle(eng.scratch.trail, eng.state.portfolio, eng.state.memory, eng.params,
+                                         now_ms=t, symbols=self.symbols)
+            except Exception:  # noqa: BLE001 - a red-flag check must never stop trading
+                logger.exception("cycle %d: red-flag checks failed", t)
         return report
 
     def _trail_records(self, t: int) -> np.ndarray:
@@ -333,7 +363,17 @@ class TradingLoop:
         report.n_orders += 1
         request = OrderRequest(cid, symbol, OrderSide(side), OrderType.MARKET,
                                qty_contracts=float(it["qty_contracts"]), reduce_only=reduce_only)
-        update = await self.venue.submit(request)
+        try:
+            update = await asyncio.wait_for(self.venue.submit(request), timeout=self.submit_timeout_s)
+        except (BotcoreError, OSError, asyncio.TimeoutError, ConnectionError) as exc:
+            # a failed submit: the order is booked REJECTED with the reason; the kernel's state did not change,
+            # so it decides again next cycle (a new client order id) if the setup still holds
+            what = "timed out" if isinstance(exc, asyncio.TimeoutError) else f"{type(exc).__name__}: {exc}"
+            logger.warning("order %s (%s): submit failed (%s): booked as rejected", cid, symbol, what)
+            update = OrderUpdate(cid, symbol, OrderSide(side), OrderType.MARKET, OrderStatus.REJECTED, t,
+                                 float(it["qty_contracts"]), float(order.qty_base) if hasattr(order, "qty_base") else 0.0,
+                                 reduce_only=reduce_only, reason_code=VenueReason.VENUE_REJECTED,
+                                 reason=f"submit failed: {what}")
         _changes, problems = apply_order_update(self.ledger, update)
         for p in problems:
             logger.error("order %s: %s", cid, p)
