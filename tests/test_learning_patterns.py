@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from botcore.config.models import REGIME_NAMES, STRATEGY_NAMES
 from botcore.ledger import Ledger
