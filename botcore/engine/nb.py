@@ -707,8 +707,9 @@ def trail_write_nb(t_ms, st, sc, out, policy, every_bars):
 
     ``policy`` TRAIL_FULL writes every row. TRAIL_CHANGES keeps one open row
     per symbol in ``st.trail_open`` and emits it (with ``bars`` = the bars it
-    stands for) when the symbol's (outcome, reason, gate mask, strategy)
-    changes, on every entry or exit, or after ``every_bars`` bars; open rows
+    stands for) when the symbol's (outcome, deciding reason, strategy)
+    changes, on every entry or exit, or after ``every_bars`` bars (the row's
+    gate mask and numbers are those of its first bar); open rows
     are emitted at the end of a run (:func:`trail_flush_nb`). The exact
     per-reason counts of every symbol-bar accumulate in ``st.reason_counts``
     (rows: outcome code; columns: reason code).
@@ -723,7 +724,7 @@ def trail_write_nb(t_ms, st, sc, out, policy, every_bars):
             out.counts[4] = k + 1
             continue
         op = st.trail_open[i]
-        same = (op.bars > 0 and op.outcome == row.outcome and op.reason == row.reason and op.gate_mask == row.gate_mask
+        same = (op.bars > 0 and op.outcome == row.outcome and op.reason == row.reason
                 and op.strategy_id == row.strategy_id and row.outcome != _OUTCOME_ENTERED
                 and row.outcome != _OUTCOME_EXITED and op.bars < every_bars)
         if same:
@@ -751,7 +752,7 @@ def trail_flush_nb(st, out):
 # --------------------------------------------------------------------------- the backtest loop
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_bars_nb(ts, ohlcv, book, scal, lo, hi, trading, st, cfg, sc, params, run_seed, policy, every_bars, out):
     """Run bars ``lo:hi`` of a chunk; with ``trading`` the whole cycle, else only :func:`advance_nb` (warm-up).
 

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
+import pandas as pd
 
 from botcore.config.models import STRATEGY_NAMES
 from botcore.engine.enums import KIND_EXIT, KIND_LIQUIDATION, close_reason_of
@@ -79,28 +80,34 @@ def order_for(cid: str, symbol: str, side: int, qty_contracts: float, contract_s
 
 
 def fmt_num(x: float) -> str:
-    return "null" if not math.isfinite(x) else repr(float(x))
+    """JSON number of ``x`` (null when not finite)."""
+    return repr(x) if math.isfinite(x) else "null"
 
 
-def trail_rows(trail: np.ndarray, symbols: Sequence[str]) -> list[tuple]:
-    """Turn trail records (``trail_rec_dt``) into ``decisions`` rows (tuples in the ledger's column order).
+def trail_rows(trail: np.ndarray, symbols: Sequence[str]) -> pd.DataFrame:
+    """Turn trail records (``trail_rec_dt``) into rows of the ledger's ``decisions`` table.
 
     ``detail`` is the JSON of :func:`botcore.strategy.decision_rows` plus
     ``regime`` (the symbol's regime code) and ``bars`` (consecutive bars of the
     symbol the row stands for; 1 in a full trail).
     """
-    rows = []
-    for r in trail.tolist():
-        (ts, i, outcome, reason, mask, strategy, direction, regime, conviction, win_prob, kelly_f, roi, size,
-         bars) = r
-        detail = (
-            f'{{"bars": {bars}, "conviction": {fmt_num(conviction)}, "direction": {direction}, '
-            f'"expected_roi": {fmt_num(roi)}, "kelly_f": {fmt_num(kelly_f)}, "regime": {regime}, '
-            f'"size_usd": {fmt_num(size)}, "win_prob": {fmt_num(win_prob)}}}'
-        )
-        rows.append({"ts_ms": ts, "symbol": symbols[i], "strategy": strategy_name(strategy), "outcome": outcome,
-                     "reason_code": reason, "reason_mask": mask, "detail": detail})
-    return rows
+    sym = np.asarray(symbols, dtype=object)
+    names = np.asarray([strategy_name(i) for i in range(-1, len(STRATEGY_NAMES))], dtype=object)
+    details = [
+        f'{{"bars": {bars}, "conviction": {fmt_num(conv)}, "direction": {direction}, '
+        f'"expected_roi": {fmt_num(roi)}, "kelly_f": {fmt_num(kf)}, "regime": {regime}, '
+        f'"size_usd": {fmt_num(size)}, "win_prob": {fmt_num(wp)}}}'
+        for bars, conv, direction, roi, kf, regime, size, wp in zip(
+            trail["bars"].tolist(), trail["conviction"].tolist(), trail["direction"].tolist(),
+            trail["expected_roi"].tolist(), trail["kelly_f"].tolist(), trail["regime"].tolist(),
+            trail["size_usd"].tolist(), trail["win_prob"].tolist())
+    ]
+    strategy = np.clip(trail["strategy_id"], -1, len(STRATEGY_NAMES) - 1) + 1
+    return pd.DataFrame({
+        "ts_ms": trail["ts"].astype(np.int64), "symbol": sym[trail["symbol_idx"]], "strategy": names[strategy],
+        "outcome": trail["outcome"].astype(np.int64), "reason_code": trail["reason"].astype(np.int64),
+        "reason_mask": trail["gate_mask"].astype(np.int64), "detail": details,
+    })
 
 
 def venue_reason_text(code: int, side: int, ordered: float, filled: float) -> str:
