@@ -113,3 +113,41 @@ def test_freeze_blocks_new_entries_but_not_exits(market):
     finally:
         loop.close()
         led.close()
+
+
+def _committed_cycles(path) -> int:
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+        try:
+            return int(con.execute("SELECT count(*) FROM equity").fetchone()[0])
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
+def test_botcore_run_heartbeat_thread_and_sigterm_stop_cleanly(market):
+    path = market / "sigterm.sqlite"
+    cmd = [sys.executable, "-m", "botcore", "run", "--mode", "paper", "--feed", "replay", "--data",
+           str(market / "market"), "--ledger", str(path), "--start", str(START), "--end", str(END), "--seed", str(SEED),
+           "--warmup-bars", str(WARMUP), "--config", str(CONFIG_DIR), "--speed", "600"]
+    for k, v in ACTIVE_OVERRIDES.items():
+        cmd += ["--override", f"{k}={v}"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=market,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + 180
+    while proc.poll() is None and _committed_cycles(path) < 10 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+    os.kill(proc.pid, signal.SIGTERM)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()[-3000:]
+    with Ledger.open(path, readonly=True) as led:
+        inv = led.check_invariant()
+        assert inv.ok, inv
+        n = len(led.equity())
+        assert 10 <= n < 241  # stopped mid-run, after the current step
+        beats = led.table("heartbeats").sort_values("seq")
+        assert beats.iloc[-1]["status"] == "stopped"
+        assert (beats["status"] == "ok").any()
+        assert led.get_meta("marks")["ts_ms"] == int(led.equity()["ts_ms"].max())

@@ -111,8 +111,16 @@ def run(
         raise typer.Exit(2)
     if data is None:
         raise typer.BadParameter("--feed replay needs --data DIR (a store, e.g. from `botcore data sample`)")
+    from botcore.ops.logs import configure_logging
+    from botcore.ops.paths import default_log_dir
+
+    try:
+        configure_logging(default_log_dir())
+    except OSError as exc:
+        typer.secho(f"logging to {default_log_dir()}: {exc} (console only)", fg=typer.colors.YELLOW, err=True)
     quiet_logs()
     from botcore.engine.loop import replay_loop
+    from botcore.ops.heartbeat import Heartbeat
     from botcore.errors import BotcoreError
     from botcore.ledger import Ledger
     from botcore.market.store import Store
@@ -127,6 +135,9 @@ def run(
         typer.secho(f"--ledger {ledger}: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
     overrides = parse_overrides(override)
+    cycle_s = float(settings.schedules.cycle_seconds)
+    heartbeat = Heartbeat(ledger, interval_s=float(settings.schedules.heartbeat_seconds),
+                          stall_after_s=3 * cycle_s).start()
     try:
         loop, window = replay_loop(store, settings, led, start_ms=parse_time(start, "--start"),
                                    end_ms=parse_time(end, "--end"), symbols=split_symbols(symbols),
@@ -138,11 +149,16 @@ def run(
             console.print("[bold yellow]Replaying a SYNTHETIC market[/] (generated, not recorded from any venue).")
         console.print(f"paper replay of {len(loop.symbols)} symbols, {when(window.start_ms)} .. {when(window.end_ms)} UTC "
                       f"({total:,} cycles, {window.warmup_bars:,} warm-up bars) -> {ledger}")
-        report = run_with_progress(loop, total, cycles, console)
+        report = run_with_progress(loop, total, cycles, console, heartbeat)
     except BotcoreError as exc:
         typer.secho(f"run failed: {exc}", fg=typer.colors.RED, err=True)
+        heartbeat.stop(final_status="failed")
         led.close()
         raise typer.Exit(1) from None
+    except BaseException:
+        heartbeat.stop(final_status="failed")
+        raise
+    heartbeat.stop()
     from botcore.engine.report import ledger_summary, summary_table
 
     summary = ledger_summary(led, reason_counts=loop.engine.state.reason_counts)
@@ -181,7 +197,7 @@ def install_stop_handlers(loop) -> None:
         signal.signal(sig, on_signal)
 
 
-def run_with_progress(loop, total: int, cycles: Optional[int], console):
+def run_with_progress(loop, total: int, cycles: Optional[int], console, heartbeat=None):
     """Run ``loop`` with a rich progress bar (simulated time, equity, fills); return its RunReport."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -193,6 +209,9 @@ def run_with_progress(loop, total: int, cycles: Optional[int], console):
         def on_step(rep, n: int) -> None:
             nonlocal fills
             fills += rep.n_fills
+            if heartbeat is not None:
+                heartbeat.tick(cycle_ts_ms=rep.t_ms, status="ok", positions=rep.n_positions,
+                               compute_ms=round(rep.seconds * 1000, 3))
             if n % 30 == 0 or n == total or rep.n_fills:
                 progress.update(task, completed=n, description=(
                     f"{when(rep.t_ms)} UTC  equity {rep.equity_usd:,.2f}  positions {rep.n_positions}  fills {fills}"))
