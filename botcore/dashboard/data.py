@@ -20,7 +20,7 @@ and has a fallback, so a fresh or partial ledger renders.
 ``meta preflight``             ``{"ts_ms": int, "results": [{"check", "status", "detail"}]}`` (else "not run")
 ``params allocation``          ``{strategy: fraction}`` (else the config's allocations)
 ``params bandit``              ``{strategy: {"alpha": a, "beta": b}}`` (else prior + closed-trade wins/losses)
-``params signal_weights``      ``{signal: weight}``, one version per learning cycle (else the config prior)
+``params learning``            ``{"weights": {signal: weight}, ...}``, one version per learning cycle (else the config prior)
 ``params benched_symbols``     ``{symbol: {"reason", "since_ms", "until_ms"}}`` or ``{"symbols": [...]}``
 ``flag benched:<symbol>``      a benched symbol too
 ``heartbeats``                 ``engine`` (detail ``cycle_ms`` optional) and ``feed*`` components
@@ -757,14 +757,18 @@ def strategy_stats(trades: pd.DataFrame) -> pd.DataFrame:
 
 
 def weights_frame(params: pd.DataFrame, settings: Settings | None) -> pd.DataFrame:
-    """Return signal weights over time: one row per ``signal_weights`` version (wide, one column per signal).
+    """Return signal weights over time: one row per version (wide, one column per signal).
 
-    Without any version, one row of the configured prior (``version`` 0).
+    The learning cycle stores its versions as kind ``learning`` with the weights
+    under ``body["weights"]``; a plain ``signal_weights`` kind (``{signal: weight}``)
+    is read too. Without any version, one row of the configured prior (``version`` 0).
     """
-    rows = params[params["kind"] == "signal_weights"] if len(params) else params
+    rows = params[params["kind"].isin(("learning", "signal_weights"))] if len(params) else params
     records = []
     for r in rows.itertuples(index=False):
         body = json.loads(r.body)
+        if r.kind == "learning":
+            body = body.get("weights", {})
         records.append({"version": int(r.version), "time": pd.Timestamp(int(r.created_ts_ms), unit="ms", tz="UTC"),
                         "active": bool(r.active), "reason": r.reason, **{k: _num(v) for k, v in body.items()}})
     if not records and settings is not None:
