@@ -87,7 +87,10 @@ def test_run_replays_a_store_in_paper_mode_one_transaction_per_cycle(market, tmp
                                  str(ledger), "--config", str(CONFIG_DIR), "--start", _when(START), "--cycles", "20"])
     assert result.exit_code == 0, result.output
     with Ledger.open(ledger, readonly=True) as led:
-        assert len(led.heartbeats()) == 20 and len(led.equity()) == 20 and len(led.decisions()) == 20 * 15
+        beats = led.heartbeats()
+        cycle_beats = beats[beats["detail"].fillna("").str.contains('"cycle"')]  # the heartbeat thread beats too
+        assert len(cycle_beats) == 20 and len(led.equity()) == 20 and len(led.decisions()) == 20 * 15
+        assert beats["status"].iloc[-1] == "stopped"
         assert led.get_meta("mode") == "paper" and led.check_invariant().ok
     again = runner.invoke(app, ["run", "--data", str(market), "--ledger", str(ledger), "--config", str(CONFIG_DIR)])
     assert again.exit_code in (0, 1)
