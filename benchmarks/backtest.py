@@ -12,11 +12,14 @@ Reports, in one run:
 - peak memory (``resource.getrusage`` max RSS; not tracemalloc, whose hooks
   on every small allocation would slow the compiled loop several-fold);
 - the per-bar cost of the parts: advance only (signals + regime + features)
-  vs the whole cycle.
+  vs the whole cycle;
+- first, the botcore signal simulator against vectorbt ``Portfolio.from_signals``
+  on the same EMA-cross signals (:mod:`benchmarks.vbt_agreement`: speed ratio,
+  target >= 1x, and whether the trades are identical); ``--no-vbt`` skips it.
 
 Target: <= 30 s warm on a 2-core machine for the compute.
 
-    python -m benchmarks backtest [--days 365] [--symbols 15] [--data DIR] [--no-ledger] [--cold]
+    python -m benchmarks backtest [--days 365] [--symbols 15] [--data DIR] [--no-ledger] [--no-vbt] [--cold]
 
 The sample market is generated once into ``var/bench/sample-<days>d-seed0``
 (SYNTHETIC; about 4 MB per symbol-day on disk).
@@ -113,6 +116,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--data", type=Path, default=None, help="a store to use instead of the generated sample")
     ap.add_argument("--no-ledger", action="store_true", help="skip the run that writes the ledger")
     ap.add_argument("--cold", action="store_true", help="also time a cold compile (empty Numba cache, minutes)")
+    ap.add_argument("--no-vbt", action="store_true", help="skip the simulator vs vectorbt comparison")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
@@ -121,6 +125,13 @@ def main(argv: list[str]) -> int:
 
     settings = load_settings(REPO / "config")
     symbols = [a.symbol for a in settings.universe.enabled][: args.symbols]
+    vbt_status = 0
+    if not args.no_vbt:
+        from benchmarks import vbt_agreement
+
+        vbt_status = vbt_agreement.main(["--bars", str(args.days * 1440), "--symbols", str(args.symbols),
+                                         "--repeat", "2"])
+        print(flush=True)
     data = ensure_market(args.days, args.data)
     print(f"data: {data} ({'SYNTHETIC' if (data / 'SYNTHETIC').is_file() else 'recorded'}), {len(symbols)} symbols, "
           f"{args.days} days; {os.cpu_count()} CPUs", flush=True)
@@ -184,7 +195,7 @@ def main(argv: list[str]) -> int:
               f"total {t2['total']:.1f} s; max RSS {_rss_mb():,.0f} MB")
         print(f"  {s['n_trades']:,} trades, net {s['net_pnl_usd']:+,.2f} USD, profit factor {s['profit_factor']:.2f}, "
               f"invariant {'exact' if s['invariant_ok'] else 'BROKEN'}")
-    return 0
+    return vbt_status
 
 
 if __name__ == "__main__":
