@@ -20,7 +20,7 @@ import pytest
 from botcore.config import load_settings
 from botcore.engine.backtest import fresh_ledger, run_backtest
 from botcore.engine.loop import replay_loop
-from botcore.engine.testing import ACTIVE_OVERRIDES, diff_ledgers, ledger_tables, real_candle_store, with_signals
+from botcore.engine.testing import ACTIVE_OVERRIDES, MONEY_TABLES, diff_ledgers, ledger_tables, real_candle_store, with_signals
 from botcore.ledger import Ledger
 from botcore.market.sample import DEFAULT_START_MS, generate_sample_market
 from tests.conftest import CONFIG_DIR
@@ -61,7 +61,7 @@ def test_backtest_and_paper_replay_make_identical_trades_on_the_sample_market(sa
     trades = ledger_tables(bt.ledger_path, ["trades"])["trades"]
     assert len(trades) >= 20, "parity needs a meaningful number of trades"
     assert trades["symbol"].nunique() >= 5
-    assert diff_ledgers(bt.ledger_path, replay_path) == {}
+    assert diff_ledgers(bt.ledger_path, replay_path, (*MONEY_TABLES, "decisions")) == {}  # the full trail too
     replay_trades = ledger_tables(replay_path, ["trades"])["trades"]
     cols = ["symbol", "side", "entry_ts_ms", "exit_ts_ms", "qty_contracts", "entry_price", "exit_price", "fees_usd",
             "funding_usd", "net_pnl_usd", "close_reason"]

@@ -41,6 +41,7 @@ TABLE_KEYS = {
     "funding": ["funding_id"],
     "equity": ["ts_ms"],
     "positions": ["symbol"],
+    "decisions": ["ts_ms", "symbol"],  # compare only full trails (a compressed backtest trail has fewer rows)
 }
 
 
@@ -49,7 +50,10 @@ def with_signals(settings: Settings, **updates: Any) -> Settings:
     return settings.model_copy(update={"signals": settings.signals.model_copy(update=updates)})
 
 
-def ledger_tables(path: str | Path, tables: Sequence[str] = tuple(TABLE_KEYS)) -> dict[str, pd.DataFrame]:
+MONEY_TABLES = ("orders", "fills", "trades", "funding", "equity", "positions")
+
+
+def ledger_tables(path: str | Path, tables: Sequence[str] = MONEY_TABLES) -> dict[str, pd.DataFrame]:
     """Return the given tables of a ledger without their autoincrement columns, sorted by their natural keys."""
     out = {}
     with Ledger.open(path, readonly=True) as led:
@@ -59,7 +63,7 @@ def ledger_tables(path: str | Path, tables: Sequence[str] = tuple(TABLE_KEYS)) -
     return out
 
 
-def diff_ledgers(a: str | Path, b: str | Path, tables: Sequence[str] = tuple(TABLE_KEYS)) -> dict[str, str]:
+def diff_ledgers(a: str | Path, b: str | Path, tables: Sequence[str] = MONEY_TABLES) -> dict[str, str]:
     """Return ``{table: what differs}`` between two ledgers (empty when every table is identical)."""
     ta, tb = ledger_tables(a, tables), ledger_tables(b, tables)
     problems = {}
@@ -156,5 +160,5 @@ def real_candle_store(root: str | Path, candles_csv: str | Path, symbol: str = "
     return store
 
 
-__all__ = ["ACTIVE_OVERRIDES", "diff_ledgers", "ledger_tables", "real_candle_store", "store_with_outages",
+__all__ = ["ACTIVE_OVERRIDES", "MONEY_TABLES", "diff_ledgers", "ledger_tables", "real_candle_store", "store_with_outages",
            "with_signals"]
