@@ -108,6 +108,7 @@ def test_an_unknown_key_or_wrong_passphrase_is_an_operational_error(fake, overri
 
 def test_credentials_never_reach_logs_or_exception_messages(fake, caplog) -> None:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="botcore.venues")  # a CLI run in this process may have quietened it
     run(fake, lambda v: v.submit(market("logcheck1", OrderSide.BUY, qty_contracts=2)))
     wrong = dict(ENV, BLOFIN_API_SECRET="another-wrong-secret-value")
     with pytest.raises(OperationalError) as info:
