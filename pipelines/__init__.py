@@ -16,6 +16,7 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks" / "pipelines"
 PIPELINE_NOTEBOOKS = {
     "review": NOTEBOOKS_DIR / "review.ipynb",
     "cycle_report": NOTEBOOKS_DIR / "cycle_report.ipynb",
+    "learning": NOTEBOOKS_DIR / "learning.ipynb",
 }
 
 __all__ = [

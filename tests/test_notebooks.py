@@ -32,8 +32,9 @@ RUN_HERE = [p for p in NOTEBOOKS if not own_test(p).exists()]
 
 def test_the_notebooks_of_this_issue_exist():
     names = {p.relative_to(REPO / "notebooks").as_posix() for p in NOTEBOOKS}
-    assert {"pipelines/review.ipynb", "pipelines/cycle_report.ipynb", "research/regime.ipynb",
-            "research/kelly.ipynb"} <= names
+    assert {"pipelines/review.ipynb", "pipelines/cycle_report.ipynb", "pipelines/learning.ipynb",
+            "research/regime.ipynb", "research/kelly.ipynb", "research/strategy.ipynb",
+            "research/signals.ipynb"} <= names
 
 
 @pytest.mark.parametrize("notebook", RUN_HERE, ids=lambda p: p.relative_to(REPO).as_posix())
