@@ -34,7 +34,13 @@ def root_log(tmp_path):
     root = logging.getLogger()
     before = list(root.handlers)
     level = root.level
+    # An in-process CLI run earlier in the session (botcore demo/run) may have quietened botcore's loggers.
+    quietened = {name: logging.getLogger(name).level for name in ("botcore", "botcore.ops", "botcore.ledger")}
+    for name in quietened:
+        logging.getLogger(name).setLevel(logging.NOTSET)
     yield tmp_path / "logs"
+    for name, old_level in quietened.items():
+        logging.getLogger(name).setLevel(old_level)
     for handler in list(root.handlers):
         if handler not in before:
             root.removeHandler(handler)
