@@ -1,0 +1,181 @@
+"""The wall-clock scheduler of the live loop: cycle times on a fixed grid, no drift, overruns recorded.
+
+Cycle times are multiples of ``cycle_ms`` since the epoch (whole minutes UTC
+by default). Each due time comes from the grid, never from "previous end +
+period", so a slow step or a late wake-up never shifts the schedule.
+
+When a step ends after the next due time, the grid times it ran over are not
+run late and not silently dropped: one :class:`Overrun` names the cycle that
+overran, the first grid time it missed, how late it ended and how many grid
+slots were missed; the next cycle is the next grid time not yet past::
+
+    sched = Scheduler(60_000, on_overrun=record)
+    for t_ms, late_ms in sched:        # sleeps until each due time
+        loop.step(t_ms)                # a step ending after t + 60 s is an overrun
+    ...
+    sched.stop()                       # from a signal handler or another thread
+
+Clock and sleep are injectable (tests run thousands of cycles on a fake
+clock); the default sleep waits on an event that :meth:`Scheduler.stop` sets,
+so a stop wakes a sleeping scheduler at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
+
+logger = logging.getLogger(__name__)
+
+
+class Tick(NamedTuple):
+    """A cycle to run: its grid time and how late the scheduler handed it over (ms, >= 0)."""
+
+    t_ms: int
+    late_ms: int
+
+
+class Overrun(NamedTuple):
+    """Grid times missed because the step of ``cycle_ms`` ended after the next due time.
+
+    Attributes
+    ----------
+    cycle_ms : int
+        The cycle whose step overran.
+    first_missed_ms : int
+        The first grid time not run (``cycle_ms + period``).
+    missed : int
+        How many grid times were not run (``first_missed_ms`` and the ones after it).
+    late_ms : int
+        How long after ``first_missed_ms`` the step ended.
+    next_ms : int
+        The grid time run instead (the next one not yet past).
+    """
+
+    cycle_ms: int
+    first_missed_ms: int
+    missed: int
+    late_ms: int
+    next_ms: int
+
+
+def wall_ms() -> int:
+    """Return the wall clock in int ms UTC."""
+    return time.time_ns() // 1_000_000
+
+
+def grid_ceil(now_ms: int, period_ms: int) -> int:
+    """Return the first grid time at or after ``now_ms`` (a grid time is not past while it is now)."""
+    return -(-int(now_ms) // period_ms) * period_ms
+
+
+def next_due(last_ms: int, now_ms: int, period_ms: int) -> tuple[int, int]:
+    """Return ``(due_ms, missed)``: the cycle after ``last_ms`` as of ``now_ms`` and the grid times skipped.
+
+    ``due_ms`` is ``last_ms + period_ms`` while that is not past, else the next
+    grid time not yet past; ``missed`` counts the grid times in between.
+    """
+    first = int(last_ms) + period_ms
+    if now_ms <= first:
+        return first, 0
+    due = grid_ceil(now_ms, period_ms)
+    return due, (due - first) // period_ms
+
+
+class Scheduler:
+    """Hand out cycle times on the ``period_ms`` grid at their wall-clock time (see the module docstring).
+
+    Parameters
+    ----------
+    period_ms : int
+        Cycle length; cycle times are its multiples since the epoch.
+    first_ms : int, optional
+        First cycle time (a grid time); default the first grid time not yet past.
+        A ``first_ms`` already past runs at once, its lateness in the tick.
+    cycles : int, optional
+        Stop after this many cycles (None: until :meth:`stop`).
+    on_overrun : callable, optional
+        Called with each :class:`Overrun` (the loop records it in the ledger);
+        every overrun is also kept in :attr:`overruns` and logged.
+    clock : callable
+        Wall clock, int ms UTC.
+    sleep : callable, optional
+        ``sleep(seconds)``; default an event wait that :meth:`stop` interrupts.
+    """
+
+    def __init__(
+        self,
+        period_ms: int = 60_000,
+        *,
+        first_ms: int | None = None,
+        cycles: int | None = None,
+        on_overrun: Callable[[Overrun], None] | None = None,
+        clock: Callable[[], int] = wall_ms,
+        sleep: Callable[[float], object] | None = None,
+    ) -> None:
+        if period_ms <= 0:
+            raise ValueError(f"period_ms: must be > 0, got {period_ms}")
+        if first_ms is not None and first_ms % period_ms:
+            raise ValueError(f"first_ms: {first_ms} is not on the {period_ms} ms grid")
+        if cycles is not None and cycles < 0:
+            raise ValueError(f"cycles: must be >= 0 or None, got {cycles}")
+        self.period_ms = int(period_ms)
+        self.first_ms = first_ms
+        self.cycles = cycles
+        self.on_overrun = on_overrun
+        self.overruns: list[Overrun] = []
+        self.ticks = 0
+        self._clock = clock
+        self._stopped = threading.Event()
+        self._sleep = sleep if sleep is not None else self._stopped.wait
+
+    @property
+    def stopped(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._stopped.is_set()
+
+    def stop(self) -> None:
+        """Stop handing out cycles (thread- and signal-safe; wakes the default sleep)."""
+        self._stopped.set()
+
+    def _done(self) -> bool:
+        return self.stopped or (self.cycles is not None and self.ticks >= self.cycles)
+
+    def _wait_until(self, due_ms: int) -> int | None:
+        """Sleep until ``due_ms``; return the clock then, or None if stopped meanwhile."""
+        while not self.stopped:
+            now = int(self._clock())
+            if now >= due_ms:
+                return now
+            self._sleep((due_ms - now) / 1000.0)
+        return None
+
+    def _overrun(self, last_ms: int, now_ms: int, due_ms: int, missed: int) -> None:
+        first = last_ms + self.period_ms
+        rec = Overrun(last_ms, first, missed, now_ms - first, due_ms)
+        self.overruns.append(rec)
+        logger.warning("cycle %d overran: ended %d ms after %d, %d grid time(s) missed, next cycle %d",
+                       last_ms, rec.late_ms, first, missed, due_ms)
+        if self.on_overrun is not None:
+            self.on_overrun(rec)
+
+    def __iter__(self) -> Iterator[Tick]:
+        due = grid_ceil(self._clock(), self.period_ms) if self.first_ms is None else int(self.first_ms)
+        while not self._done():
+            now = self._wait_until(due)
+            if now is None:
+                return
+            self.ticks += 1
+            yield Tick(due, now - due)
+            if self._done():
+                return
+            last, now = due, int(self._clock())
+            due, missed = next_due(last, now, self.period_ms)
+            if missed:
+                self._overrun(last, now, due, missed)
+
+
+__all__ = ["Overrun", "Scheduler", "Tick", "grid_ceil", "next_due", "wall_ms"]
