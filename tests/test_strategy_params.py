@@ -146,7 +146,7 @@ def test_cached_kernels_were_compiled_with_the_current_enums():
     from botcore.strategy.nb import compiled_constants_nb
 
     expected = (
-        Reason.no_strategy_enabled, Reason.kill_switch, Reason.stop_loss, Reason.size_below_minimum,
+        Reason.no_strategy_enabled, Reason.benched, Reason.kill_switch, Reason.stop_loss, Reason.size_below_minimum,
         Breaker.drawdown, KillSwitch.flatten, OrderType.limit, StrategyId.breakout_aggressive, N_SECTOR_BUCKETS,
         SignalIds.trend, SignalIds.breakout, SignalIds.open_interest_velocity, SignalIds.social_sentiment,
         SignalStatuses.ok,

@@ -61,4 +61,5 @@ def test_kernel_agrees_with_reference_on_random_states(chunk):
     assert set(np.unique(trail_k["outcome"])) == {Reason.skipped, Reason.held, Reason.entered, Reason.exited}
     seen = set(np.unique(trail_k["reason"]).tolist())
     assert len(seen) >= 30, sorted(seen)
+    assert Reason.benched in seen, "random states must visit benched symbols"
     assert trail_k.dtype == trail_dt

@@ -30,6 +30,20 @@ bars it stands for (so per-reason counts stay exact when weighted by
 ``bars``); ``"auto"`` (default) is full up to 2 million symbol-bars and
 changes beyond. The summary's ``gate_counts`` are always the exact counts of
 every symbol-bar, accumulated in the compiled loop.
+
+Learning
+--------
+With ``params_from`` (the bot's ledger) the run uses its ACTIVE learned
+versions: they are copied into the run's ledger
+(:func:`botcore.learning.engine_hooks.copy_active_versions`) and applied by
+the same :class:`~botcore.learning.engine_hooks.LearningLink` the live loop
+calls each cycle (weights, thresholds, sizing scale, regime permissions; a
+benched symbol's entries held back by the kernel's ``benched`` gate). Every
+run logs its entries and closes in the ``signal_outcomes`` table
+(:func:`~botcore.learning.engine_hooks.record_backtest_outcomes`), the rows
+a paper replay of the window logs cycle by cycle. Without ``params_from``
+the run's ledger holds no versions: the configuration (and
+``params_overrides``) decide.
 """
 
 from __future__ import annotations
@@ -53,6 +67,7 @@ from botcore.engine.report import ledger_summary, write_summary
 from botcore.engine.state import Engine, new_outputs
 from botcore.errors import DataError
 from botcore.ledger import Ledger
+from botcore.learning.engine_hooks import LearningLink, copy_active_versions, record_backtest_outcomes
 from botcore.market.store import Store
 
 logger = logging.getLogger(__name__)
@@ -177,6 +192,8 @@ def run_backtest(
     trail_every: int = 60,
     chunk_bars: int = DEFAULT_CHUNK_BARS,
     params_overrides: dict[str, Any] | None = None,
+    params_from: str | os.PathLike[str] | Ledger | None = None,
+    bench_from_start: bool = False,
     write_ledger: bool = True,
     progress: Progress | None = None,
 ) -> BacktestResult:
@@ -201,7 +218,18 @@ def run_backtest(
     chunk_bars : int
         Bars per compiled call (memory and progress granularity).
     params_overrides : dict, optional
-        Overrides of :func:`botcore.strategy.build_params`.
+        Overrides of :func:`botcore.strategy.build_params`, the run's baseline
+        (learned overrides win over them key by key).
+    params_from : path or Ledger, optional
+        A ledger (the bot's) whose ACTIVE learned versions the run uses —
+        ``learning`` (signal weights, thresholds), ``benched_symbols``,
+        ``autonomy`` (sizing scale), an active ``patterns`` version. They are
+        copied into the run's ledger and applied as the live loop applies them
+        (:class:`botcore.learning.engine_hooks.LearningLink`): a bench holds
+        from its ``since_ms``, as in a replay of the window. Needs ``write_ledger``.
+    bench_from_start : bool
+        With ``params_from``: benches that began after ``start`` apply from
+        ``start`` (the benchings in force now, over a past window).
     write_ledger : bool
         False skips the ledger and summary (benchmarks of the compiled loop).
     progress : callable, optional
@@ -212,6 +240,8 @@ def run_backtest(
     if not store.root.is_dir():
         raise DataError(f"data: {store.root} is not a directory")
     settings = restrict_settings(settings, symbols)
+    if params_from is not None and not write_ledger:
+        raise ValueError("params_from: the learned versions are copied into the run's ledger; needs write_ledger=True")
     engine = Engine(settings, run_seed=run_seed, params_overrides=params_overrides)
     syms = engine.symbols
     window = resolve_window(store, syms, start_ms, end_ms, warmup_bars)
@@ -225,13 +255,24 @@ def run_backtest(
     report = progress or (lambda phase, done, total: None)
     ledger = fresh_ledger(ledger_path, float(settings.venue.starting_equity_usd), "backtest") if write_ledger else None
     writer = RecordWriter(ledger, syms, engine.cfg.contract_size) if ledger is not None else None
+    link: LearningLink | None = None
     try:
         if ledger is not None:
+            copied = {} if params_from is None else _copy_versions(
+                params_from, ledger, window.start_ms if bench_from_start else None)
+            link = LearningLink(ledger, settings, syms)
+            link.at_cycle(engine, window.start_ms)
             ledger.set_meta("backtest", {
                 "data": str(store.root), "synthetic": store.synthetic, "symbols": list(syms),
                 "start_ms": window.start_ms, "end_ms": window.end_ms, "warmup_ms": window.warmup_ms,
                 "run_seed": run_seed, "trail": ("full" if policy == TRAIL_FULL else "changes"),
                 "trail_every": trail_every, "params_overrides": dict(params_overrides or {}),
+                "params_from": None if params_from is None else str(getattr(params_from, "path", params_from)),
+                "bench_from_start": bool(bench_from_start),
+                "learning": {"versions": link.versions, "copied": copied,
+                             "learned_overrides": engine.learned_overrides,
+                             "weights": engine.cfg.weights.tolist(),
+                             "benched": [s for s, b in zip(syms, engine.benched) if b]},
             })
         # ---- warm-up
         done = 0
@@ -252,9 +293,16 @@ def run_backtest(
             timings["load"] += waited
             lo, hi = 0, len(rows)
             while lo < hi:
+                # the benched mask changes where a bench begins: run up to there, set it, go on (as per cycle)
+                upto = hi
+                if link is not None:
+                    link.at_cycle(engine, int(rows.ts_ms[lo]))
+                    change = link.next_change_ms(int(rows.ts_ms[lo]))
+                    if change is not None:
+                        upto = max(lo + 1, min(hi, int(np.searchsorted(rows.ts_ms, change))))
                 t2 = time.perf_counter()
                 c2 = time.thread_time()
-                stop = nb.run_bars_nb(rows.ts_ms, rows.ohlcv, rows.book, rows.scalars, lo, hi, True, engine.state,
+                stop = nb.run_bars_nb(rows.ts_ms, rows.ohlcv, rows.book, rows.scalars, lo, upto, True, engine.state,
                                       engine.cfg, engine.scratch, engine.params, engine.run_seed, policy,
                                       int(trail_every), out_buf)
                 if stop == hi and rows.ts_ms[hi - 1] == window.end_ms and policy != TRAIL_FULL:
@@ -264,7 +312,11 @@ def run_backtest(
                 timings["compute_cpu"] += time.thread_time() - c2
                 if stop == lo and out_buf.counts.sum() == 0:
                     raise RuntimeError("backtest: a bar produced more records than the buffers hold")
+                entry_signals = out_buf.signals[: out_buf.counts[5]].copy()
                 _flush(writer, out_buf)
+                if ledger is not None and stop > lo:
+                    record_backtest_outcomes(ledger, entry_signals, int(rows.ts_ms[lo]), int(rows.ts_ms[stop - 1]),
+                                             syms)
                 timings["ledger"] += time.perf_counter() - t3
                 done += stop - lo
                 lo = stop
@@ -294,6 +346,17 @@ def run_backtest(
     finally:
         if ledger is not None:
             ledger.close()
+
+
+def _copy_versions(params_from: str | os.PathLike[str] | Ledger, ledger: Ledger, start_ms: int | None) -> dict[str, Any]:
+    """Copy the active learned versions of ``params_from`` (a ledger or its path) into the run's ledger."""
+    if isinstance(params_from, Ledger):
+        return copy_active_versions(params_from, ledger, start_ms=start_ms)
+    path = Path(params_from)
+    if not path.is_file():
+        raise DataError(f"params_from: no ledger at {path}")
+    with Ledger.open(path, readonly=True) as source:
+        return copy_active_versions(source, ledger, start_ms=start_ms)
 
 
 def _prefetch(chunks):

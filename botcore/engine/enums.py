@@ -32,7 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 from botcore.model.enums import TradeCloseReason
-from botcore.strategy.enums import Reason
+from botcore.strategy.enums import N_SIGNALS, Reason
 
 # --------------------------------------------------------------------------- the bar row
 
@@ -203,6 +203,24 @@ trail_rec_dt = np.dtype(
     align=True,
 )
 
+#: What the signals said at a filled entry (the outcome log's ``entry`` event,
+#: :mod:`botcore.learning.engine_hooks`): written by the backtest's compiled
+#: loop after an entry order filled, built from the scratch by the live loop's hook.
+entry_signal_rec_dt = np.dtype(
+    [
+        ("ts", np.int64),  # cycle time of the entry, ms UTC
+        ("col", np.int64),  # symbol column
+        ("side", np.int64),  # +1 long, -1 short
+        ("strategy_id", np.int64),
+        ("regime", np.int64),  # regime code at the entry (-1 unknown)
+        ("conviction", np.float64),  # the aggregator's conviction
+        ("score", np.float64, (N_SIGNALS,)),  # per signal, SIGNAL_NAMES order
+        ("confidence", np.float64, (N_SIGNALS,)),
+        ("status", np.int64, (N_SIGNALS,)),  # SignalStatuses code (0 OK)
+    ],
+    align=True,
+)
+
 #: trail policies of a backtest
 TRAIL_FULL = 0  # one row per symbol per bar (the live loop's trail)
 TRAIL_CHANGES = 1  # a row when (outcome, reason, gate_mask, strategy) changes, on every entry/exit, and every N bars
@@ -231,5 +249,5 @@ def close_reason_of(kind: int, exit_reason: int) -> TradeCloseReason:
 __all__ = [
     "Acct", "BarRow", "BarRows", "Clock", "EXIT_CLOSE_REASON", "KIND_ENTRY", "KIND_EXIT", "KIND_LIQUIDATION",
     "N_ACCT", "N_CLOCK", "N_ROW_SCALARS", "Ohlcv", "RowScalars", "TRAIL_CHANGES", "TRAIL_FULL", "close_reason_of",
-    "equity_rec_dt", "order_rec_dt", "trail_rec_dt",
+    "entry_signal_rec_dt", "equity_rec_dt", "order_rec_dt", "trail_rec_dt",
 ]

@@ -109,6 +109,7 @@ _FS_PARTIAL = 1
 _FS_NO_LIQUIDITY = 2
 _OUTCOME_ENTERED = 2
 _OUTCOME_EXITED = 3
+_REASON_BENCHED = 39
 _QTY_REL_TOL = 1e-9
 _QTY_ABS_TOL = 1e-12
 
@@ -117,7 +118,7 @@ _EXPECTED = (
     (_enums.ORDER_STATUS_FILLED, _enums.ORDER_STATUS_CANCELED, _enums.ORDER_STATUS_REJECTED),
     (_enums.VENUE_NONE, _enums.VENUE_BELOW_MINIMUM, _enums.VENUE_INSUFFICIENT_MARGIN,
      _enums.VENUE_REDUCE_ONLY_NO_POSITION, _enums.VENUE_NO_LIQUIDITY, _enums.VENUE_BOOK_EXHAUSTED),
-    (_enums.KIND_ENTRY, _enums.KIND_EXIT, _enums.KIND_LIQUIDATION), _enums.TRAIL_FULL,
+    (_enums.KIND_ENTRY, _enums.KIND_EXIT, _enums.KIND_LIQUIDATION), _enums.TRAIL_FULL, _enums.Reason.benched,
 )
 _LITERALS = (
     (_QTY, _AVG, _OPENED, _ENTRY_NOTIONAL, _EXIT_QTY, _EXIT_NOTIONAL, _REALIZED, _FEES, _FUNDING),
@@ -126,7 +127,7 @@ _LITERALS = (
      _R_FEAR_GREED, _R_MENTIONS, _R_TONE),
     (_FILLED, _CANCELED, _REJECTED),
     (_V_NONE, _V_BELOW_MINIMUM, _V_INSUFFICIENT_MARGIN, _V_REDUCE_ONLY, _V_NO_LIQUIDITY, _V_BOOK_EXHAUSTED),
-    (_K_ENTRY, _K_EXIT, _K_LIQUIDATION), _TRAIL_FULL,
+    (_K_ENTRY, _K_EXIT, _K_LIQUIDATION), _TRAIL_FULL, _REASON_BENCHED,
 )
 if _EXPECTED != _LITERALS:
     raise ImportError("botcore.engine.nb: literal codes disagree with botcore.engine.enums; update both")
@@ -709,7 +710,9 @@ def trail_write_nb(t_ms, st, sc, out, policy, every_bars):
     per symbol in ``st.trail_open`` and emits it (with ``bars`` = the bars it
     stands for) when the symbol's (outcome, deciding reason, strategy)
     changes, on every entry or exit, or after ``every_bars`` bars (the row's
-    gate mask and numbers are those of its first bar); open rows
+    gate mask and numbers are those of its first bar; a benched symbol's rows
+    also split when the gate mask changes, so a would-be entry, the
+    ``benched`` bit alone, keeps a row of its own); open rows
     are emitted at the end of a run (:func:`trail_flush_nb`). The exact
     per-reason counts of every symbol-bar accumulate in ``st.reason_counts``
     (rows: outcome code; columns: reason code).
@@ -726,7 +729,8 @@ def trail_write_nb(t_ms, st, sc, out, policy, every_bars):
         op = st.trail_open[i]
         same = (op.bars > 0 and op.outcome == row.outcome and op.reason == row.reason
                 and op.strategy_id == row.strategy_id and row.outcome != _OUTCOME_ENTERED
-                and row.outcome != _OUTCOME_EXITED and op.bars < every_bars)
+                and row.outcome != _OUTCOME_EXITED and op.bars < every_bars
+                and (row.reason != _REASON_BENCHED or op.gate_mask == row.gate_mask))
         if same:
             op.bars += 1
             continue
@@ -749,6 +753,21 @@ def trail_flush_nb(st, out):
             op.bars = 0
 
 
+@njit(cache=True)
+def entry_signal_write_nb(rec, t_ms, i, side, strategy_id, sc):
+    """Write what the signals said about symbol ``i`` this cycle into one ``entry_signal_rec_dt`` record."""
+    rec.ts = t_ms
+    rec.col = i
+    rec.side = side
+    rec.strategy_id = strategy_id
+    rec.regime = sc.regime[i]
+    rec.conviction = sc.conviction[i]
+    for k in range(sc.score.shape[1]):
+        rec.score[k] = sc.score[i, k]
+        rec.confidence[k] = sc.conf[i, k]
+        rec.status[k] = sc.status[i, k]
+
+
 # --------------------------------------------------------------------------- the backtest loop
 
 
@@ -757,10 +776,12 @@ def run_bars_nb(ts, ohlcv, book, scal, lo, hi, trading, st, cfg, sc, params, run
     """Run bars ``lo:hi`` of a chunk; with ``trading`` the whole cycle, else only :func:`advance_nb` (warm-up).
 
     Trading cycle: :func:`venue_update_nb`, :func:`advance_nb`,
-    :func:`decide_step_nb`, :func:`venue_submit_nb` for each intent in order,
-    then the equity and trail records. Record counts accumulate in
-    ``out.counts`` (orders, fills, funding, equity, trail); a buffer that
-    could overflow stops the chunk early: return the first bar not run.
+    :func:`decide_step_nb`, :func:`venue_submit_nb` for each intent in order
+    (an entry that filled also writes what the signals said,
+    :func:`entry_signal_write_nb`), then the equity and trail records. Record
+    counts accumulate in ``out.counts`` (orders, fills, funding, equity,
+    trail, entry signals); a buffer that could overflow stops the chunk
+    early: return the first bar not run.
     """
     for k in range(lo, hi):
         t_ms = ts[k]
@@ -770,13 +791,18 @@ def run_bars_nb(ts, ohlcv, book, scal, lo, hi, trading, st, cfg, sc, params, run
         n = ohlcv.shape[1]
         if (out.counts[0] + 2 * n > out.orders.shape[0] or out.counts[1] + 2 * n > out.fills.shape[0]
                 or out.counts[2] + 4 * n > out.funding.shape[0] or out.counts[3] + 1 > out.equity.shape[0]
-                or out.counts[4] + 2 * n > out.trail.shape[0]):
+                or out.counts[4] + 2 * n > out.trail.shape[0] or out.counts[5] + n > out.signals.shape[0]):
             return k
         venue_update_nb(t_ms, ohlcv[k], scal[k], st, cfg, params, out)
         advance_nb(t_ms, ohlcv[k], book[k], scal[k], st, cfg, sc)
         n_intents = decide_step_nb(t_ms, st, cfg, sc, params, run_seed)
         for j in range(n_intents):
-            venue_submit_nb(t_ms, sc.intents[j], book[k], scal[k], st, cfg, params, out)
+            it = sc.intents[j]
+            filled = venue_submit_nb(t_ms, it, book[k], scal[k], st, cfg, params, out)
+            if filled > 0.0 and not it.reduce_only:
+                entry_signal_write_nb(out.signals[out.counts[5]], t_ms, it.symbol_idx, np.int64(it.side),
+                                      it.strategy_id, sc)
+                out.counts[5] += 1
         equity, unrealized, exposure, n_pos = equity_nb(st, cfg, sc)
         e = out.equity[out.counts[3]]
         e.ts = t_ms
@@ -836,7 +862,8 @@ def _guard_stale_cache() -> None:
 _guard_stale_cache()
 
 __all__ = [
-    "advance_nb", "apply_fill_nb", "apply_funding_nb", "cycle_nb", "decide_step_nb", "equity_nb", "free_margin_nb",
+    "advance_nb", "apply_fill_nb", "apply_funding_nb", "cycle_nb", "decide_step_nb", "entry_signal_write_nb",
+    "equity_nb", "free_margin_nb",
     "fsum_nb", "qty_equal_nb", "run_bars_nb", "trail_flush_nb", "trail_write_nb", "venue_submit_nb",
     "venue_update_nb",
 ]

@@ -49,7 +49,7 @@ from botcore.strategy.enums import (
 from botcore.strategy.params import build_params
 from botcore.strategy.state import new_memory, new_portfolio, new_positions
 from botcore.fills.enums import fill_dt, funding_dt
-from botcore.engine.enums import equity_rec_dt, order_rec_dt
+from botcore.engine.enums import entry_signal_rec_dt, equity_rec_dt, order_rec_dt
 
 BAR_MS = 60_000
 BOOK_LEVELS = 10
@@ -145,13 +145,18 @@ class Scratch(NamedTuple):
 
 
 class EngineOutputs(NamedTuple):
-    """Record buffers of the backtest loop; ``counts`` = [orders, fills, funding, equity, trail]."""
+    """Record buffers of the backtest loop; ``counts`` = [orders, fills, funding, equity, trail, signals].
+
+    ``signals`` (``entry_signal_rec_dt``) holds what the signals said at each
+    filled entry, for the outcome log (:mod:`botcore.learning.engine_hooks`).
+    """
 
     orders: np.ndarray
     fills: np.ndarray
     funding: np.ndarray
     equity: np.ndarray
     trail: np.ndarray
+    signals: np.ndarray
     counts: np.ndarray
 
     def reset(self) -> None:
@@ -277,7 +282,8 @@ def new_outputs(n_symbols: int, n_bars: int, *, full_trail: bool) -> EngineOutpu
         equity=np.zeros(max(1, n_bars), dtype=equity_rec_dt),
         trail=np.zeros(max(n_symbols, n_symbols * n_bars if full_trail else n_symbols * (n_bars // 8 + 2)),
                        dtype=trail_rec_dt),
-        counts=np.zeros(5, dtype=np.int64),
+        signals=np.zeros(max(64, 2 * n_symbols + n_bars // 8), dtype=entry_signal_rec_dt),
+        counts=np.zeros(6, dtype=np.int64),
     )
 
 
@@ -291,7 +297,16 @@ class Engine:
     run_seed : int
         Seeds the decision kernel's bandit: ``rng_seed = run_seed ^ t``.
     params_overrides : mapping, optional
-        Versioned overrides of :func:`botcore.strategy.build_params`.
+        Overrides of :func:`botcore.strategy.build_params` for this run (the
+        run's baseline, as if they were in the YAML). The learning system's
+        active versions apply on top of them (:meth:`apply_parameters`):
+        configuration < ``params_overrides`` < learned overrides.
+    weights : array (K,), optional
+        Signal weights in SIGNAL_NAMES order (default: ``config/signals.yaml``);
+        e.g. the active learning version's (:func:`botcore.learning.active_overrides`).
+    learned_overrides : mapping, optional
+        The learning system's ``build_params`` overrides (they win over
+        ``params_overrides`` key by key).
     fill_params : FillParams, optional
         Defaults to :meth:`FillParams.from_settings`.
     check_margin : bool
@@ -300,14 +315,19 @@ class Engine:
 
     def __init__(self, settings: Settings, *, run_seed: int = 0, params_overrides: Mapping[str, Any] | None = None,
                  fill_params: FillParams | None = None, check_margin: bool = True,
-                 starting_cash_usd: float | None = None) -> None:
+                 starting_cash_usd: float | None = None, weights: np.ndarray | None = None,
+                 learned_overrides: Mapping[str, Any] | None = None) -> None:
         self.settings = settings
         self.symbols: tuple[str, ...] = tuple(a.symbol for a in settings.universe.enabled)
-        self.params = build_params(settings, dict(params_overrides or {}))
+        self.base_overrides: dict[str, Any] = dict(params_overrides or {})
+        self.learned_overrides: dict[str, Any] = dict(learned_overrides or {})
+        self.params = build_params(settings, self.effective_overrides())
         if int(self.params[0]["entry_post_only"]) != 0:
             raise ValueError("entry_post_only: post-only limit entries are not supported by the engine yet; use 0")
         self.fill_params = fill_params or FillParams.from_settings(settings)
         self.cfg = new_config(settings, fill_params=self.fill_params, check_margin=check_margin)
+        if weights is not None:
+            self.cfg.weights[:] = self._checked_weights(weights)
         self.state = new_state(settings, self.params, self.cfg, starting_cash_usd)
         self.scratch = new_scratch(self.cfg)
         self.run_seed = int(run_seed)
@@ -316,6 +336,57 @@ class Engine:
     @property
     def n_symbols(self) -> int:
         return len(self.symbols)
+
+    # ------------------------------------------------------------------ parameters between cycles
+
+    def effective_overrides(self) -> dict[str, Any]:
+        """Return the ``build_params`` overrides in force: the run's ``params_overrides``, then the learned ones."""
+        return {**self.base_overrides, **self.learned_overrides}
+
+    def _checked_weights(self, weights: np.ndarray) -> np.ndarray:
+        w = np.asarray(weights, dtype=np.float64)
+        if w.shape != self.cfg.weights.shape:
+            raise ValueError(f"weights: need {self.cfg.weights.shape[0]} values in SIGNAL_NAMES order, got shape {w.shape}")
+        if not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
+            raise ValueError(f"weights: must be finite, >= 0 and not all 0, got {w.tolist()}")
+        return w
+
+    def apply_parameters(self, weights: np.ndarray | None = None,
+                         learned_overrides: Mapping[str, Any] | None = None) -> None:
+        """Re-apply signal weights and learned ``build_params`` overrides in place, between cycles.
+
+        Everything the state holds (positions, signal and regime states, trade
+        memory, breakers) is kept; ``self.params`` and ``self.cfg.weights`` are
+        overwritten in place (so holders of those arrays see the new values).
+        ``learned_overrides`` REPLACES the previous learned set (None keeps it);
+        the run's ``params_overrides`` stay under it. A bad value raises
+        ``ValueError`` naming the field and changes nothing.
+        """
+        w = None if weights is None else self._checked_weights(weights)
+        learned = self.learned_overrides if learned_overrides is None else dict(learned_overrides)
+        params = build_params(self.settings, {**self.base_overrides, **learned})
+        if int(params[0]["entry_post_only"]) != 0:
+            raise ValueError("entry_post_only: post-only limit entries are not supported by the engine yet; use 0")
+        self.params[...] = params
+        self.learned_overrides = learned
+        if w is not None:
+            self.cfg.weights[:] = w
+
+    def set_benched(self, mask: np.ndarray) -> None:
+        """Bench symbols: True holds back that symbol's entries (exits still run; its trail row says ``benched``).
+
+        ``mask`` is ``(n_symbols,)`` bool in ``self.symbols`` order, e.g.
+        :func:`botcore.learning.benched_mask`. Kept in ``state.positions["benched"]``.
+        """
+        m = np.asarray(mask, dtype=bool)
+        if m.shape != (self.n_symbols,):
+            raise ValueError(f"benched mask: need shape ({self.n_symbols},), got {m.shape}")
+        self.state.positions["benched"] = m.astype(np.int8)
+
+    @property
+    def benched(self) -> np.ndarray:
+        """The benched flags, ``(n_symbols,)`` bool."""
+        return self.state.positions["benched"] != 0
 
     def _phase(self, first_cycle_ms: int) -> None:
         if not self._phased:

@@ -133,6 +133,8 @@ class ReasonT(NamedTuple):
     entry_time_unknown: int = 36
     state_invalid: int = 37
     no_strategy_enabled: int = 38
+    # symbol gate set by the learning system (last code: adding it kept the earlier codes)
+    benched: int = 39
 
 
 Reason = ReasonT()
@@ -182,6 +184,7 @@ REASON_TEXT: dict[int, str] = {
     Reason.entry_time_unknown: "entry time unknown: position counts as aged",
     Reason.state_invalid: "position record is inconsistent (quantity not finite)",
     Reason.no_strategy_enabled: "no strategy is enabled",
+    Reason.benched: "symbol benched by the learning system: no new entries, evaluated on paper",
 }
 assert set(REASON_TEXT) == set(REASON_NAMES)
 
@@ -241,11 +244,18 @@ position_dt = np.dtype(
         ("high_water_price", np.float64),  # highest price since entry (NaN: start from entry)
         ("low_water_price", np.float64),  # lowest price since entry
         ("profit_lock_armed", np.int8),  # 1 once the best return reached profit_lock_trigger_pct
+        ("benched", np.int8),  # 1: the symbol is benched (learning): no new entries; exits still run
         ("fees_paid_usd", np.float64),  # fees paid on the open position so far
     ],
     align=True,
 )
-"""Per-symbol position state. ``decide_nb`` writes ``stop_price``, the water marks and ``profit_lock_armed``."""
+"""Per-symbol position state. ``decide_nb`` writes ``stop_price``, the water marks and ``profit_lock_armed``.
+
+``benched`` is an input the caller sets (``Engine.set_benched`` from
+:func:`botcore.learning.benched_mask`): a flat benched symbol is still
+evaluated by every gate but its entry is held back with the ``benched``
+gate; an open position of it exits as usual. A fill never changes it.
+"""
 
 portfolio_dt = np.dtype(
     [

@@ -75,7 +75,7 @@ def compiled_constants_nb():
     ``botcore/strategy/__pycache__`` if it differs).
     """
     return (
-        Reason.no_strategy_enabled, Reason.kill_switch, Reason.stop_loss, Reason.size_below_minimum,
+        Reason.no_strategy_enabled, Reason.benched, Reason.kill_switch, Reason.stop_loss, Reason.size_below_minimum,
         Breaker.drawdown, KillSwitch.flatten, OrderType.limit, StrategyId.breakout_aggressive, N_SECTOR_BUCKETS,
         SignalIds.trend, SignalIds.breakout, SignalIds.open_interest_velocity, _SENTIMENT_SIGNALS[4], _STATUS_OK,
     )
@@ -865,7 +865,11 @@ def entry_gates_nb(now_ms, positions, memory, features, signals, regime, equity,
     (all gates passed for at least one strategy); writes the trail rows of the
     flat symbols (reason: the first failing portfolio or symbol gate, else the
     first failing gate of the strategy that got furthest, ties to the larger
-    tilted allocation). Return the number of candidates.
+    tilted allocation). A benched symbol (``positions[i].benched``) is the
+    first symbol gate: its row says ``benched`` (unless a portfolio gate
+    decided) with every other failing gate in the mask, so a mask of the
+    ``benched`` bit alone is an entry the kernel would have made.
+    Return the number of candidates.
     """
     n_strat = allocation.shape[0]
     n_cand = 0
@@ -890,6 +894,9 @@ def entry_gates_nb(now_ms, positions, memory, features, signals, regime, equity,
             features.min_contracts[i], features.contract_step[i], status_row, np.int64(signals.n_live[i]),
             bool(signals.tradable[i]), direction, conviction, p,
         )
+        if positions[i].benched != 0:  # benched (learning): every gate still runs; the entry is held back
+            smask |= np.int64(1) << np.int64(Reason.benched)
+            sfirst = Reason.benched
         mask = port_mask | smask
         first = port_first if port_first >= 0 else sfirst
         best_s = -1

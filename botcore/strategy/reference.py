@@ -510,6 +510,8 @@ def decide_reference(now_ms: int, positions: np.ndarray, portfolio: np.ndarray, 
         signal_ok = direction != 0 and math.isfinite(conviction) and conviction > 0.0
         if not signal_ok:
             gates.add(Reason.no_signal)
+        if positions[i]["benched"]:  # benched by the learning system: the first symbol gate, every gate still runs
+            gates.codes.insert(len(portfolio_gates.codes), Reason.benched)
         mine: list[StrategyCheck] = []
         if data_ok and signal_ok:
             reg = int(regime[i])

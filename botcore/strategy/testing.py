@@ -3,7 +3,7 @@
 :func:`random_case` draws one complete input of ``decide_nb`` from a seeded
 NumPy generator, deliberately visiting the edges: missing data, tripped or
 near-tripping breakers, kill switches, positions at their exit thresholds,
-unknown entry times, full sectors, long trade memories and parameter variants.
+unknown entry times, full sectors, long trade memories, benched symbols and parameter variants.
 """
 
 from __future__ import annotations
@@ -198,4 +198,8 @@ def random_case(rng: np.random.Generator, settings: Settings, n: int = 15, param
         mem["bandit_beta"] = p["prior_beta"] + min(n_trades, MEMORY_CAPACITY) - wins
         if rng.random() < 0.03:
             mem["bandit_alpha"] = (0.0, -1.0, np.nan)[int(rng.integers(3))]
-    return Case(now_ms, positions, portfolio, memory, features, signals, regime, params, int(rng.integers(0, 2**62)))
+    rng_seed = int(rng.integers(0, 2**62))
+    # benched symbols (learning): flat ones must hold their entries back, open ones keep exiting
+    if rng.random() < 0.3:
+        positions["benched"] = rng.random(n) < 0.3
+    return Case(now_ms, positions, portfolio, memory, features, signals, regime, params, rng_seed)
