@@ -1,0 +1,655 @@
+"""LiveFeed: BloFin public market data and the market-intelligence feeds, cycle by cycle, as snapshots.
+
+The live counterpart of :class:`botcore.market.replay.ReplayFeed`: same
+``symbols``, ``at(t_ms) -> Cycle`` and iteration over :class:`Cycle`, so
+:class:`botcore.engine.loop.TradingLoop` runs on either unchanged.
+
+At cycle time ``t`` (a whole minute) every source of every symbol is fetched
+concurrently through ccxt's async ``blofin`` class (public endpoints, no
+credentials) and :class:`botcore.intel.IntelFeeds`:
+
+==============  ==========================================  ====================================
+input           source                                      known at
+==============  ==========================================  ====================================
+candles_<tf>    ``fetch_ohlcv`` (1m every cycle; 5m..4h     the bar's close; only bars closed
+                only when a new bar has closed)             by ``t`` (``ts + tf <= t``)
+book            ``fetch_order_book`` (sizes -> base units)   the venue's book time
+mark            ``fetch_mark_price``                         the venue's time
+funding         ``fetch_funding_rate`` (rate, next time;    when fetched (cached
+                refreshed every ``funding_refresh_ms``)      ``funding_refresh_ms`` at most)
+open_interest   CoinGlass via ``IntelFeeds.latest``          the bar's close
+liquidations    CoinGlass                                    the minute's close
+taker           CoinGlass buy/sell ratio x BloFin 1m volume  the minute's close
+fear_greed      Alternative.me (market-wide)                 the day's start
+social          CryptoCompare (market-wide)                  the hour's start
+==============  ==========================================  ====================================
+
+Instantaneous venue values are observed during the cycle's fetch, just after
+``t``: a venue time in ``(t, t + max_ahead_ms]`` is stamped ``t``; a later one
+is not the market at ``t`` and is dropped as a fault. ``taker`` turns
+CoinGlass's taker buy/sell ratio ``r`` of a minute into base units with
+BloFin's base volume ``V`` of the same minute: buy ``V r / (1 + r)``, sell
+``V / (1 + r)`` (the taker signal reads only the buy share).
+
+Every call runs under ``asyncio.wait_for(timeout_s)`` (ccxt's throttle queue
+and tenacity retries of ``ccxt.NetworkError`` included), so a cycle's fetch
+never takes longer than ``timeout_s``. A source that fails, times out or
+answers invalid data leaves its input MISSING (the signals report
+``DATA_OUTAGE``) — never a neutral stand-in; the reason is kept in
+:attr:`LiveFeed.last_faults` (this cycle) and :attr:`LiveFeed.fault_counts`
+(since start) and logged. A symbol whose every fetch fails is still in the
+cycle, with every input missing.
+
+:func:`warm_up_live` downloads the recent history the signals warm up on into
+a :class:`~botcore.market.store.Store` (1m candles and funding through
+:mod:`botcore.market.download`; open interest, liquidations, taker, fear &
+greed and social through ``IntelFeeds.history``) and returns the cycle range
+for :meth:`TradingLoop.warm_up`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import ccxt
+import ccxt.async_support as ccxt_async
+import numpy as np
+import pandas as pd
+import tenacity
+
+from botcore.errors import BotcoreError, DataError
+from botcore.market.download import RetryPolicy, book_row, download_funding, download_ohlcv, make_exchange
+from botcore.market.enums import TIMEFRAMES
+from botcore.market.replay import Cycle
+from botcore.market.snapshot import DEFAULT_LOOKBACK_BARS, Book, Candles, MarketSnapshot, staleness_ms
+from botcore.market.store import BOOK_LEVELS, TIMEFRAME_MS, Store
+
+logger = logging.getLogger(__name__)
+
+BAR_MS = 60_000
+HOUR_MS = 3_600_000
+MARKET = "MARKET"
+#: most candles BloFin returns per request
+MAX_CANDLES = 1_440
+#: snapshot input of each per-symbol intel kind
+_INTEL_INPUT = {"open_interest": "open_interest", "liquidations": "liquidations", "taker_ratio": "taker"}
+
+
+# --------------------------------------------------------------------------- pure pieces
+
+
+def floor_ms(t_ms: int, step_ms: int) -> int:
+    """Return ``t_ms`` floored to the ``step_ms`` grid."""
+    return int(t_ms) - int(t_ms) % step_ms
+
+
+def last_closed_open(t_ms: int, tf_ms: int) -> int:
+    """Return the open time of the newest ``tf_ms`` bar closed by ``t_ms``."""
+    return floor_ms(t_ms, tf_ms) - tf_ms
+
+
+def merge_closed_bars(cached: Mapping[int, Sequence[float]], rows: Iterable[Sequence[Any]], tf_ms: int, t_ms: int,
+                      keep: int) -> dict[int, tuple[float, ...]]:
+    """Return ``cached`` plus the ``rows`` (ccxt OHLCV) closed by ``t_ms``, the newest ``keep`` bars only.
+
+    A bar still forming at ``t_ms`` (``ts + tf_ms > t_ms``) is never kept.
+    """
+    out = {int(ts): tuple(row) for ts, row in cached.items()}
+    for r in rows:
+        ts = int(r[0])
+        if ts + tf_ms <= t_ms and None not in r[1:6]:
+            out[ts] = tuple(float(x) for x in r[1:6])
+    newest = sorted(out)[-keep:]
+    return {ts: out[ts] for ts in newest}
+
+
+def candles_at(bars: Mapping[int, Sequence[float]], tf_ms: int, t_ms: int, lookback_bars: int) -> Candles | None:
+    """Return the bars closed in ``(t - lookback * tf, t]`` as :class:`Candles`, None unless the newest closed bar is held."""
+    if last_closed_open(t_ms, tf_ms) not in bars:
+        return None
+    lo = t_ms - lookback_bars * tf_ms
+    ts = np.array([s for s in sorted(bars) if lo < s + tf_ms <= t_ms], dtype=np.int64)
+    v = np.array([bars[int(s)] for s in ts], dtype=np.float64).reshape(-1, 5)
+    return Candles(ts, v[:, 0], v[:, 1], v[:, 2], v[:, 3], v[:, 4])
+
+
+def stamp(ts_ms: int | None, t_ms: int, max_ahead_ms: int) -> int:
+    """Return the known-at time of a value observed during the cycle at ``t_ms``: ``min(ts, t)``.
+
+    None (the venue gave no time) is ``t``. Raise DataError for a time more
+    than ``max_ahead_ms`` after ``t``: that value is not the market at ``t``.
+    """
+    if ts_ms is None:
+        return int(t_ms)
+    if ts_ms > t_ms + max_ahead_ms:
+        raise DataError(f"stamped {int(ts_ms) - int(t_ms)} ms after the cycle time {t_ms} (limit {max_ahead_ms} ms)")
+    return min(int(ts_ms), int(t_ms))
+
+
+def book_from_ccxt(order_book: Mapping[str, Any], contract_size: float, known_ms: int, levels: int = BOOK_LEVELS) -> Book:
+    """Return a ccxt order book as a :class:`Book` (sizes from contracts to base units, NaN past the depth)."""
+    row = np.asarray(book_row(dict(order_book), contract_size, known_ms, levels)[1:], dtype=np.float64)
+    return Book(int(known_ms), *row.reshape(4, levels))
+
+
+def taker_base(ratio: float, volume_base: float) -> tuple[float, float]:
+    """Split a minute's base volume by a taker buy/sell ratio: ``(V r / (1 + r), V / (1 + r))``."""
+    if not (math.isfinite(ratio) and ratio >= 0 and math.isfinite(volume_base) and volume_base >= 0):
+        raise DataError(f"taker: ratio {ratio} and volume {volume_base} must be finite and >= 0")
+    return volume_base * ratio / (1.0 + ratio), volume_base / (1.0 + ratio)
+
+
+def snapshot_from_parts(symbol: str, t_ms: int, candles: Mapping[str, Candles], parts: Mapping[str, Mapping[str, Any]],
+                        stale: Iterable[str] = ()) -> tuple[MarketSnapshot, dict[str, str]]:
+    """Build the snapshot, dropping each input whose data fails validation; return it and ``{input: reason}``.
+
+    ``parts`` maps an input name (``book``, ``mark``, ...) to its
+    :class:`MarketSnapshot` keyword arguments. Corrupt data is worse than no
+    data: a part that does not validate is left out, the rest kept.
+    """
+    faults: dict[str, str] = {}
+    good_candles: dict[str, Candles] = {}
+    for tf, bars in candles.items():
+        try:
+            MarketSnapshot(symbol, t_ms, {tf: bars})
+            good_candles[tf] = bars
+        except DataError as exc:
+            faults[f"candles_{tf}"] = f"invalid: {exc}"
+    kwargs: dict[str, Any] = {}
+    for name, part in parts.items():
+        try:
+            MarketSnapshot(symbol, t_ms, **part)
+            kwargs.update(part)
+        except DataError as exc:
+            faults[name] = f"invalid: {exc}"
+    snap = MarketSnapshot(symbol, int(t_ms), good_candles, stale=frozenset(stale), check=False, **kwargs)
+    return snap, faults
+
+
+# --------------------------------------------------------------------------- the client
+
+
+def public_exchange(api_url: str | None = None, *, timeout_ms: int = 10_000, rate_limit_ms: int | None = None) -> Any:
+    """Return ccxt's async ``blofin`` client for public data; ``api_url`` replaces every REST base URL (a test server)."""
+    config: dict[str, Any] = {"enableRateLimit": True, "timeout": int(timeout_ms)}
+    if rate_limit_ms is not None:
+        config["rateLimit"] = rate_limit_ms
+    exchange = ccxt_async.blofin(config)
+    if api_url is not None:
+        api = exchange.urls["api"]
+        exchange.urls["api"] = {k: api_url for k in api} if isinstance(api, dict) else api_url
+    return exchange
+
+
+class _Failed(Exception):
+    """A source gave nothing usable this cycle (the reason is the message)."""
+
+
+class LiveFeed:
+    """Cycles of live BloFin public data plus intel, the interface of :class:`ReplayFeed` (module docstring).
+
+    Parameters
+    ----------
+    symbols : sequence of str
+        ccxt symbols (``BTC/USDT:USDT``); each cycle's snapshots follow this order.
+    exchange : optional
+        A ``ccxt.async_support.blofin`` (or compatible) client, used only on the
+        feed's own event loop; default :func:`public_exchange`.
+    intel : IntelFeeds, optional
+        The market-intelligence feeds; None leaves their inputs missing.
+    staleness : optional
+        Settings, a mapping of ``max_staleness_seconds``, or None for the default config.
+    timeframes : sequence of str
+        Candle timeframes to carry (a subset of ``1m, 5m, 15m, 1h, 4h``; ``1m`` is what the loop reads).
+    lookback_bars : int
+        Closed bars per timeframe in each snapshot.
+    levels : int
+        Order-book depth.
+    timeout_s : float
+        Budget of every call of a cycle (all run concurrently, so of the cycle's fetch).
+    attempts : int
+        Tries of a call failing with ``ccxt.NetworkError`` (429, 5xx, timeouts) within the budget.
+    funding_refresh_ms : int
+        Reuse a fetched funding rate this long (and never past its settlement time).
+    max_ahead_ms : int, optional
+        How far after ``t`` a venue time may be (the fetch window); default ``timeout_s`` + 5 s.
+    scheduler : iterable of (t_ms, late_ms), optional
+        What :meth:`__iter__` walks; default :class:`botcore.engine.schedule.Scheduler` on the minute grid.
+    """
+
+    def __init__(
+        self,
+        symbols: Sequence[str],
+        *,
+        exchange: Any = None,
+        intel: Any = None,
+        staleness: Any = None,
+        timeframes: Sequence[str] = TIMEFRAMES,
+        lookback_bars: int = DEFAULT_LOOKBACK_BARS,
+        levels: int = BOOK_LEVELS,
+        timeout_s: float = 20.0,
+        attempts: int = 2,
+        funding_refresh_ms: int = 300_000,
+        max_ahead_ms: int | None = None,
+        scheduler: Iterable[tuple[int, int]] | None = None,
+    ) -> None:
+        if not symbols:
+            raise DataError("symbols: empty")
+        unknown = [tf for tf in timeframes if tf not in TIMEFRAMES]
+        if unknown:
+            raise DataError(f"timeframes: {unknown[0]!r} is not one of {TIMEFRAMES}")
+        if lookback_bars < 1:
+            raise DataError(f"lookback_bars: must be >= 1, got {lookback_bars}")
+        if timeout_s <= 0:
+            raise DataError(f"timeout_s: must be > 0, got {timeout_s}")
+        self.symbols = tuple(symbols)
+        self.exchange = exchange if exchange is not None else public_exchange()
+        self.intel = intel
+        self.stale_ms = staleness_ms(staleness)
+        self.timeframes = tuple(timeframes)
+        self.lookback_bars = int(lookback_bars)
+        self.levels = int(levels)
+        self.timeout_s = float(timeout_s)
+        self.attempts = int(attempts)
+        self.funding_refresh_ms = int(funding_refresh_ms)
+        self.max_ahead_ms = int(self.timeout_s * 1000) + 5_000 if max_ahead_ms is None else int(max_ahead_ms)
+        self.scheduler = scheduler
+        self.last_faults: dict[str, dict[str, str]] = {}
+        self.fault_counts: Counter[tuple[str, str]] = Counter()
+        self.cycles = 0
+        self._bars: dict[tuple[str, str], dict[int, tuple[float, ...]]] = {}
+        self._funding: dict[str, tuple[int, dict[str, Any]]] = {}
+        self._markets_loaded = False
+        self._aio: asyncio.AbstractEventLoop | None = None
+
+    # ------------------------------------------------------------------ calls
+
+    async def _call(self, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+        """Await ``fn`` within the budget, retrying ccxt network errors; raise :class:`_Failed` with the reason."""
+        retrying = tenacity.AsyncRetrying(
+            retry=tenacity.retry_if_exception_type(ccxt.NetworkError),
+            stop=tenacity.stop_after_attempt(self.attempts),
+            wait=tenacity.wait_exponential(multiplier=0.2, min=0.2, max=2.0),
+            reraise=True,
+        )
+        try:
+            return await asyncio.wait_for(retrying(fn, *args, **kwargs), self.timeout_s)
+        except asyncio.TimeoutError:
+            raise _Failed(f"timed out after {self.timeout_s:g} s") from None
+        except (ccxt.BaseError, BotcoreError, ValueError, KeyError, TypeError) as exc:
+            raise _Failed(f"{type(exc).__name__}: {str(exc)[:300]}") from None
+
+    async def _load_markets(self) -> None:
+        if not self._markets_loaded:
+            await self._call(self.exchange.load_markets)
+            self._markets_loaded = True
+
+    # ------------------------------------------------------------------ sources
+
+    async def _candles(self, symbol: str, tf: str, t: int) -> Candles:
+        tf_ms = TIMEFRAME_MS[tf]
+        key = (symbol, tf)
+        cached = self._bars.get(key, {})
+        want = last_closed_open(t, tf_ms)
+        if want not in cached:
+            newest = max(cached) if cached else None
+            need = self.lookback_bars if newest is None else min(self.lookback_bars, (want - newest) // tf_ms)
+            limit = min(MAX_CANDLES, max(need, 1) + 1)  # + the bar still forming
+            await self._load_markets()
+            rows = await self._call(self.exchange.fetch_ohlcv, symbol, tf, None, limit, {"until": t})
+            cached = merge_closed_bars(cached, rows, tf_ms, t, self.lookback_bars)
+            self._bars[key] = cached
+        bars = candles_at(cached, tf_ms, t, self.lookback_bars)
+        if bars is None:
+            raise _Failed(f"the venue has no {tf} bar closing at {want + tf_ms}")
+        return bars
+
+    async def _book(self, symbol: str, t: int) -> dict[str, Any]:
+        await self._load_markets()
+        ob = await self._call(self.exchange.fetch_order_book, symbol, self.levels)
+        known = self._fresh("book", stamp(ob.get("timestamp"), t, self.max_ahead_ms), t)
+        size = float(self.exchange.market(symbol).get("contractSize") or 1.0)
+        return {"book": book_from_ccxt(ob, size, known, self.levels)}
+
+    async def _mark(self, symbol: str, t: int) -> dict[str, Any]:
+        await self._load_markets()
+        ticker = await self._call(self.exchange.fetch_mark_price, symbol)
+        price = ticker.get("markPrice")
+        if price is None:
+            raise _Failed("the venue sent no mark price")
+        known = self._fresh("candles", stamp(ticker.get("timestamp"), t, self.max_ahead_ms), t)
+        return {"mark_price": float(price), "mark_ts_ms": known}
+
+    async def _funding_rate(self, symbol: str, t: int) -> dict[str, Any]:
+        hit = self._funding.get(symbol)
+        if hit is not None:
+            seen, part = hit
+            nxt = part["next_funding_ts_ms"]
+            if seen <= t < seen + self.funding_refresh_ms and (nxt is None or t < nxt):
+                return self._fresh_part("funding", part, t)
+        await self._load_markets()
+        fr = await self._call(self.exchange.fetch_funding_rate, symbol)
+        if fr.get("fundingRate") is None:
+            raise _Failed("the venue sent no funding rate")
+        nxt = fr.get("fundingTimestamp")
+        part = {"funding_rate": float(fr["fundingRate"]), "funding_ts_ms": int(t),
+                "next_funding_ts_ms": None if nxt is None else int(nxt)}
+        self._funding[symbol] = (int(t), part)
+        return part
+
+    def _fresh(self, key: str, known: int, t: int) -> int:
+        if t - known > self.stale_ms[key]:
+            raise _Failed(f"stale: {t - known} ms old (limit {self.stale_ms[key]} ms)")
+        return known
+
+    def _fresh_part(self, key: str, part: dict[str, Any], t: int) -> dict[str, Any]:
+        self._fresh(key, part["funding_ts_ms"], t)
+        return part
+
+    async def _intel(self, kind: str, symbol: str, t: int) -> Any:
+        """One intel value (a :class:`FeedValue`); its own retries and outages, bounded by the budget."""
+        if self.intel is None:
+            raise _Failed("no intel feeds configured")
+        try:
+            return await asyncio.wait_for(self.intel.latest(kind, symbol, t), self.timeout_s)
+        except asyncio.TimeoutError:
+            raise _Failed(f"timed out after {self.timeout_s:g} s") from None
+
+    # ------------------------------------------------------------------ one cycle
+
+    async def _guard(self, coro: Awaitable[Any]) -> Any:
+        """Return the source's result, or the :class:`_Failed` reason as a string."""
+        try:
+            return await coro
+        except _Failed as exc:
+            return str(exc)
+        except DataError as exc:
+            return f"invalid: {exc}"
+        except ccxt.BaseError as exc:  # e.g. BadSymbol from market(): a symbol the venue does not list
+            return f"{type(exc).__name__}: {str(exc)[:300]}"
+        except Exception as exc:  # noqa: BLE001 - a defect must not stop the loop: an outage, logged loudly
+            logger.error("live feed: unexpected %s", type(exc).__name__, exc_info=True)
+            return f"{type(exc).__name__}: {exc}"
+
+    async def fetch(self, t_ms: int) -> Cycle:
+        """Fetch every source of every symbol concurrently and return the :class:`Cycle` at ``t_ms``.
+
+        Use from a running event loop; :meth:`at` is the synchronous face.
+        """
+        t = int(t_ms)
+        if t % BAR_MS:
+            raise DataError(f"t_ms: {t} is not on a whole minute")
+        jobs: list[tuple[str, str, Awaitable[Any]]] = []
+        for s in self.symbols:
+            jobs += [(s, f"candles_{tf}", self._candles(s, tf, t)) for tf in self.timeframes]
+            jobs += [(s, "book", self._book(s, t)), (s, "mark", self._mark(s, t)), (s, "funding", self._funding_rate(s, t))]
+            jobs += [(s, kind, self._intel(kind, s, t)) for kind in _INTEL_INPUT]
+        jobs += [(MARKET, kind, self._intel(kind, MARKET, t)) for kind in ("fear_greed", "social")]
+        results = await asyncio.gather(*(self._guard(job) for _, _, job in jobs))
+        got: dict[str, dict[str, Any]] = {}
+        for (s, name, _), res in zip(jobs, results):
+            got.setdefault(s, {})[name] = res
+        return self._assemble(t, got)
+
+    def _assemble(self, t: int, got: dict[str, dict[str, Any]]) -> Cycle:
+        faults: dict[str, dict[str, str]] = {}
+        stale: dict[str, set[str]] = {}
+
+        def fail(owner: str, name: str, reason: str) -> None:
+            faults.setdefault(owner, {})[name] = reason
+            if reason.startswith("stale"):
+                stale.setdefault(owner, set()).add(name)
+
+        market: dict[str, dict[str, Any]] = {}
+        for kind, value in got.get(MARKET, {}).items():
+            part = self._intel_part(kind, value, None)
+            if isinstance(part, str):
+                fail(MARKET, kind, part)
+            else:
+                market[kind] = part
+        snaps: dict[str, MarketSnapshot] = {}
+        for s in self.symbols:
+            res = got[s]
+            candles = {}
+            for tf in self.timeframes:
+                r = res[f"candles_{tf}"]
+                if isinstance(r, str):
+                    fail(s, f"candles_{tf}", r)
+                else:
+                    candles[tf] = r
+            parts: dict[str, dict[str, Any]] = {}
+            for name in ("book", "mark", "funding"):
+                if isinstance(res[name], str):
+                    fail(s, name, res[name])
+                else:
+                    parts[name] = res[name]
+            for kind, name in _INTEL_INPUT.items():
+                part = self._intel_part(kind, res[kind], candles.get("1m") or self._bars.get((s, "1m")))
+                if isinstance(part, str):
+                    fail(s, name, part)
+                else:
+                    parts[name] = part
+            parts.update(market)
+            snap, bad = snapshot_from_parts(s, t, candles, parts, stale.get(s, set()) | stale.get(MARKET, set()))
+            for name, reason in bad.items():
+                fail(s, name, reason)
+            snaps[s] = snap
+        self._record(t, faults)
+        return Cycle(t, snaps)
+
+    @staticmethod
+    def _intel_part(kind: str, value: Any, bars_1m: Any) -> dict[str, Any] | str:
+        """Return the snapshot keywords of one intel :class:`FeedValue`, or why it is missing."""
+        if isinstance(value, str):
+            return value
+        if not value.ok:
+            return f"{value.outage.value if value.outage else 'outage'}: {value.reason}"  # 'stale: ...' when stale
+        v, ts = value.values, int(value.ts_ms)
+        if kind == "open_interest":
+            return {"oi_usd": v["oi_usd"], "oi_ts_ms": ts}
+        if kind == "liquidations":
+            return {"long_liq_usd": v["long_liq_usd"], "short_liq_usd": v["short_liq_usd"], "liquidations_ts_ms": ts}
+        if kind == "taker_ratio":
+            volume = _volume_of_minute(bars_1m, ts - BAR_MS)
+            if volume is None:
+                return f"no BloFin 1m volume for the taker minute closing at {ts}"
+            try:
+                buy, sell = taker_base(float(v["buy_sell_ratio"]), volume)
+            except DataError as exc:
+                return f"invalid: {exc}"
+            return {"taker_buy_base": buy, "taker_sell_base": sell, "taker_ts_ms": ts}
+        if kind == "fear_greed":
+            return {"fear_greed": v["value"], "fear_greed_ts_ms": ts}
+        return {"social_mentions": v["mentions"], "social_tone": v["tone"], "social_ts_ms": ts}
+
+    def _record(self, t: int, faults: dict[str, dict[str, str]]) -> None:
+        self.last_faults = faults
+        self.cycles += 1
+        for owner, by_input in faults.items():
+            for name in by_input:
+                self.fault_counts[(owner, name)] += 1
+        if faults:
+            n = sum(len(v) for v in faults.values())
+            detail = "; ".join(f"{owner} {name}: {why}" for owner, v in faults.items() for name, why in v.items())
+            logger.warning("cycle %d: %d input(s) missing: %s", t, n, detail[:2_000])
+
+    # ------------------------------------------------------------------ synchronous face
+
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        if self._aio is None or self._aio.is_closed():
+            self._aio = asyncio.new_event_loop()
+        return self._aio
+
+    def run(self, coro: Awaitable[Any]) -> Any:
+        """Run ``coro`` on the feed's own event loop (where its clients live)."""
+        return self._loop().run_until_complete(coro)
+
+    def at(self, t_ms: int) -> Cycle:
+        """Return the :class:`Cycle` at ``t_ms`` (fetched now: call it at ``t``, not for the past)."""
+        return self.run(self.fetch(t_ms))
+
+    def __iter__(self) -> Iterator[Cycle]:
+        """Yield the cycle of each scheduler tick (the default scheduler: every whole minute, wall clock)."""
+        if self.scheduler is None:
+            from botcore.engine.schedule import Scheduler  # lazy: botcore.engine imports the loop
+
+            self.scheduler = Scheduler(BAR_MS)
+        for t_ms, _late_ms in self.scheduler:
+            yield self.at(t_ms)
+
+    def stop(self) -> None:
+        """Stop the iteration after the current cycle (the scheduler's ``stop``)."""
+        stop = getattr(self.scheduler, "stop", None)
+        if stop is not None:
+            stop()
+
+    async def aclose(self) -> None:
+        """Close the exchange client and the intel feeds."""
+        await self.exchange.close()
+        if self.intel is not None:
+            await self.intel.aclose()
+
+    def close(self) -> None:
+        """Close the clients and the feed's event loop."""
+        if self._aio is not None and not self._aio.is_closed():
+            self._aio.run_until_complete(self.aclose())
+            self._aio.close()
+
+    def warm_up(self, store: Store, bars: int, **kwargs: Any) -> "WarmUp":
+        """Download ``bars`` minutes of history into ``store`` with :func:`warm_up_live` (intel on this feed's loop)."""
+        return warm_up_live(store, self.symbols, bars, intel=self.intel, run=self.run, **kwargs)
+
+
+def _volume_of_minute(bars: Any, open_ms: int) -> float | None:
+    """Base volume of the 1m bar opening at ``open_ms`` from :class:`Candles` or a cache ``{ts: ohlcv}``."""
+    if bars is None:
+        return None
+    if isinstance(bars, Candles):
+        hit = np.flatnonzero(bars.ts_ms == open_ms)
+        return float(bars.volume[hit[0]]) if len(hit) else None
+    row = bars.get(open_ms)
+    return None if row is None else float(row[4])
+
+
+# --------------------------------------------------------------------------- warm-up
+
+
+class WarmUp(NamedTuple):
+    """What :func:`warm_up_live` stored: the cycle range for ``TradingLoop.warm_up`` and what failed."""
+
+    first_ms: int
+    last_ms: int
+    faults: dict[str, str]
+
+
+def _intel_rows(kind: str, frame: pd.DataFrame, candles: pd.DataFrame | None) -> tuple[str, pd.DataFrame]:
+    """Return the store kind and rows of an intel history frame (stamped at bar close) in the store's schema."""
+    if kind == "open_interest":
+        return "open_interest", frame[["ts", "oi_usd"]]
+    if kind == "liquidations":
+        return "liquidations", frame.assign(ts=frame["ts"] - BAR_MS)[["ts", "long_liq_usd", "short_liq_usd"]]
+    if kind == "taker_ratio":
+        opened = frame.assign(ts=frame["ts"] - BAR_MS)
+        if candles is None or candles.empty:
+            return "taker", pd.DataFrame({"ts": np.array([], np.int64), "taker_buy_base": [], "taker_sell_base": []})
+        both = opened.merge(candles[["ts", "volume"]], on="ts", how="inner")
+        r, v = both["buy_sell_ratio"].to_numpy(np.float64), both["volume"].to_numpy(np.float64)
+        ok = np.isfinite(r) & (r >= 0)
+        out = pd.DataFrame({"ts": both["ts"].to_numpy(np.int64)[ok], "taker_buy_base": (v * r / (1 + r))[ok],
+                            "taker_sell_base": (v / (1 + r))[ok]})
+        return "taker", out
+    return kind, frame
+
+
+def warm_up_live(
+    store: Store,
+    symbols: Sequence[str],
+    bars: int,
+    *,
+    end_ms: int | None = None,
+    exchange: Any = None,
+    api_url: str | None = None,
+    intel: Any = None,
+    run: Callable[[Awaitable[Any]], Any] = asyncio.run,
+    intel_page_bars: int = 1_000,
+    page_limit: int = 100,
+    retry: RetryPolicy = RetryPolicy(attempts=3, wait_min_s=1.0, wait_max_s=10.0),
+    progress: bool = False,
+) -> WarmUp:
+    """Download the last ``bars`` minutes before ``end_ms`` into ``store``; return the cycle range to warm up on.
+
+    The range is ``[last - (bars - 1) min, last]`` with ``last`` the newest
+    whole minute at or before ``end_ms`` (default the venue's clock). 1m
+    candles and funding come from BloFin through :mod:`botcore.market.download`
+    (a synchronous ccxt client: ``exchange``, or :func:`make_exchange` on
+    ``api_url``); with ``intel``, open interest, liquidations, taker (ratio x
+    stored 1m volume), fear & greed and social from ``IntelFeeds.history``
+    (``run`` runs its coroutines: pass the live feed's :meth:`LiveFeed.run` so
+    the feeds stay on one event loop). Candle and funding failures raise (no
+    warm-up without prices); an intel kind that fails is logged and listed in
+    ``faults``, its signal warming up live instead.
+    """
+    if bars < 1:
+        raise DataError(f"bars: must be >= 1, got {bars}")
+    exchange = exchange if exchange is not None else make_exchange("blofin", api_url)
+    now = int(exchange.milliseconds() if end_ms is None else end_ms)
+    last = floor_ms(now, BAR_MS)
+    first = last - (bars - 1) * BAR_MS
+    for s in symbols:
+        download_ohlcv(exchange, store, s, "1m", first - BAR_MS, last, page_limit=page_limit, retry=retry, progress=progress)
+        download_funding(exchange, store, s, first - 24 * HOUR_MS, last, page_limit=page_limit, retry=retry, progress=progress)
+    faults: dict[str, str] = {}
+    if intel is not None:
+        faults = run(_intel_history(intel, store, symbols, first, last, intel_page_bars))
+    logger.info("live warm-up: %d bars of %d symbols in [%d, %d]; %d intel fault(s)", bars, len(symbols), first, last,
+                len(faults))
+    return WarmUp(first, last, faults)
+
+
+async def _intel_history(intel: Any, store: Store, symbols: Sequence[str], first: int, last: int,
+                         page_bars: int) -> dict[str, str]:
+    """Page each intel kind's history over ``(first - 1m, last]`` into ``store``; return ``{"symbol kind": reason}``."""
+    faults: dict[str, str] = {}
+    jobs = [(s, k) for s in symbols for k in _INTEL_INPUT] + [(MARKET, "fear_greed"), (MARKET, "social")]
+    for symbol, kind in jobs:
+        try:
+            if kind in _INTEL_INPUT:
+                frames = []
+                for w0 in range(first - BAR_MS, last, page_bars * BAR_MS):
+                    w1 = min(w0 + page_bars * BAR_MS, last)
+                    frames.append(await intel.history(kind, symbol, now_ms=last, start_ms=w0, end_ms=w1, limit=page_bars))
+                frame = pd.concat(frames).drop_duplicates("ts", keep="last").sort_values("ts")
+            else:
+                days = -(-(last - first) // (24 * HOUR_MS)) + 2
+                hours = -(-(last - first) // HOUR_MS) + 2 + intel.options.social_baseline_hours  # + the tone's baseline
+                limit = days if kind == "fear_greed" else min(2_000, max(hours, intel.options.social_hours))
+                frame = await intel.history(kind, MARKET, now_ms=last, limit=limit)
+            frame = frame.loc[frame["ts"] <= last].reset_index(drop=True)
+            candles = store.read("candles_1m", symbol, first - 2 * BAR_MS, last) if kind == "taker_ratio" else None
+            store_kind, rows = _intel_rows(kind, frame, candles)
+            if len(rows):
+                store.write(store_kind, symbol, rows.reset_index(drop=True))
+        except (BotcoreError, ValueError, KeyError) as exc:
+            faults[f"{symbol} {kind}"] = f"{type(exc).__name__}: {exc}"[:300]
+            logger.warning("live warm-up: %s %s history not stored (%s): its signal warms up live", symbol, kind, exc)
+    return faults
+
+
+__all__ = [
+    "LiveFeed",
+    "WarmUp",
+    "book_from_ccxt",
+    "candles_at",
+    "last_closed_open",
+    "merge_closed_bars",
+    "public_exchange",
+    "snapshot_from_parts",
+    "stamp",
+    "taker_base",
+    "warm_up_live",
+]
