@@ -67,7 +67,6 @@ from botcore.engine.report import ledger_summary, write_summary
 from botcore.engine.state import Engine, new_outputs
 from botcore.errors import DataError
 from botcore.ledger import Ledger
-from botcore.learning.engine_hooks import LearningLink, copy_active_versions, record_backtest_outcomes
 from botcore.market.store import Store
 
 logger = logging.getLogger(__name__)
@@ -235,6 +234,8 @@ def run_backtest(
     progress : callable, optional
         ``progress(phase, done_bars, total_bars)`` with phase ``"warm-up"`` or ``"backtest"``.
     """
+    from botcore.learning.engine_hooks import LearningLink, record_backtest_outcomes  # learning imports the engine
+
     t_begin = time.perf_counter()
     store = data if isinstance(data, Store) else Store(data)
     if not store.root.is_dir():
@@ -255,7 +256,7 @@ def run_backtest(
     report = progress or (lambda phase, done, total: None)
     ledger = fresh_ledger(ledger_path, float(settings.venue.starting_equity_usd), "backtest") if write_ledger else None
     writer = RecordWriter(ledger, syms, engine.cfg.contract_size) if ledger is not None else None
-    link: LearningLink | None = None
+    link = None
     try:
         if ledger is not None:
             copied = {} if params_from is None else _copy_versions(
@@ -350,6 +351,8 @@ def run_backtest(
 
 def _copy_versions(params_from: str | os.PathLike[str] | Ledger, ledger: Ledger, start_ms: int | None) -> dict[str, Any]:
     """Copy the active learned versions of ``params_from`` (a ledger or its path) into the run's ledger."""
+    from botcore.learning.engine_hooks import copy_active_versions
+
     if isinstance(params_from, Ledger):
         return copy_active_versions(params_from, ledger, start_ms=start_ms)
     path = Path(params_from)

@@ -19,16 +19,20 @@ Modules
 ``pipeline``   everything in order (:func:`run_learning`) and the papermill notebook run
 ``synthetic``  SYNTHETIC trade histories with planted truth (demo and tests)
 
-The engine's calls
-------------------
-At start and after every learning cycle::
+``engine_hooks`` the engine's side: :class:`~botcore.learning.engine_hooks.LearningLink`
+               (active versions and benchings, per cycle), the outcome log of a step
+               (:func:`~botcore.learning.engine_hooks.record_step_outcomes`) or of a backtest batch
 
-    weights, overrides = active_overrides(ledger, settings)   # weights (K,), build_params overrides
-    mask = benched_mask(ledger, symbols, now_ms)              # True: skip entries of that symbol
+The engine's calls (see README.md)
+----------------------------------
+Each cycle, before it runs, and in its transaction after its fills::
 
-At every entry and every close::
+    link = LearningLink(ledger, settings, engine.symbols)     # once
+    link.at_cycle(engine, t_ms)                               # re-applies versions when their ids change, benches
+    record_step_outcomes(ledger, engine, t_ms)                # entry and close events of the cycle
 
-    record_signal_outcomes(ledger, [entry_row(...)])  /  [close_row(...)]
+Lower level: ``active_overrides(ledger, settings)`` -> ``engine.apply_parameters(weights, overrides)``;
+``benched_mask(ledger, symbols, now_ms)`` -> ``engine.set_benched(mask)``.
 """
 
 from botcore.learning.autonomy import (
@@ -52,10 +56,12 @@ from botcore.learning.outcomes import (
     record_signal_outcomes,
     trade_contexts,
 )
+from botcore.learning.engine_hooks import LearningLink, record_backtest_outcomes, record_step_outcomes
 from botcore.learning.patterns import discover_patterns, run_pattern_learner
 
 __all__ = [
     "LearningConfig",
+    "LearningLink",
     "MAX_OUTCOME_ROWS",
     "active_capital_multiplier",
     "active_overrides",
@@ -74,7 +80,9 @@ __all__ = [
     "load_learning_config",
     "psi",
     "read_signal_outcomes",
+    "record_backtest_outcomes",
     "record_signal_outcomes",
+    "record_step_outcomes",
     "run_learning_cycle",
     "run_pattern_learner",
     "sizing_overrides",

@@ -31,12 +31,15 @@ with the reason; ``botcore params rollback benched_symbols`` undoes it.
 
 The engine's contract
 ---------------------
-``benched_mask(ledger, symbols, now_ms)`` is True for a symbol to skip: drop
-its ENTRY intents (exits still run), and write its trail row with outcome
-``skipped`` and ``detail["benched"] = True`` (keeping the direction and
-conviction the kernel computed), so its would-be trades can be evaluated.
-Optionally log the would-be entry with
-``record_signal_outcomes(ledger, [entry_row(..., shadow=True)])``.
+``benched_mask(ledger, symbols, now_ms)`` is True for a symbol to skip. The
+engine sets it as the decision kernel's per-symbol ``benched`` flag
+(:class:`botcore.learning.engine_hooks.LearningLink`, both clocks): the
+kernel still runs every gate of the symbol but holds its entry back with
+the ``benched`` gate (reason code 39); its trail row has outcome
+``skipped``, reason ``benched``, the direction and conviction the kernel
+computed, and a gate mask of the ``benched`` bit alone when every other gate
+passed — an entry it would have made, which :func:`would_be_entries` reads
+to evaluate the symbol on paper. Exits of an open position still run.
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ BENCHED_DETAIL_KEY = "benched"
 BAR_MS = 60_000
 HOUR_MS = 3_600_000
 _ENTERED = 2  # botcore.strategy.enums.Reason.entered
+_BENCHED = 39  # botcore.strategy.enums.Reason.benched: the kernel's gate for a benched symbol
 
 
 def _state(ledger: Ledger) -> tuple[dict[str, dict], dict[str, dict], int | None]:
@@ -109,8 +113,11 @@ def benched_mask(ledger: Ledger, symbols: Sequence[str], now_ms: int | None = No
 def would_be_entries(decisions: pd.DataFrame, symbol: str, since_ms: int, until_ms: int | None = None) -> pd.DataFrame:
     """Return the entries the kernel wanted for ``symbol`` while benched: ``ts_ms, symbol, strategy, side``.
 
-    A decision row counts when its ``detail`` says ``benched`` (or its outcome
-    is ``entered``) and its direction is long or short.
+    A decision row counts when its direction is long or short and either the
+    kernel held back an entry it would have made — reason ``benched`` and no
+    other gate in its mask (the engine's ``benched`` gate,
+    :class:`botcore.learning.engine_hooks.LearningLink`) — or its ``detail``
+    says ``benched``, or its outcome is ``entered``.
     """
     cols = ["ts_ms", "symbol", "strategy", "side"]
     if decisions.empty:
@@ -119,13 +126,17 @@ def would_be_entries(decisions: pd.DataFrame, symbol: str, since_ms: int, until_
     if until_ms is not None:
         d = d[d["ts_ms"] <= until_ms]
     rows = []
-    for ts, strategy, outcome, detail in zip(d["ts_ms"], d["strategy"], d["outcome"], d["detail"]):
+    codes = d["reason_code"] if "reason_code" in d.columns else [-1] * len(d)
+    masks = d["reason_mask"] if "reason_mask" in d.columns else [0] * len(d)
+    for ts, strategy, outcome, detail, code, mask in zip(d["ts_ms"], d["strategy"], d["outcome"], d["detail"],
+                                                          codes, masks):
         try:
             det = json.loads(detail) if isinstance(detail, str) else (detail or {})
         except ValueError:
             det = {}
         direction = int(det.get("direction") or 0) if isinstance(det, dict) else 0
-        flagged = isinstance(det, dict) and bool(det.get(BENCHED_DETAIL_KEY))
+        held_back = int(code) == _BENCHED and int(mask) == 1 << _BENCHED
+        flagged = held_back or (isinstance(det, dict) and bool(det.get(BENCHED_DETAIL_KEY)))
         if direction in (-1, 1) and (flagged or int(outcome) == _ENTERED):
             rows.append({"ts_ms": int(ts), "symbol": symbol, "strategy": strategy, "side": direction})
     return pd.DataFrame(rows, columns=cols)

@@ -867,9 +867,11 @@ def entry_gates_nb(now_ms, positions, memory, features, signals, regime, equity,
     first failing gate of the strategy that got furthest, ties to the larger
     tilted allocation). A benched symbol (``positions[i].benched``) is the
     first symbol gate: its row says ``benched`` (unless a portfolio gate
-    decided) with every other failing gate in the mask, so a mask of the
-    ``benched`` bit alone is an entry the kernel would have made.
-    Return the number of candidates.
+    decided) with every other failing gate in the mask; when nothing but the
+    bench holds it back (no portfolio or symbol gate, a strategy passed all
+    its gates) the mask is the ``benched`` bit alone, like an entered row's
+    mask drops the other strategies' gates: an entry the kernel would have
+    made (before the risk limits). Return the number of candidates.
     """
     n_strat = allocation.shape[0]
     n_cand = 0
@@ -894,7 +896,10 @@ def entry_gates_nb(now_ms, positions, memory, features, signals, regime, equity,
             features.min_contracts[i], features.contract_step[i], status_row, np.int64(signals.n_live[i]),
             bool(signals.tradable[i]), direction, conviction, p,
         )
-        if positions[i].benched != 0:  # benched (learning): every gate still runs; the entry is held back
+        benched = positions[i].benched != 0
+        # a benched symbol that nothing else holds back: the entry it would make (its row's mask: the bench alone)
+        only_bench = benched and port_mask == 0 and smask == 0
+        if benched:  # benched (learning): every gate still runs; the entry is held back
             smask |= np.int64(1) << np.int64(Reason.benched)
             sfirst = Reason.benched
         mask = port_mask | smask
@@ -934,6 +939,8 @@ def entry_gates_nb(now_ms, positions, memory, features, signals, regime, equity,
         if first < 0 and best_stage == STAGE_PASSED:
             candidate[i] = True
             n_cand += 1
+        elif only_bench and best_stage == STAGE_PASSED:
+            mask = np.int64(1) << np.int64(Reason.benched)
         elif first < 0:
             first = best_reason
         row.gate_mask = mask

@@ -510,7 +510,9 @@ def decide_reference(now_ms: int, positions: np.ndarray, portfolio: np.ndarray, 
         signal_ok = direction != 0 and math.isfinite(conviction) and conviction > 0.0
         if not signal_ok:
             gates.add(Reason.no_signal)
-        if positions[i]["benched"]:  # benched by the learning system: the first symbol gate, every gate still runs
+        benched = bool(positions[i]["benched"])
+        only_bench = benched and not gates.codes  # nothing else holds it back (no portfolio or symbol gate)
+        if benched:  # benched by the learning system: the first symbol gate, every gate still runs
             gates.codes.insert(len(portfolio_gates.codes), Reason.benched)
         mine: list[StrategyCheck] = []
         if data_ok and signal_ok:
@@ -536,6 +538,8 @@ def decide_reference(now_ms: int, positions: np.ndarray, portfolio: np.ndarray, 
                 row["size_usd"] = best.size_usd
         if reason < 0 and best is not None and best.stage == STAGE_PASSED:
             candidates.append(i)
+        elif only_bench and best is not None and best.stage == STAGE_PASSED:
+            mask = 1 << Reason.benched  # the entry it would have made: the bench alone holds it back
         elif reason < 0 and best is not None:
             reason = best.gates.first
         row["gate_mask"] = mask
