@@ -14,8 +14,8 @@ supervisor reads the ledger's ``heartbeats`` table and restarts the child when
   row (higher ``seq``) timed by the supervisor's clock when it sees it, so a
   replay that stamps beats with simulated time, or a skewed clock, cannot fool it.
 
-A hung child is sent SIGTERM, then SIGKILL after ``term_timeout_s`` (to its
-whole process group). Restarts wait an exponential backoff (``backoff_base_s``
+A hung child is sent SIGTERM (with SIGCONT, so a stopped process can act on
+it), then SIGKILL after ``term_timeout_s`` (to its whole process group). Restarts wait an exponential backoff (``backoff_base_s``
 doubling up to ``backoff_max_s``; reset after ``healthy_reset_s`` of healthy
 running) and are limited to ``max_restarts`` within ``budget_window_s``; past the
 budget the supervisor stops, alerts and exits with code 3. Every restart is
@@ -285,17 +285,25 @@ class Supervisor:
         if child.poll() is not None:
             return child.returncode
         for sig, wait_s in ((signal.SIGTERM, self.policy.term_timeout_s), (signal.SIGKILL, 10.0)):
-            try:
-                os.killpg(child.pid, sig)
-            except ProcessLookupError:
-                pass
-            except PermissionError:
-                child.send_signal(sig)
+            self._signal(child, sig)
+            if sig == signal.SIGTERM:
+                # a stopped child (SIGSTOP, Ctrl-Z, a frozen cgroup) acts on SIGTERM only once continued
+                self._signal(child, signal.SIGCONT)
             try:
                 return child.wait(wait_s)
             except subprocess.TimeoutExpired:
                 logger.warning("supervisor: child %d ignored %s", child.pid, signal.Signals(sig).name)
         return child.poll()
+
+    @staticmethod
+    def _signal(child: subprocess.Popen, sig: int) -> None:
+        """Send ``sig`` to the child's process group (to the child alone when the group is not ours)."""
+        try:
+            os.killpg(child.pid, sig)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            child.send_signal(sig)
 
     def _sleep(self, seconds: float) -> bool:
         """Wait ``seconds`` unless stopped; return True when stopped."""
