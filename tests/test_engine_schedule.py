@@ -113,3 +113,15 @@ def test_bad_arguments_raise_naming_the_field():
         Scheduler(0)
     with pytest.raises(ValueError, match="first_ms"):
         Scheduler(MIN, first_ms=T0 + 1)
+
+
+def test_a_delay_wakes_after_the_grid_time_but_ticks_carry_the_grid_time():
+    clock = FakeClock(T0 - 10_000)
+    sched = Scheduler(MIN, cycles=3, clock=clock, sleep=clock.sleep, delay_ms=2_000)
+    woke = []
+    for t, late in sched:
+        woke.append((t, late, clock.now_ms))
+        clock.spend(30_000)
+    assert woke == [(T0 + i * MIN, 0, T0 + i * MIN + 2_000) for i in range(3)]
+    with pytest.raises(ValueError, match="delay_ms"):
+        Scheduler(MIN, delay_ms=MIN)

@@ -19,7 +19,15 @@ from botcore.engine.enums import RowScalars as R
 from botcore.intel import IntelFeeds, IntelOptions
 from botcore.market.download import RetryPolicy, make_exchange
 from botcore.market.enums import INPUT_NAMES
-from botcore.market.live import LiveFeed, merge_closed_bars, public_exchange, stamp, taker_base, warm_up_live
+from botcore.market.live import (
+    LiveFeed,
+    live_intel_options,
+    merge_closed_bars,
+    public_exchange,
+    stamp,
+    taker_base,
+    warm_up_live,
+)
 from botcore.market.store import Store
 from botcore.errors import DataError
 from tests.fakes import blofin_public
@@ -147,15 +155,15 @@ def test_the_loops_bar_row_of_a_live_cycle_holds_the_latest_bar_and_the_minute_s
 
 def test_a_source_that_times_out_is_missing_and_recorded_while_the_rest_is_kept(settings, blofin, intel_fake):
     fake, faults = blofin
-    faults.hang["/api/v1/market/books"] = 3.0
-    feed = make_feed(settings, fake, intel_fake, timeout_s=1.0)
+    faults.hang["/api/v1/market/books"] = 4.0
+    feed = make_feed(settings, fake, intel_fake, timeout_s=1.5)
     t0 = time.monotonic()
     cycle = cycle_of(feed)
-    assert time.monotonic() - t0 < 2.5  # the cycle did not wait for the hanging books
+    assert time.monotonic() - t0 < 3.5  # the cycle did not wait for the hanging books
     for symbol in (BTC, ETH):
         snap = cycle.snapshots[symbol]
         assert snap.missing == {"book"} and snap.book is None
-        assert feed.last_faults[symbol] == {"book": "timed out after 1 s"}
+        assert feed.last_faults[symbol] == {"book": "timed out after 1.5 s"}
         assert snap.mark_price == blofin_public.mark_price(fake, INST[symbol])
     assert feed.fault_counts == {(BTC, "book"): 1, (ETH, "book"): 1}
     row = row_from_cycle(cycle.arrays(lookback_bars=1))
@@ -322,3 +330,22 @@ def test_warm_up_stores_the_history_the_signals_read_and_returns_the_range(setti
     assert np.isfinite(s[:, R.taker_buy_base]).all() and np.isfinite(s[:, R.long_liq_usd]).all()
     assert s[-1, R.fear_greed] == fear_greed_value(T // DAY_MS * DAY_MS)
     assert np.isfinite(s[:, R.social_mentions]).all()
+
+
+def test_with_live_intel_options_every_cycle_carries_the_minute_that_just_closed(settings, blofin, intel_fake):
+    fake, _ = blofin
+    clock = [1_000.0]
+    intel = IntelFeeds(settings, base_urls=intel_fake.base_urls, env=intel_fake.env, clock=lambda: clock[0],
+                       options=live_intel_options(wait=wait_none(), timeout_s=0.5))
+    feed = LiveFeed((BTC,), exchange=public_exchange(fake.url, rate_limit_ms=1), intel=intel, staleness=settings,
+                    lookback_bars=2, timeframes=("1m",))
+    rows = []
+    try:
+        for k in range(3):
+            fake.now_ms = intel_fake.now_ms = T + k * MIN + 3_000
+            clock[0] += 60.0
+            rows.append(row_from_cycle(feed.at(T + k * MIN).arrays(lookback_bars=1)))
+    finally:
+        feed.close()
+    assert [r.scalars[0, R.long_liq_usd] for r in rows] == [liq_usd("BTCUSDT", T + (k - 1) * MIN)[0] for k in range(3)]
+    assert all(np.isfinite(r.scalars[0, R.taker_buy_base]) for r in rows)

@@ -104,6 +104,10 @@ class Scheduler:
         Wall clock, int ms UTC.
     sleep : callable, optional
         ``sleep(seconds)``; default an event wait that :meth:`stop` interrupts.
+    delay_ms : int
+        Wake this long after each grid time (lets the venue close the bar that
+        ends at it); ticks still carry the grid time, lateness and overruns are
+        measured from grid time + delay.
     """
 
     def __init__(
@@ -115,11 +119,14 @@ class Scheduler:
         on_overrun: Callable[[Overrun], None] | None = None,
         clock: Callable[[], int] = wall_ms,
         sleep: Callable[[float], object] | None = None,
+        delay_ms: int = 0,
     ) -> None:
         if period_ms <= 0:
             raise ValueError(f"period_ms: must be > 0, got {period_ms}")
         if first_ms is not None and first_ms % period_ms:
             raise ValueError(f"first_ms: {first_ms} is not on the {period_ms} ms grid")
+        if not 0 <= delay_ms < period_ms:
+            raise ValueError(f"delay_ms: must be in [0, period_ms), got {delay_ms}")
         if cycles is not None and cycles < 0:
             raise ValueError(f"cycles: must be >= 0 or None, got {cycles}")
         self.period_ms = int(period_ms)
@@ -128,7 +135,8 @@ class Scheduler:
         self.on_overrun = on_overrun
         self.overruns: list[Overrun] = []
         self.ticks = 0
-        self._clock = clock
+        self.delay_ms = int(delay_ms)
+        self._wall = clock
         self._stopped = threading.Event()
         self._sleep = sleep if sleep is not None else self._stopped.wait
 
@@ -140,6 +148,10 @@ class Scheduler:
     def stop(self) -> None:
         """Stop handing out cycles (thread- and signal-safe; wakes the default sleep)."""
         self._stopped.set()
+
+    def _clock(self) -> int:
+        """The wall clock shifted back by the delay: grid times are due when this reaches them."""
+        return int(self._wall()) - self.delay_ms
 
     def _done(self) -> bool:
         return self.stopped or (self.cycles is not None and self.ticks >= self.cycles)

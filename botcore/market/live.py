@@ -31,9 +31,10 @@ CoinGlass's taker buy/sell ratio ``r`` of a minute into base units with
 BloFin's base volume ``V`` of the same minute: buy ``V r / (1 + r)``, sell
 ``V / (1 + r)`` (the taker signal reads only the buy share).
 
-Every call runs under ``asyncio.wait_for(timeout_s)`` (ccxt's throttle queue
-and tenacity retries of ``ccxt.NetworkError`` included), so a cycle's fetch
-never takes longer than ``timeout_s``. A source that fails, times out or
+Every source runs under ``asyncio.wait_for(timeout_s)`` (market loading,
+ccxt's throttle queue and tenacity retries of ``ccxt.NetworkError``
+included) and all start together, so a cycle's fetch never takes longer than
+``timeout_s``. A source that fails, times out or
 answers invalid data leaves its input MISSING (the signals report
 ``DATA_OUTAGE``) — never a neutral stand-in; the reason is kept in
 :attr:`LiveFeed.last_faults` (this cycle) and :attr:`LiveFeed.fault_counts`
@@ -76,6 +77,8 @@ HOUR_MS = 3_600_000
 MARKET = "MARKET"
 #: most candles BloFin returns per request
 MAX_CANDLES = 1_440
+#: wake this long after each whole minute, so the venue has closed the bar ending at it
+SETTLE_MS = 2_000
 #: snapshot input of each per-symbol intel kind
 _INTEL_INPUT = {"open_interest": "open_interest", "liquidations": "liquidations", "taker_ratio": "taker"}
 
@@ -174,6 +177,16 @@ def snapshot_from_parts(symbol: str, t_ms: int, candles: Mapping[str, Candles], 
 # --------------------------------------------------------------------------- the client
 
 
+def live_intel_options(cycle_ms: int = BAR_MS, **overrides: Any) -> Any:
+    """Return :class:`~botcore.intel.IntelOptions` whose per-minute kinds are cached for less than one cycle."""
+    from botcore.intel import IntelOptions
+    from botcore.intel.feeds import DEFAULT_TTL_S
+
+    ttl = dict(DEFAULT_TTL_S)
+    ttl.update({kind: 0.8 * cycle_ms / 1000.0 for kind in _INTEL_INPUT})
+    return IntelOptions(**{"ttl_s": ttl, **overrides})
+
+
 def public_exchange(api_url: str | None = None, *, timeout_ms: int = 10_000, rate_limit_ms: int | None = None) -> Any:
     """Return ccxt's async ``blofin`` client for public data; ``api_url`` replaces every REST base URL (a test server)."""
     config: dict[str, Any] = {"enableRateLimit": True, "timeout": int(timeout_ms)}
@@ -211,7 +224,7 @@ class LiveFeed:
     levels : int
         Order-book depth.
     timeout_s : float
-        Budget of every call of a cycle (all run concurrently, so of the cycle's fetch).
+        Budget of each source of a cycle (all start together, so of the cycle's fetch).
     attempts : int
         Tries of a call failing with ``ccxt.NetworkError`` (429, 5xx, timeouts) within the budget.
     funding_refresh_ms : int
@@ -219,7 +232,12 @@ class LiveFeed:
     max_ahead_ms : int, optional
         How far after ``t`` a venue time may be (the fetch window); default ``timeout_s`` + 5 s.
     scheduler : iterable of (t_ms, late_ms), optional
-        What :meth:`__iter__` walks; default :class:`botcore.engine.schedule.Scheduler` on the minute grid.
+        What :meth:`__iter__` walks; default :class:`botcore.engine.schedule.Scheduler` on the minute
+        grid, waking :data:`SETTLE_MS` after each minute.
+
+    Build ``intel`` with :func:`live_intel_options` so the per-minute sums are
+    refetched every cycle (with ``IntelFeeds``' default 120 s cache every other
+    cycle would carry the previous minute, which the bar row does not use).
     """
 
     def __init__(
@@ -270,7 +288,7 @@ class LiveFeed:
     # ------------------------------------------------------------------ calls
 
     async def _call(self, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
-        """Await ``fn`` within the budget, retrying ccxt network errors; raise :class:`_Failed` with the reason."""
+        """Await ``fn``, retrying ccxt network errors; raise :class:`_Failed` with the reason."""
         retrying = tenacity.AsyncRetrying(
             retry=tenacity.retry_if_exception_type(ccxt.NetworkError),
             stop=tenacity.stop_after_attempt(self.attempts),
@@ -278,9 +296,7 @@ class LiveFeed:
             reraise=True,
         )
         try:
-            return await asyncio.wait_for(retrying(fn, *args, **kwargs), self.timeout_s)
-        except asyncio.TimeoutError:
-            raise _Failed(f"timed out after {self.timeout_s:g} s") from None
+            return await retrying(fn, *args, **kwargs)
         except (ccxt.BaseError, BotcoreError, ValueError, KeyError, TypeError) as exc:
             raise _Failed(f"{type(exc).__name__}: {str(exc)[:300]}") from None
 
@@ -352,20 +368,19 @@ class LiveFeed:
         return part
 
     async def _intel(self, kind: str, symbol: str, t: int) -> Any:
-        """One intel value (a :class:`FeedValue`); its own retries and outages, bounded by the budget."""
+        """One intel value (a :class:`FeedValue`, with the feeds' own retries and outages)."""
         if self.intel is None:
             raise _Failed("no intel feeds configured")
-        try:
-            return await asyncio.wait_for(self.intel.latest(kind, symbol, t), self.timeout_s)
-        except asyncio.TimeoutError:
-            raise _Failed(f"timed out after {self.timeout_s:g} s") from None
+        return await self.intel.latest(kind, symbol, t)
 
     # ------------------------------------------------------------------ one cycle
 
     async def _guard(self, coro: Awaitable[Any]) -> Any:
-        """Return the source's result, or the :class:`_Failed` reason as a string."""
+        """Return the source's result within the budget (market loading and retries included), or why not."""
         try:
-            return await coro
+            return await asyncio.wait_for(coro, self.timeout_s)
+        except asyncio.TimeoutError:
+            return f"timed out after {self.timeout_s:g} s"
         except _Failed as exc:
             return str(exc)
         except DataError as exc:
@@ -498,7 +513,7 @@ class LiveFeed:
         if self.scheduler is None:
             from botcore.engine.schedule import Scheduler  # lazy: botcore.engine imports the loop
 
-            self.scheduler = Scheduler(BAR_MS)
+            self.scheduler = Scheduler(BAR_MS, delay_ms=SETTLE_MS)
         for t_ms, _late_ms in self.scheduler:
             yield self.at(t_ms)
 
@@ -646,6 +661,7 @@ __all__ = [
     "book_from_ccxt",
     "candles_at",
     "last_closed_open",
+    "live_intel_options",
     "merge_closed_bars",
     "public_exchange",
     "snapshot_from_parts",
