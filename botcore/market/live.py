@@ -656,6 +656,7 @@ async def _intel_history(intel: Any, store: Store, symbols: Sequence[str], first
 
 
 __all__ = [
+    "SETTLE_MS",
     "LiveFeed",
     "WarmUp",
     "book_from_ccxt",
