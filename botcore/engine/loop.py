@@ -99,20 +99,25 @@ from botcore.engine.recovery import (
     restore_paper_venue,
     save_engine_state,
 )
+from botcore.strategy.enums import KillSwitch
 from botcore.engine.state import Engine
+from botcore.config.models import STRATEGY_NAMES
 from botcore.errors import BotcoreError, OperationalError
-from botcore.ledger import Ledger
+from botcore.ledger import Ledger, RecordNotFound
 from botcore.market.replay import Cycle, ReplayFeed
 from botcore.market.store import Store
 from botcore.model import Fill, OrderSide, OrderStatus, OrderType
 from botcore.ops.killswitch import kill_switch_state
 from botcore.venues.base import OrderRequest, OrderUpdate, VenueReason
 from botcore.venues.paper import PaperVenue
-from botcore.venues.reconcile import apply_order_update
+from botcore.venues.reconcile import apply_order_update, reconcile_with_venue
 
 logger = logging.getLogger(__name__)
 
 _R = RowScalars
+FREEZE = int(KillSwitch.freeze)
+#: The answer of a venue lookup that failed (the order's outcome stays unknown).
+UNKNOWN = object()
 
 
 class Clock(Protocol):
@@ -157,6 +162,30 @@ class StepReport:
     cash_usd: float = math.nan
     n_positions: int = 0
     seconds: float = 0.0
+    late_ms: int = 0
+    n_pending: int = 0
+    n_held: int = 0
+    n_faults: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    """An order of this cycle: the ledger record, its symbol column and strategy, and whether it was written ahead
+    by a run that stopped before booking this cycle."""
+
+    order: Any
+    symbol_idx: int
+    strategy: int
+    recorded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """An order whose outcome is not known yet (looked up every cycle)."""
+
+    symbol_idx: int
+    strategy: int
+    since_ms: int
 
 
 @dataclass
@@ -207,7 +236,7 @@ class TradingLoop:
     def __init__(self, settings: Settings, feed: Any, venue: Any, ledger: Ledger, clock: Clock | None = None, *,
                  engine: Engine | None = None, run_seed: int = 0, params_overrides: dict[str, Any] | None = None,
                  resume_from_ms: int | None = None, submit_timeout_s: float = 10.0,
-                 monitor: Any = "default") -> None:
+                 monitor: Any = "default", reconcile_every: int | None = None) -> None:
         self.settings = settings
         self.submit_timeout_s = float(submit_timeout_s)
         if monitor == "default":
@@ -225,6 +254,12 @@ class TradingLoop:
         self.symbols = self.engine.symbols
         self._col = {s: i for i, s in enumerate(self.symbols)}
         self._last_t: int | None = resume_from_ms
+        self._funding_from: int | None = None if resume_from_ms is None else resume_from_ms + 1
+        self.reconcile_every = int(settings.venue.reconcile_every_cycles if reconcile_every is None else reconcile_every)
+        self.reconciliations = 0
+        self._reconcile_due = False
+        self.halted: tuple[str, ...] | None = None
+        self.pending: dict[str, _Pending] = self._pending_from_ledger()
         self._aio = asyncio.new_event_loop()
         self._stop = False
         self.steps_run = 0
@@ -233,6 +268,19 @@ class TradingLoop:
                 f"ledger {ledger.path} already holds orders: resuming a run (restart recovery) is the live loop's job; "
                 "use a new --ledger path"
             )
+
+    def _pending_from_ledger(self) -> dict[str, _Pending]:
+        """The orders a stopped run left open: looked up at the first cycle (a re-run cycle re-sends its own)."""
+        out = {}
+        for order in self.ledger.open_orders():
+            i = self._col.get(order.symbol)
+            if i is None:
+                logger.warning("open order %s of %s: not a symbol of this run; left to reconciliation",
+                               order.client_order_id, order.symbol)
+                continue
+            strategy = STRATEGY_NAMES.index(order.strategy_id) if order.strategy_id in STRATEGY_NAMES else -1
+            out[order.client_order_id] = _Pending(i, strategy, int(order.created_ts_ms))
+        return out
 
     # ------------------------------------------------------------------ warm-up and stepping
 
@@ -253,28 +301,54 @@ class TradingLoop:
         """Run one cycle already fetched from the feed."""
         return self._aio.run_until_complete(self._astep(cycle))
 
-    async def _astep(self, cycle: Cycle) -> StepReport:
+    async def _astep(self, cycle: Cycle, late_ms: int = 0) -> StepReport:
         wall0 = time.perf_counter()
         t = int(cycle.t_ms)
         if self._last_t is not None and t <= self._last_t:
             raise OperationalError(f"cycle {t} is not after the previous one {self._last_t}")
         self.clock.advance(t)
         row = row_from_cycle(cycle.arrays(lookback_bars=1))
-        report = StepReport(t)
+        report = StepReport(t, late_ms=int(late_ms))
         eng = self.engine
         led = self.ledger
-        # the kill switch (ledger flag or kill file) is obeyed within one cycle: freeze blocks entries, flatten exits all
+        await self._resolve_pending(t, report)
+        if self.reconcile_every and self.steps_run % self.reconcile_every == 0:
+            self._reconcile_due = True
+        if self._reconcile_due:
+            if any(o.created_ts_ms >= t for o in led.open_orders()):
+                logger.warning("cycle %d: orders written ahead for this cycle by a stopped run are re-sent first; "
+                               "reconciliation at the next cycle", t)
+            else:
+                await self.reconcile(t)
+                self._reconcile_due = False
+        # the kill switch (ledger flag or kill file) is obeyed within one cycle: freeze blocks entries, flatten exits
+        # all; an unexplained reconciliation mismatch freezes entries until a later reconciliation is clean
         code = int(kill_switch_state(led).code)
+        if self.halted is not None:
+            code = max(code, FREEZE)
         if code != self.kill_switch:
             logger.warning("cycle %d: kill switch code %d (was %d)", t, code, self.kill_switch)
         self.kill_switch = code
         eng.state.portfolio[0]["kill_switch"] = code
+        # 1. what the venue did on its own since the last cycle (funding, liquidations): to the kernel now, booked below
+        bookings = await self._venue_events(t, row, report)
+        # 2. decide; 3. write-ahead: the NEW orders are committed before anything is sent
+        intents = eng.cycle(t, row.ohlcv, row.book, row.scalars)
+        report.n_intents = len(intents)
+        orders = [o for o in (self._prepare(t, it, report) for it in intents) if o is not None]
+        if any(not o.recorded for o in orders):
+            with led.transaction():
+                for o in orders:
+                    if not o.recorded:
+                        led.record_order(o.order)
+        # 4. submit, one by one (a venue fills in submission order)
+        answers = [await self._submit(t, o) for o in orders]
+        # 5. one transaction: the venue's answers, fills, equity, trail, heartbeat and the kernel's state
         with led.transaction(), routine_booking():
-            await self._venue_events(t, row, report)
-            intents = eng.cycle(t, row.ohlcv, row.book, row.scalars)
-            report.n_intents = len(intents)
-            for it in intents:
-                await self._execute(t, it, report)
+            for book in bookings:
+                book()
+            for o, update in zip(orders, answers):
+                self._book_answer(t, o, update, report)
             equity, _unrealized, _exposure, n_pos = eng.mark()
             marks = {s: float(eng.scratch.valuation[i]) for i, s in enumerate(self.symbols)
                      if math.isfinite(eng.scratch.valuation[i])}
@@ -283,11 +357,12 @@ class TradingLoop:
             eng.count_trail()
             led.record_decisions(trail_rows(self._trail_records(t), self.symbols))
             report.equity_usd, report.cash_usd, report.n_positions = snap.equity_usd, snap.cash_usd, n_pos
+            report.n_pending = len(self.pending)
             report.seconds = time.perf_counter() - wall0
             led.record_heartbeat("engine", ts_ms=t, detail={
                 "cycle": self.steps_run, "intents": report.n_intents, "fills": report.n_fills,
                 "equity_usd": round(snap.equity_usd, 6), "compute_ms": round(report.seconds * 1000, 3),
-                "wall_ms": WallClock().now_ms(),
+                "wall_ms": WallClock().now_ms(), "late_ms": report.late_ms, "pending_orders": report.n_pending,
             })
             save_engine_state(led, eng, t)
         kernel_cash = float(eng.state.portfolio[0]["cash_usd"])
@@ -320,8 +395,11 @@ class TradingLoop:
         out["bars"] = 1
         return out
 
-    async def _venue_events(self, t: int, row: BarRow, report: StepReport) -> None:
-        """Push the market to the venue (paper) and book, symbol by symbol, the funding and fills it reports."""
+    async def _venue_events(self, t: int, row: BarRow, report: StepReport) -> list[Callable[[], None]]:
+        """Push the market to a paper venue; apply the funding and fills the venue reports to the kernel.
+
+        Returns the ledger bookings of those events, in order, for the step's transaction.
+        """
         venue = self.venue
         fills_by_symbol: dict[str, list[Fill]] = {}
         if hasattr(venue, "update_market"):
@@ -336,67 +414,212 @@ class TradingLoop:
                 )
                 if fills:
                     fills_by_symbol[s] = fills
-        payments = await venue.funding_since(self._last_t + 1) if self._last_t is not None else []
+        payments = []
+        if self._funding_from is not None:
+            try:
+                payments = await asyncio.wait_for(venue.funding_since(self._funding_from), timeout=self.submit_timeout_s)
+                self._funding_from = t + 1
+            except (BotcoreError, OSError, asyncio.TimeoutError, ConnectionError) as exc:
+                # read again next cycle from the same point (a payment is booked once: by its funding id)
+                logger.warning("cycle %d: funding not read from the venue (%s); read again next cycle", t, exc)
+                report.n_faults += 1
+        else:
+            self._funding_from = t + 1
         by_symbol: dict[str, list] = {}
         for p in payments:
-            by_symbol.setdefault(p.symbol, []).append(p)
+            if not self.ledger.has_funding(p.funding_id):
+                by_symbol.setdefault(p.symbol, []).append(p)
+        bookings: list[Callable[[], None]] = []
         for i, s in enumerate(self.symbols):
             for p in by_symbol.get(s, ()):
-                self.ledger.record_funding(p)
                 self.engine.apply_funding(i, p.amount_usd)
+                bookings.append(lambda p=p: self.ledger.record_funding(p))
                 report.n_funding += 1
             for fill in fills_by_symbol.get(s, ()):
-                await self._book_venue_fill(t, i, fill, report)
+                bookings.append(await self._venue_fill(t, i, fill, report))
+        return bookings
 
-    async def _book_venue_fill(self, t: int, i: int, fill: Fill, report: StepReport) -> None:
-        """Book a fill the venue made on its own (a liquidation; a resting order in the live loop)."""
+    async def _venue_fill(self, t: int, i: int, fill: Fill, report: StepReport) -> Callable[[], None]:
+        """Apply a fill the venue made on its own (a liquidation) to the kernel; return its ledger booking."""
         update = await self.venue.fetch_order(fill.client_order_id)
-        pos = self.engine.state.positions[i]
-        strategy = int(pos["strategy_id"])
-        try:
-            self.ledger.order(fill.client_order_id)
-        except Exception:  # noqa: BLE001 - RecordNotFound: an order the engine did not place (a liquidation)
-            order = order_for(fill.client_order_id, fill.symbol, int(fill.side), float(update.qty_contracts),
-                              float(self.engine.cfg.contract_size[i]), t, strategy, True, KIND_LIQUIDATION, -1)
-            self.ledger.record_order(order)
-            report.n_orders += 1
-        apply_order_update(self.ledger, update)
+        strategy = int(self.engine.state.positions[i]["strategy_id"])
         self.engine.apply_fill(i, int(fill.side), fill.qty_contracts, fill.price, fill.fee_usd, strategy, t)
         report.n_fills += 1
 
-    async def _execute(self, t: int, it: np.void, report: StepReport) -> None:
+        def book() -> None:
+            try:
+                self.ledger.order(fill.client_order_id)
+            except RecordNotFound:  # an order the engine did not place (a liquidation)
+                self.ledger.record_order(order_for(fill.client_order_id, fill.symbol, int(fill.side),
+                                                   float(update.qty_contracts), float(self.engine.cfg.contract_size[i]),
+                                                   t, strategy, True, KIND_LIQUIDATION, -1))
+                report.n_orders += 1
+            apply_order_update(self.ledger, update)
+
+        return book
+
+    def _prepare(self, t: int, it: np.void, report: StepReport) -> _Outgoing | None:
+        """Turn an intent into the order to record and send; None when it must not be sent now."""
         i = int(it["symbol_idx"])
         symbol = self.symbols[i]
         reduce_only = bool(it["reduce_only"])
         kind = KIND_EXIT if reduce_only else KIND_ENTRY
-        cid = order_cid(t, i, kind)
-        strategy = int(it["strategy_id"])
-        side = int(it["side"])
         if int(it["order_type"]) != 0:
             raise OperationalError("limit intents are not supported by the loop yet (entry_post_only must be 0)")
-        order = order_for(cid, symbol, side, float(it["qty_contracts"]), float(self.engine.cfg.contract_size[i]), t,
-                          strategy, reduce_only, kind, int(it["exit_reason"]))
-        self.ledger.record_order(order)
-        report.n_orders += 1
-        request = OrderRequest(cid, symbol, OrderSide(side), OrderType.MARKET,
-                               qty_contracts=float(it["qty_contracts"]), reduce_only=reduce_only)
+        if not reduce_only and any(p.symbol_idx == i for p in self.pending.values()):
+            # an earlier order of this symbol has an unknown outcome: another entry could double the position
+            logger.warning("cycle %d: %s entry held back: an earlier order's outcome is still unknown", t, symbol)
+            report.n_held += 1
+            return None
+        cid = order_cid(t, i, kind)
+        order = order_for(cid, symbol, int(it["side"]), float(it["qty_contracts"]),
+                          float(self.engine.cfg.contract_size[i]), t, int(it["strategy_id"]), reduce_only, kind,
+                          int(it["exit_reason"]))
         try:
-            update = await asyncio.wait_for(self.venue.submit(request), timeout=self.submit_timeout_s)
+            known = self.ledger.order(cid)
+        except RecordNotFound:
+            known = None
+        if known is not None and known.status != OrderStatus.NEW:
+            raise OperationalError(f"order {cid} is already {known.status.name} in the ledger: cycle {t} ran before")
+        if known is None:
+            report.n_orders += 1
+        # known NEW: written ahead by a run that stopped before booking this cycle; it is re-run with the same id
+        return _Outgoing(order, i, int(it["strategy_id"]), known is not None)
+
+    async def _submit(self, t: int, o: _Outgoing) -> OrderUpdate | None:
+        """Send ``o``; return the venue's answer, a REJECTED update, or None when the outcome is unknown.
+
+        A submit that raises or times out may still have reached the venue, so the
+        order is looked up by its client order id before anything is booked: found,
+        its state is booked; not found, it is REJECTED with the reason; the lookup
+        failing too leaves the outcome unknown (the order is pending and looked up
+        every cycle). An order written ahead by a stopped run is looked up first,
+        and sent only when the venue never saw it (a retried submit never doubles).
+        """
+        order = o.order
+        cid = order.client_order_id
+        if o.recorded:
+            found = await self._lookup(cid, order.symbol)
+            if found is not UNKNOWN and found is not None:
+                logger.warning("order %s: written ahead by a stopped run and found on the venue: not sent again", cid)
+                return found
+            if found is UNKNOWN:
+                return None
+        request = OrderRequest(cid, order.symbol, order.side, OrderType.MARKET, qty_contracts=order.qty_contracts,
+                               reduce_only=order.reduce_only)
+        try:
+            return await asyncio.wait_for(self.venue.submit(request), timeout=self.submit_timeout_s)
         except (BotcoreError, OSError, asyncio.TimeoutError, ConnectionError) as exc:
-            # a failed submit: the order is booked REJECTED with the reason; the kernel's state did not change,
-            # so it decides again next cycle (a new client order id) if the setup still holds
             what = "timed out" if isinstance(exc, asyncio.TimeoutError) else f"{type(exc).__name__}: {exc}"
-            logger.warning("order %s (%s): submit failed (%s): booked as rejected", cid, symbol, what)
-            update = OrderUpdate(cid, symbol, OrderSide(side), OrderType.MARKET, OrderStatus.REJECTED, t,
-                                 float(it["qty_contracts"]), float(order.qty_base) if hasattr(order, "qty_base") else 0.0,
-                                 reduce_only=reduce_only, reason_code=VenueReason.VENUE_REJECTED,
-                                 reason=f"submit failed: {what}")
+        found = await self._lookup(cid, order.symbol)
+        if found is UNKNOWN:
+            logger.error("order %s (%s): submit failed (%s) and the lookup failed: outcome unknown, looked up again "
+                         "next cycle", cid, order.symbol, what)
+            return None
+        if found is not None:
+            logger.warning("order %s (%s): submit failed (%s) but the venue has the order: booked as the venue says",
+                           cid, order.symbol, what)
+            return found
+        # the venue has no record of it: REJECTED with the reason; the kernel's state did not change, so it decides
+        # again next cycle (a new client order id) if the setup still holds
+        logger.warning("order %s (%s): submit failed (%s): booked as rejected", cid, order.symbol, what)
+        return OrderUpdate(cid, order.symbol, order.side, OrderType.MARKET, OrderStatus.REJECTED, t,
+                           order.qty_contracts, 0.0, reduce_only=order.reduce_only,
+                           reason_code=VenueReason.VENUE_REJECTED, reason=f"submit failed: {what}")
+
+    async def _lookup(self, cid: str, symbol: str) -> OrderUpdate | None | object:
+        """Return the venue's state of order ``cid``, None when it never saw it, or :data:`UNKNOWN`."""
+        try:
+            return await asyncio.wait_for(self.venue.fetch_order(cid, symbol=symbol), timeout=self.submit_timeout_s)
+        except (BotcoreError, OSError, asyncio.TimeoutError, ConnectionError) as exc:
+            logger.warning("order %s: lookup failed (%s)", cid, exc)
+            return UNKNOWN
+
+    def _book_answer(self, t: int, o: _Outgoing, update: OrderUpdate | None, report: StepReport) -> None:
+        """Book the venue's answer to ``o`` and give its new fills to the kernel (None: outcome unknown, pending)."""
+        cid = o.order.client_order_id
+        if update is None:
+            if self.ledger.order(cid).status == OrderStatus.NEW:
+                self.ledger.update_order_status(cid, OrderStatus.SUBMITTED, t, reason="submit outcome unknown")
+            self.pending[cid] = _Pending(o.symbol_idx, o.strategy, t)
+            return
+        self._book_update(t, o.symbol_idx, o.strategy, update, report)
+
+    def _book_update(self, t: int, i: int, strategy: int, update: OrderUpdate, report: StepReport) -> None:
+        new_fills = [f for f in update.fills if not self.ledger.has_fill(f.fill_id)]
         _changes, problems = apply_order_update(self.ledger, update)
         for p in problems:
-            logger.error("order %s: %s", cid, p)
-        for fill in update.fills:
-            self.engine.apply_fill(i, int(fill.side), fill.qty_contracts, fill.price, fill.fee_usd, strategy, t)
-            report.n_fills += 1
+            logger.error("order %s: %s", update.client_order_id, p)
+        for fill in new_fills:
+            if self.ledger.has_fill(fill.fill_id):
+                self.engine.apply_fill(i, int(fill.side), fill.qty_contracts, fill.price, fill.fee_usd, strategy, t)
+                report.n_fills += 1
+        if self.ledger.order(update.client_order_id).is_open:
+            self.pending[update.client_order_id] = _Pending(i, strategy, t)
+        else:
+            self.pending.pop(update.client_order_id, None)
+
+    async def _resolve_pending(self, t: int, report: StepReport) -> None:
+        """Look up the orders whose outcome is unknown (or still open) and book what the venue says."""
+        if not self.pending:
+            return
+        for cid, p in list(self.pending.items()):
+            order = self.ledger.order(cid)
+            if order.created_ts_ms >= t:
+                # written ahead for this very cycle by a run that stopped: the cycle is re-run with the same ids
+                del self.pending[cid]
+                continue
+            if not order.is_open:
+                del self.pending[cid]
+                continue
+            found = await self._lookup(cid, order.symbol)
+            if found is UNKNOWN:
+                report.n_faults += 1
+                continue
+            if found is None:
+                why = ("never sent: the bot stopped after writing it ahead" if order.status == OrderStatus.NEW
+                       else "the venue has no record of it")
+                found = OrderUpdate(cid, order.symbol, order.side, order.order_type, OrderStatus.REJECTED, t,
+                                    order.qty_contracts, 0.0, reduce_only=order.reduce_only,
+                                    reason_code=VenueReason.VENUE_REJECTED, reason=why)
+            with self.ledger.transaction(), routine_booking():
+                self._book_update(t, p.symbol_idx, p.strategy, found, report)
+                save_engine_state(self.ledger, self.engine, self._last_t if self._last_t is not None else t)
+            logger.warning("order %s (%s): outcome resolved at cycle %d: %s", cid, order.symbol, t,
+                           self.ledger.order(cid).status.name)
+
+    async def reconcile(self, t: int) -> Any:
+        """Reconcile the ledger with the venue; rebuild the kernel if it changed anything; freeze on a mismatch.
+
+        Returns the :class:`~botcore.venues.reconcile.ReconcileReport`, or None when the venue could not be read
+        (tried again at the next reconciliation).
+        """
+        try:
+            report = await asyncio.wait_for(reconcile_with_venue(self.ledger, self.venue, t),
+                                            timeout=4 * self.submit_timeout_s)
+        except (BotcoreError, OSError, asyncio.TimeoutError, ConnectionError) as exc:
+            logger.warning("cycle %d: reconciliation skipped, the venue could not be read (%s)", t, exc)
+            return None
+        self.reconciliations += 1
+        if report.changes:
+            logger.warning("cycle %d: reconciliation changed the ledger (%d changes): the kernel's positions and cash "
+                           "are rebuilt from it", t, len(report.changes))
+            rebuild_from_ledger(self.engine, self.ledger, self._last_t if self._last_t is not None else t)
+            self.pending = {cid: p for cid, p in self.pending.items() if self.ledger.order(cid).is_open}
+        if not report.ok:
+            if self.halted is None:
+                logger.error("cycle %d: reconciliation mismatch: entries stopped until a clean reconciliation: %s", t,
+                             "; ".join(report.problems))
+            self.halted = tuple(report.problems)
+        elif self.halted is not None:
+            logger.warning("cycle %d: reconciliation clean again: entries resume", t)
+            self.halted = None
+        if self.monitor is not None:
+            try:
+                self.monitor.after_reconcile(report)
+            except Exception:  # noqa: BLE001 - an alert must never stop trading
+                logger.exception("cycle %d: reconciliation alert failed", t)
+        return report
 
     # ------------------------------------------------------------------ running
 

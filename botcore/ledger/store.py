@@ -467,6 +467,10 @@ class Ledger:
 
     # ================================================================== fills, funding, positions
 
+    def has_fill(self, fill_id: str) -> bool:
+        """Return True when the fill ``fill_id`` is recorded."""
+        return self._con.execute("SELECT 1 FROM fills WHERE fill_id = ?", (fill_id,)).fetchone() is not None
+
     def record_fill(self, fill: Fill) -> FillEffect:
         """Apply a fill to its order, its position and cash in one transaction.
 
@@ -585,6 +589,10 @@ class Ledger:
             self._save_position(position, adopted_qty_contracts=position.qty_contracts)
         logger.warning("adopted %s: %s contracts @ %s (entry time unknown)", position.symbol,
                        position.qty_contracts, position.avg_entry_price)
+
+    def has_funding(self, funding_id: str) -> bool:
+        """Return True when the funding payment ``funding_id`` is recorded."""
+        return self._con.execute("SELECT 1 FROM funding WHERE funding_id = ?", (funding_id,)).fetchone() is not None
 
     def record_funding(self, payment: FundingPayment) -> None:
         """Book a funding payment: cash moves by ``amount_usd`` (positive = received).
