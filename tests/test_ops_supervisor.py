@@ -62,6 +62,20 @@ if mode == "hang":
     time.sleep(3 * interval)
     hb._stop.set()  # the whole process freezes: no more beats
     time.sleep(3600)
+if mode == "busy-transaction":
+    # the loop holds the ledger's write lock for ten beats (a first cycle that compiles, slow venue calls):
+    # the heartbeat thread cannot write its rows, but its beat file keeps coming
+    import sqlite3
+    hb = Heartbeat(ledger, interval_s=interval, stall_after_s=None).start()
+    time.sleep(3 * interval)  # the first beats reach the ledger
+    con = sqlite3.connect(ledger, timeout=5, isolation_level=None)
+    con.execute("BEGIN IMMEDIATE")
+    time.sleep(10 * interval)
+    con.execute("COMMIT")
+    hb.tick(cycle_ts_ms=int(time.time() * 1000))
+    time.sleep(2 * interval)
+    hb.stop()
+    sys.exit(0)
 if mode == "stuck-loop":
     # the heartbeat thread lives on, but the loop stops ticking: beats turn "stalled"
     hb = Heartbeat(ledger, interval_s=interval, stall_after_s=2 * interval).start()
@@ -149,6 +163,22 @@ def test_a_bot_whose_market_is_silent_is_not_restarted(ledger_path, tmp_path):
     statuses = set(beats["status"])
     assert "idle" in statuses and "stalled" not in statuses
     assert len(beats) >= 10
+
+
+def test_a_bot_holding_the_ledger_lock_keeps_beating_through_its_beat_file(ledger_path, tmp_path):
+    from botcore.ops.heartbeat import beat_file_path, read_beat_file
+
+    sup, starts = make_supervisor("busy-transaction", ledger_path, tmp_path)
+
+    result = sup.run()
+
+    assert result.reason == "exited" and result.starts == 1 and result.restarts == [], result
+    assert alerts(ledger_path) == []
+    last = read_beat_file(beat_file_path(ledger_path))
+    assert last.pid == pids(starts)[0] and last.status == "stopped" and last.seq >= 12
+    with Ledger.open(ledger_path, readonly=True) as book:
+        rows = len(book.heartbeats())
+    assert rows < last.seq  # the rows written while the lock was held are missing: only the file proved life
 
 
 def test_the_restart_budget_runs_out_then_the_supervisor_stops_and_alerts(ledger_path, tmp_path):

@@ -11,6 +11,14 @@ beats instead of ``ok`` ones, which the supervisor does not count as alive, so
 a hung loop is restarted even though its heartbeat thread still runs. (With
 the asyncio task a blocked event loop simply stops the beats.)
 
+Every beat is also written to a small *beat file* next to the ledger
+(``<ledger>.<component>.beat``: pid, a per-process beat counter, status and
+wall time, replaced atomically) before the ledger row. The ledger row can wait
+for the write lock while the loop holds it (a long cycle transaction: a first
+cycle that compiles, slow venue calls); the file cannot, so the supervisor,
+which reads both, never takes a bot busy inside a transaction for a hung one.
+A loop that is truly stuck is still caught: its beats turn ``stalled``.
+
 Each beat's ``detail`` (JSON) holds the process health the supervisor and
 ``botcore status`` read: ``pid``, ``rss_mb``, ``ledger_writable``,
 ``disk_free_mb``, ``last_cycle_ts_ms``, ``last_tick_ms``, ``cycles``,
@@ -29,6 +37,7 @@ Loop wiring::
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import shutil
@@ -36,7 +45,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import psutil
 
@@ -47,6 +56,39 @@ logger = logging.getLogger(__name__)
 COMPONENT = "engine"
 #: Statuses that prove the component is alive (``stalled`` and ``stopped`` do not).
 LIVE_STATUSES = frozenset({"ok", "idle", "degraded", "starting"})
+#: Suffix of a component's beat file next to the ledger (``<ledger>.engine.beat``).
+BEAT_FILE_SUFFIX = ".beat"
+
+
+class FileBeat(NamedTuple):
+    """The latest beat in a beat file: writer pid, its beat counter, status, wall time (ms)."""
+
+    pid: int
+    seq: int
+    status: str
+    wall_ms: int
+
+
+def beat_file_path(ledger_path: str | os.PathLike[str], component: str = COMPONENT) -> Path:
+    """Return the beat file of ``component``: ``<ledger>.<component>.beat`` in the ledger's directory."""
+    return Path(f"{os.fspath(ledger_path)}.{component}{BEAT_FILE_SUFFIX}")
+
+
+def write_beat_file(path: str | os.PathLike[str], beat: FileBeat) -> None:
+    """Replace the beat file with ``beat`` atomically (write a temporary file, then rename; no fsync)."""
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.{beat.pid}.tmp")
+    tmp.write_text(json.dumps(beat._asdict()))
+    os.replace(tmp, path)
+
+
+def read_beat_file(path: str | os.PathLike[str]) -> FileBeat | None:
+    """Return the beat in the file, or None when it is missing or unreadable."""
+    try:
+        data = json.loads(Path(path).read_text())
+        return FileBeat(int(data["pid"]), int(data["seq"]), str(data["status"]), int(data["wall_ms"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def process_health(ledger_path: str | os.PathLike[str] | None = None, pid: int | None = None) -> dict[str, Any]:
@@ -127,6 +169,9 @@ class Heartbeat:
         self._last_ok = True
         self.beats = 0
         self.failures = 0
+        self.beat_file = beat_file_path(self.ledger_path, component)
+        self._file_seq = 0
+        self._file_failures = 0
 
     # ------------------------------------------------------------------ the loop's side
 
@@ -187,11 +232,13 @@ class Heartbeat:
         """Write one heartbeat now (from the calling thread); return True when it was written."""
         snap_status, detail = self._snapshot()
         status = status or snap_status
+        self._write_beat_file(status)
         try:
             if self._ledger is None or self._ledger_thread != threading.get_ident():
                 self._close_ledger()
-                # NORMAL: a beat survives a process crash without an fsync per beat (WAL mode)
-                self._ledger = Ledger.open(self.ledger_path, timeout_s=max(1.0, min(self.interval_s, 10.0)),
+                # NORMAL: a beat survives a process crash without an fsync per beat (WAL mode); wait for the
+                # loop's write lock at most half an interval, so a long transaction does not space the beats
+                self._ledger = Ledger.open(self.ledger_path, timeout_s=max(0.05, min(self.interval_s / 2, 10.0)),
                                            synchronous="NORMAL")
                 self._ledger_thread = threading.get_ident()
             self._ledger.record_heartbeat(self.component, ts_ms=int(self.clock() * 1000), status=status,
@@ -210,6 +257,17 @@ class Heartbeat:
             logger.error("heartbeat %s: loop has not reported progress for %.0f s (stalled)", self.component,
                          detail["since_tick_s"])
         return True
+
+    def _write_beat_file(self, status: str) -> None:
+        """Write the beat file first: it never waits for the ledger's write lock."""
+        self._file_seq += 1
+        try:
+            write_beat_file(self.beat_file, FileBeat(os.getpid(), self._file_seq, status, int(self.clock() * 1000)))
+        except OSError as exc:
+            self._file_failures += 1
+            if self._file_failures in (1, 10) or self._file_failures % 100 == 0:
+                logger.error("heartbeat %s: cannot write %s (%d failures): %s", self.component, self.beat_file,
+                             self._file_failures, exc)
 
     def _close_ledger(self) -> None:
         if self._ledger is not None and self._ledger_thread == threading.get_ident():

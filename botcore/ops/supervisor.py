@@ -13,6 +13,10 @@ supervisor reads the ledger's ``heartbeats`` table and restarts the child when
   beat (a clean shutdown under way) the child has ``shutdown_grace_s`` to exit. A beat is a new
   row (higher ``seq``) timed by the supervisor's clock when it sees it, so a
   replay that stamps beats with simulated time, or a skewed clock, cannot fool it.
+  The heartbeat also writes each beat to its beat file (``<ledger>.engine.beat``,
+  see :mod:`botcore.ops.heartbeat`), which never waits for the ledger's write
+  lock; a new beat in either counts, so a bot busy inside a long ledger
+  transaction is not taken for a hung one.
 
 A hung child is sent SIGTERM (with SIGCONT, so a stopped process can act on
 it), then SIGKILL after ``term_timeout_s`` (to its whole process group). Restarts wait an exponential backoff (``backoff_base_s``
@@ -69,7 +73,7 @@ from pathlib import Path
 from typing import Any
 
 from botcore.ledger import Ledger
-from botcore.ops.heartbeat import COMPONENT, LIVE_STATUSES, latest_heartbeat
+from botcore.ops.heartbeat import COMPONENT, LIVE_STATUSES, beat_file_path, latest_heartbeat, read_beat_file
 from botcore.ops.notify import Notifier, RedFlag
 from botcore.ops.secrets import redact_text
 
@@ -397,6 +401,9 @@ class Supervisor:
         stopping_since: int | None = None
         baseline = self._latest()
         last_seq = baseline[0] if baseline is not None else 0
+        beat_file = beat_file_path(self.ledger_path, self.component)
+        file_beat = read_beat_file(beat_file)
+        last_file = (file_beat.pid, file_beat.seq) if file_beat is not None else None
         while True:
             if self._stop.is_set():
                 return "stopped", "supervisor stopped", self._terminate(child)
@@ -406,12 +413,19 @@ class Supervisor:
                     return "exited", "exit code 0", 0
                 return "crash", f"exit code {code}", code
             now_ms = self._now_ms()
+            seen: list[str] = []  # statuses of the new beats, the ledger's then the file's (written first, so newer)
             latest = self._latest()
             if latest is not None and latest[0] > last_seq:
                 last_seq = latest[0]
-                if latest[1] in LIVE_STATUSES:
+                seen.append(latest[1])
+            file_beat = read_beat_file(beat_file)
+            if file_beat is not None and (file_beat.pid, file_beat.seq) != last_file:
+                last_file = (file_beat.pid, file_beat.seq)
+                seen.append(file_beat.status)
+            for status in seen:
+                if status in LIVE_STATUSES:
                     last_live, stopping_since = now_ms, None
-                elif latest[1] == "stopped" and stopping_since is None:
+                elif status == "stopped" and stopping_since is None:
                     stopping_since = now_ms  # shutting down cleanly: give it time to exit
             if stopping_since is not None:
                 waited_s = (now_ms - stopping_since) / 1000
