@@ -145,11 +145,18 @@ def _bench(path, symbol, since_ms) -> int:
             reason="test bench", activate=True, ts_ms=since_ms)
 
 
-def test_a_benched_symbol_opens_nothing_keeps_its_trail_and_its_open_position_still_exits(world):
+@pytest.fixture(scope="module")
+def benched_run(world):
+    root, base = world
+    symbol, since, _first = _bench_target(base)
+    _bench(root / "bench.sqlite", symbol, since)
+    return _backtest(root, "benched", params_from=root / "bench.sqlite")
+
+
+def test_a_benched_symbol_opens_nothing_keeps_its_trail_and_its_open_position_still_exits(world, benched_run):
     root, base = world
     symbol, since, first = _bench_target(base)
-    _bench(root / "bench.sqlite", symbol, since)
-    run = _backtest(root, "benched", params_from=root / "bench.sqlite")
+    run = benched_run
     with Ledger.open(run.ledger_path, readonly=True) as led:
         trades = led.trades()
         decisions = led.decisions(symbol=symbol)
@@ -340,3 +347,33 @@ def test_the_link_follows_activations_rollbacks_and_bench_starts(tmp_path, caplo
     with pytest.raises(ValueError, match="learning v"):
         LearningLink(led, SETTINGS).at_cycle(Engine(SETTINGS), START)
     led.close()
+
+
+# --------------------------------------------------------------------------- history for the review
+
+
+def test_history_shows_weights_and_benchings_over_time(world, benched_run, tmp_path):
+    from botcore.learning.history import bench_history, held_back, weights_history
+
+    root, base = world
+    led = _bot_ledger(tmp_path / "bot.sqlite")
+    led.put_params("learning", prior_body(SETTINGS), reason="prior", activate=True, ts_ms=START)
+    v = led.put_params("learning", _learned_body(), reason="learned", activate=True, ts_ms=START + DAY)
+    led.put_params("benched_symbols", {"symbols": {"BTC/USDT:USDT": {"since_ms": START, "reason": "pf 0.4"}}},
+                   reason="bench BTC", activate=True, ts_ms=START)
+    led.put_params("benched_symbols", {"symbols": {}, "returned": {"BTC/USDT:USDT": {
+        "ts_ms": START + DAY, "reason": "paper pf 1.6"}}}, reason="BTC returns", activate=True, ts_ms=START + DAY)
+    w = weights_history(led)
+    assert w["version"].tolist()[-1] == v and w["mean_reversion"].tolist() == [SETTINGS.signals.weights["mean_reversion"], 0.0]
+    assert w["thresholds"].iloc[-1] == {"min_conviction.sentiment_fusion": 0.15} and w["active"].tolist() == [False, True]
+    b = bench_history(led)
+    assert b[["ts_ms", "symbol", "event", "reason"]].values.tolist() == [
+        [START, "BTC/USDT:USDT", "benched", "pf 0.4"], [START + DAY, "BTC/USDT:USDT", "returned", "paper pf 1.6"]]
+    led.close()
+    symbol, since, _first = _bench_target(base)
+    with Ledger.open(benched_run.ledger_path, readonly=True) as run:
+        h = held_back(run.decisions()).set_index("symbol")
+        decisions = run.decisions(symbol=symbol)
+    assert list(h.index) == [symbol]
+    assert h.loc[symbol, "cycles"] == (decisions["reason_code"] == Reason.benched).sum() > 60
+    assert h.loc[symbol, "would_be_entries"] == len(would_be_entries(decisions, symbol, since)) > 0

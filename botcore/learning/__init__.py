@@ -19,6 +19,7 @@ Modules
 ``pipeline``   everything in order (:func:`run_learning`) and the papermill notebook run
 ``synthetic``  SYNTHETIC trade histories with planted truth (demo and tests)
 
+``history``    weights and benchings over time (versions), cycles held back by the bench (trail)
 ``engine_hooks`` the engine's side: :class:`~botcore.learning.engine_hooks.LearningLink`
                (active versions and benchings, per cycle), the outcome log of a step
                (:func:`~botcore.learning.engine_hooks.record_step_outcomes`) or of a backtest batch
