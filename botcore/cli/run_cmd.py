@@ -1,11 +1,12 @@
-"""``botcore run``: the bot, cycle by cycle. Today: paper mode over a replayed store.
+"""``botcore run``: the bot, cycle by cycle, in paper, demo or live mode, on a replayed or the live market.
 
-``botcore run --mode paper --feed replay --data DIR --ledger PATH`` runs
-:class:`botcore.engine.loop.TradingLoop` over the stored market: the same
-compiled step as ``botcore backtest``, the paper venue, one ledger
-transaction per cycle. ``--mode demo|live`` and ``--feed live`` are refused
-until the live loop lands; live trading will in any case need both
-``mode: live`` in ``config/venue.yaml`` and ``--confirm-live``.
+``--feed replay --data DIR`` runs :class:`botcore.engine.loop.TradingLoop` over
+a stored market with the paper venue (:func:`botcore.engine.loop.replay_loop`);
+``--feed live`` runs it on the wall clock over BloFin's public data and the
+intel feeds (:func:`botcore.engine.live.live_loop`) with the paper venue
+(``--mode paper``) or BloFin (``demo``; ``live`` needs ``mode: live`` in
+``config/venue.yaml`` and ``--confirm-live``). A run already in the ledger is
+resumed.
 """
 
 from __future__ import annotations
@@ -69,48 +70,59 @@ def when(ts_ms: int) -> str:
 
 
 def run(
-    mode: str = typer.Option("paper", "--mode", help="paper (default) | demo | live."),
-    feed: str = typer.Option("replay", "--feed", help="replay (a stored market) | live (not yet)."),
+    mode: str = typer.Option("paper", "--mode", help="paper (default: simulated fills) | demo (BloFin demo trading) | live (real money)."),
+    feed: str = typer.Option("replay", "--feed", help="replay (a stored market, --data) | live (BloFin public data + intel feeds, wall clock)."),
     data: Optional[Path] = typer.Option(None, "--data", help="Store directory to replay (--feed replay)."),
-    start: Optional[str] = typer.Option(None, "--start", help="First cycle, UTC (default: the data's start + warm-up)."),
-    end: Optional[str] = typer.Option(None, "--end", help="Last cycle, UTC (default: the data's end)."),
-    cycles: Optional[int] = typer.Option(None, "--cycles", min=1, help="Stop after this many cycles."),
+    start: Optional[str] = typer.Option(None, "--start", help="First cycle, UTC (replay; default: the data's start + warm-up)."),
+    end: Optional[str] = typer.Option(None, "--end", help="Last cycle, UTC (replay; default: the data's end)."),
+    cycles: Optional[int] = typer.Option(None, "--cycles", min=1, help="Stop after this many cycles (default: replay to the end; live forever)."),
     ledger: Path = typer.Option(..., "--ledger", help="The ledger's SQLite file (created; an existing run in it is resumed)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Configuration directory (default: $BOTCORE_CONFIG or ./config)."),
     symbols: Optional[str] = typer.Option(None, "--symbols", help="Comma-separated subset of the universe."),
     seed: int = typer.Option(0, "--seed", help="Run seed of the bandit (rng = seed ^ cycle time); as in the backtest."),
-    warmup_bars: int = typer.Option(4320, "--warmup-bars", min=0, help="1m bars of history fed to the signals first."),
+    warmup_bars: int = typer.Option(4320, "--warmup-bars", min=0, help="1m bars of history fed to the signals first (live: downloaded)."),
     speed: Optional[float] = typer.Option(None, "--speed", min=0.001, help="Replay at SPEED x real time (default: as fast as possible)."),
     confirm_live: bool = typer.Option(False, "--confirm-live", help="Second opt-in for live trading (with mode: live in venue.yaml)."),
     override: Optional[list[str]] = typer.Option(None, "--override", help="Decision-parameter override KEY=VALUE (repeatable; see botcore.strategy.build_params)."),
     fresh: bool = typer.Option(False, "--fresh", help="Refuse to resume: the ledger must hold no run yet."),
+    venue_url: Optional[str] = typer.Option(None, "--venue-url", help="BloFin REST base URL (default: ccxt's; a proxy or a local test server)."),
 ) -> None:
-    """Run the bot cycle by cycle: feed, decide, venue, ledger (paper over a replayed store today).
+    """Run the bot cycle by cycle: feed, decide, venue, ledger.
 
     Every cycle is one ledger transaction (orders, fills, funding, decisions,
-    equity, heartbeat). The same window run by `botcore backtest` gives the
-    same trades. Ctrl-C stops after the current cycle.
+    equity, heartbeat); orders are written to the ledger before they are sent.
+    `--feed replay` replays a stored market (the same window run by
+    `botcore backtest` gives the same trades); `--feed live` runs on the wall
+    clock every `cycle_seconds` (config/schedules.yaml) on BloFin's public data.
+    `--mode demo|live` trade on BloFin with credentials from the environment
+    (BLOFIN_API_KEY, BLOFIN_API_SECRET, BLOFIN_PASSPHRASE); live also needs
+    `mode: live` in config/venue.yaml and --confirm-live. An existing run in
+    the ledger is resumed (orders left open are looked up by client order id,
+    then the ledger is reconciled with the venue). SIGTERM or Ctrl-C stop after
+    the current cycle.
     """
     from rich.console import Console
 
+    from botcore.engine.live import check_mode
+    from botcore.errors import BotcoreError, ConfigError
+
     settings = load_config(config)
     console = Console(width=120)
-    if mode not in ("paper", "demo", "live"):
-        raise typer.BadParameter(f"--mode {mode!r}: use paper, demo or live")
-    if mode == "live" and not (settings.venue.mode == "live" and confirm_live):
-        typer.secho("live trading needs both `mode: live` in config/venue.yaml and --confirm-live; refused.",
-                    fg=typer.colors.RED, err=True)
+    try:
+        check_mode(settings, mode, confirm_live)
+    except ConfigError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    if feed not in ("replay", "live"):
+        raise typer.BadParameter(f"--feed {feed!r}: use replay or live")
+    if feed == "replay" and mode != "paper":
+        typer.secho(f"--mode {mode} trades on BloFin and needs --feed live (a replayed market cannot be traded on a "
+                    "real venue).", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
-    if mode in ("demo", "live"):
-        typer.secho(f"--mode {mode}: not yet: needs the live loop (BloFin venue, live feed, reconciliation). "
-                    "Use --mode paper --feed replay today.", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2)
-    if feed != "replay":
-        typer.secho(f"--feed {feed}: not yet: needs the live loop (live public data feed). Use --feed replay --data DIR.",
-                    fg=typer.colors.RED, err=True)
-        raise typer.Exit(2)
-    if data is None:
+    if feed == "replay" and data is None:
         raise typer.BadParameter("--feed replay needs --data DIR (a store, e.g. from `botcore data sample`)")
+    if feed == "live" and (data is not None or start or end or speed):
+        raise typer.BadParameter("--data, --start, --end and --speed are for --feed replay; --feed live runs now")
     from botcore.ops.logs import configure_logging
     from botcore.ops.paths import default_log_dir
 
@@ -119,36 +131,35 @@ def run(
     except OSError as exc:
         typer.secho(f"logging to {default_log_dir()}: {exc} (console only)", fg=typer.colors.YELLOW, err=True)
     quiet_logs()
-    from botcore.engine.loop import replay_loop
-    from botcore.ops.heartbeat import Heartbeat
-    from botcore.errors import BotcoreError
     from botcore.ledger import Ledger
-    from botcore.market.store import Store
+    from botcore.ops.heartbeat import Heartbeat
 
-    store = Store(data)
-    if not store.root.is_dir():
-        typer.secho(f"--data {data}: no such directory", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1)
+    overrides = parse_overrides(override)
+    starting_cash = settings.venue.starting_equity_usd
+    venue = None
+    if feed == "live" and mode != "paper":
+        venue = open_live_venue(settings, mode, venue_url)
+        starting_cash = venue_starting_cash(venue)
     try:
-        led = Ledger.open(ledger, starting_cash_usd=settings.venue.starting_equity_usd, mode="paper")
+        led = Ledger.open(ledger, starting_cash_usd=starting_cash, mode=mode)
     except BotcoreError as exc:
         typer.secho(f"--ledger {ledger}: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
-    overrides = parse_overrides(override)
+    if fresh and (len(led.orders()) or led.get_meta("engine:state")):
+        typer.secho(f"--fresh: ledger {ledger} already holds a run", fg=typer.colors.RED, err=True)
+        led.close()
+        raise typer.Exit(1)
     cycle_s = float(settings.schedules.cycle_seconds)
     heartbeat = Heartbeat(ledger, interval_s=float(settings.schedules.heartbeat_seconds),
                           stall_after_s=3 * cycle_s).start()
     try:
-        loop, window = replay_loop(store, settings, led, start_ms=parse_time(start, "--start"),
-                                   end_ms=parse_time(end, "--end"), symbols=split_symbols(symbols),
-                                   warmup_bars=warmup_bars, run_seed=seed, speed=speed,
-                                   params_overrides=overrides or None, resume=not fresh)
+        if feed == "replay":
+            loop, total, title = start_replay(console, settings, led, ledger, data, start, end, symbols, warmup_bars,
+                                              seed, speed, overrides, fresh)
+        else:
+            loop, total, title = start_live(console, settings, led, ledger, mode, venue, symbols, warmup_bars, seed,
+                                            overrides, cycles, venue_url)
         install_stop_handlers(loop)
-        total = window.n_bars if cycles is None else min(cycles, window.n_bars)
-        if store.synthetic:
-            console.print("[bold yellow]Replaying a SYNTHETIC market[/] (generated, not recorded from any venue).")
-        console.print(f"paper replay of {len(loop.symbols)} symbols, {when(window.start_ms)} .. {when(window.end_ms)} UTC "
-                      f"({total:,} cycles, {window.warmup_bars:,} warm-up bars) -> {ledger}")
         report = run_with_progress(loop, total, cycles, console, heartbeat)
     except BotcoreError as exc:
         typer.secho(f"run failed: {exc}", fg=typer.colors.RED, err=True)
@@ -162,11 +173,107 @@ def run(
     from botcore.engine.report import ledger_summary, summary_table
 
     summary = ledger_summary(led, reason_counts=loop.engine.state.reason_counts)
-    console.print(summary_table(summary, title=f"paper replay: {report.cycles:,} cycles ({report.stopped})"))
+    console.print(summary_table(summary, title=f"{title}: {report.cycles:,} cycles ({report.stopped})"))
     ok = summary["invariant_ok"]
-    loop.close()
+    close_quietly(loop)
     led.close()
     raise typer.Exit(0 if ok else 1)
+
+
+def open_live_venue(settings, mode: str, venue_url: Optional[str]):
+    """Open the BloFin venue of ``mode`` or exit 2 with the reason (missing credentials, bad configuration)."""
+    from botcore.engine.live import open_venue
+    from botcore.errors import BotcoreError
+
+    try:
+        return open_venue(settings, mode, api_url=venue_url)
+    except BotcoreError as exc:
+        typer.secho(f"--mode {mode}: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+
+
+def venue_starting_cash(venue) -> float:
+    """The venue's wallet balance: a new demo/live ledger starts from what the account holds."""
+    import asyncio
+
+    from botcore.errors import BotcoreError
+
+    async def read() -> float:
+        try:
+            return float((await venue.balance()).cash_usd)
+        finally:
+            await venue.close()  # the client's session belongs to this event loop; the loop's own opens a new one
+
+    aio = asyncio.new_event_loop()
+    try:
+        return aio.run_until_complete(read())
+    except BotcoreError as exc:
+        typer.secho(f"the venue's balance could not be read: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    finally:
+        aio.close()
+
+
+def start_replay(console, settings, led, ledger, data, start, end, symbols, warmup_bars, seed, speed, overrides, fresh):
+    """Build the paper replay loop; return (loop, cycles to run, title)."""
+    from botcore.engine.loop import replay_loop
+    from botcore.market.store import Store
+
+    store = Store(data)
+    if not store.root.is_dir():
+        raise typer.BadParameter(f"--data {data}: no such directory")
+    loop, window = replay_loop(store, settings, led, start_ms=parse_time(start, "--start"),
+                               end_ms=parse_time(end, "--end"), symbols=split_symbols(symbols),
+                               warmup_bars=warmup_bars, run_seed=seed, speed=speed,
+                               params_overrides=overrides or None, resume=not fresh)
+    if store.synthetic:
+        console.print("[bold yellow]Replaying a SYNTHETIC market[/] (generated, not recorded from any venue).")
+    console.print(f"paper replay of {len(loop.symbols)} symbols, {when(window.start_ms)} .. {when(window.end_ms)} UTC "
+                  f"({window.n_bars:,} cycles, {window.warmup_bars:,} warm-up bars) -> {ledger}")
+    return loop, window.n_bars, "paper replay"
+
+
+def start_live(console, settings, led, ledger, mode, venue, symbols, warmup_bars, seed, overrides, cycles, venue_url):
+    """Build the live loop (live feed on the wall clock; paper, demo or live venue); return (loop, cycles, title)."""
+    from botcore.engine.live import META_KEY, live_loop, open_venue
+    from botcore.engine.schedule import Scheduler
+    from botcore.intel import IntelFeeds
+    from botcore.market.live import SETTLE_MS, LiveFeed, live_intel_options, public_exchange
+
+    prior = led.get_meta(META_KEY)
+    run_symbols = (prior["symbols"] if prior is not None else
+                   split_symbols(symbols) or [a.symbol for a in settings.universe.enabled])
+    period_ms = int(settings.schedules.cycle_seconds * 1000)
+    scheduler = Scheduler(period_ms, cycles=cycles, delay_ms=SETTLE_MS)
+    live_feed = LiveFeed(run_symbols, exchange=public_exchange(venue_url), staleness=settings, lookback_bars=2,
+                         intel=IntelFeeds(settings, options=live_intel_options(period_ms)), scheduler=scheduler)
+    venue = venue if venue is not None else open_venue(settings, mode)
+    console.print(f"[bold]{mode}[/] trading of {len(run_symbols)} symbols on the live BloFin feed, a cycle every "
+                  f"{period_ms / 1000:g} s -> {ledger}" + (" ([bold red]REAL MONEY[/])" if mode == "live" else ""))
+    if warmup_bars:
+        console.print(f"warm-up: downloading the last {warmup_bars:,} minutes of history ...")
+    loop = live_loop(settings, led, live_feed, venue, mode=mode, symbols=run_symbols, warmup_bars=warmup_bars,
+                     run_seed=seed, params_overrides=overrides or None, warm_up_kwargs={"api_url": venue_url})
+    return loop, cycles, f"{mode} (live feed)"
+
+
+def close_quietly(loop) -> None:
+    """Close the loop, its live feed and a real venue's client (errors only logged: the run is over)."""
+    import asyncio
+
+    for closer in (getattr(loop.feed, "close", None),):
+        if closer is not None:
+            try:
+                closer()
+            except Exception:  # noqa: BLE001
+                logger.exception("closing the feed")
+    venue_close = getattr(loop.venue, "close", None)
+    if venue_close is not None and asyncio.iscoroutinefunction(venue_close):
+        try:
+            loop._aio.run_until_complete(venue_close())
+        except Exception:  # noqa: BLE001
+            logger.exception("closing the venue")
+    loop.close()
 
 
 def parse_overrides(items: Optional[list[str]]) -> dict:
@@ -204,7 +311,7 @@ def run_with_progress(loop, total: int, cycles: Optional[int], console, heartbea
     fills = 0
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), console=console, transient=False) as progress:
-        task = progress.add_task("replay", total=total)
+        task = progress.add_task("cycles", total=total)
 
         def on_step(rep, n: int) -> None:
             nonlocal fills
@@ -212,7 +319,7 @@ def run_with_progress(loop, total: int, cycles: Optional[int], console, heartbea
             if heartbeat is not None:
                 heartbeat.tick(cycle_ts_ms=rep.t_ms, status="ok", positions=rep.n_positions,
                                compute_ms=round(rep.seconds * 1000, 3))
-            if n % 30 == 0 or n == total or rep.n_fills:
+            if total is None or n % 30 == 0 or n == total or rep.n_fills:
                 progress.update(task, completed=n, description=(
                     f"{when(rep.t_ms)} UTC  equity {rep.equity_usd:,.2f}  positions {rep.n_positions}  fills {fills}"))
 

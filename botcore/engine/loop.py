@@ -358,11 +358,15 @@ class TradingLoop:
             led.record_decisions(trail_rows(self._trail_records(t), self.symbols))
             report.equity_usd, report.cash_usd, report.n_positions = snap.equity_usd, snap.cash_usd, n_pos
             report.n_pending = len(self.pending)
+            feed_faults = getattr(self.feed, "last_faults", None) or {}
+            if feed_faults:
+                led.set_meta("feed:last_faults", {"ts_ms": t, "faults": feed_faults})
             report.seconds = time.perf_counter() - wall0
             led.record_heartbeat("engine", ts_ms=t, detail={
                 "cycle": self.steps_run, "intents": report.n_intents, "fills": report.n_fills,
                 "equity_usd": round(snap.equity_usd, 6), "compute_ms": round(report.seconds * 1000, 3),
                 "wall_ms": WallClock().now_ms(), "late_ms": report.late_ms, "pending_orders": report.n_pending,
+                "feed_faults": sum(len(v) for v in feed_faults.values()), "halted": self.halted is not None,
             })
             save_engine_state(led, eng, t)
         kernel_cash = float(eng.state.portfolio[0]["cash_usd"])
@@ -624,8 +628,11 @@ class TradingLoop:
     # ------------------------------------------------------------------ running
 
     def stop(self) -> None:
-        """Ask :meth:`run` to stop after the current step."""
+        """Ask :meth:`run` to stop after the current step (a live feed's scheduler stops waiting at once)."""
         self._stop = True
+        stop_feed = getattr(self.feed, "stop", None)
+        if stop_feed is not None:
+            stop_feed()
 
     def run(self, cycles: int | None = None, progress: Callable[[StepReport, int], None] | None = None) -> RunReport:
         """Run the feed's cycles (at most ``cycles``); Ctrl-C stops cleanly after the current step."""

@@ -1,0 +1,186 @@
+"""The live loop: the same :class:`~botcore.engine.loop.TradingLoop` on the wall clock, fed by live public data.
+
+``botcore run --feed live`` builds it with :func:`live_loop`:
+
+- the feed is :class:`botcore.market.live.LiveFeed` (BloFin public data through
+  ccxt plus the market-intelligence feeds), walked by a
+  :class:`botcore.engine.schedule.Scheduler` on the cycle grid (no drift; an
+  overrun is recorded in the ledger's meta ``loop:overruns`` and logged, never
+  silently skipped);
+- the venue is the paper venue (``--mode paper``: the shared fill model on live
+  prices) or :class:`botcore.venues.blofin.BlofinVenue` (``demo``: BloFin's demo
+  endpoint through ccxt's sandbox mode; ``live``: production, behind both
+  ``mode: live`` in ``config/venue.yaml`` and ``--confirm-live``). A BloFin venue
+  is prepared before the first cycle: markets loaded, the position mode checked
+  and set, leverage and margin mode set per symbol (:func:`prepare_venue`);
+- warm-up: the last ``warmup_bars`` minutes are downloaded into a store beside
+  the ledger (``<ledger>.market/``) and fed to the signal states, as a replay warms
+  up from its store;
+- restart: a ledger that already holds a live run resumes it. The persisted
+  decision state (:mod:`botcore.engine.recovery`) is laid over the warmed-up
+  signal states and checked against the ledger (rebuilt from it when they
+  disagree); orders a stopped run left open are looked up by client order id at
+  the first cycle (:meth:`TradingLoop._resolve_pending`), and the first cycle
+  reconciles the ledger with the venue (unknown positions adopted as aged; an
+  unexplained mismatch stops entries and alerts).
+
+The kernel, the step and the ledger records are the replay's: only the clock,
+the feed and the venue differ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from botcore.config.models import Settings
+from botcore.engine.backtest import DEFAULT_WARMUP_BARS, restrict_settings
+from botcore.engine.inputs import BAR_MS
+from botcore.engine.loop import TradingLoop, WallClock
+from botcore.engine.recovery import apply_persisted, check_against_ledger, load_engine_state, rebuild_from_ledger, \
+    restore_paper_venue
+from botcore.engine.state import Engine
+from botcore.errors import ConfigError, OperationalError
+from botcore.ledger import Ledger
+from botcore.market.store import Store
+
+logger = logging.getLogger(__name__)
+
+META_KEY = "live"
+OVERRUNS_KEY = "loop:overruns"
+#: Overrun records kept in the ledger's meta (the newest).
+OVERRUNS_KEPT = 100
+MODES = ("paper", "demo", "live")
+
+
+def check_mode(settings: Settings, mode: str, confirm_live: bool) -> None:
+    """Raise :class:`ConfigError` unless ``mode`` may run: live needs ``mode: live`` in venue.yaml and --confirm-live."""
+    if mode not in MODES:
+        raise ConfigError(f"--mode {mode!r}: use paper, demo or live")
+    if mode == "live" and not (settings.venue.mode == "live" and confirm_live):
+        raise ConfigError("live trading needs both `mode: live` in config/venue.yaml and --confirm-live; refused")
+
+
+def open_venue(settings: Settings, mode: str, *, api_url: str | None = None, env: Any = None) -> Any:
+    """Return the venue of ``mode``: the paper venue, or BloFin (demo or live) with credentials from the environment."""
+    if mode == "paper":
+        from botcore.venues.paper import PaperVenue
+
+        return PaperVenue.from_settings(settings)
+    from botcore.venues.blofin import BlofinVenue
+
+    return BlofinVenue.from_settings(settings, mode=mode, api_url=api_url, env=env)
+
+
+async def prepare_venue(venue: Any, settings: Settings, symbols: Sequence[str]) -> None:
+    """Load markets; on a real venue set the position mode and each symbol's leverage and margin mode."""
+    await venue.load_markets()
+    if not hasattr(venue, "account_config"):
+        return
+    account = await venue.account_config()
+    wanted = settings.venue.position_mode
+    if getattr(account, "position_mode", wanted) != wanted:
+        logger.warning("venue position mode %s, configured %s: switching", account.position_mode, wanted)
+        await venue.set_position_mode(wanted)
+    assets = {a.symbol: a for a in settings.universe.enabled}
+    for s in symbols:
+        leverage = min(float(settings.risk.max_leverage), float(assets[s].max_leverage))
+        await venue.set_leverage(s, leverage, settings.risk.margin_mode)
+
+
+def record_overrun(ledger: Ledger, overrun: Any) -> None:
+    """Keep an overrun of the schedule in the ledger's meta (the newest :data:`OVERRUNS_KEPT`) and log it."""
+    rec = overrun._asdict() if hasattr(overrun, "_asdict") else dict(overrun)
+    kept = list(ledger.get_meta(OVERRUNS_KEY, []))[-(OVERRUNS_KEPT - 1):] + [rec]
+    ledger.set_meta(OVERRUNS_KEY, kept)
+    logger.warning("cycle %s overran: %s grid slot(s) missed, %s ms late", rec.get("cycle_ms"), rec.get("missed"),
+                   rec.get("late_ms"))
+
+
+def live_loop(
+    settings: Settings,
+    ledger: Ledger,
+    feed: Any,
+    venue: Any,
+    *,
+    mode: str,
+    symbols: Sequence[str] | None = None,
+    warmup_bars: int = DEFAULT_WARMUP_BARS,
+    store: Store | str | Path | None = None,
+    run_seed: int = 0,
+    params_overrides: dict[str, Any] | None = None,
+    warm_up_kwargs: dict[str, Any] | None = None,
+    submit_timeout_s: float | None = None,
+    monitor: Any = "default",
+) -> TradingLoop:
+    """Build the live :class:`TradingLoop` (see the module docstring); a ledger holding a live run is resumed.
+
+    ``feed`` is a :class:`~botcore.market.live.LiveFeed` over the run's symbols (its
+    scheduler paces the cycles); ``venue`` comes from :func:`open_venue`.
+    """
+    if ledger.get_meta("replay") is not None:
+        raise OperationalError(f"ledger {ledger.path} holds a replay run: a live run needs its own ledger")
+    prior = ledger.get_meta(META_KEY)
+    if prior is not None:
+        if prior["mode"] != mode:
+            raise OperationalError(f"ledger {ledger.path} holds a {prior['mode']} run; refusing to continue it in "
+                                   f"{mode} mode (use a new --ledger)")
+        if symbols is not None and list(symbols) != list(prior["symbols"]):
+            logger.warning("resume: --symbols ignored, the ledger's run uses %s", prior["symbols"])
+        symbols, run_seed = prior["symbols"], int(prior["run_seed"])
+        params_overrides = dict(prior.get("params_overrides") or {})
+    settings = restrict_settings(settings, symbols)
+    engine = Engine(settings, run_seed=run_seed, params_overrides=params_overrides)
+    if tuple(feed.symbols) != tuple(engine.symbols):
+        raise OperationalError(f"the feed's symbols {list(feed.symbols)} differ from the run's {list(engine.symbols)}")
+    rec = load_engine_state(ledger)
+    resumed = prior is not None or rec is not None or len(ledger.orders()) > 0
+    last_t = None
+    if resumed:
+        equity = ledger.equity()
+        last_t = int(rec["t_ms"]) if rec is not None else (int(equity["ts_ms"].max()) if len(equity) else 0)
+    timeout = float(settings.venue.request_timeout_ms) / 1000.0 if submit_timeout_s is None else submit_timeout_s
+    loop = TradingLoop(settings, feed, venue, ledger, WallClock(), engine=engine, run_seed=run_seed,
+                       resume_from_ms=last_t, submit_timeout_s=timeout, monitor=monitor)
+    asyncio_run = loop._aio.run_until_complete
+    asyncio_run(prepare_venue(venue, settings, engine.symbols))
+    store = Store(store if store is not None else Path(f"{ledger.path}.market"))
+    if warmup_bars:
+        w = feed.warm_up(store, warmup_bars, **(warm_up_kwargs or {}))
+        if w.faults:
+            logger.warning("warm-up: %d sources incomplete: %s", len(w.faults), w.faults)
+        loop.warm_up(store, w.first_ms, w.last_ms)
+        first_cycle = w.last_ms + BAR_MS
+    else:
+        first_cycle = (WallClock().now_ms() // BAR_MS + 1) * BAR_MS
+    engine._phase(int(prior["phase_ms"]) if prior is not None else first_cycle)
+    if resumed:
+        if rec is not None:
+            apply_persisted(engine, rec["arrays"])
+            problems = check_against_ledger(engine, ledger)
+            if problems:
+                logger.error("resume: the persisted engine state disagrees with the ledger (%s): rebuilding from it",
+                             "; ".join(problems))
+                rebuild_from_ledger(engine, ledger, last_t)
+        else:
+            rebuild_from_ledger(engine, ledger, last_t)
+        if mode == "paper":
+            restore_paper_venue(venue, ledger, None, engine.symbols)
+        logger.warning("resumed the %s run of %s (last cycle %d): %d orders, %d open positions, %d orders pending",
+                       mode, ledger.path, last_t, len(ledger.orders()), len(ledger.open_positions()),
+                       len(loop.pending))
+    if prior is None:
+        ledger.set_meta(META_KEY, {"mode": mode, "symbols": list(engine.symbols), "run_seed": run_seed,
+                                   "params_overrides": dict(params_overrides or {}), "phase_ms": first_cycle,
+                                   "started_ms": WallClock().now_ms()})
+    scheduler = getattr(feed, "scheduler", None)
+    if scheduler is not None and getattr(scheduler, "on_overrun", "absent") is None:
+        scheduler.on_overrun = lambda overrun: record_overrun(ledger, overrun)
+    return loop
+
+
+__all__ = ["META_KEY", "MODES", "OVERRUNS_KEY", "check_mode", "live_loop", "open_venue", "prepare_venue",
+           "record_overrun"]
