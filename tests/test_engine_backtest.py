@@ -97,25 +97,34 @@ def test_run_replays_a_store_in_paper_mode_one_transaction_per_cycle(market, tmp
 
 
 @pytest.mark.parametrize("mode", ["demo", "live"])
-def test_demo_and_live_modes_are_refused_until_the_live_loop_lands(mode, tmp_path):
-    result = runner.invoke(app, ["run", "--mode", mode, "--ledger", str(tmp_path / "x.sqlite"), "--config",
+def test_demo_and_live_modes_are_refused_without_their_opt_ins(mode, tmp_path, monkeypatch):
+    for name in ("BLOFIN_API_KEY", "BLOFIN_API_SECRET", "BLOFIN_PASSPHRASE"):
+        monkeypatch.delenv(name, raising=False)
+    replay = runner.invoke(app, ["run", "--mode", mode, "--ledger", str(tmp_path / "x.sqlite"), "--config",
                                  str(CONFIG_DIR)])
-    assert result.exit_code == 2
-    text = result.output
-    assert ("--confirm-live" in text) if mode == "live" else ("not yet" in text and "live loop" in text)
+    assert replay.exit_code == 2
+    text = replay.output
+    assert ("--confirm-live" in text) if mode == "live" else ("needs --feed live" in text)
+    live = runner.invoke(app, ["run", "--mode", mode, "--feed", "live", "--ledger", str(tmp_path / "x.sqlite"),
+                               "--config", str(CONFIG_DIR)])
+    assert live.exit_code == 2
+    assert ("--confirm-live" in live.output) if mode == "live" else ("BLOFIN_API_KEY" in live.output)
     assert not (tmp_path / "x.sqlite").exists()
 
 
-def test_live_mode_with_both_opt_ins_is_still_not_yet(tmp_path):
+def test_live_mode_with_both_opt_ins_still_needs_credentials(tmp_path, monkeypatch):
+    for name in ("BLOFIN_API_KEY", "BLOFIN_API_SECRET", "BLOFIN_PASSPHRASE"):
+        monkeypatch.delenv(name, raising=False)
     cfg = tmp_path / "cfg"
     import shutil
 
     shutil.copytree(CONFIG_DIR, cfg)
     venue = (cfg / "venue.yaml").read_text().replace("mode: paper", "mode: live")
     (cfg / "venue.yaml").write_text(venue)
-    result = runner.invoke(app, ["run", "--mode", "live", "--confirm-live", "--ledger", str(tmp_path / "x.sqlite"),
-                                 "--config", str(cfg)])
-    assert result.exit_code == 2 and "not yet" in result.output
+    result = runner.invoke(app, ["run", "--mode", "live", "--confirm-live", "--feed", "live", "--ledger",
+                                 str(tmp_path / "x.sqlite"), "--config", str(cfg)])
+    assert result.exit_code == 2 and "credentials" in result.output and "BLOFIN_PASSPHRASE" in result.output
+    assert not (tmp_path / "x.sqlite").exists()
 
 
 def test_demo_runs_the_main_job_and_points_to_the_next_commands(tmp_path):

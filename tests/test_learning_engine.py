@@ -25,7 +25,7 @@ from botcore.engine.testing import ACTIVE_OVERRIDES, MONEY_TABLES, diff_ledgers
 from botcore.learning import benching
 from botcore.learning.benching import would_be_entries
 from botcore.learning.cycle import prior_body
-from botcore.learning.engine_hooks import LearningLink, active_versions, copy_active_versions, record_step_outcomes
+from botcore.learning.engine_hooks import LearningLink, active_versions, copy_active_versions
 from botcore.ledger import Ledger
 from botcore.market.sample import DEFAULT_START_MS, generate_sample_market
 from botcore.strategy.enums import Reason
@@ -267,11 +267,7 @@ def test_backtest_and_replay_agree_with_a_learned_version_a_bench_and_the_outcom
             copy_active_versions(src, led)
         loop, window = replay_loop(root / "market", SETTINGS, led, start_ms=START, end_ms=END, run_seed=SEED,
                                    params_overrides=ACTIVE_OVERRIDES)
-        link = LearningLink(led, SETTINGS, loop.symbols)
-        for cycle in loop.feed:
-            link.at_cycle(loop.engine, cycle.t_ms)
-            loop.step_cycle(cycle)
-            record_step_outcomes(led, loop.engine, cycle.t_ms)
+        loop.run()  # the loop itself follows the ledger's active versions and logs the outcomes
         loop.close()
         assert led.check_invariant().ok
     finally:

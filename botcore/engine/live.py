@@ -39,9 +39,8 @@ from typing import Any
 from botcore.config.models import Settings
 from botcore.engine.backtest import DEFAULT_WARMUP_BARS, restrict_settings
 from botcore.engine.inputs import BAR_MS
-from botcore.engine.loop import TradingLoop, WallClock
-from botcore.engine.recovery import apply_persisted, check_against_ledger, load_engine_state, rebuild_from_ledger, \
-    restore_paper_venue
+from botcore.engine.loop import TradingLoop, WallClock, restore_engine
+from botcore.engine.recovery import load_engine_state, restore_paper_venue
 from botcore.engine.state import Engine
 from botcore.errors import ConfigError, OperationalError
 from botcore.ledger import Ledger
@@ -158,15 +157,7 @@ def live_loop(
         first_cycle = (WallClock().now_ms() // BAR_MS + 1) * BAR_MS
     engine._phase(int(prior["phase_ms"]) if prior is not None else first_cycle)
     if resumed:
-        if rec is not None:
-            apply_persisted(engine, rec["arrays"])
-            problems = check_against_ledger(engine, ledger)
-            if problems:
-                logger.error("resume: the persisted engine state disagrees with the ledger (%s): rebuilding from it",
-                             "; ".join(problems))
-                rebuild_from_ledger(engine, ledger, last_t)
-        else:
-            rebuild_from_ledger(engine, ledger, last_t)
+        restore_engine(engine, ledger, rec, last_t)
         if mode == "paper":
             restore_paper_venue(venue, ledger, None, engine.symbols)
         logger.warning("resumed the %s run of %s (last cycle %d): %d orders, %d open positions, %d orders pending",

@@ -103,6 +103,7 @@ from botcore.strategy.enums import KillSwitch
 from botcore.engine.state import Engine
 from botcore.config.models import STRATEGY_NAMES
 from botcore.errors import BotcoreError, OperationalError
+from botcore.learning.engine_hooks import LearningLink, record_step_outcomes
 from botcore.ledger import Ledger, RecordNotFound
 from botcore.market.replay import Cycle, ReplayFeed
 from botcore.market.store import Store
@@ -253,6 +254,8 @@ class TradingLoop:
         self.engine = engine or Engine(settings, run_seed=run_seed, params_overrides=params_overrides)
         self.symbols = self.engine.symbols
         self._col = {s: i for i, s in enumerate(self.symbols)}
+        # the active learned parameters and benches of the ledger, re-read when a version changes
+        self.learning = LearningLink(ledger, settings, self.symbols)
         self._last_t: int | None = resume_from_ms
         self._funding_from: int | None = None if resume_from_ms is None else resume_from_ms + 1
         self.reconcile_every = int(settings.venue.reconcile_every_cycles if reconcile_every is None else reconcile_every)
@@ -330,6 +333,7 @@ class TradingLoop:
             logger.warning("cycle %d: kill switch code %d (was %d)", t, code, self.kill_switch)
         self.kill_switch = code
         eng.state.portfolio[0]["kill_switch"] = code
+        self.learning.at_cycle(eng, t)
         # 1. what the venue did on its own since the last cycle (funding, liquidations): to the kernel now, booked below
         bookings = await self._venue_events(t, row, report)
         # 2. decide; 3. write-ahead: the NEW orders are committed before anything is sent
@@ -349,6 +353,7 @@ class TradingLoop:
                 book()
             for o, update in zip(orders, answers):
                 self._book_answer(t, o, update, report)
+            record_step_outcomes(led, eng, t)
             equity, _unrealized, _exposure, n_pos = eng.mark()
             marks = {s: float(eng.scratch.valuation[i]) for i, s in enumerate(self.symbols)
                      if math.isfinite(eng.scratch.valuation[i])}
@@ -662,6 +667,21 @@ class TradingLoop:
         self._aio.close()
 
 
+def restore_engine(engine: Engine, ledger: Ledger, rec: dict[str, Any] | None, last_t: int) -> None:
+    """Lay the persisted decision state over a warmed-up engine; rebuild it from the ledger when it is missing,
+    of another layout (written by an older version) or disagrees with the ledger."""
+    problems = ["no persisted engine state"]
+    if rec is not None:
+        try:
+            apply_persisted(engine, rec["arrays"])
+            problems = check_against_ledger(engine, ledger)
+        except (KeyError, ValueError) as exc:
+            problems = [f"persisted state of another layout ({exc})"]
+    if problems:
+        logger.error("resume: %s: the decision state is rebuilt from the ledger", "; ".join(problems))
+        rebuild_from_ledger(engine, ledger, last_t)
+
+
 def replay_loop(
     data: str | Path | Store,
     settings: Settings,
@@ -719,15 +739,7 @@ def replay_loop(
         loop.done = first > window.end_ms
         loop.warm_up(store, window.warmup_ms if window.warmup_bars else window.start_ms, last_t)
         engine._phase(window.start_ms)
-        if rec is not None:
-            apply_persisted(engine, rec["arrays"])
-            problems = check_against_ledger(engine, ledger)
-            if problems:
-                logger.error("resume: the persisted engine state disagrees with the ledger (%s): rebuilding from "
-                             "the ledger", "; ".join(problems))
-                rebuild_from_ledger(engine, ledger, last_t)
-        else:
-            rebuild_from_ledger(engine, ledger, last_t)
+        restore_engine(engine, ledger, rec, last_t)
         last_cycle = ReplayFeed(store, engine.symbols, last_t, last_t, staleness=settings, lookback_bars=2).at(last_t)
         restore_paper_venue(venue, ledger, last_cycle, engine.symbols)
         logger.warning("resumed run at cycle %d (next %d): %d orders, %d open positions in the ledger",
