@@ -237,6 +237,27 @@ def test_the_heartbeat_thread_records_process_health(ledger_path):
     assert detail["open_positions"] == 2 and detail["cycles"] == 1
 
 
+def test_beats_say_starting_until_the_first_tick_and_stall_on_their_own_allowances(ledger_path):
+    now = [1_000.0]
+    hb = Heartbeat(ledger_path, interval_s=20.0, stall_after_s=180.0, startup_stall_after_s=900.0,
+                   clock=lambda: now[0])
+    assert hb.beat() and latest_status(ledger_path) == "starting"
+    now[0] += 600  # a cold start: compiling for ten minutes is starting, not stalled
+    assert hb.beat() and latest_status(ledger_path) == "starting"
+    now[0] += 301
+    assert hb.beat() and latest_status(ledger_path) == "stalled"
+    hb.tick(cycle_ts_ms=1)
+    assert hb.beat() and latest_status(ledger_path) == "ok"
+    now[0] += 181  # once cycling, the loop's own allowance applies
+    assert hb.beat() and latest_status(ledger_path) == "stalled"
+    hb._close_ledger()
+
+
+def latest_status(ledger_path: Path) -> str:
+    with Ledger.open(ledger_path, readonly=True) as book:
+        return str(book.heartbeats()["status"].iloc[-1])
+
+
 def test_the_heartbeat_also_runs_as_an_asyncio_task(ledger_path):
     import asyncio
 

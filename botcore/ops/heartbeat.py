@@ -9,7 +9,12 @@ with :meth:`Heartbeat.tick` once per cycle (and may tick while it waits); a
 thread whose loop has not ticked for ``stall_after_s`` writes ``stalled``
 beats instead of ``ok`` ones, which the supervisor does not count as alive, so
 a hung loop is restarted even though its heartbeat thread still runs. (With
-the asyncio task a blocked event loop simply stops the beats.)
+the asyncio task a blocked event loop simply stops the beats.) Until the first
+tick the process is starting (imports, Numba compilation, which on a cold cache
+takes minutes, the warm-up download): beats say ``starting`` and turn
+``stalled`` only after ``startup_stall_after_s`` (15 min), so a slow first start
+is not killed and restarted, only to compile again from scratch, until the
+restart budget runs out.
 
 Every beat is also written to a small *beat file* next to the ledger
 (``<ledger>.<component>.beat``: pid, a per-process beat counter, status and
@@ -132,6 +137,9 @@ class Heartbeat:
     stall_after_s : float or None
         Beats turn ``stalled`` when :meth:`tick` has not been called for this
         long (None: never; thread mode needs it to reveal a hung loop).
+    startup_stall_after_s : float or None
+        The same allowance before the first :meth:`tick` (beats say
+        ``starting`` until then); None: never.
     extra : callable, optional
         Returns more JSON-able health facts for every beat.
     clock : callable
@@ -145,6 +153,7 @@ class Heartbeat:
         component: str = COMPONENT,
         interval_s: float = 20.0,
         stall_after_s: float | None = 180.0,
+        startup_stall_after_s: float | None = 900.0,
         extra: Callable[[], Mapping[str, Any]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -154,6 +163,7 @@ class Heartbeat:
         self.component = component
         self.interval_s = float(interval_s)
         self.stall_after_s = stall_after_s
+        self.startup_stall_after_s = startup_stall_after_s
         self.extra = extra
         self.clock = clock
         self._lock = threading.Lock()
@@ -210,7 +220,10 @@ class Heartbeat:
             info = dict(self._info)
             cycles = self._cycles
         since = now - (last_tick if last_tick is not None else self._started)
-        if self.stall_after_s is not None and since > self.stall_after_s:
+        if last_tick is None and status == "ok":
+            status = "starting"
+        stall_after_s = self.stall_after_s if last_tick is not None else self.startup_stall_after_s
+        if stall_after_s is not None and since > stall_after_s:
             status = "stalled"
         detail: dict[str, Any] = process_health(self.ledger_path)
         detail["ledger_writable"] = bool(detail.get("ledger_writable")) and self._last_ok
