@@ -148,3 +148,31 @@ def test_unknown_symbols_and_post_only_entries_are_refused_clearly(market):
     window = resolve_window(Store(market), [a.symbol for a in SETTINGS.universe.enabled])
     assert window.warmup_bars == 4_320 and window.start_ms == START
     assert Reason.skipped == 0
+
+
+def test_backtest_params_from_the_bots_ledger_uses_its_active_learned_version(market, tmp_path):
+    from botcore.engine.backtest import fresh_ledger
+    from botcore.learning.cycle import prior_body
+
+    bot = tmp_path / "bot.sqlite"
+    body = prior_body(SETTINGS)
+    body["weights"] = {**body["weights"], "trend": body["weights"]["trend"] * 3.0, "mean_reversion": 0.0}
+    body["reasons"] = ["test: trend x3, mean reversion off"]
+    with fresh_ledger(bot, float(SETTINGS.venue.starting_equity_usd), "paper") as led:
+        version = led.put_params("learning", body, reason="test version", activate=True, ts_ms=START - 1)
+    args = ["backtest", "--data", str(market), "--config", str(CONFIG_DIR), "--start", _when(START), "--end",
+            _when(START + 120 * MIN), "--trail", "full"]
+    plain = runner.invoke(app, [*args, "--out", str(tmp_path / "plain")])
+    learned = runner.invoke(app, [*args, "--out", str(tmp_path / "learned"), "--params-from", str(bot)])
+    assert plain.exit_code == 0 and learned.exit_code == 0, learned.output
+    with Ledger.open(tmp_path / "learned" / "ledger.sqlite", readonly=True) as led:
+        meta = led.get_meta("backtest")["learning"]
+        active = led.active_params("learning")
+        conv_learned = led.decisions()["detail"].map(lambda d: json.loads(d)["conviction"])
+    with Ledger.open(tmp_path / "plain" / "ledger.sqlite", readonly=True) as led:
+        conv_plain = led.decisions()["detail"].map(lambda d: json.loads(d)["conviction"])
+    assert active is not None and active.body["weights"]["mean_reversion"] == 0.0, meta
+    assert len(conv_plain) == len(conv_learned) and not conv_plain.equals(conv_learned)  # other weights, other convictions
+    missing = runner.invoke(app, [*args, "--out", str(tmp_path / "x"), "--params-from", str(tmp_path / "none.sqlite")])
+    assert missing.exit_code == 1 and "no such ledger" in missing.output
+    assert version is not None

@@ -22,6 +22,8 @@ def backtest(
     trail: str = typer.Option("auto", "--trail", help="Decision trail: full (a row per symbol per bar), changes, or auto."),
     trail_every: int = typer.Option(60, "--trail-every", min=1, help="With --trail changes: a row at least every N bars."),
     chunk_bars: int = typer.Option(10_080, "--chunk-bars", min=60, help="Bars per compiled call (memory, progress)."),
+    params_from: Optional[Path] = typer.Option(None, "--params-from", help="The bot's ledger: backtest with its ACTIVE learned parameters, benches and capital multiplier (copied into the run's ledger)."),
+    bench_from_start: bool = typer.Option(False, "--bench-from-start", help="With --params-from: apply benches from the window's start rather than from when they began."),
 ) -> None:
     """Backtest the configured bot on a stored market with the paper fill model.
 
@@ -45,6 +47,11 @@ def backtest(
     if not data.is_dir():
         typer.secho(f"--data {data}: no such directory", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
+    if params_from is not None and not params_from.is_file():
+        typer.secho(f"--params-from {params_from}: no such ledger", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    if bench_from_start and params_from is None:
+        raise typer.BadParameter("--bench-from-start needs --params-from LEDGER")
     quiet_logs()
     console = Console(width=120)
     with Progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TextColumn("bars"),
@@ -60,7 +67,8 @@ def backtest(
             result = run_backtest(data, settings, out, start_ms=parse_time(start, "--start"),
                                   end_ms=parse_time(end, "--end"), symbols=split_symbols(symbols),
                                   warmup_bars=warmup_bars, run_seed=seed, trail=trail, trail_every=trail_every,
-                                  chunk_bars=chunk_bars, progress=report)
+                                  chunk_bars=chunk_bars, progress=report, params_from=params_from,
+                                  bench_from_start=bench_from_start)
         except BotcoreError as exc:
             progress.stop()
             typer.secho(f"backtest failed: {exc}", fg=typer.colors.RED, err=True)
