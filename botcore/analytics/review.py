@@ -4,7 +4,8 @@
 it is safe while the bot runs) restricted to a window; :func:`build_review`
 turns it into a :class:`Review` (headline metrics from
 :func:`botcore.analytics.metrics.summary`, breakdowns, gate blocks, Kelly
-calibration, parameter changes, red flags). The pipeline notebook
+calibration, parameter changes, the learning system's changes, red flags).
+The pipeline notebook
 ``notebooks/pipelines/review.ipynb`` shows a :class:`Review`; ``botcore
 review`` runs that notebook.
 
@@ -28,19 +29,26 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from botcore.analytics import flags as _flags
 from botcore.analytics import metrics, trail
 from botcore.analytics.ledger_index import equity_before, ledger_bounds
+from botcore.config.models import SIGNAL_NAMES
+from botcore.learning import history
 from botcore.ledger import Ledger
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ReviewData", "Review", "load_review", "build_review", "review_ledger", "ledger_summary",
-           "param_changes", "alerts_in_window", "universe_sectors", "ms_to_utc"]
+__all__ = ["ReviewData", "Review", "LearningChanges", "NO_LEARNING_CHANGES", "load_review", "build_review",
+           "review_ledger", "ledger_summary", "param_changes", "learning_changes", "learning_figure",
+           "alerts_in_window", "universe_sectors", "ms_to_utc"]
 
 DAY_MS = metrics.DAY_MS
 
@@ -192,6 +200,181 @@ def load_review(ledger_path: str | os.PathLike, days: float = 7.0, end_ms: int |
     )
 
 
+# --------------------------------------------------------------------------- the learning system's changes
+
+#: What the review says when the learning system changed nothing in the window.
+NO_LEARNING_CHANGES = "No learning changes in this window"
+
+
+@dataclass
+class LearningChanges:
+    """The learning system's changes in a review window (see :mod:`botcore.learning.history`).
+
+    ``weights``: the ``learning`` versions created in the window (a column per
+    signal, ``created``, ``status``, ``reason``, ``changes`` against the parent);
+    ``weights_before``: the last one created before the window (0 or 1 row,
+    where the weights plot starts). ``benchings``: every bench that overlaps
+    the window (``since``, ``until`` = end of the probation, ``returned``,
+    reasons, and ``cycles_held_back`` / ``would_be_entries`` counted on the
+    window's decisions). ``autonomy``: the ``autonomy`` versions created in
+    the window (capital multiplier, health); ``autonomy_before`` likewise.
+    ``notes``: sentences about rollbacks (the ledger records no time for one).
+    """
+
+    start_ms: int
+    end_ms: int
+    weights: pd.DataFrame
+    weights_before: pd.DataFrame
+    benchings: pd.DataFrame
+    autonomy: pd.DataFrame
+    autonomy_before: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """Return True when a learning, benching or autonomy version was created, or a bench began or ended, in the window."""
+        bench_events = self.benchings[["since_ms", "returned_ms"]].to_numpy(dtype=float).ravel() if len(
+            self.benchings) else []
+        return bool(len(self.weights) or len(self.autonomy)
+                    or any(self.start_ms <= t <= self.end_ms for t in bench_events))
+
+    @property
+    def empty(self) -> bool:
+        """Return True when there is nothing to show: no change in the window and no symbol on the bench in it."""
+        return not self.changed and self.benchings.empty
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the changes as JSON-able data."""
+        def records(df: pd.DataFrame) -> list[dict]:
+            return json.loads(df.to_json(orient="records", default_handler=str))
+
+        return {"changed": self.changed, "weights": records(self.weights), "benchings": records(self.benchings),
+                "autonomy": records(self.autonomy), "notes": list(self.notes)}
+
+
+def _fmt_weight(x: float) -> str:
+    return "-" if pd.isna(x) else f"{x:.4g}"
+
+
+def _weight_changes(row: pd.Series, parent: pd.Series | None) -> str:
+    if parent is None:
+        return "(first version)"
+    diffs = [f"{s} {_fmt_weight(parent[s])} -> {_fmt_weight(row[s])}" for s in SIGNAL_NAMES
+             if not (pd.isna(row[s]) and pd.isna(parent[s])) and row[s] != parent[s]]
+    old, new = parent["thresholds"] or {}, row["thresholds"] or {}
+    diffs += [f"{k} {old.get(k, '(config)')} -> {new.get(k, '(config)')}" for k in sorted(set(old) | set(new))
+              if old.get(k) != new.get(k)]
+    return "; ".join(diffs) if diffs else "(no change)"
+
+
+def _rollback_notes(params: pd.DataFrame, kind: str, start_ms: int, end_ms: int) -> list[str]:
+    versions = params[params["kind"] == kind].sort_values("version") if len(params) else params
+    if versions.empty:
+        return []
+    status = history.version_status(versions)
+    off = [int(r.version) for r in versions.itertuples(index=False)
+           if start_ms <= int(r.created_ts_ms) <= end_ms and status[int(r.version)] == history.OFF_LINE]
+    if not off:
+        return []
+    active = [v for v, st in status.items() if st == history.ACTIVE]
+    now = f"v{active[-1]} is active now" if active else "no version is active now"
+    return [f"{kind}: " + ", ".join(f"v{v}" for v in off) + f" {history.OFF_LINE}; {now} "
+            "(the ledger records no time for a rollback)"]
+
+
+def learning_changes(params: pd.DataFrame, decisions: pd.DataFrame, start_ms: int, end_ms: int) -> LearningChanges:
+    """Return the learning system's changes in ``[start_ms, end_ms]``.
+
+    ``params`` is :meth:`Ledger.list_params` (every kind, every version: the
+    parents and the benches begun before the window are needed); ``decisions``
+    the window's decision rows (the entries each bench held back).
+    """
+    weights = history.weights_history(params)
+    inside = (weights["ts_ms"] >= start_ms) & (weights["ts_ms"] <= end_ms)
+    by_version = weights.set_index("version", drop=False)
+    changes = [_weight_changes(r, by_version.loc[r["parent_version"]] if r["parent_version"] in by_version.index
+                               else None) for _, r in weights.iterrows()]
+    weights = weights.assign(created=[ms_to_utc(t) for t in weights["ts_ms"]], changes=changes)
+    before = weights[weights["ts_ms"] < start_ms].tail(1).reset_index(drop=True)
+    in_window = weights[inside].reset_index(drop=True)
+
+    periods = history.bench_periods(history.bench_history(params), decisions)
+    overlap = (periods["since_ms"] <= end_ms) & (periods["returned_ms"].isna() | (periods["returned_ms"] >= start_ms))
+    benchings = periods[overlap].reset_index(drop=True).rename(columns={"cycles": "cycles_held_back"})
+    benchings.insert(1, "since", [ms_to_utc(t) for t in benchings["since_ms"]])
+    benchings.insert(2, "until", [ms_to_utc(t) for t in benchings["until_ms"]])
+    benchings.insert(3, "returned", ["still benched" if pd.isna(t) or t > end_ms else ms_to_utc(t)
+                                     for t in benchings["returned_ms"]])
+
+    autonomy = history.autonomy_history(params)
+    autonomy = autonomy.assign(created=[ms_to_utc(t) for t in autonomy["ts_ms"]])
+    a_inside = (autonomy["ts_ms"] >= start_ms) & (autonomy["ts_ms"] <= end_ms)
+
+    notes = [n for kind in ("learning", "benched_symbols", "autonomy")
+             for n in _rollback_notes(params, kind, start_ms, end_ms)]
+    return LearningChanges(start_ms=start_ms, end_ms=end_ms, weights=in_window, weights_before=before,
+                           benchings=benchings, autonomy=autonomy[a_inside].reset_index(drop=True),
+                           autonomy_before=autonomy[autonomy["ts_ms"] < start_ms].tail(1).reset_index(drop=True),
+                           notes=notes)
+
+
+def learning_figure(changes: LearningChanges) -> Figure:
+    """Return the signal weights over the window (a step line per signal), and the capital multiplier when recorded.
+
+    Each line starts at the window start with the version in force then (when
+    one was created before) and steps at each version's creation; a dotted
+    line marks each version, labelled in red when it is off the active line
+    (rolled back or not activated). When the version active now is not the
+    last one drawn (a rollback), markers at the window end show its weights.
+    """
+    from matplotlib.figure import Figure
+
+    has_autonomy = bool(len(changes.autonomy) or len(changes.autonomy_before))
+    fig = Figure(figsize=(11, 6.5 if has_autonomy else 4.5), layout="constrained")
+    axes = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1)) if has_autonomy else [fig.subplots()]
+    ax = axes[0]
+    start, end = pd.Timestamp(changes.start_ms, unit="ms"), pd.Timestamp(changes.end_ms, unit="ms")
+    versions = pd.concat([changes.weights_before, changes.weights], ignore_index=True)
+    if versions.empty:
+        ax.text(0.5, 0.5, "no learning version in force in the window", ha="center", va="center",
+                transform=ax.transAxes)
+    else:
+        t = [max(pd.Timestamp(int(ts), unit="ms"), start) for ts in versions["ts_ms"]] + [end]
+        for i, signal in enumerate(SIGNAL_NAMES):
+            y = versions[signal].to_numpy(dtype=float)
+            ax.step(t, np.append(y, y[-1]), where="post", lw=1.6, color=f"C{i % 10}", label=signal)
+        for r in changes.weights.itertuples(index=False):
+            x = pd.Timestamp(int(r.ts_ms), unit="ms")
+            off = r.status == history.OFF_LINE
+            ax.axvline(x, color="tab:red" if off else "grey", lw=0.8, ls=":")
+            ax.annotate(f"v{r.version}" + (" (rolled back or not activated)" if off else ""), (x, 1.0),
+                        xycoords=("data", "axes fraction"), rotation=90, va="top", ha="right", fontsize=8,
+                        color="tab:red" if off else "dimgrey")
+        last = versions.iloc[-1]
+        active = versions[versions["active"]]
+        if len(active) and int(active["version"].iloc[-1]) != int(last["version"]):  # rolled back to it
+            now = active.iloc[-1]
+            for i, signal in enumerate(SIGNAL_NAMES):
+                ax.plot([end], [now[signal]], marker="<", ms=7, color=f"C{i % 10}", clip_on=False)
+            ax.annotate(f"v{int(now['version'])} active now", (end, 0.02), xycoords=("data", "axes fraction"),
+                        ha="right", fontsize=8)
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    ax.set_ylabel("signal weight")
+    ax.set_title("Signal weights over the window (learning versions)")
+    ax.set_xlim(start, end)
+    ax.grid(alpha=0.3)
+    if has_autonomy:
+        a = pd.concat([changes.autonomy_before, changes.autonomy], ignore_index=True)
+        t = [max(pd.Timestamp(int(ts), unit="ms"), start) for ts in a["ts_ms"]] + [end]
+        y = a["multiplier"].to_numpy(dtype=float)
+        axes[1].step(t, np.append(y, y[-1]), where="post", lw=1.6, color="tab:purple")
+        axes[1].plot(t[:-1], y, "o", color="tab:purple", ms=4)
+        axes[1].set_ylabel("capital multiplier")
+        axes[1].grid(alpha=0.3)
+    fig.autofmt_xdate()
+    return fig
+
+
 @dataclass
 class Review:
     """Everything the review report shows; tables are DataFrames, optional ones None when not recorded."""
@@ -211,6 +394,7 @@ class Review:
     flags: list[_flags.Flag]
     trades_ctx: pd.DataFrame
     alerts: pd.DataFrame
+    learning: LearningChanges
 
     @property
     def raised_flags(self) -> list[_flags.Flag]:
@@ -236,6 +420,7 @@ class Review:
             "kelly": None if self.kelly is None else {k: records(v) for k, v in self.kelly.items()},
             "param_changes": records(self.params_changed),
             "alerts": records(self.alerts),
+            "learning": self.learning.to_dict(),
         }
 
 
@@ -271,6 +456,7 @@ def build_review(data: ReviewData, *, heartbeat_seconds: float = 20.0, missed_af
         ),
         trades_ctx=ctx,
         alerts=alerts_in_window(data.meta, data.start_ms, data.end_ms),
+        learning=learning_changes(data.params, data.decisions, data.start_ms, data.end_ms),
     )
 
 
