@@ -28,7 +28,7 @@ rollback moved away from it, or it was stored as a proposal).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -59,7 +59,10 @@ OFF_LINE = "rolled back or not activated"
 
 
 def _body(text: Any) -> dict:
-    return json.loads(text) if isinstance(text, str) else dict(text or {})
+    """Return a stored JSON body as a dict ({} for None/NaN, e.g. a decision row without detail)."""
+    if isinstance(text, str):
+        text = json.loads(text)
+    return dict(text) if isinstance(text, Mapping) else {}
 
 
 def _versions(source: Ledger | pd.DataFrame, kind: str) -> pd.DataFrame:
