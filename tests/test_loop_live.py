@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from tenacity import wait_none
@@ -235,4 +236,23 @@ def test_demo_restart_books_a_written_ahead_order_adopts_unknown_positions_and_f
     assert loop.halted is None and int(loop.engine.state.portfolio[0]["kill_switch"]) == 0
     inv = led.check_invariant()
     assert inv.ok, inv
+    led.close()
+
+
+def test_the_learning_runner_starts_botcore_learn_when_due_and_not_again_until_the_next_period(tmp_path):
+    from botcore.engine.live import LearningRunner
+    from botcore.learning import learning_due
+    from tests.conftest import CONFIG_DIR
+
+    led = Ledger.open(tmp_path / "bot.sqlite", starting_cash_usd=10_000.0, mode="paper")
+    runner = LearningRunner(led, 12.0, config_dir=CONFIG_DIR, out_dir=tmp_path / "runs", extra_args=["--no-notebook"])
+    now = int(time.time() * 1000)
+    assert learning_due(led, now, 12.0)
+    runner.poll(now)
+    assert runner.proc is not None
+    runner.stop(timeout_s=120)
+    assert runner.runs and runner.runs[0]["exit_code"] == 0, runner.runs
+    assert not learning_due(led, now + 60_000, 12.0)  # the run recorded its cycle in the ledger
+    runner.poll(now + 60_000)
+    assert runner.proc is None and len(runner.runs) == 1
     led.close()

@@ -33,3 +33,22 @@ def test_environment_yml_names_the_same_packages_as_pyproject():
     have -= {"python", "pip"}
     assert wanted == have, f"only in pyproject: {sorted(wanted - have)}; only in environment.yml: {sorted(have - wanted)}"
     assert any(str(d).startswith("python=3.12") for d in env["dependencies"])
+
+
+def test_every_subpackage_imports_first_in_a_fresh_interpreter():
+    """An import cycle shows only when a module is imported first (``botcore learn`` imports the learning package
+    before the engine): each subpackage is imported on its own in a new interpreter."""
+    import pkgutil
+    import subprocess
+    import sys
+
+    import botcore
+
+    names = sorted(m.name for m in pkgutil.iter_modules(botcore.__path__, "botcore.") if m.ispkg)
+    assert len(names) >= 15, names
+    code = ("import importlib, sys\nfailed = []\nfor name in sys.argv[1:]:\n"
+            "    r = __import__('subprocess').run([sys.executable, '-c', f'import {name}'], capture_output=True, text=True)\n"
+            "    if r.returncode: failed.append((name, r.stderr.strip().splitlines()[-1]))\nprint(failed)\n"
+            "sys.exit(1 if failed else 0)\n")
+    result = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -160,7 +160,15 @@ def run(
             loop, total, title = start_live(console, settings, led, ledger, mode, venue, symbols, warmup_bars, seed,
                                             overrides, cycles, venue_url)
         install_stop_handlers(loop)
-        report = run_with_progress(loop, total, cycles, console, heartbeat)
+        learner = None
+        if feed == "live":
+            from botcore.engine.live import LearningRunner
+
+            learner = LearningRunner(led, settings.schedules.learning_hours, config_dir=config)
+        report = run_with_progress(loop, total, cycles, console, heartbeat,
+                                   after=(lambda rep: learner.poll(rep.t_ms)) if learner else None)
+        if learner is not None:
+            learner.stop()
     except BotcoreError as exc:
         typer.secho(f"run failed: {exc}", fg=typer.colors.RED, err=True)
         heartbeat.stop(final_status="failed")
@@ -304,8 +312,8 @@ def install_stop_handlers(loop) -> None:
         signal.signal(sig, on_signal)
 
 
-def run_with_progress(loop, total: int, cycles: Optional[int], console, heartbeat=None):
-    """Run ``loop`` with a rich progress bar (simulated time, equity, fills); return its RunReport."""
+def run_with_progress(loop, total: Optional[int], cycles: Optional[int], console, heartbeat=None, after=None):
+    """Run ``loop`` with a rich progress bar (cycle time, equity, fills; ``after(report)`` per cycle); return its RunReport."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     fills = 0
@@ -322,6 +330,8 @@ def run_with_progress(loop, total: int, cycles: Optional[int], console, heartbea
             if total is None or n % 30 == 0 or n == total or rep.n_fills:
                 progress.update(task, completed=n, description=(
                     f"{when(rep.t_ms)} UTC  equity {rep.equity_usd:,.2f}  positions {rep.n_positions}  fills {fills}"))
+            if after is not None:
+                after(rep)
 
         return loop.run(cycles=cycles, progress=on_step)
 

@@ -16,6 +16,9 @@
 - warm-up: the last ``warmup_bars`` minutes are downloaded into a store beside
   the ledger (``<ledger>.market/``) and fed to the signal states, as a replay warms
   up from its store;
+- learning: :class:`LearningRunner` starts ``botcore learn`` every
+  ``schedules.learning_hours`` as a child process; the loop applies the versions
+  it writes at its next cycle;
 - restart: a ledger that already holds a live run resumes it. The persisted
   decision state (:mod:`botcore.engine.recovery`) is laid over the warmed-up
   signal states and checked against the ledger (rebuilt from it when they
@@ -99,6 +102,61 @@ def record_overrun(ledger: Ledger, overrun: Any) -> None:
                    rec.get("late_ms"))
 
 
+class LearningRunner:
+    """Start ``botcore learn`` on the run's ledger when a learning cycle is due, without blocking the loop.
+
+    Called after every cycle (:meth:`poll`): when no cycle ran for
+    ``schedules.learning_hours`` (:func:`botcore.learning.learning_due`) and none is
+    running, it starts ``python -m botcore learn --ledger LEDGER`` (the papermill
+    notebook: the audit record) as a child process and logs how it ended on a later
+    poll. The loop picks the new versions up at its next cycle
+    (:class:`botcore.learning.engine_hooks.LearningLink`). A failed run is not
+    retried before another ``learning_hours``.
+    """
+
+    def __init__(self, ledger: Ledger, hours: float, *, config_dir: str | Path | None = None,
+                 out_dir: str | Path = "runs", extra_args: Sequence[str] = (), python: str | None = None) -> None:
+        import sys
+
+        self.ledger = ledger
+        self.hours = float(hours)
+        self.command = [python or sys.executable, "-m", "botcore", "learn", "--ledger", str(ledger.path),
+                        "--out", str(out_dir), *(["--config", str(config_dir)] if config_dir else []), *extra_args]
+        self.proc: Any = None
+        self.started_ms: int | None = None
+        self.runs: list[dict[str, Any]] = []
+
+    def poll(self, now_ms: int) -> None:
+        """Collect a finished run; start one when due."""
+        import subprocess
+
+        from botcore.learning import learning_due
+
+        if self.proc is not None:
+            rc = self.proc.poll()
+            if rc is None:
+                return
+            (logger.info if rc == 0 else logger.error)("learning run ended with exit code %d", rc)
+            self.runs.append({"started_ms": self.started_ms, "exit_code": rc})
+            self.proc = None
+        if self.started_ms is not None and now_ms - self.started_ms < self.hours * 3_600_000:
+            return
+        if not learning_due(self.ledger, now_ms, self.hours):
+            return
+        logger.warning("learning cycle due: starting %s", " ".join(self.command[2:]))
+        self.proc = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.started_ms = int(now_ms)
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Wait for a running learning run to end (it writes its version in one transaction), then collect it."""
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=timeout_s)
+            except Exception:  # noqa: BLE001 - left running: it finishes on its own
+                logger.warning("learning run still running at exit (pid %d)", self.proc.pid)
+            self.poll(self.started_ms or 0)
+
+
 def live_loop(
     settings: Settings,
     ledger: Ledger,
@@ -173,5 +231,5 @@ def live_loop(
     return loop
 
 
-__all__ = ["META_KEY", "MODES", "OVERRUNS_KEY", "check_mode", "live_loop", "open_venue", "prepare_venue",
+__all__ = ["LearningRunner", "META_KEY", "MODES", "OVERRUNS_KEY", "check_mode", "live_loop", "open_venue", "prepare_venue",
            "record_overrun"]

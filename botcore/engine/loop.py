@@ -103,7 +103,6 @@ from botcore.strategy.enums import KillSwitch
 from botcore.engine.state import Engine
 from botcore.config.models import STRATEGY_NAMES
 from botcore.errors import BotcoreError, OperationalError
-from botcore.learning.engine_hooks import LearningLink, record_step_outcomes
 from botcore.ledger import Ledger, RecordNotFound
 from botcore.market.replay import Cycle, ReplayFeed
 from botcore.market.store import Store
@@ -255,7 +254,10 @@ class TradingLoop:
         self.symbols = self.engine.symbols
         self._col = {s: i for i, s in enumerate(self.symbols)}
         # the active learned parameters and benches of the ledger, re-read when a version changes
+        from botcore.learning.engine_hooks import LearningLink, record_step_outcomes  # learning imports the engine
+
         self.learning = LearningLink(ledger, settings, self.symbols)
+        self._record_outcomes = record_step_outcomes
         self._last_t: int | None = resume_from_ms
         self._funding_from: int | None = None if resume_from_ms is None else resume_from_ms + 1
         self.reconcile_every = int(settings.venue.reconcile_every_cycles if reconcile_every is None else reconcile_every)
@@ -353,7 +355,7 @@ class TradingLoop:
                 book()
             for o, update in zip(orders, answers):
                 self._book_answer(t, o, update, report)
-            record_step_outcomes(led, eng, t)
+            self._record_outcomes(led, eng, t)
             equity, _unrealized, _exposure, n_pos = eng.mark()
             marks = {s: float(eng.scratch.valuation[i]) for i, s in enumerate(self.symbols)
                      if math.isfinite(eng.scratch.valuation[i])}
