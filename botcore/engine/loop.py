@@ -1,75 +1,57 @@
 """The trading loop, cycle by cycle: feed → bar row → compiled advance + decide → venue → ledger.
 
-:class:`TradingLoop` is the minimal paper-replay driver of the backtest issue
-and the skeleton the live loop grows from. One :meth:`TradingLoop.step` at
-cycle time ``t`` (a whole minute):
+:class:`TradingLoop` runs the bot on any clock: a replayed store
+(:func:`replay_loop`, paper venue, simulated time) or the live market
+(:func:`botcore.engine.live.live_loop`, wall-clock scheduler, paper or BloFin
+venue). One :meth:`TradingLoop.step` at cycle time ``t`` (a whole minute):
 
-1. the feed's cycle at ``t`` (:class:`botcore.market.replay.Cycle`) becomes
+1. orders whose outcome is unknown (a submit and its look-up both failed, or
+   left open by a stopped run) are looked up by client order id and booked;
+   every ``venue.reconcile_every_cycles`` cycles (and at the first) the ledger
+   is reconciled with the venue (:meth:`reconcile`): what the venue explains is
+   booked and the kernel rebuilt from the ledger, an unexplained mismatch
+   freezes entries (and alerts) until a later reconciliation is clean;
+2. the kill switch (ledger flag or kill file) and the ledger's active learned
+   parameters and benches (:class:`botcore.learning.engine_hooks.LearningLink`)
+   are applied;
+3. the feed's cycle at ``t`` (:class:`botcore.market.replay.Cycle`) becomes
    the bar row with :func:`botcore.engine.inputs.row_from_cycle` — the row a
-   backtest builds from the store for the same ``t``;
-2. a paper venue gets every symbol's market (``update_market``: book, the
-   bar's range, mark, funding), which settles funding for ``(last, t]`` on
-   the positions held before any fill at ``t`` and any liquidation; those
-   reports are booked in the ledger and applied to the kernel state symbol by
-   symbol (:meth:`Engine.apply_funding`, :meth:`Engine.apply_fill`);
-3. :meth:`Engine.cycle` — the one compiled step — feeds the bar to the
+   backtest builds from the store for the same ``t``; a source the feed could
+   not read is missing (NaN), never invented;
+4. a paper venue gets every symbol's market (``update_market``), which settles
+   funding and liquidations; the funding and fills the venue reports are given
+   to the kernel (:meth:`Engine.apply_funding`, :meth:`Engine.apply_fill`);
+5. :meth:`Engine.cycle` — the one compiled step — feeds the bar to the
    signals, regime and features and decides (``rng_seed = run_seed ^ t``);
-4. each intent is recorded as a NEW order (:func:`botcore.engine.records.order_for`,
-   deterministic client order id), submitted, and the venue's answer booked
-   with :func:`botcore.venues.apply_order_update`; its fills go to the kernel;
-5. equity (:meth:`Ledger.record_equity` at the kernel's valuation prices),
-   the decision trail (one row per symbol) and a heartbeat are written.
+6. write-ahead: each intent's order is committed NEW (deterministic client
+   order id :func:`botcore.engine.records.order_cid`) before anything is sent;
+7. the orders are submitted one by one; a submit that fails or times out is
+   looked up by client order id before anything is booked (found: booked as the
+   venue says; not found: REJECTED with the reason; the look-up failing too:
+   pending, and no new entry of that symbol until it is resolved);
+8. one transaction: the venue events of step 4, the answers and their fills
+   (to the kernel too), the signal-outcome log, equity, the decision trail (one
+   row per symbol), a heartbeat and the kernel's persisted decision state.
 
-Everything of one step is one ledger transaction. Because the venue runs the
-same fill-model kernels and the kernel state only changes through the same
-compiled functions, a replay and :func:`botcore.engine.backtest.run_backtest`
-over the same window produce the same orders, fills, funding and trades
-(``tests/test_parity.py``). The kernel's cash is checked against the
-ledger's after every step: a difference is an :class:`OperationalError`.
+A crash at any point loses nothing: before step 8 commits, the ledger holds at
+most the NEW orders of step 6; a restarted replay re-runs the cycle with the
+same ids (an order the venue already has is not sent again), a restarted live
+run looks them up at its first cycle. Because the paper venue runs the same
+fill-model kernels and the kernel state only changes through the same compiled
+functions, a replay and :func:`botcore.engine.backtest.run_backtest` over the
+same window produce the same orders, fills, funding and trades
+(``tests/test_parity.py``). The kernel's cash is checked against the ledger's
+after every step: a difference is an :class:`OperationalError`.
 
-What is here
-------------
-- the step and :meth:`TradingLoop.run` (``cycles``, progress callback,
-  Ctrl-C stops after the current step), a replay window resolved like the
-  backtest's (:func:`replay_loop`), warm-up from the store, resume of a
-  replay from the ledger (``resume=True``, :mod:`botcore.engine.recovery`;
-  ``tests/test_loop_crash.py``);
-- any venue with the :class:`botcore.venues.Venue` port: a market is pushed
-  to venues that have ``update_market`` (the paper venue); funding and fills
-  are read back through the port (``funding_since``, ``submit``'s update);
-- the kill switch: at the start of every cycle
-  ``portfolio["kill_switch"] = kill_switch_state(ledger).code`` (ledger flag
-  or kill file), so freeze blocks entries and flatten closes everything on
-  the next cycle (``tests/test_loop_ops.py``);
-- failed submits (an exception, or no answer within ``submit_timeout_s`` via
-  ``asyncio.wait_for``) are booked as REJECTED orders with the reason; the
-  kernel state is untouched, so it decides again next cycle
-  (``tests/test_loop_faults.py``: 1,000 cycles, 20% of submits failing);
-- ledger meta ``marks`` = ``{"ts_ms", "prices"}`` written in each step's
-  transaction (the dashboard's unrealised P&L); red-flag checks
-  (:class:`botcore.ops.redflags.RedFlagMonitor`) after every cycle;
-- ``botcore run`` (:mod:`botcore.cli.run_cmd`) adds a heartbeat thread
-  (:class:`botcore.ops.heartbeat.Heartbeat`, ticked every cycle, ``stopped``
-  on exit), a rotating log file, and SIGTERM/SIGINT stopping after the
-  current step; ``python -m benchmarks loop`` measures a cycle's compute and
-  the cold start.
+Tests: ``test_parity`` (replay == backtest), ``test_loop_crash`` (SIGKILLs
+during ``botcore run``), ``test_loop_faults`` (1,000 cycles, a fifth of venue
+and feed calls failing), ``test_loop_live`` (the live feed, BloFin demo venue,
+restart recovery and reconciliation against local servers), ``test_loop_ops``
+(kill switch, heartbeats); ``python -m benchmarks loop`` measures a cycle's
+compute and the cold start.
 
-What is left for the live loop (issue 7)
-----------------------------------------
-- a live feed (ccxt public data + intel feeds) yielding ``Cycle``-shaped
-  snapshots, warm-up from recorded history or fetched candles, and a
-  wall-clock scheduler (no drift, overruns recorded);
-- the BloFin venue wired in: leverage/margin set at start, venue-side funding
-  and fills read with ``funding_since`` / ``fills_since`` (no
-  ``update_market``), partial fills and resting orders across cycles;
-- a timed-out submit is booked REJECTED at once: right for the paper venue
-  (the test's timeout never reaches it), but on a real venue the order may
-  have landed — needs a ``fetch_order`` by client order id before booking,
-  and write-ahead of NEW orders (committed before submitting) rather than in
-  the step's transaction; reconciliation with the venue every
-  ``venue.reconcile_every_cycles``;
-- feed faults (the issue's fault test also fails 20% of feed calls; only
-  venue submits are injected today); demo/live modes behind their opt-ins.
+Not supported yet: limit-order intents (``entry_post_only`` must be 0); orders
+resting across cycles are tracked as pending and looked up each cycle.
 """
 
 from __future__ import annotations
