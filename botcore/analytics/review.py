@@ -303,8 +303,9 @@ def learning_changes(params: pd.DataFrame, decisions: pd.DataFrame, start_ms: in
     benchings = periods[overlap].reset_index(drop=True).rename(columns={"cycles": "cycles_held_back"})
     benchings.insert(1, "since", [ms_to_utc(t) for t in benchings["since_ms"]])
     benchings.insert(2, "until", [ms_to_utc(t) for t in benchings["until_ms"]])
-    benchings.insert(3, "returned", ["still benched" if pd.isna(t) or t > end_ms else ms_to_utc(t)
-                                     for t in benchings["returned_ms"]])
+    benchings.insert(3, "returned", [
+        "-" if st == history.OFF_LINE and pd.isna(t) else "still benched" if pd.isna(t) or t > end_ms else ms_to_utc(t)
+        for t, st in zip(benchings["returned_ms"], benchings["status"])])
 
     autonomy = history.autonomy_history(params)
     autonomy = autonomy.assign(created=[ms_to_utc(t) for t in autonomy["ts_ms"]])

@@ -21,7 +21,9 @@ and has a fallback, so a fresh or partial ledger renders.
 ``params allocation``          ``{strategy: fraction}`` (else the config's allocations)
 ``params bandit``              ``{strategy: {"alpha": a, "beta": b}}`` (else prior + closed-trade wins/losses)
 ``params learning``            ``{"weights": {signal: weight}, ...}``, one version per learning cycle (else the config prior)
-``params benched_symbols``     ``{symbol: {"reason", "since_ms", "until_ms"}}`` or ``{"symbols": [...]}``
+``params benched_symbols``     ``{symbol: {"reason", "since_ms", "until_ms"}}`` or ``{"symbols": [...]}``;
+                               every version: the benchings over time (:mod:`botcore.learning.history`)
+``decisions`` reason benched   the entries a bench held back (cycles, would-be entries)
 ``flag benched:<symbol>``      a benched symbol too
 ``heartbeats``                 ``engine`` (detail ``cycle_ms`` optional) and ``feed*`` components
 =============================  ===============================================================
@@ -46,6 +48,7 @@ import pandas as pd
 
 from botcore.config import SIGNAL_NAMES, STRATEGY_NAMES, Settings, load_settings
 from botcore.errors import LedgerError
+from botcore.learning.history import bench_history, bench_periods
 from botcore.ledger import Ledger, now_ms
 from botcore.model.enums import PositionSide, TradeCloseReason
 from botcore.strategy.enums import REASON_TEXT, Breaker, Reason, mask_names, reason_name
@@ -125,6 +128,7 @@ class Snapshot:
     strategy_stats: pd.DataFrame
     weights: pd.DataFrame
     benched: pd.DataFrame
+    bench_history: pd.DataFrame
     heartbeats: pd.DataFrame
     heartbeat_age_s: float | None
     cycle_ms: float | None
@@ -228,6 +232,7 @@ class _Raw:
     decisions: pd.DataFrame
     heartbeats: pd.DataFrame
     params: pd.DataFrame
+    bench_decisions: pd.DataFrame
     invariant: Any
 
 
@@ -236,6 +241,7 @@ def _read(ledger: Ledger, now: int, *, check_invariant: bool) -> _Raw:
         meta_frame = ledger.table("meta")
         meta = {k: (json.loads(v), int(t)) for k, v, t in meta_frame[["key", "value", "updated_ts_ms"]].itertuples(False)}
         started = "starting_cash_usd" in meta
+        params = ledger.list_params()
         return _Raw(
             meta=meta,
             starting_cash=ledger.starting_cash() if started else math.nan,
@@ -248,9 +254,20 @@ def _read(ledger: Ledger, now: int, *, check_invariant: bool) -> _Raw:
             positions=ledger.open_positions(),
             decisions=_recent_decisions(ledger, now),
             heartbeats=ledger.last_heartbeats(),
-            params=ledger.list_params(),
+            params=params,
+            bench_decisions=_bench_decisions(ledger, params),
             invariant=ledger.check_invariant() if check_invariant and started else None,
         )
+
+
+def _bench_decisions(ledger: Ledger, params: pd.DataFrame) -> pd.DataFrame:
+    """Return the decision rows a bench held back: of each symbol ever benched, from its first bench, reason benched."""
+    periods = bench_periods(bench_history(params))
+    frames = [ledger.decisions(int(since), symbol=symbol)
+              for symbol, since in periods.groupby("symbol")["since_ms"].min().items()]
+    frames = [f[f["reason_code"] == Reason.benched] for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["ts_ms", "symbol", "reason_code", "reason_mask", "detail"])
 
 
 def _recent_decisions(ledger: Ledger, now: int) -> pd.DataFrame:
@@ -324,6 +341,7 @@ def _compute(raw: _Raw, path: str, settings: Settings | None, now: int, error: s
         strategy_stats=strategy_stats(raw.trades),
         weights=weights_frame(raw.params, settings),
         benched=benched_frame(_active(raw.params, "benched_symbols"), raw.meta),
+        bench_history=bench_history_frame(raw.params, raw.bench_decisions),
         heartbeats=heartbeats,
         heartbeat_age_s=hb_age,
         cycle_ms=cycle_ms,
@@ -799,6 +817,26 @@ def benched_frame(active: Any, meta: Mapping[str, tuple[Any, int]]) -> pd.DataFr
             rows.setdefault(symbol, {"symbol": symbol, "reason": "flag", "since": _ts(ts), "until": pd.NaT,
                                      "source": "ledger flag"})
     return pd.DataFrame(list(rows.values()), columns=["symbol", "reason", "since", "until", "source"])
+
+
+def bench_history_frame(params: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
+    """Return every benching, newest first: when it began, its probation end, its return, reasons, what it held back.
+
+    Columns ``symbol, since, until, returned`` (NaT: still benched), ``reason``,
+    ``return_reason``, ``status`` (of the version that benched it: ``active``,
+    ``superseded``, ``rolled back or not activated``), ``cycles`` (held back)
+    and ``would_be_entries`` (among them, entries every other gate allowed).
+    """
+    periods = bench_periods(bench_history(params), decisions)
+    frame = pd.DataFrame({
+        "symbol": periods["symbol"],
+        "since": [_ts(t) for t in periods["since_ms"]],
+        "until": [_ts(t) for t in periods["until_ms"]],
+        "returned": [_ts(t) for t in periods["returned_ms"]],
+        "reason": periods["reason"], "return_reason": periods["return_reason"], "status": periods["status"],
+        "cycles": periods["cycles"], "would_be_entries": periods["would_be_entries"],
+    })
+    return frame.iloc[::-1].reset_index(drop=True)
 
 
 def _ts(ms: Any) -> pd.Timestamp:

@@ -27,6 +27,7 @@ from panel.viewable import Viewer
 
 from botcore.dashboard.data import Snapshot, filter_trades, trade_summary
 from botcore.dashboard.store import DataStore
+from botcore.learning.history import OFF_LINE
 
 MODE_COLORS = {"paper": "#0b6bcb", "demo": "#b35c00", "live": "#c4161c"}
 MODE_TEXT = {
@@ -515,7 +516,7 @@ class WhyNotTradingView(StoreView):
 
 
 class StrategiesView(StoreView):
-    """Allocation, bandit state, Kelly sizes, per-strategy results, signal weights over time, benched symbols."""
+    """Allocation, bandit state, Kelly sizes, per-strategy results, signal weights over time, benchings over time."""
 
     STRATEGY_TITLES = {"strategy": "Strategy", "enabled": "Enabled", "trades": "Trades", "win_rate": "Win rate",
                        "net_pnl_usd": "Net $", "profit_factor": "Profit factor", "configured": "Allocation (config)",
@@ -523,11 +524,17 @@ class StrategiesView(StoreView):
                        "mean": "Bandit mean"}
     KELLY_TITLES = {"strategy": "Strategy", "symbol": "Latest symbol", "time": "At (UTC)", "win_prob": "Win prob",
                     "kelly_f": "Kelly f*", "size_usd": "Size $", "outcome": "Outcome"}
+    BENCH_TITLES = {"symbol": "Symbol", "since": "Benched (UTC)", "until": "Probation to", "returned": "Returned",
+                    "reason": "Reason", "return_reason": "Return reason", "status": "Version",
+                    "cycles": "Cycles held back", "would_be_entries": "Would-be entries"}
+    #: benchings listed at most (newest first)
+    BENCH_ROWS = 20
 
     def _build(self) -> pn.viewable.Viewable:
         self._strategies = html_pane()
         self._kelly = html_pane()
         self._benched = html_pane()
+        self._bench_history = html_pane()
         self._weights = html_pane()
         self._weight_source = ColumnDataSource({"xs": [], "ys": [], "signal": [], "color": []})
         fig = figure(height=240, tools="pan,wheel_zoom,reset,save", toolbar_location="above",
@@ -542,7 +549,7 @@ class StrategiesView(StoreView):
         self._weight_pane = pn.pane.Bokeh(fig, sizing_mode="stretch_width")
         self._weights.sizing_mode = None
         self._weights.width = 440
-        return pn.Column(self._strategies, self._kelly, self._benched,
+        return pn.Column(self._strategies, self._kelly, self._benched, self._bench_history,
                          pn.Row(self._weights, self._weight_pane, sizing_mode="stretch_width"),
                          sizing_mode="stretch_width")
 
@@ -563,6 +570,14 @@ class StrategiesView(StoreView):
         else:
             items = "<span class='bc-muted'>none</span>"
         self._benched.object = f"<div class='bc-row'><b>Benched symbols:</b> <span data-kpi='benched'>{items}</span></div>"
+        benchings = snap.bench_history
+        self._bench_history.object = (
+            f"<b>Benchings over time</b> <span class='bc-muted'>(<span data-kpi='benchings'>{len(benchings)}</span>; "
+            "newest first; cycles held back and would-be entries from the decision trail)</span>"
+            + (html_table(bench_display(benchings.head(self.BENCH_ROWS)), self.BENCH_TITLES,
+                          left=("symbol", "reason", "return_reason"), kpi="bench-history")
+               if len(benchings) else empty("No symbol has been benched."))
+        )
         weights = snap.weights
         signals = [c for c in weights.columns if c not in ("version", "time", "active", "reason")]
         active = weights[weights["active"]] if len(weights) else weights
@@ -594,6 +609,14 @@ class StrategiesView(StoreView):
                                     "color": [Category10_10[i % 10] for i in range(len(signals))]}
 
 
+def bench_display(benchings: pd.DataFrame) -> pd.DataFrame:
+    """Return the benchings with ``returned`` as text: its time, "still benched", or that the version is off the active line."""
+    off = benchings["status"] == OFF_LINE
+    returned = ["—" if is_off else "still benched" if pd.isna(t) else clock(t)
+                for t, is_off in zip(benchings["returned"], off)]
+    return benchings.assign(returned=returned)
+
+
 def weights_table(weights: pd.DataFrame, signals: list[str], last: int = 6) -> pd.DataFrame:
     """Return the last ``last`` versions transposed: one row per signal, one column per version (``*`` active)."""
     recent = weights.tail(last)
@@ -604,15 +627,6 @@ def weights_table(weights: pd.DataFrame, signals: list[str], last: int = 6) -> p
 
 
 # ============================================================================ health and the kill switch
-
-
-def weights_table(weights: pd.DataFrame, signals: list[str], last: int = 6) -> pd.DataFrame:
-    """Return the last ``last`` versions transposed: one row per signal, one column per version (``*`` active)."""
-    recent = weights.tail(last)
-    frame = pd.DataFrame({"signal": signals})
-    for r in recent.itertuples(index=False):
-        frame[f"v{r.version}{' *' if r.active else ''}"] = [round(float(getattr(r, s)), 4) for s in signals]
-    return frame
 
 
 class KillSwitchControl(StoreView):
