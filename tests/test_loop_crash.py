@@ -127,3 +127,45 @@ def test_sigkill_at_random_points_then_restart_gives_the_uninterrupted_runs_ledg
         assert inv.ok, inv
         assert led.get_meta("engine:state")["t_ms"] == END
     print(f"{kills} SIGKILLs, {restarts} starts; (target, committed) = {log}")
+
+
+class _Crash(BaseException):
+    """The process dying: not an error the loop handles."""
+
+
+def test_a_crash_between_writing_orders_ahead_and_booking_the_cycle_resumes_exactly(market, reference):
+    """Deterministic: the process dies after the write-ahead commit, before anything is sent (the window a random
+    SIGKILL rarely hits). The ledger then holds the cycle's NEW orders; the restart re-runs the cycle with the same
+    client order ids, sends each once, and ends with the uninterrupted run's ledger."""
+    path = market / "write_ahead.sqlite"
+    led = fresh_ledger(path, float(SETTINGS.venue.starting_equity_usd), "paper")
+    loop, _window = replay_loop(market / "market", SETTINGS, led, start_ms=START, end_ms=END, run_seed=SEED,
+                                warmup_bars=WARMUP, params_overrides=dict(ACTIVE_OVERRIDES))
+    venue = loop.venue
+    sent = []
+
+    async def dies_on_the_second_submit(request):
+        if len(sent) == 1:
+            raise _Crash()
+        sent.append(request.client_order_id)
+        return await type(venue).submit(venue, request)
+
+    venue.submit = dies_on_the_second_submit
+    with pytest.raises(_Crash):
+        loop.run()
+    loop.close()
+    written_ahead = [o for o in led.open_orders()]
+    crashed_at = int(led.get_meta("engine:state")["t_ms"]) + MIN
+    led.close()
+    # the crash left the cycle's orders NEW in the ledger, the cycle itself uncommitted
+    assert written_ahead and {o.created_ts_ms for o in written_ahead} == {crashed_at}
+    led = Ledger.open(path)
+    try:
+        loop, _window = replay_loop(market / "market", SETTINGS, led, resume=True)
+        assert loop.run().cycles == (END - crashed_at) // MIN + 1
+        loop.close()
+    finally:
+        led.close()
+    want, got = ledger_tables(reference, TABLES), ledger_tables(path, TABLES)
+    for name in TABLES:
+        pd.testing.assert_frame_equal(want[name], got[name], check_exact=True, obj=name)
