@@ -59,8 +59,10 @@ def test_review_html_has_every_section_and_no_code(reviewed):
     _, output, run_dir = reviewed
     html = (run_dir / "review.html").read_text()
     for section in ("Equity and drawdown", "By strategy", "By symbol", "By sector", "By regime at entry",
-                    "By signal", "Gates", "Kelly calibration", "Parameter changes in the window", "Red flags"):
+                    "By signal", "Gates", "Kelly calibration", "Parameter changes in the window",
+                    "Learning: weights, benchings and capital", "Red flags"):
         assert section in html, section
+    assert "No learning changes in this window" in html  # the demo ledger has no learning version
     assert html.count("data:image/png;base64") >= 4  # equity/drawdown, two bar charts, calibration
     assert "RED FLAG" in html and "missed_heartbeats" in html and "circuit_breaker_trips" in html
     assert "review_ledger(" not in html  # code hidden from readers
