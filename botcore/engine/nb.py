@@ -61,10 +61,12 @@ from botcore.fills.nb import (
     liquidation_price_nb,
     next_funding_ts_nb,
     round_contracts_nb,
+    write_fill_record_nb,
+    write_funding_record_nb,
 )
 from botcore.regime.nb import regime_update_nb
 from botcore.signals import nb as sig
-from botcore.strategy.nb import decide_nb, record_trade_nb
+from botcore.strategy.nb import begin_position_nb, decide_nb, record_trade_nb, reset_position_nb
 
 # Literal codes: Numba's cache keys on this file only (see botcore.fills.nb). Checked against the enums below.
 _QTY = 0
@@ -234,20 +236,6 @@ def free_margin_nb(acct, cash, marks, contract_size, leverage):
 
 
 @njit(cache=True)
-def _reset_position_nb(pos):
-    pos.qty_base = 0.0
-    pos.qty_contracts = 0.0
-    pos.entry_price = np.nan
-    pos.entry_ts_ms = -1
-    pos.strategy_id = -1
-    pos.stop_price = np.nan
-    pos.high_water_price = np.nan
-    pos.low_water_price = np.nan
-    pos.profit_lock_armed = 0
-    pos.fees_paid_usd = 0.0
-
-
-@njit(cache=True)
 def apply_fill_nb(st, cfg, params, i, side, qty_contracts, price, fee_usd, strategy_id, t_ms):
     """Apply one fill of symbol ``i`` to the state, as :meth:`botcore.model.Position.apply_fill` does.
 
@@ -294,7 +282,7 @@ def apply_fill_nb(st, cfg, params, i, side, qty_contracts, price, fee_usd, strat
             record_trade_nb(st.memory, pos.strategy_id, net / (entry_price * opened_base), t_ms, params)
             for k in range(acct.shape[1]):
                 acct[i, k] = 0.0
-            _reset_position_nb(pos)
+            reset_position_nb(pos)
             closed = True
         else:
             acct[i, _QTY] = q - sign * close_qty
@@ -304,12 +292,7 @@ def apply_fill_nb(st, cfg, params, i, side, qty_contracts, price, fee_usd, strat
     if open_qty > 0.0:
         held = abs(acct[i, _QTY])
         if held == 0.0:
-            pos.entry_ts_ms = t_ms
-            pos.strategy_id = strategy_id
-            pos.stop_price = np.nan
-            pos.high_water_price = price
-            pos.low_water_price = price
-            pos.profit_lock_armed = 0
+            begin_position_nb(pos, strategy_id, t_ms, price)
         total = held + open_qty
         acct[i, _AVG] = (acct[i, _AVG] * held + price * open_qty) / total
         acct[i, _QTY] = side * total
@@ -509,26 +492,20 @@ def _write_order(orders, k, seq, t_ms, i, kind, side, qty_contracts, strategy_id
 
 
 @njit(cache=True)
-def _write_fill(fills, k, seq, i, t_ms, fr):
-    f = fills[k]
-    f.id = seq
-    f.col = i
-    f.ts = t_ms
-    f.status = fr.status
-    f.reason = fr.reason
-    f.side = fr.side
-    f.liquidity = fr.liquidity
-    f.requested_contracts = fr.requested_contracts
-    f.qty_contracts = fr.qty_contracts
-    f.qty_base = fr.qty_base
-    f.price = fr.price
-    f.notional_usd = fr.notional_usd
-    f.fee_usd = fr.fee_usd
-    f.fee_rate = fr.fee_rate
-    f.touch_price = fr.touch_price
-    f.slippage_frac = fr.slippage_frac
-    f.levels_used = fr.levels_used
-    f.beyond_book_base = fr.beyond_book_base
+def _record_fill_nb(st, cfg, params, out, o, seq, t_ms, i, side, strategy_id, fr):
+    """Book a venue fill ``fr`` of order record ``o``: its filled part on the order, a fill record, the state.
+
+    The order's status and venue reason are the caller's (a liquidation, a
+    full fill and a book-exhausted partial differ there).
+    """
+    o.filled_contracts = fr.qty_contracts
+    o.filled_base = fr.qty_base
+    o.avg_price = fr.price
+    o.fee_usd = fr.fee_usd
+    kf = out.counts[1]
+    write_fill_record_nb(out.fills, kf, seq, i, t_ms, fr)
+    out.counts[1] = kf + 1
+    apply_fill_nb(st, cfg, params, i, side, fr.qty_contracts, fr.price, fr.fee_usd, strategy_id, t_ms)
 
 
 @njit(cache=True)
@@ -558,15 +535,7 @@ def venue_update_nb(t_ms, ohlcv, scal, st, cfg, params, out):
                 amount = funding_payment_nb(qb, mark, rate)
                 if math.isfinite(amount):
                     k = out.counts[2]
-                    rec = out.funding[k]
-                    rec.id = st.clock[_C_SEQ]
-                    rec.col = i
-                    rec.ts = ev
-                    rec.position_qty_base = qb
-                    rec.mark_price = mark
-                    rec.funding_rate = rate
-                    rec.notional_usd = abs(qb) * mark
-                    rec.payment_usd = amount
+                    write_funding_record_nb(out.funding, k, st.clock[_C_SEQ], i, ev, qb, mark, rate)
                     out.counts[2] = k + 1
                     st.clock[_C_SEQ] += 1
                     apply_funding_nb(st, i, amount)
@@ -594,15 +563,8 @@ def venue_update_nb(t_ms, ohlcv, scal, st, cfg, params, out):
                 o.ordered_contracts = fr.qty_contracts
                 o.ordered_base = fr.qty_base
                 o.status = _FILLED
-                o.filled_contracts = fr.qty_contracts
-                o.filled_base = fr.qty_base
-                o.avg_price = fr.price
-                o.fee_usd = fr.fee_usd
                 out.counts[0] = ko + 1
-                kf = out.counts[1]
-                _write_fill(out.fills, kf, seq, i, t_ms, fr)
-                out.counts[1] = kf + 1
-                apply_fill_nb(st, cfg, params, i, side, fr.qty_contracts, fr.price, fr.fee_usd, strategy, t_ms)
+                _record_fill_nb(st, cfg, params, out, o, seq, t_ms, i, side, strategy, fr)
     st.clock[_C_LAST] = t_ms
 
 
@@ -667,14 +629,7 @@ def venue_submit_nb(t_ms, it, book, scal, st, cfg, params, out):
     if fr.status == _FS_FILLED or (fr.status == _FS_PARTIAL and has_qty):
         o.status = _FILLED if fr.status == _FS_FILLED else _CANCELED
         o.venue_reason = _V_NONE if fr.status == _FS_FILLED else _V_BOOK_EXHAUSTED
-        o.filled_contracts = fr.qty_contracts
-        o.filled_base = fr.qty_base
-        o.avg_price = fr.price
-        o.fee_usd = fr.fee_usd
-        kf = out.counts[1]
-        _write_fill(out.fills, kf, seq, i, t_ms, fr)
-        out.counts[1] = kf + 1
-        apply_fill_nb(st, cfg, params, i, side, fr.qty_contracts, fr.price, fr.fee_usd, it.strategy_id, t_ms)
+        _record_fill_nb(st, cfg, params, out, o, seq, t_ms, i, side, it.strategy_id, fr)
         return fr.qty_contracts
     o.venue_reason = _V_NO_LIQUIDITY if (fr.status == _FS_NO_LIQUIDITY or fr.status == _FS_PARTIAL) \
         else _V_BELOW_MINIMUM

@@ -44,6 +44,28 @@ def _fill_at_close_nb(side, size_base, close, fee_rate):
 
 
 @njit(cache=True)
+def _write_trade_nb(r, col, size, entry_idx, entry_price, entry_fees, exit_idx, exit_price, exit_fees, pnl,
+                    direction, status):
+    """Fill one :data:`sim_trade_dt` record ``r``; ``direction`` +1/-1 becomes vectorbt's 0 (long) / 1 (short).
+
+    ``status`` 1 closed, 0 still open after the last bar. The return is
+    ``pnl`` over the entry notional.
+    """
+    r["col"] = col
+    r["size"] = size
+    r["entry_idx"] = entry_idx
+    r["entry_price"] = entry_price
+    r["entry_fees"] = entry_fees
+    r["exit_idx"] = exit_idx
+    r["exit_price"] = exit_price
+    r["exit_fees"] = exit_fees
+    r["pnl"] = pnl
+    r["return_"] = pnl / (entry_price * size)
+    r["direction"] = 0 if direction == 1 else 1
+    r["status"] = status
+
+
+@njit(cache=True)
 def simulate_signals_1d_nb(close, entries, exits, size_base, fee_rate, direction, col, out, k):
     """Simulate one column; write its trades into ``out`` from index ``k``; return the next free index.
 
@@ -77,37 +99,13 @@ def simulate_signals_1d_nb(close, entries, exits, size_base, fee_rate, direction
             if status == _FILLED:
                 gross = direction * (px - entry_price) * qty
                 pnl = gross - entry_fees - fee
-                r = out[k]
-                r["col"] = col
-                r["size"] = qty
-                r["entry_idx"] = entry_idx
-                r["entry_price"] = entry_price
-                r["entry_fees"] = entry_fees
-                r["exit_idx"] = i
-                r["exit_price"] = px
-                r["exit_fees"] = fee
-                r["pnl"] = pnl
-                r["return_"] = pnl / (entry_price * qty)
-                r["direction"] = 0 if direction == 1 else 1
-                r["status"] = 1
+                _write_trade_nb(out[k], col, qty, entry_idx, entry_price, entry_fees, i, px, fee, pnl, direction, 1)
                 k += 1
                 in_pos = False
     if in_pos:
         c = close[last_valid]
         pnl = direction * (c - entry_price) * qty - entry_fees
-        r = out[k]
-        r["col"] = col
-        r["size"] = qty
-        r["entry_idx"] = entry_idx
-        r["entry_price"] = entry_price
-        r["entry_fees"] = entry_fees
-        r["exit_idx"] = last_valid
-        r["exit_price"] = c
-        r["exit_fees"] = 0.0
-        r["pnl"] = pnl
-        r["return_"] = pnl / (entry_price * qty)
-        r["direction"] = 0 if direction == 1 else 1
-        r["status"] = 0
+        _write_trade_nb(out[k], col, qty, entry_idx, entry_price, entry_fees, last_valid, c, 0.0, pnl, direction, 0)
         k += 1
     return k
 

@@ -1139,6 +1139,37 @@ def record_trade_nb(memory, strategy_id, return_frac, now_ms, params):
 
 
 @njit(cache=True)
+def begin_position_nb(pos, strategy_id, now_ms, price):
+    """Stamp a position record that opens at ``price``: entry time, strategy and fresh tracking fields.
+
+    No stop yet, both water marks at ``price``, profit lock disarmed. Sizes,
+    entry price and fees are the caller's (they differ between a one-shot
+    entry and an average-cost book).
+    """
+    pos.entry_ts_ms = now_ms
+    pos.strategy_id = strategy_id
+    pos.stop_price = np.nan
+    pos.high_water_price = price
+    pos.low_water_price = price
+    pos.profit_lock_armed = 0
+
+
+@njit(cache=True)
+def reset_position_nb(pos):
+    """Blank a position record to flat: no size, no entry, no strategy, no tracking fields, no fees."""
+    pos.qty_base = 0.0
+    pos.qty_contracts = 0.0
+    pos.entry_price = np.nan
+    pos.entry_ts_ms = -1
+    pos.strategy_id = -1
+    pos.stop_price = np.nan
+    pos.high_water_price = np.nan
+    pos.low_water_price = np.nan
+    pos.profit_lock_armed = 0
+    pos.fees_paid_usd = 0.0
+
+
+@njit(cache=True)
 def apply_fill_nb(positions, portfolio, memory, intent, fill_price, fee_usd, now_ms, params):
     """Apply a complete fill of one intent to a simple book (paper helper).
 
@@ -1157,12 +1188,7 @@ def apply_fill_nb(positions, portfolio, memory, intent, fill_price, fee_usd, now
         pos.qty_base = intent.side * intent.qty_base
         pos.qty_contracts = intent.side * intent.qty_contracts
         pos.entry_price = fill_price
-        pos.entry_ts_ms = now_ms
-        pos.strategy_id = intent.strategy_id
-        pos.stop_price = np.nan
-        pos.high_water_price = fill_price
-        pos.low_water_price = fill_price
-        pos.profit_lock_armed = 0
+        begin_position_nb(pos, intent.strategy_id, now_ms, fill_price)
         pos.fees_paid_usd = fee_usd
         return 0.0
     qty = pos.qty_base
@@ -1171,16 +1197,7 @@ def apply_fill_nb(positions, portfolio, memory, intent, fill_price, fee_usd, now
     entry_notional = abs(qty) * pos.entry_price
     if entry_notional > 0.0:
         record_trade_nb(memory, pos.strategy_id, (pnl - pos.fees_paid_usd - fee_usd) / entry_notional, now_ms, params)
-    pos.qty_base = 0.0
-    pos.qty_contracts = 0.0
-    pos.entry_price = np.nan
-    pos.entry_ts_ms = -1
-    pos.strategy_id = -1
-    pos.stop_price = np.nan
-    pos.high_water_price = np.nan
-    pos.low_water_price = np.nan
-    pos.profit_lock_armed = 0
-    pos.fees_paid_usd = 0.0
+    reset_position_nb(pos)
     return pnl
 
 
