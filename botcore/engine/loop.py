@@ -337,7 +337,8 @@ class TradingLoop:
                 book()
             for o, update in zip(orders, answers):
                 self._book_answer(t, o, update, report)
-            self._record_outcomes(led, eng, t)
+            if report.n_fills:  # entries and closes happen only with fills
+                self._record_outcomes(led, eng, t)
             equity, _unrealized, _exposure, n_pos = eng.mark()
             marks = {s: float(eng.scratch.valuation[i]) for i, s in enumerate(self.symbols)
                      if math.isfinite(eng.scratch.valuation[i])}
