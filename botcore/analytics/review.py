@@ -38,7 +38,6 @@ from botcore.analytics import flags as _flags
 from botcore.analytics import metrics, trail
 from botcore.analytics.ledger_index import equity_before, ledger_bounds
 from botcore.config.models import SIGNAL_NAMES
-from botcore.learning import history
 from botcore.ledger import Ledger
 
 if TYPE_CHECKING:
@@ -268,6 +267,8 @@ def _weight_changes(row: pd.Series, parent: pd.Series | None) -> str:
 
 
 def _rollback_notes(params: pd.DataFrame, kind: str, start_ms: int, end_ms: int) -> list[str]:
+    from botcore.learning import history
+
     versions = params[params["kind"] == kind].sort_values("version") if len(params) else params
     if versions.empty:
         return []
@@ -289,6 +290,8 @@ def learning_changes(params: pd.DataFrame, decisions: pd.DataFrame, start_ms: in
     parents and the benches begun before the window are needed); ``decisions``
     the window's decision rows (the entries each bench held back).
     """
+    from botcore.learning import history  # importing botcore.learning takes seconds: only when a review is built
+
     weights = history.weights_history(params)
     inside = (weights["ts_ms"] >= start_ms) & (weights["ts_ms"] <= end_ms)
     by_version = weights.set_index("version", drop=False)
@@ -330,6 +333,8 @@ def learning_figure(changes: LearningChanges) -> Figure:
     """
     from matplotlib.figure import Figure
 
+    from botcore.learning.history import OFF_LINE
+
     has_autonomy = bool(len(changes.autonomy) or len(changes.autonomy_before))
     fig = Figure(figsize=(11, 6.5 if has_autonomy else 4.5), layout="constrained")
     axes = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1)) if has_autonomy else [fig.subplots()]
@@ -346,7 +351,7 @@ def learning_figure(changes: LearningChanges) -> Figure:
             ax.step(t, np.append(y, y[-1]), where="post", lw=1.6, color=f"C{i % 10}", label=signal)
         for r in changes.weights.itertuples(index=False):
             x = pd.Timestamp(int(r.ts_ms), unit="ms")
-            off = r.status == history.OFF_LINE
+            off = r.status == OFF_LINE
             ax.axvline(x, color="tab:red" if off else "grey", lw=0.8, ls=":")
             ax.annotate(f"v{r.version}" + (" (rolled back or not activated)" if off else ""), (x, 1.0),
                         xycoords=("data", "axes fraction"), rotation=90, va="top", ha="right", fontsize=8,

@@ -48,7 +48,6 @@ import pandas as pd
 
 from botcore.config import SIGNAL_NAMES, STRATEGY_NAMES, Settings, load_settings
 from botcore.errors import LedgerError
-from botcore.learning.history import bench_history, bench_periods
 from botcore.ledger import Ledger, now_ms
 from botcore.model.enums import PositionSide, TradeCloseReason
 from botcore.strategy.enums import REASON_TEXT, Breaker, Reason, mask_names, reason_name
@@ -262,12 +261,20 @@ def _read(ledger: Ledger, now: int, *, check_invariant: bool) -> _Raw:
 
 def _bench_decisions(ledger: Ledger, params: pd.DataFrame) -> pd.DataFrame:
     """Return the decision rows a bench held back: of each symbol ever benched, from its first bench, reason benched."""
-    periods = bench_periods(bench_history(params))
-    frames = [ledger.decisions(int(since), symbol=symbol)
-              for symbol, since in periods.groupby("symbol")["since_ms"].min().items()]
-    frames = [f[f["reason_code"] == Reason.benched] for f in frames if len(f)]
+    frames = []
+    if _has_benchings(params):
+        from botcore.learning.history import bench_history, bench_periods  # importing botcore.learning takes seconds
+
+        periods = bench_periods(bench_history(params))
+        frames = [ledger.decisions(int(since), symbol=symbol)
+                  for symbol, since in periods.groupby("symbol")["since_ms"].min().items()]
+        frames = [f[f["reason_code"] == Reason.benched] for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["ts_ms", "symbol", "reason_code", "reason_mask", "detail"])
+
+
+def _has_benchings(params: pd.DataFrame) -> bool:
+    return bool(len(params)) and bool((params["kind"] == "benched_symbols").any())
 
 
 def _recent_decisions(ledger: Ledger, now: int) -> pd.DataFrame:
@@ -827,6 +834,12 @@ def bench_history_frame(params: pd.DataFrame, decisions: pd.DataFrame) -> pd.Dat
     ``superseded``, ``rolled back or not activated``), ``cycles`` (held back)
     and ``would_be_entries`` (among them, entries every other gate allowed).
     """
+    columns = ["symbol", "since", "until", "returned", "reason", "return_reason", "status", "cycles",
+               "would_be_entries"]
+    if not _has_benchings(params):
+        return pd.DataFrame(columns=columns)
+    from botcore.learning.history import bench_history, bench_periods
+
     periods = bench_periods(bench_history(params), decisions)
     frame = pd.DataFrame({
         "symbol": periods["symbol"],
@@ -835,7 +848,7 @@ def bench_history_frame(params: pd.DataFrame, decisions: pd.DataFrame) -> pd.Dat
         "returned": [_ts(t) for t in periods["returned_ms"]],
         "reason": periods["reason"], "return_reason": periods["return_reason"], "status": periods["status"],
         "cycles": periods["cycles"], "would_be_entries": periods["would_be_entries"],
-    })
+    }, columns=columns)
     return frame.iloc[::-1].reset_index(drop=True)
 
 

@@ -27,7 +27,6 @@ from panel.viewable import Viewer
 
 from botcore.dashboard.data import Snapshot, filter_trades, trade_summary
 from botcore.dashboard.store import DataStore
-from botcore.learning.history import OFF_LINE
 
 MODE_COLORS = {"paper": "#0b6bcb", "demo": "#b35c00", "live": "#c4161c"}
 MODE_TEXT = {
@@ -611,6 +610,8 @@ class StrategiesView(StoreView):
 
 def bench_display(benchings: pd.DataFrame) -> pd.DataFrame:
     """Return the benchings with ``returned`` as text: its time, "still benched", or that the version is off the active line."""
+    from botcore.learning.history import OFF_LINE
+
     off = benchings["status"] == OFF_LINE
     returned = ["—" if is_off else "still benched" if pd.isna(t) else clock(t)
                 for t, is_off in zip(benchings["returned"], off)]
