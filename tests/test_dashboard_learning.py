@@ -117,3 +117,16 @@ def test_a_ledger_without_benchings_shows_none_over_time(tmp_path, settings):
     snap = load_snapshot(tmp_path / "ledger.sqlite", settings, now=T0)
     assert snap.bench_history.empty and list(snap.bench_history.columns) == [
         "symbol", "since", "until", "returned", "reason", "return_reason", "status", "cycles", "would_be_entries"]
+
+
+def test_benchings_over_time_read_the_other_layouts_of_a_bench(tmp_path, settings):
+    from botcore.dashboard.data import load_snapshot
+
+    with Ledger.open(tmp_path / "ledger.sqlite", starting_cash_usd=10_000.0) as ledger:
+        ledger.put_params("benched_symbols", {DOGE: {"reason": "profit factor 0.6", "since_ms": T0}},
+                          reason="bench", activate=True, ts_ms=T0)
+        ledger.put_params("benched_symbols", {"symbols": [DOGE, XRP]}, reason="bench XRP", activate=True,
+                          ts_ms=T0 + HOUR)
+    h = load_snapshot(tmp_path / "ledger.sqlite", settings, now=T0 + 2 * HOUR).bench_history
+    assert h[["symbol", "reason"]].values.tolist() == [[XRP, "bench XRP"], [DOGE, "profit factor 0.6"]]
+    assert h["since"].tolist() == [pd.Timestamp(T0 + HOUR, unit="ms", tz="UTC"), pd.Timestamp(T0, unit="ms", tz="UTC")]

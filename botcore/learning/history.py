@@ -112,7 +112,12 @@ def weights_history(source: Ledger | pd.DataFrame) -> pd.DataFrame:
 
 
 def _bench_state(body: dict) -> tuple[dict[str, dict], dict[str, Any]]:
-    now = body.get("symbols", {})
+    """Return ``(benched {symbol: record}, returned)`` of a body in any of the layouts the dashboard reads.
+
+    ``{"symbols": {symbol: record}, "returned": ...}`` (benching.py), ``{"symbols": [symbol, ...]}`` or
+    ``{symbol: record}``.
+    """
+    now = body.get("symbols", {} if "returned" in body else body)
     now = {s: {} for s in now} if isinstance(now, list) else dict(now)
     returned = body.get("returned", {})
     return {s: (i if isinstance(i, dict) else {}) for s, i in now.items()}, returned if isinstance(returned, dict) else {}
