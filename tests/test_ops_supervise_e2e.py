@@ -134,8 +134,11 @@ def supervisor_alerts(path: Path) -> list[dict]:
         return [a for a in alert_log(book) if a["kind"] in SUPERVISOR_ALERTS]
 
 
-def wait_for_cycle(proc: subprocess.Popen, ledger: Path, cycle: int, out: Path, timeout_s: float = 60) -> int:
-    """Wait until ``cycle`` cycles are committed; return the pid of the bot running then (the supervisor's child)."""
+def wait_for_cycle(proc: subprocess.Popen, ledger: Path, cycle: int, out: Path, timeout_s: float = 180) -> int:
+    """Wait until ``cycle`` cycles are committed; return the pid of the bot running then (the supervisor's child).
+
+    A start takes a few seconds; the generous timeout absorbs a cold Numba cache (minutes of compilation).
+    """
     deadline = time.monotonic() + timeout_s
     while committed_cycles(ledger) < cycle:
         assert proc.poll() is None, out.read_text()[-3000:]
@@ -148,7 +151,7 @@ def wait_for_cycle(proc: subprocess.Popen, ledger: Path, cycle: int, out: Path, 
     return pid
 
 
-def finish(proc: subprocess.Popen, out: Path, timeout_s: float = 90) -> str:
+def finish(proc: subprocess.Popen, out: Path, timeout_s: float = 240) -> str:
     try:
         proc.wait(timeout_s)
     finally:
@@ -232,8 +235,9 @@ def test_a_frozen_bot_is_restarted_after_three_missed_beats_not_one(world, refer
     assert restart["reason"] == "hang" and restart["pid"] == frozen
     assert f"({3} missed at {HEARTBEAT_S:g} s)" in restart["detail"], restart
     waited_s = (restart["ts_ms"] - stopped_ms) / 1000
-    # not restarted at the first or second missed beat; stopped promptly (SIGCONT lets it act on SIGTERM)
-    assert 3 * HEARTBEAT_S - 0.5 <= waited_s < 3 * HEARTBEAT_S + 5, waited_s
+    # not restarted at the first or second missed beat; stopped without waiting out the SIGTERM timeout (15 s):
+    # SIGCONT lets the frozen bot act on SIGTERM and finish its cycle
+    assert 3 * HEARTBEAT_S - 0.5 <= waited_s < 3 * HEARTBEAT_S + 12, waited_s
     before, after = fills_around(reference, frozen_at)
     assert before >= 1 and after >= 1, (before, after)  # frozen mid-trading
     (alert,) = supervisor_alerts(ledger)
