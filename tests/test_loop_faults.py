@@ -186,10 +186,12 @@ def test_thousand_cycles_with_failing_venue_and_feed_calls(market):
         loop.venue, loop.feed = flaky, feed
         loop.submit_timeout_s = SUBMIT_BUDGET_S
         worst, held, pending_seen = 0.0, 0, 0
+        missing_feeds: Counter[str] = Counter()
 
         def on_step(rep, k):
             nonlocal worst, held, pending_seen
             worst = max(worst, rep.seconds)
+            missing_feeds.update(name for name, age in rep.feed_age_s.items() if age is None)
             held += rep.n_held
             pending_seen = max(pending_seen, rep.n_pending)
 
@@ -203,6 +205,8 @@ def test_thousand_cycles_with_failing_venue_and_feed_calls(market):
         assert not loop.pending
         submit_faults = {"temporary", "connection", "rejected", "timeout", "lost_answer"}
         assert set(flaky.faults) >= submit_faults | {"fetch_order", "funding_since"}, flaky.faults
+        # what the heartbeat reports: a feed missing for any symbol in a cycle has no age (status: degraded)
+        assert missing_feeds["book"] > 0.5 * CYCLES and missing_feeds["candles"] > 0.5 * CYCLES, missing_feeds
         failed_calls = sum(feed.faults[k] for k in DROPS)
         assert set(feed.faults) == {*DROPS, "symbol"} and 0.18 < failed_calls / feed.calls < 0.22, feed.faults
         # symbols losing a fifth of their bars are held by the data-outage and regime gates; the rest trade

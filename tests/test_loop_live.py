@@ -70,7 +70,7 @@ def ticks(fake, intel, first_ms, n):
 
 def make_feed(settings, fake, intel, scheduler) -> LiveFeed:
     feeds = IntelFeeds(settings, base_urls=intel.base_urls, env=intel.env,
-                       options=live_intel_options(wait=wait_none(), timeout_s=0.5))
+                       options=live_intel_options(1, wait=wait_none(), timeout_s=0.5))  # cycles come faster than 60 s
     return LiveFeed(SYMBOLS, exchange=public_exchange(fake.url, rate_limit_ms=1), intel=feeds, staleness=settings,
                     lookback_bars=2, timeout_s=3.0, scheduler=scheduler)
 
@@ -96,9 +96,14 @@ def test_paper_on_the_live_feed_runs_on_the_grid_records_overruns_and_resumes(se
     path = tmp_path / "live.sqlite"
     led = Ledger.open(path, starting_cash_usd=10_000.0, mode="paper")
     loop = start(settings, led, fake, intel, ticks(fake, intel, T + MIN, 4))
-    report = loop.run()
+    ages = []
+    report = loop.run(progress=lambda rep, n: ages.append(rep.feed_age_s))
     finish(loop)
     assert report.cycles == 4
+    # every feed answered: the 1m candle closed at the cycle time, the book was read at it, the per-minute intel
+    # closed at it; a funding rate is reused for up to funding_refresh_ms (5 minutes)
+    assert all(None not in a.values() and a["candles"] == a["book"] == a["taker"] == 0.0 and a["funding"] <= 300
+               for a in ages), ages
     equity = led.equity()
     assert equity["ts_ms"].tolist() == [T + k * MIN for k in range(1, 5)]
     decisions = led.decisions()

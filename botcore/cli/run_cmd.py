@@ -325,8 +325,10 @@ def run_with_progress(loop, total: Optional[int], cycles: Optional[int], console
             nonlocal fills
             fills += rep.n_fills
             if heartbeat is not None:
-                heartbeat.tick(cycle_ts_ms=rep.t_ms, status="ok", positions=rep.n_positions,
-                               compute_ms=round(rep.seconds * 1000, 3))
+                missing = any(age is None for age in rep.feed_age_s.values())
+                heartbeat.tick(cycle_ts_ms=rep.t_ms, status="degraded" if missing else "ok",
+                               positions=rep.n_positions, compute_ms=round(rep.seconds * 1000, 3),
+                               feed_age_s=rep.feed_age_s)
             if total is None or n % 30 == 0 or n == total or rep.n_fills:
                 progress.update(task, completed=n, description=(
                     f"{when(rep.t_ms)} UTC  equity {rep.equity_usd:,.2f}  positions {rep.n_positions}  fills {fills}"))

@@ -148,6 +148,7 @@ class StepReport:
     n_pending: int = 0
     n_held: int = 0
     n_faults: int = 0
+    feed_age_s: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +160,21 @@ class _Outgoing:
     symbol_idx: int
     strategy: int
     recorded: bool
+
+
+#: The feeds whose age the heartbeat reports, named as ``signals.max_staleness_seconds`` names them.
+FEED_INPUTS = {"candles": "candles_1m", "book": "book", "funding": "funding", "open_interest": "open_interest",
+               "liquidations": "liquidations", "taker": "taker", "fear_greed": "fear_greed", "social": "social"}
+
+
+def feed_ages(cycle: Cycle) -> dict[str, float | None]:
+    """Age in seconds of each feed's oldest latest value across the cycle's symbols; None when a symbol lacks it."""
+    t = int(cycle.t_ms)
+    out: dict[str, float | None] = {}
+    for feed, name in FEED_INPUTS.items():
+        known = [snap.known_ms(name) for snap in cycle.snapshots.values()]
+        out[feed] = None if any(k is None for k in known) else round((t - min(known)) / 1000.0, 3)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,7 +311,7 @@ class TradingLoop:
             raise OperationalError(f"cycle {t} is not after the previous one {self._last_t}")
         self.clock.advance(t)
         row = row_from_cycle(cycle.arrays(lookback_bars=1))
-        report = StepReport(t, late_ms=int(late_ms))
+        report = StepReport(t, late_ms=int(late_ms), feed_age_s=feed_ages(cycle))
         eng = self.engine
         led = self.ledger
         await self._resolve_pending(t, report)
