@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import pytest
@@ -29,6 +30,7 @@ from botcore.ledger import Ledger
 from botcore.market.live import LiveFeed, live_intel_options, public_exchange
 from botcore.model import OrderSide, OrderStatus, OrderType, TradeCloseReason
 from botcore.ops.notify import LOG_KEY
+from botcore.ops.secrets import scan_for_secrets
 from botcore.strategy.enums import Reason
 from botcore.venues import BlofinVenue, OrderRequest, RetryPolicy
 from tests.fakes import blofin_public
@@ -167,7 +169,8 @@ def place_directly(settings, fake, cid, symbol, qty, **kw):
 
 
 def test_demo_restart_books_a_written_ahead_order_adopts_unknown_positions_and_freezes_on_a_mismatch(
-        settings, servers, tmp_path):
+        settings, servers, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
     fake, intel = servers
     settings = restrict_settings(settings, SYMBOLS)
     path = tmp_path / "demo.sqlite"
@@ -242,6 +245,10 @@ def test_demo_restart_books_a_written_ahead_order_adopts_unknown_positions_and_f
     inv = led.check_invariant()
     assert inv.ok, inv
     led.close()
+    # the credentials reached neither the ledger (nor its WAL), the warm-up store, nor any log record
+    assert not scan_for_secrets([tmp_path], ENV), scan_for_secrets([tmp_path], ENV)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert len(caplog.records) > 20 and not any(v in logged for v in ENV.values())
 
 
 def test_the_learning_runner_starts_botcore_learn_when_due_and_not_again_until_the_next_period(tmp_path):
