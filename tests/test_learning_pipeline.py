@@ -115,8 +115,18 @@ def test_params_list_show_activate_and_rollback(demo, settings):
     approved = runner.invoke(app, ["params", "activate", str(proposal), "--ledger", str(path)])
     assert approved.exit_code == 0 and f"v{proposal} active" in approved.output
 
-    rolled = runner.invoke(app, ["params", "rollback", "learning", "--ledger", str(path)])
+    rolled = runner.invoke(app, ["params", "rollback", "learning", "--ledger", str(path), "--reason",
+                                 "live drawdown after the reweighting"])
     assert rolled.exit_code == 0 and f"v{learned} -> v{prior}" in rolled.output
+    # every activation and rollback is in the ledger with when, from, to and why
+    with Ledger.open(path, readonly=True) as ledger:
+        log = ledger.params_history("learning")
+    last = log.iloc[-1]
+    assert (last["action"], last["from_version"], last["to_version"]) == ("rollback", learned, prior)
+    assert last["reason"].startswith("live drawdown after the reweighting (") and last["ts_ms"] > 0
+    assert (log["to_version"] == learned).any()  # the learning cycle's own activation
+    shown_log = runner.invoke(app, ["params", "history", "--ledger", str(path), "--kind", "learning"])
+    assert shown_log.exit_code == 0 and "rollback" in shown_log.output and "live drawdown" in shown_log.output
     with Ledger.open(path, readonly=True) as ledger:
         weights, overrides = active_overrides(ledger, settings, capital=False, patterns=False)
         assert np.array_equal(weights, weights_array(settings.signals))

@@ -32,6 +32,13 @@ EXIT_UNUSABLE = 2
 LEDGER_OPTION = typer.Option(..., "--ledger", help="The ledger's SQLite file.")
 
 
+def default_who() -> str:
+    """``user@host (pid N)``: who changed the parameters."""
+    from botcore.ops.killswitch import default_who as who
+
+    return who()
+
+
 def _console() -> Console:
     return Console(width=160, soft_wrap=False)
 
@@ -149,6 +156,7 @@ def show(
 def activate(
     version: int = typer.Argument(..., help="The version to make active (its kind's active one is replaced)."),
     ledger: Path = LEDGER_OPTION,
+    reason: str = typer.Option("activated by hand", "--reason", help="Why (kept in the ledger's activation log)."),
 ) -> None:
     """Make VERSION the active one of its kind (e.g. approve a ``patterns`` proposal)."""
     from botcore.ledger import RecordNotFound
@@ -160,15 +168,16 @@ def activate(
             typer.secho(str(exc), fg=typer.colors.RED, err=True)
             raise typer.Exit(EXIT_NOT_FOUND) from None
         before = book.active_params(target.kind)
-        book.activate(version)
+        book.activate(version, reason=f"{reason} ({default_who()})")
     was = f"v{before.version}" if before is not None else "none"
-    _console().print(f"{target.kind}: v{version} active (was {was}); the engine reads it at its next learning reload")
+    _console().print(f"{target.kind}: v{version} active (was {was}); a running bot applies it at its next cycle")
 
 
 @app.command("rollback")
 def rollback(
     kind: str = typer.Argument(..., help="The kind to roll back (learning, benched_symbols, autonomy, patterns, ...)."),
     ledger: Path = LEDGER_OPTION,
+    reason: str = typer.Option("rolled back by hand", "--reason", help="Why (kept in the ledger's activation log)."),
 ) -> None:
     """Re-activate the parent of KIND's active version (exactly its stored body)."""
     from botcore.ledger import RecordNotFound
@@ -176,9 +185,30 @@ def rollback(
     with _open(ledger, readonly=False) as book:
         current = book.active_params(kind)
         try:
-            restored = book.rollback(kind)
+            restored = book.rollback(kind, reason=f"{reason} ({default_who()})")
         except RecordNotFound as exc:
             typer.secho(str(exc), fg=typer.colors.RED, err=True)
             raise typer.Exit(EXIT_NOT_FOUND) from None
     _console().print(f"{kind}: rolled back v{current.version} -> v{restored.version} "
                      f"({_short(restored.reason, 120)})", markup=False)
+
+
+@app.command("history")
+def history(
+    ledger: Path = LEDGER_OPTION,
+    kind: str = typer.Option(None, "--kind", help="Only this kind."),
+) -> None:
+    """Every activation and rollback, oldest first: when, kind, from and to version, and why."""
+    with _open(ledger, readonly=True) as book:
+        frame = book.params_history(kind)
+    console = _console()
+    if frame.empty:
+        console.print("no activations or rollbacks recorded" + (f" of kind {kind}" if kind else ""))
+        return
+    table = Table(title=f"parameter activations in {ledger}" + (f" (kind {kind})" if kind else ""))
+    for col in ("when (UTC)", "kind", "action", "from", "to", "reason"):
+        table.add_column(col, overflow="fold" if col == "reason" else "ellipsis")
+    for r in frame.itertuples(index=False):
+        was = "" if r.from_version is None or r.from_version != r.from_version else f"v{int(r.from_version)}"
+        table.add_row(_utc(r.ts_ms), r.kind, r.action, was, f"v{int(r.to_version)}", str(r.reason))
+    console.print(table)

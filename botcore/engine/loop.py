@@ -644,10 +644,16 @@ class TradingLoop:
         """Run the feed's cycles (at most ``cycles``); Ctrl-C stops cleanly after the current step."""
         out = RunReport()
         t0 = time.perf_counter()
+        cycles_iter = iter([] if getattr(self, "done", False) else self.feed)
         try:
-            for cycle in ([] if getattr(self, "done", False) else self.feed):
+            while True:
+                # checked before asking for the next cycle: a live feed sleeps until it is due
                 if self._stop or (cycles is not None and out.cycles >= cycles):
                     out.stopped = "stopped" if self._stop else "cycles"
+                    break
+                cycle = next(cycles_iter, None)
+                if cycle is None or self._stop:
+                    out.stopped = "stopped" if self._stop else out.stopped
                     break
                 rep = self.step_cycle(cycle)
                 out.cycles += 1

@@ -85,6 +85,9 @@ _POSITION_FIELDS = (
     "opened_qty_contracts", "entry_notional_usd", "exit_qty_contracts", "exit_notional_usd",
     "realized_pnl_usd", "fees_usd", "funding_usd", "adopted",
 )
+#: Meta key of the log of parameter activations and rollbacks (:meth:`Ledger.params_history`) and its length.
+PARAMS_HISTORY_KEY = "params:history"
+PARAMS_HISTORY_LIMIT = 10_000
 _DECISION_COLUMNS = ("ts_ms", "symbol", "strategy", "outcome", "reason_code", "reason_mask", "detail")
 
 
@@ -749,7 +752,7 @@ class Ledger:
             )
             version = int(cur.lastrowid)
             if activate:
-                self.activate(version)
+                self.activate(version, reason=reason, ts_ms=ts_ms)
         logger.info("parameters %s v%d stored (%s)%s", kind, version, reason, ", active" if activate else "")
         return version
 
@@ -773,17 +776,24 @@ class Ledger:
         row = self._con.execute("SELECT * FROM parameters WHERE kind = ? AND active = 1", (kind,)).fetchone()
         return None if row is None else self._params_from_row(row)
 
-    def activate(self, version: int) -> ParamSet:
-        """Make ``version`` the active one of its kind; return it."""
+    def activate(self, version: int, *, reason: str = "activated", ts_ms: int | None = None,
+                 action: str = "activate") -> ParamSet:
+        """Make ``version`` the active one of its kind; return it. The change is logged (:meth:`params_history`)."""
         with self.transaction():
             params = self.get_params(version)
+            previous = self.active_params(params.kind)
             self._con.execute("UPDATE parameters SET active = 0 WHERE kind = ? AND active = 1", (params.kind,))
             self._con.execute("UPDATE parameters SET active = 1 WHERE version = ?", (version,))
-        logger.info("parameters %s v%d activated", params.kind, version)
+            log = list(self.get_meta(PARAMS_HISTORY_KEY, []) or [])[-(PARAMS_HISTORY_LIMIT - 1):]
+            log.append({"ts_ms": now_ms() if ts_ms is None else int(ts_ms), "kind": params.kind, "action": action,
+                        "from_version": previous.version if previous else None, "to_version": version,
+                        "reason": reason})
+            self.set_meta(PARAMS_HISTORY_KEY, log)
+        logger.info("parameters %s v%d activated (%s)", params.kind, version, reason)
         return self.get_params(version)
 
-    def rollback(self, kind: str) -> ParamSet:
-        """Re-activate the parent of the active ``kind`` version; return it.
+    def rollback(self, kind: str, *, reason: str = "rollback", ts_ms: int | None = None) -> ParamSet:
+        """Re-activate the parent of the active ``kind`` version; return it (logged as a rollback with ``reason``).
 
         Raises
         ------
@@ -795,7 +805,12 @@ class Ledger:
             if current is None or current.parent_version is None:
                 raise RecordNotFound(f"parameters {kind}: no earlier version to roll back to")
             logger.warning("parameters %s: rolling back v%d -> v%d", kind, current.version, current.parent_version)
-            return self.activate(current.parent_version)
+            return self.activate(current.parent_version, reason=reason, ts_ms=ts_ms, action="rollback")
+
+    def params_history(self, kind: str | None = None) -> pd.DataFrame:
+        """Return every activation and rollback, oldest first: ts_ms, kind, action, from_version, to_version, reason."""
+        rows = [r for r in (self.get_meta(PARAMS_HISTORY_KEY, []) or []) if kind is None or r["kind"] == kind]
+        return pd.DataFrame(rows, columns=["ts_ms", "kind", "action", "from_version", "to_version", "reason"])
 
     def list_params(self, kind: str | None = None) -> pd.DataFrame:
         """Return every stored version (of ``kind``), oldest first; ``body`` is JSON text."""
