@@ -89,9 +89,11 @@ def test_review_of_the_demo_ledger_finds_the_planted_incidents(demo):
     assert raised == {"missed_heartbeats", "circuit_breaker_trips"}
     assert r.by_signal is not None and r.by_regime is not None and r.kelly is not None
     changed = r.params_changed.set_index("kind")
-    assert list(changed.index) == ["signal_weights", "sizing"]  # the learning cycle, then a proposal
-    assert "trend: 1.0 -> 1.25" in changed.loc["signal_weights", "changes"]
-    assert changed.loc["signal_weights", "active"] and not changed.loc["sizing", "active"]
+    # the learning cycle, a bench, then a proposal
+    assert list(changed.index) == ["learning", "benched_symbols", "sizing"]
+    assert "weights.trend: 1.0 -> 1.25" in changed.loc["learning", "changes"]
+    assert changed.loc["learning", "active"] and changed.loc["benched_symbols", "active"]
+    assert not changed.loc["sizing", "active"]
 
 
 def test_missing_ledger_is_a_clear_error(tmp_path):

@@ -62,7 +62,9 @@ def test_review_html_has_every_section_and_no_code(reviewed):
                     "By signal", "Gates", "Kelly calibration", "Parameter changes in the window",
                     "Learning: weights, benchings and capital", "Red flags"):
         assert section in html, section
-    assert "No learning changes in this window" in html  # the demo ledger has no learning version
+    # the demo ledger's learning cycle (mid-window) and its bench (two thirds in) are in the learning section
+    assert "No learning changes in this window" not in html
+    assert "trend attributed +" in html and "profit factor 0.62" in html
     assert html.count("data:image/png;base64") >= 4  # equity/drawdown, two bar charts, calibration
     assert "RED FLAG" in html and "missed_heartbeats" in html and "circuit_breaker_trips" in html
     assert "review_ledger(" not in html  # code hidden from readers

@@ -10,7 +10,8 @@ plausible week of a paper bot, with planted incidents for the red flags:
 - a 5-minute silence of the ``engine`` heartbeat half-way (missed heartbeats);
 - a daily-loss circuit breaker holding entries back for two hours at 35% of the window;
 - one cycle where every symbol had a data outage at 20% of the window;
-- a learning-cycle parameter version activated mid-window and a proposed
+- a learning-cycle parameter version (kind ``learning``) activated mid-window, a
+  symbol benched two thirds in (kind ``benched_symbols``), and a proposed
   (inactive) sizing version near the end.
 
 Decision ``detail`` rows carry ``regime`` and ``signals`` so the regime and
@@ -178,8 +179,8 @@ def write_demo_ledger(
     with Ledger.open(path, starting_cash_usd=starting_cash_usd, mode="paper", synchronous="OFF") as ledger:
         ledger.set_meta("demo", "SYNTHETIC demo ledger written by botcore.analytics.demo")
         weights = {name: 1.0 for name in SIGNAL_NAMES}
-        ledger.put_params("signal_weights", weights, reason="prior weights from config/signals.yaml",
-                          activate=True, ts_ms=start_ms - DAY_MS)
+        ledger.put_params("learning", _learning_body(weights, ["prior: weights of config/signals.yaml"]),
+                          reason="prior weights from config/signals.yaml", activate=True, ts_ms=start_ms - DAY_MS)
         ledger.put_params("sizing", {"kelly_fraction": 0.3, "min_usd": 200, "max_usd": 2000},
                           reason="config/sizing.yaml", activate=True, ts_ms=start_ms - DAY_MS)
 
@@ -291,9 +292,15 @@ def write_demo_ledger(
                                     detail={"symbols": n})
             # ---- the learning cycle and a proposal
             if i == n_cycles // 2:
-                ledger.put_params("signal_weights", {**weights, "trend": 1.25, "social_sentiment": 0.35},
-                                  reason="learning cycle: trend attributed +, social noise -", activate=True,
-                                  ts_ms=t)
+                why = "learning cycle: trend attributed +, social noise -"
+                ledger.put_params("learning", _learning_body({**weights, "trend": 1.25, "social_sentiment": 0.35},
+                                                             [why]), reason=why, activate=True, ts_ms=t)
+            if i == (2 * n_cycles) // 3 and n > 1:
+                symbol = assets[-1].symbol
+                why = f"benching: {symbol} profit factor 0.62 over 31 trades < 0.8"
+                ledger.put_params("benched_symbols", {"symbols": {symbol: {
+                    "reason": why, "since_ms": t, "until_ms": t + DAY_MS, "profit_factor": 0.62, "n_trades": 31}},
+                    "returned": {}}, reason=why, activate=True, ts_ms=t)
             if i == n_cycles - 2 and n_cycles > 2:
                 ledger.put_params("sizing", {"kelly_fraction": 0.25, "min_usd": 200, "max_usd": 2000},
                                   reason="PROPOSED by the Kelly notebook: CI of win rate is wide", activate=False,
@@ -316,6 +323,12 @@ def demo_cache_dir() -> Path:
     """Return where demo ledgers are cached: ``$BOTCORE_CACHE`` or ``~/.cache/botcore``."""
     env = os.environ.get("BOTCORE_CACHE")
     return Path(env) if env else Path.home() / ".cache" / "botcore"
+
+
+def _learning_body(weights: dict[str, float], reasons: list[str]) -> dict:
+    """A ``learning`` parameter version's body (the layout of :func:`botcore.learning.cycle.prior_body`)."""
+    return {"weights": dict(weights), "strategy_overrides": {}, "reasons": reasons, "metrics": {}, "attribution": {},
+            "thresholds": {}, "window": {}, "based_on": None}
 
 
 def demo_ledger(days: float = 7.0, seed: int = 7, cache_dir: str | os.PathLike | None = None) -> Path:
