@@ -49,7 +49,7 @@ from botcore.ledger import Ledger
 from botcore.ops.heartbeat import COMPONENT, LIVE_STATUSES, beat_wall_ms, ledger_access
 from botcore.ops.killswitch import kill_switch_state
 from botcore.ops.redflags import HIGH_CONVICTION, kelly_sizes
-from botcore.ops.status import BREAKER_META_KEY, PREFLIGHT_META_KEY, RECONCILE_META_KEY
+from botcore.ops.status import BREAKER_META_KEY, BREAKER_NAMES, PREFLIGHT_META_KEY, RECONCILE_META_KEY
 from botcore.strategy import Features, Reason, build_params, decide, new_memory, new_portfolio, new_positions
 from botcore.strategy.enums import SignalsIn, mask_names, reason_name
 
@@ -564,6 +564,46 @@ def check_financial_integrity(ledger: Ledger | None, venue: Any = None) -> Check
 # =========================================================================== 7. operational health
 
 
+def _can_create_in(directory: Path) -> bool:
+    """Return whether files can be created in ``directory`` (or, before it exists, in its nearest existing ancestor).
+
+    The ancestor must be a directory: a regular file in the way (``data`` a file
+    where ``data/ledger.db`` is wanted) makes the path impossible even for root.
+    """
+    target = directory.absolute()
+    while not target.exists() and target != target.parent:
+        target = target.parent
+    return target.is_dir() and os.access(target, os.W_OK | os.X_OK)
+
+
+def _breaker_states(ledger: Ledger) -> list[dict[str, Any]]:
+    """Return the circuit breaker as recorded in meta ``circuit_breaker`` and in the loop's persisted engine state.
+
+    The loop persists its decision state (``portfolio["breaker_code"]``,
+    ``["breaker_until_ms"]``) after every cycle; meta ``circuit_breaker`` is
+    written only by :func:`botcore.ops.status.record_breaker_state`. Reading
+    both means a breaker tripped by a run is seen even when nothing recorded the meta.
+    """
+    out: list[dict[str, Any]] = []
+    recorded = ledger.get_meta(BREAKER_META_KEY)
+    if recorded:
+        out.append({**recorded, "source": f"ledger meta {BREAKER_META_KEY}"})
+    try:
+        from botcore.engine.recovery import load_engine_state
+
+        rec = load_engine_state(ledger)
+    except Exception as exc:  # noqa: BLE001 - an unreadable state is reported, the check goes on
+        logger.warning("preflight: the persisted engine state is unreadable: %s", exc)
+        rec = None
+    if rec is not None:
+        port = rec["arrays"]["portfolio"][0]
+        code = int(port["breaker_code"])
+        out.append({"code": code, "name": BREAKER_NAMES.get(code, f"code_{code}"),
+                    "until_ms": int(port["breaker_until_ms"]), "updated_ms": int(rec["t_ms"]),
+                    "source": "persisted engine state"})
+    return out
+
+
 def check_operational_health(
     settings: Settings,
     ledger_path: str | os.PathLike[str],
@@ -607,6 +647,8 @@ def check_operational_health(
                      f"drawdown {cb.max_drawdown_pct:.0%})")
 
     access = ledger_access(ledger_path)
+    # the nearest existing ancestor must be a directory: an executable file in the way passes os.access for root
+    access["ledger_writable"] = bool(access["ledger_writable"]) and _can_create_in(Path(ledger_path).parent)
     data.update(access)
     if not access["ledger_writable"]:
         failures.append(f"ledger {ledger_path} (or its directory) is not writable")
@@ -617,11 +659,8 @@ def check_operational_health(
         warnings.append(f"{free:.0f} MB free on the ledger's disk")
     elif free is not None:
         notes.append(f"{free / 1024:.1f} GB free")
-    if log_dir is not None:
-        log_path = Path(log_dir)
-        target = log_path if log_path.exists() else log_path.parent
-        if not os.access(target if str(target) else ".", os.W_OK):
-            warnings.append(f"log directory {log_dir} is not writable")
+    if log_dir is not None and not _can_create_in(Path(log_dir)):
+        warnings.append(f"log directory {log_dir} is not writable")
 
     ks = kill_switch_state(ledger if ledger is not None else Path(ledger_path))
     data["kill_switch"] = ks.to_dict()
@@ -630,10 +669,13 @@ def check_operational_health(
     else:
         notes.append("all gates open" if enabled and not failures else "kill switch off")
     if ledger is not None:
-        breaker = ledger.get_meta(BREAKER_META_KEY)
-        data["breaker_state"] = breaker
-        if breaker and int(breaker.get("code", 0)) != 0 and int(breaker.get("until_ms", -1)) > now_ms:
-            warnings.append(f"circuit breaker {breaker.get('name')} tripped until {_iso(int(breaker['until_ms']))}")
+        breakers = _breaker_states(ledger)
+        data["breaker_state"] = breakers
+        tripped = [b for b in breakers if int(b.get("code", 0)) != 0 and int(b.get("until_ms", -1)) > now_ms]
+        if tripped:
+            b = tripped[0]
+            warnings.append(f"circuit breaker {b.get('name')} tripped until {_iso(int(b['until_ms']))} "
+                            f"(from the {b['source']})")
         last = ledger.last_heartbeats()
         beats = last[last["component"] == COMPONENT] if not last.empty else last
         if beats.empty:
