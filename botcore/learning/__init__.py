@@ -36,29 +36,48 @@ Lower level: ``active_overrides(ledger, settings)`` -> ``engine.apply_parameters
 ``benched_mask(ledger, symbols, now_ms)`` -> ``engine.set_benched(mask)``.
 """
 
-from botcore.learning.autonomy import (
-    active_capital_multiplier,
-    assess_health,
-    capital_multiplier,
-    drift_report,
-    evaluate_autonomy,
-    psi,
-    sizing_overrides,
-)
-from botcore.learning.benching import benched_mask, benched_symbols, evaluate_benching
-from botcore.learning.config import LearningConfig, load_learning_config
-from botcore.learning.cycle import active_overrides, learning_due, run_learning_cycle
-from botcore.learning.outcomes import (
-    MAX_OUTCOME_ROWS,
-    close_row,
-    entry_row,
-    entry_rows,
-    read_signal_outcomes,
-    record_signal_outcomes,
-    trade_contexts,
-)
-from botcore.learning.engine_hooks import LearningLink, record_backtest_outcomes, record_step_outcomes
-from botcore.learning.patterns import discover_patterns, run_pattern_learner
+#: Where each public name lives: imported on first use (PEP 562), so importing one submodule (the review's
+#: ``history``) does not load the engine and Numba through the others.
+_EXPORTS = {
+    "LearningConfig": "botcore.learning.config",
+    "LearningLink": "botcore.learning.engine_hooks",
+    "MAX_OUTCOME_ROWS": "botcore.learning.outcomes",
+    "active_capital_multiplier": "botcore.learning.autonomy",
+    "active_overrides": "botcore.learning.cycle",
+    "assess_health": "botcore.learning.autonomy",
+    "benched_mask": "botcore.learning.benching",
+    "benched_symbols": "botcore.learning.benching",
+    "capital_multiplier": "botcore.learning.autonomy",
+    "close_row": "botcore.learning.outcomes",
+    "discover_patterns": "botcore.learning.patterns",
+    "drift_report": "botcore.learning.autonomy",
+    "entry_row": "botcore.learning.outcomes",
+    "entry_rows": "botcore.learning.outcomes",
+    "evaluate_autonomy": "botcore.learning.autonomy",
+    "evaluate_benching": "botcore.learning.benching",
+    "learning_due": "botcore.learning.cycle",
+    "load_learning_config": "botcore.learning.config",
+    "psi": "botcore.learning.autonomy",
+    "read_signal_outcomes": "botcore.learning.outcomes",
+    "record_backtest_outcomes": "botcore.learning.engine_hooks",
+    "record_signal_outcomes": "botcore.learning.outcomes",
+    "record_step_outcomes": "botcore.learning.engine_hooks",
+    "run_learning_cycle": "botcore.learning.cycle",
+    "run_pattern_learner": "botcore.learning.patterns",
+    "sizing_overrides": "botcore.learning.autonomy",
+    "trade_contexts": "botcore.learning.outcomes",
+}
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "LearningConfig",
