@@ -260,7 +260,10 @@ def test_the_learning_runner_starts_botcore_learn_when_due_and_not_again_until_t
     runner = LearningRunner(led, 12.0, config_dir=CONFIG_DIR, out_dir=tmp_path / "runs", extra_args=["--no-notebook"])
     now = int(time.time() * 1000)
     assert learning_due(led, now, 12.0)
-    runner.poll(now)
+    runner.poll(now)  # a ledger that never learned: not at start-up ...
+    assert runner.proc is None
+    now += 12 * 3_600_000
+    runner.poll(now)  # ... but one period into the run
     assert runner.proc is not None
     runner.stop(timeout_s=120)
     assert runner.runs and runner.runs[0]["exit_code"] == 0, runner.runs
@@ -268,3 +271,62 @@ def test_the_learning_runner_starts_botcore_learn_when_due_and_not_again_until_t
     runner.poll(now + 60_000)
     assert runner.proc is None and len(runner.runs) == 1
     led.close()
+
+
+class _Ticks:
+    """Stands in for the wall-clock Scheduler in ``botcore run``: grid times on the servers' clocks, no waiting."""
+
+    def __init__(self, fake, intel, first_ms):
+        self.fake, self.intel, self.first_ms = fake, intel, first_ms
+        self.on_overrun = None
+        self.stopped = False
+
+    def __call__(self, period_ms, cycles=None, delay_ms=0, **_kw):
+        self.period_ms, self.cycles = period_ms, cycles
+        return self
+
+    def __iter__(self):
+        for k in range(self.cycles):
+            if self.stopped:
+                return
+            t = self.first_ms + k * self.period_ms
+            self.fake.now_ms = self.intel.now_ms = t + 3_000
+            yield t, 0
+
+    def stop(self):
+        self.stopped = True
+
+
+def test_botcore_run_feed_live_paper_end_to_end(intel, tmp_path, monkeypatch):
+    """The command itself: `botcore run --mode paper --feed live` against the local servers, three cycles."""
+    from typer.testing import CliRunner
+
+    import botcore.engine.schedule as schedule
+    from botcore.cli import app
+    from tests.conftest import CONFIG_DIR
+
+    now = (int(time.time() * 1000) // MIN) * MIN  # the warm-up reads up to the venue's clock: the servers run now
+    intel.reset()
+    intel.now_ms = now + 3_000
+    for name, value in intel.env.items():
+        monkeypatch.setenv(name, value)
+    fake = FakeBlofin(start_ms=now - 3 * 86_400_000, now_ms=now + 3_000)
+    blofin_public.install(fake)
+    ticks = _Ticks(fake, intel, now + MIN)
+    monkeypatch.setattr(schedule, "Scheduler", ticks)
+    ledger = tmp_path / "live.sqlite"
+    with fake:
+        args = ["run", "--mode", "paper", "--feed", "live", "--ledger", str(ledger), "--config", str(CONFIG_DIR),
+                "--symbols", ",".join(SYMBOLS), "--cycles", "3", "--warmup-bars", "120", "--venue-url", fake.url]
+        for provider, url in intel.base_urls.items():
+            args += ["--intel-url", f"{provider}={url}"]
+        result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "paper trading of 2 symbols on the live BloFin feed" in result.output and "3 cycles" in result.output
+    with Ledger.open(ledger, readonly=True) as led:
+        assert led.equity()["ts_ms"].tolist() == [now + k * MIN for k in (1, 2, 3)]
+        assert led.get_meta(META_KEY)["mode"] == "paper" and led.get_meta("mode") == "paper"
+        beats = led.heartbeats()
+        assert (beats["detail"].fillna("").str.contains('"feed_age_s"')).any()
+        assert led.check_invariant().ok
+    intel.reset()

@@ -20,6 +20,7 @@ import typer
 
 logger = logging.getLogger(__name__)
 
+INTEL_PROVIDERS = ("coinglass", "alternative_me", "cryptocompare")
 NOISY_LOGGERS = ("botcore.ledger", "botcore.venues", "botcore.market", "botcore.engine", "numba")
 
 
@@ -86,6 +87,7 @@ def run(
     override: Optional[list[str]] = typer.Option(None, "--override", help="Decision-parameter override KEY=VALUE (repeatable; see botcore.strategy.build_params)."),
     fresh: bool = typer.Option(False, "--fresh", help="Refuse to resume: the ledger must hold no run yet."),
     venue_url: Optional[str] = typer.Option(None, "--venue-url", help="BloFin REST base URL (default: ccxt's; a proxy or a local test server)."),
+    intel_url: Optional[list[str]] = typer.Option(None, "--intel-url", help="PROVIDER=URL base URL of coinglass, alternative_me or cryptocompare (a proxy or a local test server; repeatable)."),
 ) -> None:
     """Run the bot cycle by cycle: feed, decide, venue, ledger.
 
@@ -135,6 +137,7 @@ def run(
     from botcore.ops.heartbeat import Heartbeat
 
     overrides = parse_overrides(override)
+    intel_urls = parse_urls(intel_url)
     starting_cash = settings.venue.starting_equity_usd
     venue = None
     if feed == "live" and mode != "paper":
@@ -158,7 +161,7 @@ def run(
                                               seed, speed, overrides, fresh)
         else:
             loop, total, title = start_live(console, settings, led, ledger, mode, venue, symbols, warmup_bars, seed,
-                                            overrides, cycles, venue_url)
+                                            overrides, cycles, venue_url, intel_urls)
         install_stop_handlers(loop)
         learner = None
         if feed == "live":
@@ -241,7 +244,21 @@ def start_replay(console, settings, led, ledger, data, start, end, symbols, warm
     return loop, window.n_bars, "paper replay"
 
 
-def start_live(console, settings, led, ledger, mode, venue, symbols, warmup_bars, seed, overrides, cycles, venue_url):
+def parse_urls(items: Optional[list[str]]) -> dict[str, str]:
+    """Parse ``PROVIDER=URL`` items of --intel-url."""
+    out = {}
+    for item in items or ():
+        name, sep, url = item.partition("=")
+        if not sep or not name.strip() or not url.strip():
+            raise typer.BadParameter(f"--intel-url {item!r}: use PROVIDER=URL")
+        if name.strip() not in INTEL_PROVIDERS:
+            raise typer.BadParameter(f"--intel-url {item!r}: PROVIDER is one of {', '.join(INTEL_PROVIDERS)}")
+        out[name.strip()] = url.strip()
+    return out
+
+
+def start_live(console, settings, led, ledger, mode, venue, symbols, warmup_bars, seed, overrides, cycles, venue_url,
+               intel_urls=None):
     """Build the live loop (live feed on the wall clock; paper, demo or live venue); return (loop, cycles, title)."""
     from botcore.engine.live import META_KEY, live_loop, open_venue
     from botcore.engine.schedule import Scheduler
@@ -254,7 +271,8 @@ def start_live(console, settings, led, ledger, mode, venue, symbols, warmup_bars
     period_ms = int(settings.schedules.cycle_seconds * 1000)
     scheduler = Scheduler(period_ms, cycles=cycles, delay_ms=SETTLE_MS)
     live_feed = LiveFeed(run_symbols, exchange=public_exchange(venue_url), staleness=settings, lookback_bars=2,
-                         intel=IntelFeeds(settings, options=live_intel_options(period_ms)), scheduler=scheduler)
+                         intel=IntelFeeds(settings, base_urls=intel_urls or None, options=live_intel_options(period_ms)),
+                         scheduler=scheduler)
     venue = venue if venue is not None else open_venue(settings, mode)
     console.print(f"[bold]{mode}[/] trading of {len(run_symbols)} symbols on the live BloFin feed, a cycle every "
                   f"{period_ms / 1000:g} s -> {ledger}" + (" ([bold red]REAL MONEY[/])" if mode == "live" else ""))

@@ -111,7 +111,8 @@ class LearningRunner:
     notebook: the audit record) as a child process and logs how it ended on a later
     poll. The loop picks the new versions up at its next cycle
     (:class:`botcore.learning.engine_hooks.LearningLink`). A failed run is not
-    retried before another ``learning_hours``.
+    retried before another ``learning_hours``; a ledger that never learned has its
+    first cycle one period into the run.
     """
 
     def __init__(self, ledger: Ledger, hours: float, *, config_dir: str | Path | None = None,
@@ -124,13 +125,14 @@ class LearningRunner:
                         "--out", str(out_dir), *(["--config", str(config_dir)] if config_dir else []), *extra_args]
         self.proc: Any = None
         self.started_ms: int | None = None
+        self.first_poll_ms: int | None = None
         self.runs: list[dict[str, Any]] = []
 
     def poll(self, now_ms: int) -> None:
         """Collect a finished run; start one when due."""
         import subprocess
 
-        from botcore.learning import learning_due
+        from botcore.learning.cycle import LAST_CYCLE_META, learning_due
 
         if self.proc is not None:
             rc = self.proc.poll()
@@ -139,12 +141,18 @@ class LearningRunner:
             (logger.info if rc == 0 else logger.error)("learning run ended with exit code %d", rc)
             self.runs.append({"started_ms": self.started_ms, "exit_code": rc})
             self.proc = None
-        if self.started_ms is not None and now_ms - self.started_ms < self.hours * 3_600_000:
+        period_ms = self.hours * 3_600_000
+        if self.first_poll_ms is None:
+            self.first_poll_ms = int(now_ms)
+        if self.started_ms is not None and now_ms - self.started_ms < period_ms:
             return
         if not learning_due(self.ledger, now_ms, self.hours):
             return
+        if self.ledger.get_meta(LAST_CYCLE_META) is None and now_ms - self.first_poll_ms < period_ms:
+            return  # a ledger that never learned: its first cycle comes one period into the run, not at start-up
         logger.warning("learning cycle due: starting %s", " ".join(self.command[2:]))
-        self.proc = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        command = [*self.command, "--now", str(int(now_ms))]  # the loop's clock, not the child's
+        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.started_ms = int(now_ms)
 
     def stop(self, timeout_s: float = 30.0) -> None:
