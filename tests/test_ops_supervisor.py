@@ -310,3 +310,69 @@ def test_run_arguments_get_the_supervised_ledger():
     assert ledger_from_args(["--ledger=y.db"]) == Path("y.db")
     assert ledger_from_args(["--mode", "paper"]) is None
     assert child_command(["--mode", "paper"], python="py") == ["py", "-m", "botcore", "run", "--mode", "paper"]
+
+
+def test_run_arguments_give_their_config_the_last_one_winning():
+    from botcore.ops.supervisor import config_from_args, option_from_args
+
+    assert config_from_args(["--mode", "paper", "--config", "cfg"]) == Path("cfg")
+    assert config_from_args(["--config=a", "--config", "b"]) == Path("b")
+    assert config_from_args(["--ledger", "x.db"]) is None
+    assert config_from_args(["--config"]) is None  # no value
+    assert option_from_args(["--ledger", "x.db", "--ledger=y.db"], "--ledger") == "y.db"
+    assert option_from_args(["--ledgerx=z"], "--ledger") is None
+
+
+def config_dir(tmp_path: Path, name: str, heartbeat_seconds: int, missed: int) -> Path:
+    """A copy of the repository's configuration with another heartbeat schedule."""
+    import shutil
+
+    out = tmp_path / name
+    shutil.copytree(REPO / "config", out)
+    text = (out / "schedules.yaml").read_text()
+    text = text.replace("heartbeat_seconds: 20", f"heartbeat_seconds: {heartbeat_seconds}")
+    text = text.replace("missed_heartbeats_for_restart: 3", f"missed_heartbeats_for_restart: {missed}")
+    assert f"heartbeat_seconds: {heartbeat_seconds}" in text and f"restart: {missed}" in text
+    (out / "schedules.yaml").write_text(text)
+    return out
+
+
+def supervise_a_bot_that_cannot_start(ledger_path: Path, supervisor_args: list[str], run_args: list[str]) -> dict:
+    """Run `botcore supervise` (budget 0) on a `botcore run` that exits at once with a usage error; return its state."""
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "BOTCORE_CONFIG"}
+    cmd = [sys.executable, "-m", "botcore", "supervise", "--ledger", str(ledger_path), "--max-restarts", "0",
+           *supervisor_args, "--", *run_args, "--no-such-option"]
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == EXIT_BUDGET, proc.stdout + proc.stderr
+    with Ledger.open(ledger_path, readonly=True) as book:
+        return book.get_meta("supervisor")
+
+
+def test_supervise_takes_the_heartbeat_schedule_from_the_runs_config(ledger_path, tmp_path):
+    """The bot beats on its own configuration's schedule; judging it on another would miss hangs or invent them."""
+    run_cfg = config_dir(tmp_path, "run-config", 7, 4)
+    other = config_dir(tmp_path, "supervisor-config", 9, 5)
+
+    alone = supervise_a_bot_that_cannot_start(ledger_path, [], ["--mode", "paper", "--config", str(run_cfg)])
+    both = supervise_a_bot_that_cannot_start(ledger_path, ["--config", str(other), "--term-timeout", "3"],
+                                             [f"--config={run_cfg}"])
+
+    assert (alone["heartbeat_s"], alone["missed_beats"]) == (7.0, 4)
+    assert alone["argv"].count("--config") == 1  # nothing added to the bot's arguments
+    assert (both["heartbeat_s"], both["missed_beats"]) == (7.0, 4), "the run's --config wins over the supervisor's"
+    assert both["term_timeout_s"] == 3.0
+    assert both["state"] == "gave_up" and f"--config={run_cfg}" in both["argv"] and str(other) not in both["argv"]
+
+
+def test_supervise_passes_its_own_config_to_a_run_without_one(ledger_path, tmp_path):
+    own = config_dir(tmp_path, "supervisor-config", 9, 5)
+
+    state = supervise_a_bot_that_cannot_start(ledger_path, ["--config", str(own)], ["--mode", "paper"])
+
+    assert (state["heartbeat_s"], state["missed_beats"]) == (9.0, 5)
+    argv = state["argv"]
+    assert argv[argv.index("--config") + 1] == str(own)  # the bot beats on the schedule it is judged by
+    assert state["term_timeout_s"] == 15.0

@@ -124,7 +124,9 @@ def supervise(
     run_args: list[str] = typer.Argument(None, help="Arguments of `botcore run`, after --."),
     ledger: Path = typer.Option(None, "--ledger", help="Ledger the bot writes heartbeats to (default: the run "
                                 "arguments' --ledger, $BOTCORE_LEDGER or data/ledger.db)."),
-    config: Path = typer.Option(None, "--config", help="Configuration directory (heartbeat schedule)."),
+    config: Path = typer.Option(None, "--config", help="Configuration directory (heartbeat schedule) when the run "
+                                "arguments have no --config (it is then passed to the bot); default $BOTCORE_CONFIG "
+                                "or ./config."),
     max_restarts: int = typer.Option(5, "--max-restarts", min=0, help="Restarts allowed within --budget-window."),
     budget_window: float = typer.Option(3600.0, "--budget-window", min=0.0,
                                         help="Seconds over which restarts are counted (0: for ever)."),
@@ -136,6 +138,8 @@ def supervise(
                                         help="Seconds a new bot has to write its first heartbeat."),
     backoff: float = typer.Option(2.0, "--backoff", min=0.0, help="First restart delay, doubling up to --backoff-max."),
     backoff_max: float = typer.Option(300.0, "--backoff-max", min=0.0, help="Longest restart delay, seconds."),
+    term_timeout: float = typer.Option(15.0, "--term-timeout", min=0.0,
+                                       help="Seconds a bot has to exit after SIGTERM before it is killed (SIGKILL)."),
     exec_command: bool = typer.Option(False, "--exec", help="Treat the arguments as a whole command instead of "
                                       "`botcore run` arguments."),
     log_dir: Path = typer.Option(None, "--log-dir", help="Also log to a rotating file in this directory."),
@@ -153,7 +157,7 @@ def supervise(
     """
     from botcore.ops.logs import configure_logging
     from botcore.ops.notify import Notifier
-    from botcore.ops.supervisor import Supervisor, SupervisorPolicy, child_command, ledger_from_args
+    from botcore.ops.supervisor import Supervisor, SupervisorPolicy, child_command, config_from_args, ledger_from_args
 
     args = list(run_args or []) + list(ctx.args)
     if exec_command and not args:
@@ -162,13 +166,21 @@ def supervise(
     path = ledger if ledger is not None else (ledger_from_args(args) or _ledger(None))
     if not exec_command and ledger_from_args(args) is None:
         args += ["--ledger", str(path)]
+    # the bot's heartbeat schedule is in the configuration the bot reads: the run's --config, else ours (passed on)
+    run_config = None if exec_command else config_from_args(args)
+    if run_config is not None:
+        if config is not None and config.resolve() != run_config.resolve():
+            logger.warning("supervisor: --config %s ignored; the bot runs with --config %s", config, run_config)
+        config = run_config
+    elif not exec_command and config is not None:
+        args += ["--config", str(config)]
     argv = args if exec_command else child_command(args)
     if log_dir is not None:
         configure_logging(log_dir)
     settings = _settings(config, required=False)
     overrides = {"heartbeat_s": heartbeat_seconds, "missed_beats": missed_beats, "max_restarts": max_restarts,
                  "budget_window_s": budget_window or None, "startup_grace_s": startup_grace,
-                 "backoff_base_s": backoff, "backoff_max_s": backoff_max}
+                 "backoff_base_s": backoff, "backoff_max_s": backoff_max, "term_timeout_s": term_timeout}
     if settings is not None:
         policy = SupervisorPolicy.from_settings(settings, **overrides)
     else:

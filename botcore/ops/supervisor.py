@@ -166,14 +166,30 @@ def child_command(run_args: Sequence[str], *, python: str | None = None) -> list
     return [python or sys.executable, "-m", "botcore", "run", *run_args]
 
 
+def option_from_args(args: Sequence[str], option: str) -> str | None:
+    """Return the value of ``option`` (``--name VALUE`` or ``--name=VALUE``) among command arguments, if any.
+
+    The last occurrence wins, as it does for the command's own parser.
+    """
+    value = None
+    for i, arg in enumerate(args):
+        if arg == option and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith(option + "="):
+            value = arg.split("=", 1)[1]
+    return value
+
+
 def ledger_from_args(args: Sequence[str]) -> Path | None:
     """Return the ``--ledger`` value among ``botcore run`` arguments, if any."""
-    for i, arg in enumerate(args):
-        if arg == "--ledger" and i + 1 < len(args):
-            return Path(args[i + 1])
-        if arg.startswith("--ledger="):
-            return Path(arg.split("=", 1)[1])
-    return None
+    value = option_from_args(args, "--ledger")
+    return Path(value) if value is not None else None
+
+
+def config_from_args(args: Sequence[str]) -> Path | None:
+    """Return the ``--config`` value among ``botcore run`` arguments, if any (the bot's heartbeat schedule)."""
+    value = option_from_args(args, "--config")
+    return Path(value) if value is not None else None
 
 
 class Supervisor:
@@ -321,7 +337,7 @@ class Supervisor:
         consecutive = 0
         self._state = {"pid": os.getpid(), "argv": [redact_text(a) for a in self.argv],
                        "heartbeat_s": policy.heartbeat_s, "missed_beats": policy.missed_beats,
-                       "max_restarts": policy.max_restarts, "restarts": 0, "started_ms": self._now_ms()}
+                       "term_timeout_s": policy.term_timeout_s, "max_restarts": policy.max_restarts, "restarts": 0, "started_ms": self._now_ms()}
         logger.info("supervisor: heartbeat every %g s, restart after %d missed, budget %d restarts",
                     policy.heartbeat_s, policy.missed_beats, policy.max_restarts)
         try:
