@@ -223,6 +223,10 @@ def test_thousand_cycles_with_failing_venue_and_feed_calls(market):
         venue_fills = {f.fill_id for o in flaky.inner._orders.values() for f in o.update().fills}
         assert set(led.fills()["fill_id"]) == venue_fills
         assert loop.reconciliations >= 50 and loop.halted is None
+        # the breaker as the kernel holds it is in the ledger for botcore status
+        port = loop.engine.state.portfolio[0]
+        assert led.get_meta("circuit_breaker")["code"] == int(port["breaker_code"])
+        assert led.get_meta("circuit_breaker")["until_ms"] == int(port["breaker_until_ms"])
         inv = led.check_invariant()
         assert inv.ok, inv
         print(f"{report.cycles} cycles, {flaky.submits} submits, venue faults {dict(flaky.faults)}, feed faults "

@@ -90,6 +90,7 @@ from botcore.market.replay import Cycle, ReplayFeed
 from botcore.market.store import Store
 from botcore.model import Fill, OrderSide, OrderStatus, OrderType
 from botcore.ops.killswitch import kill_switch_state
+from botcore.ops.status import record_breaker_state
 from botcore.venues.base import OrderRequest, OrderUpdate, VenueReason
 from botcore.venues.paper import PaperVenue
 from botcore.venues.reconcile import apply_order_update, reconcile_with_venue
@@ -261,6 +262,7 @@ class TradingLoop:
         self.reconcile_every = int(settings.venue.reconcile_every_cycles if reconcile_every is None else reconcile_every)
         self.reconciliations = 0
         self._reconcile_due = False
+        self._breaker: tuple[int, int] | None = None
         self.halted: tuple[str, ...] | None = None
         self.pending: dict[str, _Pending] = self._pending_from_ledger()
         self._aio = asyncio.new_event_loop()
@@ -360,6 +362,11 @@ class TradingLoop:
                      if math.isfinite(eng.scratch.valuation[i])}
             snap = led.record_equity(t, marks)
             led.set_meta("marks", {"ts_ms": t, "prices": marks})
+            port = eng.state.portfolio[0]
+            breaker = (int(port["breaker_code"]), int(port["breaker_until_ms"]))
+            if breaker != self._breaker:  # botcore status reads it; only its changes are written
+                record_breaker_state(led, breaker[0], breaker[1], now_ms=t)
+                self._breaker = breaker
             eng.count_trail()
             led.record_decisions(trail_rows(self._trail_records(t), self.symbols))
             report.equity_usd, report.cash_usd, report.n_positions = snap.equity_usd, snap.cash_usd, n_pos

@@ -22,6 +22,7 @@ so a stop wakes a sleeping scheduler at once.
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
@@ -29,6 +30,9 @@ from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 logger = logging.getLogger(__name__)
+
+#: Overruns kept in memory (the ledger keeps its own bounded record): a 24/7 run must not grow without bound.
+OVERRUNS_KEPT = 1_000
 
 
 class Tick(NamedTuple):
@@ -99,7 +103,7 @@ class Scheduler:
         Stop after this many cycles (None: until :meth:`stop`).
     on_overrun : callable, optional
         Called with each :class:`Overrun` (the loop records it in the ledger);
-        every overrun is also kept in :attr:`overruns` and logged.
+        the newest :data:`OVERRUNS_KEPT` overruns are also kept in :attr:`overruns`, and each is logged.
     clock : callable
         Wall clock, int ms UTC.
     sleep : callable, optional
@@ -133,7 +137,7 @@ class Scheduler:
         self.first_ms = first_ms
         self.cycles = cycles
         self.on_overrun = on_overrun
-        self.overruns: list[Overrun] = []
+        self.overruns: collections.deque[Overrun] = collections.deque(maxlen=OVERRUNS_KEPT)
         self.ticks = 0
         self.delay_ms = int(delay_ms)
         self._wall = clock
