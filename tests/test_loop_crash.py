@@ -9,8 +9,8 @@ uninterrupted run's, table by table and bit for bit (orders, fills, trades,
 funding, positions, equity): no lost or duplicated fill or order, and the
 ledger invariant exact.
 
-The number of kills is ``BOTCORE_CRASH_KILLS`` (default 10; the issue's 50:
-``BOTCORE_CRASH_KILLS=50 pytest tests/test_loop_crash.py``). Each restart pays
+The number of kills is ``BOTCORE_CRASH_KILLS`` (default 6, to keep the suite inside CI's time; the issue's 50:
+``BOTCORE_CRASH_KILLS=50 pytest tests/test_loop_crash.py``, about 9 minutes). Each restart pays
 the process start-up (imports, Numba cache load, warm-up), a few seconds.
 """
 
@@ -42,7 +42,7 @@ SEED = 7
 START = DEFAULT_START_MS + DAY + MIN
 END = START + 240 * MIN
 WARMUP = 600
-KILLS = int(os.environ.get("BOTCORE_CRASH_KILLS", "10"))
+KILLS = int(os.environ.get("BOTCORE_CRASH_KILLS", "6"))
 TABLES = ("orders", "fills", "trades", "funding", "positions", "equity")
 
 
