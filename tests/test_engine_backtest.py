@@ -159,7 +159,7 @@ def test_backtest_params_from_the_bots_ledger_uses_its_active_learned_version(ma
     body["weights"] = {**body["weights"], "trend": body["weights"]["trend"] * 3.0, "mean_reversion": 0.0}
     body["reasons"] = ["test: trend x3, mean reversion off"]
     with fresh_ledger(bot, float(SETTINGS.venue.starting_equity_usd), "paper") as led:
-        version = led.put_params("learning", body, reason="test version", activate=True, ts_ms=START - 1)
+        led.put_params("learning", body, reason="test version", activate=True, ts_ms=START - 1)
     args = ["backtest", "--data", str(market), "--config", str(CONFIG_DIR), "--start", _when(START), "--end",
             _when(START + 120 * MIN), "--trail", "full"]
     plain = runner.invoke(app, [*args, "--out", str(tmp_path / "plain")])
@@ -175,4 +175,3 @@ def test_backtest_params_from_the_bots_ledger_uses_its_active_learned_version(ma
     assert len(conv_plain) == len(conv_learned) and not conv_plain.equals(conv_learned)  # other weights, other convictions
     missing = runner.invoke(app, [*args, "--out", str(tmp_path / "x"), "--params-from", str(tmp_path / "none.sqlite")])
     assert missing.exit_code == 1 and "no such ledger" in missing.output
-    assert version is not None

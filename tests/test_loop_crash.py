@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from botcore.engine.loop import replay_loop
 from botcore.engine.testing import ACTIVE_OVERRIDES, ledger_tables
 from botcore.ledger import Ledger
 from botcore.market.sample import DEFAULT_START_MS, generate_sample_market
+from tests._replay_runs import committed_cycles, replay_run_args, uninterrupted_replay
 from tests.conftest import CONFIG_DIR
 
 SETTINGS = load_settings(CONFIG_DIR)
@@ -47,23 +47,8 @@ TABLES = ("orders", "fills", "trades", "funding", "positions", "equity")
 
 
 def _cmd(market, ledger):
-    cmd = [sys.executable, "-m", "botcore", "run", "--mode", "paper", "--feed", "replay", "--data", str(market),
-           "--ledger", str(ledger), "--start", str(START), "--end", str(END), "--seed", str(SEED),
-           "--warmup-bars", str(WARMUP), "--config", str(CONFIG_DIR)]
-    for k, v in ACTIVE_OVERRIDES.items():
-        cmd += ["--override", f"{k}={v}"]
-    return cmd
-
-
-def _committed_cycles(path) -> int:
-    try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
-        try:
-            return int(con.execute("SELECT count(*) FROM equity").fetchone()[0])
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return 0
+    return [sys.executable, "-m", "botcore", "run",
+            *replay_run_args(market, ledger, START, END, SEED, WARMUP, "--config", str(CONFIG_DIR))]
 
 
 @pytest.fixture(scope="module")
@@ -77,15 +62,7 @@ def market(tmp_path_factory):
 def reference(market):
     """The uninterrupted run, in process (the same replay_loop the command builds)."""
     path = market / "reference.sqlite"
-    led = fresh_ledger(path, float(SETTINGS.venue.starting_equity_usd), "paper")
-    try:
-        loop, window = replay_loop(market / "market", SETTINGS, led, start_ms=START, end_ms=END, run_seed=SEED,
-                                   warmup_bars=WARMUP, params_overrides=dict(ACTIVE_OVERRIDES))
-        report = loop.run()
-        loop.close()
-    finally:
-        led.close()
-    assert report.cycles == window.n_bars == 241
+    assert uninterrupted_replay(market / "market", SETTINGS, path, START, END, SEED, WARMUP) == 241
     return path
 
 
@@ -108,7 +85,7 @@ def test_sigkill_at_random_points_then_restart_gives_the_uninterrupted_runs_ledg
             time.sleep(rng.uniform(0.5, 4.0))
         else:
             deadline = time.monotonic() + 120
-            while proc.poll() is None and _committed_cycles(path) < target and time.monotonic() < deadline:
+            while proc.poll() is None and committed_cycles(path) < target and time.monotonic() < deadline:
                 time.sleep(0.01)
             time.sleep(rng.uniform(0.0, 0.03))
         if proc.poll() is None:
@@ -116,7 +93,7 @@ def test_sigkill_at_random_points_then_restart_gives_the_uninterrupted_runs_ledg
             kills += 1
         proc.wait(timeout=30)
         proc.stderr.close()
-        log.append((target, _committed_cycles(path)))
+        log.append((target, committed_cycles(path)))
     assert kills >= min(KILLS, 10) - 2, log  # a target past the end of a fast run may find the process gone
     want, got = ledger_tables(reference, TABLES), ledger_tables(path, TABLES)
     assert len(want["trades"]) >= 3 and len(want["fills"]) >= 6

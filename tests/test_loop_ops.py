@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from botcore.ledger import Ledger
 from botcore.market.sample import DEFAULT_START_MS, generate_sample_market
 from botcore.ops import killswitch
 from botcore.strategy.enums import Reason
+from tests._replay_runs import committed_cycles, replay_run_args
 from tests.conftest import CONFIG_DIR
 
 SETTINGS = load_settings(CONFIG_DIR)
@@ -115,28 +115,14 @@ def test_freeze_blocks_new_entries_but_not_exits(market):
         led.close()
 
 
-def _committed_cycles(path) -> int:
-    try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
-        try:
-            return int(con.execute("SELECT count(*) FROM equity").fetchone()[0])
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return 0
-
-
 def test_botcore_run_heartbeat_thread_and_sigterm_stop_cleanly(market):
     path = market / "sigterm.sqlite"
-    cmd = [sys.executable, "-m", "botcore", "run", "--mode", "paper", "--feed", "replay", "--data",
-           str(market / "market"), "--ledger", str(path), "--start", str(START), "--end", str(END), "--seed", str(SEED),
-           "--warmup-bars", str(WARMUP), "--config", str(CONFIG_DIR), "--speed", "600"]
-    for k, v in ACTIVE_OVERRIDES.items():
-        cmd += ["--override", f"{k}={v}"]
+    cmd = [sys.executable, "-m", "botcore", "run", *replay_run_args(market / "market", path, START, END, SEED, WARMUP,
+                                                                     "--config", str(CONFIG_DIR), "--speed", "600")]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=market,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.monotonic() + 180
-    while proc.poll() is None and _committed_cycles(path) < 10 and time.monotonic() < deadline:
+    while proc.poll() is None and committed_cycles(path) < 10 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
     os.kill(proc.pid, signal.SIGTERM)

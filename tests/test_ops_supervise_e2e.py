@@ -28,7 +28,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -40,12 +39,11 @@ import pytest
 import yaml
 
 from botcore.config import load_settings
-from botcore.engine.backtest import fresh_ledger
-from botcore.engine.loop import replay_loop
-from botcore.engine.testing import ACTIVE_OVERRIDES, ledger_tables
+from botcore.engine.testing import ledger_tables
 from botcore.ledger import Ledger
 from botcore.market.sample import DEFAULT_START_MS, generate_sample_market
 from botcore.ops.notify import alert_log
+from tests._replay_runs import committed_cycles, replay_run_args, uninterrupted_replay
 from tests.conftest import CONFIG_DIR
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,27 +76,16 @@ def world(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def reference(world) -> Path:
     """The uninterrupted run of the window, in process (the replay_loop that `botcore run` builds)."""
-    settings = load_settings(world / "config")
     path = world / "reference.sqlite"
-    led = fresh_ledger(path, float(settings.venue.starting_equity_usd), "paper")
-    try:
-        loop, window = replay_loop(world / "market", settings, led, start_ms=START, end_ms=END, run_seed=SEED,
-                                   warmup_bars=WARMUP, params_overrides=dict(ACTIVE_OVERRIDES))
-        report = loop.run()
-        loop.close()
-    finally:
-        led.close()
-    assert report.cycles == window.n_bars == N_CYCLES
+    assert uninterrupted_replay(world / "market", load_settings(world / "config"), path, START, END, SEED,
+                                WARMUP) == N_CYCLES
     return path
 
 
 def start_supervisor(world: Path, ledger: Path, *extra_run_args: str, speed: float = SPEED) -> tuple[subprocess.Popen, Path]:
     """Start ``botcore supervise -- <botcore run arguments>``; return the process and its output file."""
-    run_args = ["--mode", "paper", "--feed", "replay", "--data", str(world / "market"), "--ledger", str(ledger),
-                "--start", str(START), "--end", str(END), "--seed", str(SEED), "--warmup-bars", str(WARMUP),
-                "--speed", str(speed), *extra_run_args]
-    for k, v in ACTIVE_OVERRIDES.items():
-        run_args += ["--override", f"{k}={v}"]
+    run_args = replay_run_args(world / "market", ledger, START, END, SEED, WARMUP, "--speed", str(speed),
+                               *extra_run_args)
     cmd = [sys.executable, "-m", "botcore", "supervise", "--backoff", "0.2", "--startup-grace", "60",
            "--max-restarts", "2", "--", *run_args]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "BLOFIN_", "REPORT_TO"))}
@@ -108,17 +95,6 @@ def start_supervisor(world: Path, ledger: Path, *extra_run_args: str, speed: flo
     with out.open("w") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=ledger.parent)
     return proc, out
-
-
-def committed_cycles(path: Path) -> int:
-    try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
-        try:
-            return int(con.execute("SELECT count(*) FROM equity").fetchone()[0])
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return 0
 
 
 def supervisor_state(path: Path) -> dict:

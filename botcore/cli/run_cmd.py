@@ -287,12 +287,12 @@ def close_quietly(loop) -> None:
     """Close the loop, its live feed and a real venue's client (errors only logged: the run is over)."""
     import asyncio
 
-    for closer in (getattr(loop.feed, "close", None),):
-        if closer is not None:
-            try:
-                closer()
-            except Exception:  # noqa: BLE001
-                logger.exception("closing the feed")
+    feed_close = getattr(loop.feed, "close", None)  # a live feed's clients and event loop; a replay has none
+    if feed_close is not None:
+        try:
+            feed_close()
+        except Exception:  # noqa: BLE001
+            logger.exception("closing the feed")
     venue_close = getattr(loop.venue, "close", None)
     if venue_close is not None and asyncio.iscoroutinefunction(venue_close):
         try:

@@ -33,8 +33,8 @@ the feed and the venue differ.
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -130,17 +130,10 @@ class LearningRunner:
 
     def poll(self, now_ms: int) -> None:
         """Collect a finished run; start one when due."""
-        import subprocess
-
         from botcore.learning.cycle import LAST_CYCLE_META, learning_due
 
-        if self.proc is not None:
-            rc = self.proc.poll()
-            if rc is None:
-                return
-            (logger.info if rc == 0 else logger.error)("learning run ended with exit code %d", rc)
-            self.runs.append({"started_ms": self.started_ms, "exit_code": rc})
-            self.proc = None
+        if not self._collect():
+            return
         period_ms = self.hours * 3_600_000
         if self.first_poll_ms is None:
             self.first_poll_ms = int(now_ms)
@@ -155,14 +148,26 @@ class LearningRunner:
         self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.started_ms = int(now_ms)
 
+    def _collect(self) -> bool:
+        """Record a finished run; return False while one is still running."""
+        if self.proc is None:
+            return True
+        rc = self.proc.poll()
+        if rc is None:
+            return False
+        (logger.info if rc == 0 else logger.error)("learning run ended with exit code %d", rc)
+        self.runs.append({"started_ms": self.started_ms, "exit_code": rc})
+        self.proc = None
+        return True
+
     def stop(self, timeout_s: float = 30.0) -> None:
         """Wait for a running learning run to end (it writes its version in one transaction), then collect it."""
         if self.proc is not None:
             try:
                 self.proc.wait(timeout=timeout_s)
-            except Exception:  # noqa: BLE001 - left running: it finishes on its own
+            except subprocess.TimeoutExpired:  # left running: it finishes on its own
                 logger.warning("learning run still running at exit (pid %d)", self.proc.pid)
-            self.poll(self.started_ms or 0)
+            self._collect()
 
 
 def live_loop(
@@ -210,8 +215,7 @@ def live_loop(
     timeout = float(settings.venue.request_timeout_ms) / 1000.0 if submit_timeout_s is None else submit_timeout_s
     loop = TradingLoop(settings, feed, venue, ledger, WallClock(), engine=engine, run_seed=run_seed,
                        resume_from_ms=last_t, submit_timeout_s=timeout, monitor=monitor)
-    asyncio_run = loop._aio.run_until_complete
-    asyncio_run(prepare_venue(venue, settings, engine.symbols))
+    loop._aio.run_until_complete(prepare_venue(venue, settings, engine.symbols))  # the venue's client lives on it
     store = Store(store if store is not None else Path(f"{ledger.path}.market"))
     if warmup_bars:
         w = feed.warm_up(store, warmup_bars, **(warm_up_kwargs or {}))

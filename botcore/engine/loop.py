@@ -213,8 +213,8 @@ class TradingLoop:
     venue
         A :class:`botcore.venues.Venue` (``PaperVenue`` in paper mode).
     ledger : Ledger
-        An open writer; the loop refuses one that already holds orders (restart
-        recovery belongs to the live loop).
+        An open writer. One that already holds a run needs ``resume_from_ms``
+        (:func:`replay_loop` with ``resume``, :func:`botcore.engine.live.live_loop`).
     clock : Clock, optional
         Time of heartbeats; a :class:`SimClock` by default (replay).
     engine : Engine, optional
@@ -223,13 +223,17 @@ class TradingLoop:
         Seeds the bandit, ``run_seed ^ t`` per cycle (same as the backtest's).
     params_overrides : dict, optional
         Overrides of :func:`botcore.strategy.build_params`.
+    resume_from_ms : int, optional
+        The last completed cycle of a run the ledger holds (the next cycle must come after it).
     submit_timeout_s : float
-        Budget of one venue submit (``asyncio.wait_for``); a submit that fails
-        (raises, times out) is booked as a REJECTED order with the reason.
+        Budget of one venue call (``asyncio.wait_for``); a submit that fails is
+        looked up by client order id before it is booked (see the module docstring).
     monitor : RedFlagMonitor or None
         Red-flag checks after every cycle; by default one with
         ``Notifier.from_env(ledger=ledger)`` (no SMTP: alerts only logged and
         recorded). None disables them.
+    reconcile_every : int, optional
+        Cycles between reconciliations with the venue (default ``venue.reconcile_every_cycles``; 0: never).
     """
 
     def __init__(self, settings: Settings, feed: Any, venue: Any, ledger: Ledger, clock: Clock | None = None, *,
@@ -270,8 +274,8 @@ class TradingLoop:
         self.steps_run = 0
         if resume_from_ms is None and (len(ledger.orders()) or ledger.get_meta(STATE_KEY)):
             raise OperationalError(
-                f"ledger {ledger.path} already holds orders: resuming a run (restart recovery) is the live loop's job; "
-                "use a new --ledger path"
+                f"ledger {ledger.path} already holds a run: resume it (replay_loop(resume=True), live_loop) "
+                "or use a new --ledger path"
             )
 
     def _pending_from_ledger(self) -> dict[str, _Pending]:
