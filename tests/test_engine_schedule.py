@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from botcore.engine.schedule import Overrun, Scheduler, Tick, grid_ceil, next_due
+from botcore.clock import Overrun, Scheduler, Tick, grid_ceil, next_due
 
 MIN = 60_000
 T0 = 1_710_072_000_000  # 2024-03-10 12:00 UTC, a whole minute

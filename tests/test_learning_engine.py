@@ -25,7 +25,7 @@ from botcore.engine.testing import ACTIVE_OVERRIDES, MONEY_TABLES, diff_ledgers
 from botcore.learning import benching
 from botcore.learning.benching import would_be_entries
 from botcore.learning.cycle import prior_body
-from botcore.learning.engine_hooks import LearningLink, active_versions, copy_active_versions
+from botcore.engine.learning_link import LearningLink, active_versions, copy_active_versions
 from botcore.ledger import Ledger
 from botcore.market.sample import DEFAULT_START_MS, generate_sample_market
 from botcore.strategy.enums import Reason

@@ -24,7 +24,7 @@ from botcore.engine.enums import KIND_ENTRY, Acct
 from botcore.engine.live import META_KEY, OVERRUNS_KEY, live_loop, open_venue
 from botcore.engine.loop import FREEZE
 from botcore.engine.records import order_cid, order_for
-from botcore.engine.schedule import Scheduler
+from botcore.clock import Scheduler
 from botcore.intel import IntelFeeds
 from botcore.ledger import Ledger
 from botcore.market.live import LiveFeed, live_intel_options, public_exchange
@@ -301,7 +301,7 @@ def test_botcore_run_feed_live_paper_end_to_end(intel, tmp_path, monkeypatch):
     """The command itself: `botcore run --mode paper --feed live` against the local servers, three cycles."""
     from typer.testing import CliRunner
 
-    import botcore.engine.schedule as schedule
+    import botcore.clock as schedule
     from botcore.cli import app
     from tests.conftest import CONFIG_DIR
 

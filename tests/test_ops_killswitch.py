@@ -115,7 +115,7 @@ def test_the_cli_engages_refuses_an_unconfirmed_release_and_releases(ledger_path
 
 def test_the_decision_kernel_obeys_the_switch_within_one_cycle(ledger_path, settings):
     """What the loop does at the start of a cycle: copy state.code into the portfolio, then decide."""
-    from botcore.ops.preflight import _world
+    from botcore.engine.preflight import _world
     from botcore.strategy import decide
 
     def cycle(book, world):

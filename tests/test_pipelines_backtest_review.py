@@ -15,7 +15,7 @@ import math
 import pytest
 from typer.testing import CliRunner
 
-from botcore.analytics.review import review_ledger
+from botcore.reports.review import review_ledger
 from botcore.cli import app
 from botcore.config import load_settings
 from botcore.ledger import Ledger

@@ -13,8 +13,8 @@ import nbformat
 import pytest
 from typer.testing import CliRunner
 
-from botcore.analytics import report
-from botcore.analytics.review import ledger_summary
+from botcore.reports import format as report
+from botcore.reports.review import ledger_summary
 from botcore.cli import app
 from botcore.ledger import Ledger
 from tests._review_ledger import T0, demo_ledger

@@ -16,7 +16,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from botcore.analytics.review import NO_LEARNING_CHANGES, learning_figure, load_review, build_review, review_ledger
+from botcore.reports.review import NO_LEARNING_CHANGES, learning_figure, load_review, build_review, review_ledger
 from botcore.config import SIGNAL_NAMES
 from botcore.learning import evaluate_autonomy, evaluate_benching, run_learning_cycle
 from botcore.learning.cycle import prior_body

@@ -1,4 +1,4 @@
-"""Analytics over the ledger: performance metrics, the decision trail, red flags, reports.
+"""Analytics over the ledger: performance metrics, the decision trail, red flags (reports: :mod:`botcore.reports`).
 
 The metrics in :mod:`botcore.analytics.metrics` are the only implementation
 of return, profit factor, win rate, expectancy, Sharpe, Sortino, drawdown,
@@ -11,12 +11,9 @@ Modules
 ``metrics``  pure metric functions, :func:`summary`, :func:`verdict`, :func:`breakdown`
 ``trail``    decision rows read back: gate blocks, entry context of trades, Kelly calibration
 ``flags``    red flags of a window (Kelly zero, heartbeats, invariant, breakers, kill switch, reconciliation, outages)
-``review``   load a ledger window and build the whole :class:`Review` (``ledger_summary`` for a whole run)
 ``ledger_index``  indexed read-only look-ups (window bounds, cycles) so reports read only their window
-``cycle``    one decision cycle explained (the cycle report)
 ``kelly``    Kelly fraction from trade memory with bootstrap confidence intervals
 ``plots``    matplotlib figures of the reports
-``report``   formatting helpers of the report notebooks
 ``demo``     a SYNTHETIC demo ledger for notebooks and tests
 """
 

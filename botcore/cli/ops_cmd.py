@@ -311,7 +311,7 @@ def preflight(
     exits, financial integrity and operational health. Prints a PASS/WARN/FAIL
     table; exit code 1 when any check fails.
     """
-    from botcore.ops.preflight import CHECKS, record_preflight, run_preflight
+    from botcore.engine.preflight import CHECKS, record_preflight, run_preflight
 
     settings = _settings(config, required=True)
     store = None

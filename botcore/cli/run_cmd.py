@@ -261,7 +261,7 @@ def start_live(console, settings, led, ledger, mode, venue, symbols, warmup_bars
                intel_urls=None):
     """Build the live loop (live feed on the wall clock; paper, demo or live venue); return (loop, cycles, title)."""
     from botcore.engine.live import META_KEY, live_loop, open_venue
-    from botcore.engine.schedule import Scheduler
+    from botcore.clock import Scheduler
     from botcore.intel import IntelFeeds
     from botcore.market.live import SETTLE_MS, LiveFeed, live_intel_options, public_exchange
 

@@ -33,7 +33,8 @@ records through the same ledger calls with deterministic client order ids.
 
 from botcore.engine.backtest import BacktestResult, Window, resolve_window, restrict_settings, run_backtest
 from botcore.engine.inputs import iter_chunks, load_rows, row_from_cycle
-from botcore.engine.loop import SimClock, StepReport, TradingLoop, WallClock, replay_loop
+from botcore.clock import SimClock, WallClock
+from botcore.engine.loop import StepReport, TradingLoop, replay_loop
 from botcore.engine.report import ledger_summary, summary_table, write_summary
 from botcore.engine.state import Engine
 

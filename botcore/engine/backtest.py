@@ -35,12 +35,12 @@ Learning
 --------
 With ``params_from`` (the bot's ledger) the run uses its ACTIVE learned
 versions: they are copied into the run's ledger
-(:func:`botcore.learning.engine_hooks.copy_active_versions`) and applied by
-the same :class:`~botcore.learning.engine_hooks.LearningLink` the live loop
+(:func:`botcore.engine.learning_link.copy_active_versions`) and applied by
+the same :class:`~botcore.engine.learning_link.LearningLink` the live loop
 calls each cycle (weights, thresholds, sizing scale, regime permissions; a
 benched symbol's entries held back by the kernel's ``benched`` gate). Every
 run logs its entries and closes in the ``signal_outcomes`` table
-(:func:`~botcore.learning.engine_hooks.record_backtest_outcomes`), the rows
+(:func:`~botcore.engine.learning_link.record_backtest_outcomes`), the rows
 a paper replay of the window logs cycle by cycle. Without ``params_from``
 the run's ledger holds no versions: the configuration (and
 ``params_overrides``) decide.
@@ -65,6 +65,7 @@ from botcore.engine.inputs import BAR_MS, iter_chunks
 from botcore.engine.records import RecordWriter
 from botcore.engine.report import ledger_summary, write_summary
 from botcore.engine.state import Engine, new_outputs
+from botcore.engine.learning_link import LearningLink, copy_active_versions, record_backtest_outcomes
 from botcore.errors import DataError
 from botcore.ledger import Ledger
 from botcore.market.store import Store
@@ -224,7 +225,7 @@ def run_backtest(
         ``learning`` (signal weights, thresholds), ``benched_symbols``,
         ``autonomy`` (sizing scale), an active ``patterns`` version. They are
         copied into the run's ledger and applied as the live loop applies them
-        (:class:`botcore.learning.engine_hooks.LearningLink`): a bench holds
+        (:class:`botcore.engine.learning_link.LearningLink`): a bench holds
         from its ``since_ms``, as in a replay of the window. Needs ``write_ledger``.
     bench_from_start : bool
         With ``params_from``: benches that began after ``start`` apply from
@@ -234,7 +235,6 @@ def run_backtest(
     progress : callable, optional
         ``progress(phase, done_bars, total_bars)`` with phase ``"warm-up"`` or ``"backtest"``.
     """
-    from botcore.learning.engine_hooks import LearningLink, record_backtest_outcomes  # learning imports the engine
 
     t_begin = time.perf_counter()
     store = data if isinstance(data, Store) else Store(data)
@@ -351,7 +351,6 @@ def run_backtest(
 
 def _copy_versions(params_from: str | os.PathLike[str] | Ledger, ledger: Ledger, start_ms: int | None) -> dict[str, Any]:
     """Copy the active learned versions of ``params_from`` (a ledger or its path) into the run's ledger."""
-    from botcore.learning.engine_hooks import copy_active_versions
 
     if isinstance(params_from, Ledger):
         return copy_active_versions(params_from, ledger, start_ms=start_ms)

@@ -204,7 +204,7 @@ trail_rec_dt = np.dtype(
 )
 
 #: What the signals said at a filled entry (the outcome log's ``entry`` event,
-#: :mod:`botcore.learning.engine_hooks`): written by the backtest's compiled
+#: :mod:`botcore.engine.learning_link`): written by the backtest's compiled
 #: loop after an entry order filled, built from the scratch by the live loop's hook.
 entry_signal_rec_dt = np.dtype(
     [

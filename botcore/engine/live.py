@@ -4,7 +4,7 @@
 
 - the feed is :class:`botcore.market.live.LiveFeed` (BloFin public data through
   ccxt plus the market-intelligence feeds), walked by a
-  :class:`botcore.engine.schedule.Scheduler` on the cycle grid (no drift; an
+  :class:`botcore.clock.Scheduler` on the cycle grid (no drift; an
   overrun is recorded in the ledger's meta ``loop:overruns`` and logged, never
   silently skipped);
 - the venue is the paper venue (``--mode paper``: the shared fill model on live
@@ -42,7 +42,8 @@ from typing import Any
 from botcore.config.models import Settings
 from botcore.engine.backtest import DEFAULT_WARMUP_BARS, restrict_settings
 from botcore.engine.inputs import BAR_MS
-from botcore.engine.loop import TradingLoop, WallClock, restore_engine
+from botcore.clock import WallClock
+from botcore.engine.loop import TradingLoop, restore_engine
 from botcore.engine.recovery import load_engine_state, restore_paper_venue
 from botcore.engine.state import Engine
 from botcore.errors import ConfigError, OperationalError
@@ -110,7 +111,7 @@ class LearningRunner:
     running, it starts ``python -m botcore learn --ledger LEDGER`` (the papermill
     notebook: the audit record) as a child process and logs how it ended on a later
     poll. The loop picks the new versions up at its next cycle
-    (:class:`botcore.learning.engine_hooks.LearningLink`). A failed run is not
+    (:class:`botcore.engine.learning_link.LearningLink`). A failed run is not
     retried before another ``learning_hours``; a ledger that never learned has its
     first cycle one period into the run.
     """

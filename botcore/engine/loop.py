@@ -12,7 +12,7 @@ venue). One :meth:`TradingLoop.step` at cycle time ``t`` (a whole minute):
    booked and the kernel rebuilt from the ledger, an unexplained mismatch
    freezes entries (and alerts) until a later reconciliation is clean;
 2. the kill switch (ledger flag or kill file) and the ledger's active learned
-   parameters and benches (:class:`botcore.learning.engine_hooks.LearningLink`)
+   parameters and benches (:class:`botcore.engine.learning_link.LearningLink`)
    are applied;
 3. the feed's cycle at ``t`` (:class:`botcore.market.replay.Cycle`) becomes
    the bar row with :func:`botcore.engine.inputs.row_from_cycle` — the row a
@@ -63,7 +63,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -83,6 +83,8 @@ from botcore.engine.recovery import (
 )
 from botcore.strategy.enums import KillSwitch
 from botcore.engine.state import Engine
+from botcore.clock import Clock, SimClock, WallClock
+from botcore.engine.learning_link import LearningLink, record_step_outcomes
 from botcore.config.models import STRATEGY_NAMES
 from botcore.errors import BotcoreError, OperationalError
 from botcore.ledger import Ledger, RecordNotFound
@@ -101,35 +103,6 @@ _R = RowScalars
 FREEZE = int(KillSwitch.freeze)
 #: The answer of a venue lookup that failed (the order's outcome stays unknown).
 UNKNOWN = object()
-
-
-class Clock(Protocol):
-    """Where the loop reads the time of what it records (simulated in replay, the wall clock live)."""
-
-    def now_ms(self) -> int: ...
-
-
-class SimClock:
-    """Simulated time: the time of the cycle being run (the replay feed paces the cycles)."""
-
-    def __init__(self, t_ms: int = 0) -> None:
-        self.t_ms = int(t_ms)
-
-    def now_ms(self) -> int:
-        return self.t_ms
-
-    def advance(self, t_ms: int) -> None:
-        self.t_ms = int(t_ms)
-
-
-class WallClock:
-    """The wall clock, int ms UTC."""
-
-    def now_ms(self) -> int:
-        return time.time_ns() // 1_000_000
-
-    def advance(self, t_ms: int) -> None:
-        pass
 
 
 @dataclass
@@ -257,7 +230,6 @@ class TradingLoop:
         self.symbols = self.engine.symbols
         self._col = {s: i for i, s in enumerate(self.symbols)}
         # the active learned parameters and benches of the ledger, re-read when a version changes
-        from botcore.learning.engine_hooks import LearningLink, record_step_outcomes  # learning imports the engine
 
         self.learning = LearningLink(ledger, settings, self.symbols)
         self._record_outcomes = record_step_outcomes

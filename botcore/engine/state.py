@@ -148,7 +148,7 @@ class EngineOutputs(NamedTuple):
     """Record buffers of the backtest loop; ``counts`` = [orders, fills, funding, equity, trail, signals].
 
     ``signals`` (``entry_signal_rec_dt``) holds what the signals said at each
-    filled entry, for the outcome log (:mod:`botcore.learning.engine_hooks`).
+    filled entry, for the outcome log (:mod:`botcore.engine.learning_link`).
     """
 
     orders: np.ndarray

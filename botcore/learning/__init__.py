@@ -20,14 +20,14 @@ Modules
 ``synthetic``  SYNTHETIC trade histories with planted truth (demo and tests)
 
 ``history``    weights and benchings over time (versions), cycles held back by the bench (trail)
-``engine_hooks`` the engine's side: :class:`~botcore.learning.engine_hooks.LearningLink`
-               (active versions and benchings, per cycle), the outcome log of a step
-               (:func:`~botcore.learning.engine_hooks.record_step_outcomes`) or of a backtest batch
+The engine's side of the link (active versions and benchings per cycle, the outcome log of a step or of a
+backtest batch) lives in the engine: :mod:`botcore.engine.learning_link`. Learning never imports the engine.
 
 The engine's calls (see README.md)
 ----------------------------------
 Each cycle, before it runs, and in its transaction after its fills::
 
+    from botcore.engine.learning_link import LearningLink, record_step_outcomes
     link = LearningLink(ledger, settings, engine.symbols)     # once
     link.at_cycle(engine, t_ms)                               # re-applies versions when their ids change, benches
     record_step_outcomes(ledger, engine, t_ms)                # entry and close events of the cycle
@@ -40,7 +40,6 @@ Lower level: ``active_overrides(ledger, settings)`` -> ``engine.apply_parameters
 #: ``history``) does not load the engine and Numba through the others.
 _EXPORTS = {
     "LearningConfig": "botcore.learning.config",
-    "LearningLink": "botcore.learning.engine_hooks",
     "MAX_OUTCOME_ROWS": "botcore.learning.outcomes",
     "active_capital_multiplier": "botcore.learning.autonomy",
     "active_overrides": "botcore.learning.cycle",
@@ -59,9 +58,7 @@ _EXPORTS = {
     "load_learning_config": "botcore.learning.config",
     "psi": "botcore.learning.autonomy",
     "read_signal_outcomes": "botcore.learning.outcomes",
-    "record_backtest_outcomes": "botcore.learning.engine_hooks",
     "record_signal_outcomes": "botcore.learning.outcomes",
-    "record_step_outcomes": "botcore.learning.engine_hooks",
     "run_learning_cycle": "botcore.learning.cycle",
     "run_pattern_learner": "botcore.learning.patterns",
     "sizing_overrides": "botcore.learning.autonomy",
@@ -81,7 +78,6 @@ def __getattr__(name: str):
 
 __all__ = [
     "LearningConfig",
-    "LearningLink",
     "MAX_OUTCOME_ROWS",
     "active_capital_multiplier",
     "active_overrides",
@@ -100,9 +96,7 @@ __all__ = [
     "load_learning_config",
     "psi",
     "read_signal_outcomes",
-    "record_backtest_outcomes",
     "record_signal_outcomes",
-    "record_step_outcomes",
     "run_learning_cycle",
     "run_pattern_learner",
     "sizing_overrides",

@@ -63,6 +63,7 @@ from scipy import stats
 from botcore.config.models import SIGNAL_NAMES, Settings
 from botcore.ledger import Ledger, now_ms as wall_now_ms
 from botcore.learning.config import AutonomyConfig, DriftConfig, LearningConfig
+from botcore.analytics.trail import data_outage_cycles
 
 logger = logging.getLogger(__name__)
 
@@ -322,7 +323,6 @@ def _heartbeat_score(beats: pd.DataFrame, start: int, end: int, cfg: AutonomyCon
 
 
 def _outage_score(decisions: pd.DataFrame, cfg: AutonomyConfig) -> tuple[float | None, str]:
-    from botcore.analytics.trail import data_outage_cycles
 
     if decisions.empty:
         return None, "no decisions in the window"

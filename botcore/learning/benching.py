@@ -33,7 +33,7 @@ The engine's contract
 ---------------------
 ``benched_mask(ledger, symbols, now_ms)`` is True for a symbol to skip. The
 engine sets it as the decision kernel's per-symbol ``benched`` flag
-(:class:`botcore.learning.engine_hooks.LearningLink`, both clocks): the
+(:class:`botcore.engine.learning_link.LearningLink`, both clocks): the
 kernel still runs every gate of the symbol but holds its entry back with
 the ``benched`` gate (reason code 39); its trail row has outcome
 ``skipped``, reason ``benched``, the direction and conviction the kernel
@@ -116,7 +116,7 @@ def would_be_entries(decisions: pd.DataFrame, symbol: str, since_ms: int, until_
     A decision row counts when its direction is long or short and either the
     kernel held back an entry it would have made — reason ``benched`` and no
     other gate in its mask (the engine's ``benched`` gate,
-    :class:`botcore.learning.engine_hooks.LearningLink`) — or its ``detail``
+    :class:`botcore.engine.learning_link.LearningLink`) — or its ``detail``
     says ``benched``, or its outcome is ``entered``.
     """
     cols = ["ts_ms", "symbol", "strategy", "side"]

@@ -36,6 +36,7 @@ from botcore.ledger import Ledger, now_ms as wall_now_ms
 from botcore.learning.config import LearningConfig
 from botcore.learning.outcomes import SCORE_COLUMNS, trade_contexts
 from botcore.learning.rules import WeightUpdate, signal_edges, tune_thresholds, update_weights
+from botcore.analytics.metrics import expectancy, profit_factor, summary, win_rate
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +197,6 @@ class CycleReport:
 
 
 def _window_metrics(ledger: Ledger, trades: pd.DataFrame, now_ms: int) -> dict[str, Any]:
-    from botcore.analytics.metrics import summary
 
     if trades.empty:
         return {"n_trades": 0}
@@ -210,7 +210,6 @@ def _window_metrics(ledger: Ledger, trades: pd.DataFrame, now_ms: int) -> dict[s
         s = summary(trades, equity, starting, start_ms=start, end_ms=max(int(now_ms), start + 1))
     except Exception as exc:  # noqa: BLE001 - metrics must not stop the learning; fall back to trade-only ones
         logger.warning("learning metrics: summary failed (%s); trade metrics only", exc)
-        from botcore.analytics.metrics import expectancy, profit_factor, win_rate
 
         pnl = trades["net_pnl_usd"].to_numpy(dtype=np.float64)
         s = {"n_trades": int(pnl.size), "win_rate": win_rate(pnl), "profit_factor": profit_factor(pnl),

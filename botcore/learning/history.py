@@ -1,6 +1,6 @@
 """Weights, benchings and the capital multiplier over time, from the ledger's parameter versions.
 
-For the review (:mod:`botcore.analytics.review`) and the dashboard.
+For the review (:mod:`botcore.reports.review`) and the dashboard.
 
 :func:`weights_history` gives one row per ``learning`` version (its signal
 weights, thresholds and reason); :func:`bench_history` one row per symbol

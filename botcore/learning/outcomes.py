@@ -48,6 +48,7 @@ import pandas as pd
 from botcore.config.models import SIGNAL_NAMES, Settings
 from botcore.errors import DataError
 from botcore.ledger import Ledger
+from botcore.analytics.trail import attach_entry_context
 
 logger = logging.getLogger(__name__)
 
@@ -375,7 +376,6 @@ def trade_contexts(ledger: Ledger, settings: Settings | None = None, *, store: A
     those are written to the log (``source`` ``recomputed``) so the next cycle
     reads them back instead of recomputing.
     """
-    from botcore.analytics.trail import attach_entry_context
     from botcore.regime.enums import Regimes
 
     t = ledger.trades(since_ms=since_ms) if trades is None else trades.copy()

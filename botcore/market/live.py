@@ -63,6 +63,7 @@ import numpy as np
 import pandas as pd
 import tenacity
 
+from botcore.clock import Scheduler
 from botcore.errors import BotcoreError, DataError
 from botcore.market.download import RetryPolicy, book_row, download_funding, download_ohlcv, make_exchange
 from botcore.market.enums import TIMEFRAMES
@@ -232,7 +233,7 @@ class LiveFeed:
     max_ahead_ms : int, optional
         How far after ``t`` a venue time may be (the fetch window); default ``timeout_s`` + 5 s.
     scheduler : iterable of (t_ms, late_ms), optional
-        What :meth:`__iter__` walks; default :class:`botcore.engine.schedule.Scheduler` on the minute
+        What :meth:`__iter__` walks; default :class:`botcore.clock.Scheduler` on the minute
         grid, waking :data:`SETTLE_MS` after each minute.
 
     Build ``intel`` with :func:`live_intel_options` so the per-minute sums are
@@ -511,8 +512,6 @@ class LiveFeed:
     def __iter__(self) -> Iterator[Cycle]:
         """Yield the cycle of each scheduler tick (the default scheduler: every whole minute, wall clock)."""
         if self.scheduler is None:
-            from botcore.engine.schedule import Scheduler  # lazy: botcore.engine imports the loop
-
             self.scheduler = Scheduler(BAR_MS, delay_ms=SETTLE_MS)
         for t_ms, _late_ms in self.scheduler:
             yield self.at(t_ms)

@@ -1,4 +1,6 @@
-"""Operations: heartbeats and the supervisor, the kill switch, notifications, status, preflight, safe defaults.
+"""Operations: heartbeats and the supervisor, the kill switch, notifications, status, safe defaults.
+
+Preflight assembles the engine's checks and lives above it: :mod:`botcore.engine.preflight`.
 
 What the live loop calls
 ------------------------

@@ -1,4 +1,9 @@
-"""The wall-clock scheduler of the live loop: cycle times on a fixed grid, no drift, overruns recorded.
+"""Time for the whole package: the clocks, the live loop's scheduler, the time constants, one UTC formatter.
+
+Everything that needs a minute in milliseconds, a clock or a person-readable
+UTC time imports it from here (this module imports nothing of botcore).
+
+The scheduler puts cycle times on a fixed grid: no drift, overruns recorded.
 
 Cycle times are multiples of ``cycle_ms`` since the epoch (whole minutes UTC
 by default). Each due time comes from the grid, never from "previous end +
@@ -26,10 +31,33 @@ import collections
 import logging
 import threading
 import time
+from datetime import datetime, timezone
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 logger = logging.getLogger(__name__)
+
+MINUTE_MS = 60_000
+#: One bar of the engine: one minute.
+BAR_MS = MINUTE_MS
+HOUR_MS = 60 * MINUTE_MS
+DAY_MS = 24 * HOUR_MS
+
+
+def fmt_utc(ts_ms: int | float | None, *, seconds: bool = False, missing: str = "—") -> str:
+    """Format epoch milliseconds as a UTC date and time (``2024-01-03 00:00 UTC``); ``missing`` for None/NaN."""
+    if ts_ms is None:
+        return missing
+    try:
+        value = float(ts_ms)
+    except (TypeError, ValueError):
+        return missing
+    if value != value:  # NaN
+        return missing
+    moment = datetime.fromtimestamp(value / 1000.0, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+
+
 
 #: Overruns kept in memory (the ledger keeps its own bounded record): a 24/7 run must not grow without bound.
 OVERRUNS_KEPT = 1_000
@@ -195,3 +223,32 @@ class Scheduler:
 
 
 __all__ = ["Overrun", "Scheduler", "Tick", "grid_ceil", "next_due", "wall_ms"]
+
+
+class Clock(Protocol):
+    """Where the loop reads the time of what it records (simulated in replay, the wall clock live)."""
+
+    def now_ms(self) -> int: ...
+
+
+class SimClock:
+    """Simulated time: the time of the cycle being run (the replay feed paces the cycles)."""
+
+    def __init__(self, t_ms: int = 0) -> None:
+        self.t_ms = int(t_ms)
+
+    def now_ms(self) -> int:
+        return self.t_ms
+
+    def advance(self, t_ms: int) -> None:
+        self.t_ms = int(t_ms)
+
+
+class WallClock:
+    """The wall clock, int ms UTC."""
+
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000
+
+    def advance(self, t_ms: int) -> None:
+        pass

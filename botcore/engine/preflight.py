@@ -52,6 +52,7 @@ from botcore.ops.redflags import HIGH_CONVICTION, kelly_sizes
 from botcore.ops.status import BREAKER_META_KEY, BREAKER_NAMES, PREFLIGHT_META_KEY, RECONCILE_META_KEY
 from botcore.strategy import Features, Reason, build_params, decide, new_memory, new_portfolio, new_positions
 from botcore.strategy.enums import SignalsIn, mask_names, reason_name
+from botcore.engine.recovery import load_engine_state
 
 logger = logging.getLogger(__name__)
 
@@ -589,7 +590,6 @@ def _breaker_states(ledger: Ledger) -> list[dict[str, Any]]:
     if recorded:
         out.append({**recorded, "source": f"ledger meta {BREAKER_META_KEY}"})
     try:
-        from botcore.engine.recovery import load_engine_state
 
         rec = load_engine_state(ledger)
     except Exception as exc:  # noqa: BLE001 - an unreadable state is reported, the check goes on

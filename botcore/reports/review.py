@@ -267,7 +267,7 @@ def _weight_changes(row: pd.Series, parent: pd.Series | None) -> str:
 
 
 def _rollback_notes(params: pd.DataFrame, kind: str, start_ms: int, end_ms: int) -> list[str]:
-    from botcore.learning import history
+    from botcore.learning import history  # deferred for start-up time: importing botcore.learning takes seconds
 
     versions = params[params["kind"] == kind].sort_values("version") if len(params) else params
     if versions.empty:
@@ -333,7 +333,7 @@ def learning_figure(changes: LearningChanges) -> Figure:
     """
     from matplotlib.figure import Figure
 
-    from botcore.learning.history import OFF_LINE
+    from botcore.learning.history import OFF_LINE  # deferred for start-up time
 
     has_autonomy = bool(len(changes.autonomy) or len(changes.autonomy_before))
     fig = Figure(figsize=(11, 6.5 if has_autonomy else 4.5), layout="constrained")

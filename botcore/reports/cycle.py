@@ -24,7 +24,7 @@ import pandas as pd
 
 from botcore.analytics import trail
 from botcore.analytics.ledger_index import cycle_index
-from botcore.analytics.review import ms_to_utc, universe_sectors
+from botcore.reports.review import ms_to_utc, universe_sectors
 from botcore.ledger import Ledger
 
 logger = logging.getLogger(__name__)
