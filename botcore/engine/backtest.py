@@ -287,7 +287,7 @@ def run_backtest(
                 done += len(rows)
                 report("warm-up", done, window.warmup_bars)
         # ---- trading
-        engine._phase(window.start_ms)
+        engine.align_regime_phase(window.start_ms)
         out_buf = new_outputs(len(syms), min(chunk_bars, window.n_bars), full_trail=policy == TRAIL_FULL)
         done = 0
         for rows, waited in _prefetch(iter_chunks(store, syms, window.start_ms, window.end_ms, settings, chunk_bars)):

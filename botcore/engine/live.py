@@ -49,6 +49,7 @@ from botcore.engine.state import Engine
 from botcore.errors import ConfigError, OperationalError
 from botcore.ledger import Ledger
 from botcore.market.store import Store
+from botcore.venues.base import Venue
 
 logger = logging.getLogger(__name__)
 
@@ -78,10 +79,10 @@ def open_venue(settings: Settings, mode: str, *, api_url: str | None = None, env
     return BlofinVenue.from_settings(settings, mode=mode, api_url=api_url, env=env)
 
 
-async def prepare_venue(venue: Any, settings: Settings, symbols: Sequence[str]) -> None:
+async def prepare_venue(venue: Venue, settings: Settings, symbols: Sequence[str]) -> None:
     """Load markets; on a real venue set the position mode and each symbol's leverage and margin mode."""
     await venue.load_markets()
-    if not hasattr(venue, "account_config"):
+    if venue.simulated:
         return
     account = await venue.account_config()
     wanted = settings.venue.position_mode
@@ -226,7 +227,7 @@ def live_loop(
         first_cycle = w.last_ms + BAR_MS
     else:
         first_cycle = (WallClock().now_ms() // BAR_MS + 1) * BAR_MS
-    engine._phase(int(prior["phase_ms"]) if prior is not None else first_cycle)
+    engine.align_regime_phase(int(prior["phase_ms"]) if prior is not None else first_cycle)
     if resumed:
         restore_engine(engine, ledger, rec, last_t)
         if mode == "paper":

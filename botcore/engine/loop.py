@@ -63,7 +63,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -88,12 +88,13 @@ from botcore.engine.learning_link import LearningLink, record_step_outcomes
 from botcore.config.models import STRATEGY_NAMES
 from botcore.errors import BotcoreError, OperationalError
 from botcore.ledger import Ledger, RecordNotFound
+from botcore.market.feed import Feed
 from botcore.market.replay import Cycle, ReplayFeed
 from botcore.market.store import Store
 from botcore.model import Fill, OrderSide, OrderStatus, OrderType
 from botcore.ops.killswitch import kill_switch_state
 from botcore.ops.status import record_breaker_state
-from botcore.venues.base import OrderRequest, OrderUpdate, VenueReason
+from botcore.venues.base import OrderRequest, OrderUpdate, SimulatedVenue, Venue, VenueReason
 from botcore.venues.paper import PaperVenue
 from botcore.venues.reconcile import apply_order_update, reconcile_with_venue
 
@@ -180,11 +181,12 @@ class TradingLoop:
     ----------
     settings : Settings
         The configuration; the symbols are ``settings.universe.enabled``.
-    feed
+    feed : Feed
         Gives the :class:`~botcore.market.replay.Cycle` of a time (``at(t_ms)``)
-        and iterates over its cycles (``ReplayFeed``).
-    venue
-        A :class:`botcore.venues.Venue` (``PaperVenue`` in paper mode).
+        and iterates over its cycles (``ReplayFeed``, ``LiveFeed``).
+    venue : Venue
+        A :class:`botcore.venues.Venue`; a :class:`~botcore.venues.SimulatedVenue`
+        (``PaperVenue`` in paper mode) is handed each cycle's market.
     ledger : Ledger
         An open writer. One that already holds a run needs ``resume_from_ms``
         (:func:`replay_loop` with ``resume``, :func:`botcore.engine.live.live_loop`).
@@ -207,12 +209,14 @@ class TradingLoop:
         recorded). None disables them.
     reconcile_every : int, optional
         Cycles between reconciliations with the venue (default ``venue.reconcile_every_cycles``; 0: never).
+    finished : bool
+        The run's window is already complete (a resumed run that had reached its end): :meth:`run` runs nothing.
     """
 
-    def __init__(self, settings: Settings, feed: Any, venue: Any, ledger: Ledger, clock: Clock | None = None, *,
+    def __init__(self, settings: Settings, feed: Feed, venue: Venue, ledger: Ledger, clock: Clock | None = None, *,
                  engine: Engine | None = None, run_seed: int = 0, params_overrides: dict[str, Any] | None = None,
                  resume_from_ms: int | None = None, submit_timeout_s: float = 10.0,
-                 monitor: Any = "default", reconcile_every: int | None = None) -> None:
+                 monitor: Any = "default", reconcile_every: int | None = None, finished: bool = False) -> None:
         self.settings = settings
         self.submit_timeout_s = float(submit_timeout_s)
         if monitor == "default":
@@ -243,6 +247,7 @@ class TradingLoop:
         self.pending: dict[str, _Pending] = self._pending_from_ledger()
         self._aio = asyncio.new_event_loop()
         self._stop = False
+        self.finished = bool(finished)
         self.steps_run = 0
         if resume_from_ms is None and (len(ledger.orders()) or ledger.get_meta(STATE_KEY)):
             raise OperationalError(
@@ -310,7 +315,7 @@ class TradingLoop:
         if code != self.kill_switch:
             logger.warning("cycle %d: kill switch code %d (was %d)", t, code, self.kill_switch)
         self.kill_switch = code
-        eng.state.portfolio[0]["kill_switch"] = code
+        eng.set_kill_switch(code)
         self.learning.at_cycle(eng, t)
         # 1. what the venue did on its own since the last cycle (funding, liquidations): to the kernel now, booked below
         bookings = await self._venue_events(t, row, report)
@@ -347,7 +352,7 @@ class TradingLoop:
             led.record_decisions(trail_rows(self._trail_records(t), self.symbols))
             report.equity_usd, report.cash_usd, report.n_positions = snap.equity_usd, snap.cash_usd, n_pos
             report.n_pending = len(self.pending)
-            feed_faults = getattr(self.feed, "last_faults", None) or {}
+            feed_faults = self.feed.last_faults
             if feed_faults:
                 led.set_meta("feed:last_faults", {"ts_ms": t, "faults": feed_faults})
             report.seconds = time.perf_counter() - wall0
@@ -395,7 +400,8 @@ class TradingLoop:
         """
         venue = self.venue
         fills_by_symbol: dict[str, list[Fill]] = {}
-        if hasattr(venue, "update_market"):
+        if venue.simulated:
+            venue = cast(SimulatedVenue, venue)
             for i, s in enumerate(self.symbols):
                 b = row.book[i]
                 nft = row.scalars[i, _R.next_funding_ts_ms]
@@ -619,15 +625,13 @@ class TradingLoop:
     def stop(self) -> None:
         """Ask :meth:`run` to stop after the current step (a live feed's scheduler stops waiting at once)."""
         self._stop = True
-        stop_feed = getattr(self.feed, "stop", None)
-        if stop_feed is not None:
-            stop_feed()
+        self.feed.stop()
 
     def run(self, cycles: int | None = None, progress: Callable[[StepReport, int], None] | None = None) -> RunReport:
         """Run the feed's cycles (at most ``cycles``); Ctrl-C stops cleanly after the current step."""
         out = RunReport()
         t0 = time.perf_counter()
-        cycles_iter = iter([] if getattr(self, "done", False) else self.feed)
+        cycles_iter = iter([] if self.finished else self.feed)
         try:
             while True:
                 # checked before asking for the next cycle: a live feed sleeps until it is due
@@ -725,10 +729,9 @@ def replay_loop(
         feed = ReplayFeed(store, engine.symbols, first, max(first, window.end_ms), speed=speed, staleness=settings,
                           lookback_bars=2)
         loop = TradingLoop(settings, feed, venue, ledger, SimClock(last_t), engine=engine, run_seed=run_seed,
-                           resume_from_ms=last_t)
-        loop.done = first > window.end_ms
+                           resume_from_ms=last_t, finished=first > window.end_ms)
         loop.warm_up(store, window.warmup_ms if window.warmup_bars else window.start_ms, last_t)
-        engine._phase(window.start_ms)
+        engine.align_regime_phase(window.start_ms)
         restore_engine(engine, ledger, rec, last_t)
         last_cycle = ReplayFeed(store, engine.symbols, last_t, last_t, staleness=settings, lookback_bars=2).at(last_t)
         restore_paper_venue(venue, ledger, last_cycle, engine.symbols)
@@ -741,7 +744,7 @@ def replay_loop(
     loop = TradingLoop(settings, feed, venue, ledger, SimClock(window.start_ms), engine=engine, run_seed=run_seed)
     if window.warmup_bars:
         loop.warm_up(store, window.warmup_ms, window.start_ms - BAR_MS)
-    engine._phase(window.start_ms)
+    engine.align_regime_phase(window.start_ms)
     ledger.set_meta("replay", {"data": str(store.root), "synthetic": store.synthetic, "symbols": list(engine.symbols),
                                "start_ms": window.start_ms, "end_ms": window.end_ms, "warmup_ms": window.warmup_ms,
                                "run_seed": run_seed, "params_overrides": dict(params_overrides or {})})

@@ -388,7 +388,8 @@ class Engine:
         """The benched flags, ``(n_symbols,)`` bool."""
         return self.state.positions["benched"] != 0
 
-    def _phase(self, first_cycle_ms: int) -> None:
+    def align_regime_phase(self, first_cycle_ms: int) -> None:
+        """Align the regime's sampling grid on the run's first cycle (once; later calls change nothing)."""
         if not self._phased:
             self.cfg = with_regime_phase(self.cfg, int(first_cycle_ms) - BAR_MS)
             self._phased = True
@@ -397,13 +398,13 @@ class Engine:
         """Feed bars to the signal, regime and feature states without deciding (the history before trading)."""
         if len(ts_ms) == 0:
             return
-        self._phase(int(ts_ms[0]))
+        self.align_regime_phase(int(ts_ms[0]))
         nb.run_bars_nb(np.ascontiguousarray(ts_ms, dtype=np.int64), ohlcv, book, scalars, 0, len(ts_ms), False,
                        self.state, self.cfg, self.scratch, self.params, self.run_seed, 0, 1, _NO_OUTPUTS)
 
     def cycle(self, t_ms: int, ohlcv: np.ndarray, book: np.ndarray, scalars: np.ndarray) -> np.ndarray:
         """Advance the state with the bar closing at ``t_ms`` and decide; return the intents (a copy)."""
-        self._phase(int(t_ms))
+        self.align_regime_phase(int(t_ms))
         k = nb.cycle_nb(int(t_ms), ohlcv, book, scalars, self.state, self.cfg, self.scratch, self.params, self.run_seed)
         return self.scratch.intents[:k].copy()
 
@@ -425,6 +426,10 @@ class Engine:
     def mark(self) -> tuple[float, float, float, int]:
         """Mark to market after the cycle's fills: ``(equity, unrealised, exposure, n_positions)``; valuation in ``scratch.valuation``."""
         return nb.equity_nb(self.state, self.cfg, self.scratch)
+
+    def set_kill_switch(self, code: int) -> None:
+        """Set the kill switch the next cycle obeys (0 off, freeze: no entries, flatten: exit everything)."""
+        self.state.portfolio[0]["kill_switch"] = int(code)
 
     def count_trail(self) -> None:
         """Add the cycle's trail to the exact per-reason counts (the backtest does it in its loop)."""

@@ -106,6 +106,9 @@ class ReplayFeed:
         self._sleep = sleep
         self._data: dict[str, Any] | None = None
         self._market: Any = None
+        self._stopped = False
+        #: A stored market has no fetch faults: what it lacks, its snapshots mark missing.
+        self.last_faults: dict[str, dict[str, str]] = {}
 
     def __len__(self) -> int:
         return (self.end_ms - self.start_ms) // self.cycle_ms + 1
@@ -142,9 +145,15 @@ class ReplayFeed:
         self.load()
         wall0 = self._clock()
         for t in self.times():
+            if self._stopped:
+                return
             if self.speed is not None:
                 due = wall0 + (t - self.start_ms) / 1000.0 / self.speed
                 wait = due - self._clock()
                 if wait > 0:
                     self._sleep(wait)
             yield self.at(t)
+
+    def stop(self) -> None:
+        """Stop iterating after the current cycle."""
+        self._stopped = True

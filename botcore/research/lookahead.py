@@ -292,7 +292,7 @@ def _run_engine(settings: Settings, params_overrides: Mapping[str, Any] | None, 
     n = len(eng.symbols)
     if warm_rows is not None and len(warm_rows):
         eng.warm_up(warm_rows.ts_ms, warm_rows.ohlcv, warm_rows.book, warm_rows.scalars)
-    eng._phase(start_ms)
+    eng.align_regime_phase(start_ms)
     buf = new_outputs(n, 1, full_trail=True)
     values = {name: np.full((n_bars, n), np.nan) for name in ENGINE_FIELDS}
     for t in range(n_bars):

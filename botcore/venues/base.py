@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from enum import IntEnum
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from botcore.errors import DataError
 from botcore.fills import RoundedQty, round_contracts
@@ -436,9 +436,14 @@ class AccountConfig:
 
 @runtime_checkable
 class Venue(Protocol):
-    """The async port every venue implements (see the module docstring for outcomes)."""
+    """The async port every venue implements (see the module docstring for outcomes).
+
+    ``simulated`` says whether the venue fills orders from the market the loop hands it
+    (:class:`SimulatedVenue`, the paper venue) or trades on a real exchange.
+    """
 
     name: str
+    simulated: bool
 
     async def load_markets(self) -> dict[str, MarketSpec]:
         """Load (or reload) the markets; check them against the configuration."""
@@ -486,6 +491,17 @@ class Venue(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+        ...
+
+
+@runtime_checkable
+class SimulatedVenue(Venue, Protocol):
+    """A venue that simulates fills: the loop hands it each cycle's market (``simulated`` is True)."""
+
+    def update_market(self, symbol: str, bid_px: Any, bid_sz: Any, ask_px: Any, ask_sz: Any, bar_high: float,
+                      bar_low: float, mark_price: float, ts_ms: int, *, bar_ts: int | None = None,
+                      funding_rate: float = ..., next_funding_ts: int | None = None) -> list[Fill]:
+        """Take one symbol's market for a cycle; return the fills it caused (resting orders, liquidations)."""
         ...
 
 
@@ -544,6 +560,7 @@ __all__ = [
     "OrderUpdate",
     "PositionMode",
     "RetryPolicy",
+    "SimulatedVenue",
     "Venue",
     "VenueBalance",
     "VenuePosition",

@@ -206,6 +206,7 @@ class BlofinVenue:
     """
 
     name = "blofin"
+    simulated = False
 
     def __init__(
         self,

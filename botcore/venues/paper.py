@@ -131,6 +131,7 @@ class PaperVenue:
     """
 
     name = "paper"
+    simulated = True
 
     def __init__(
         self,
