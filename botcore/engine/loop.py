@@ -3,7 +3,8 @@
 :class:`TradingLoop` runs the bot on any clock: a replayed store
 (:func:`replay_loop`, paper venue, simulated time) or the live market
 (:func:`botcore.engine.live.live_loop`, wall-clock scheduler, paper or BloFin
-venue). One :meth:`TradingLoop.step` at cycle time ``t`` (a whole minute):
+venue). One :meth:`TradingLoop.step` at cycle time ``t`` (a whole minute), each
+numbered part a named method of the loop:
 
 1. orders whose outcome is unknown (a submit and its look-up both failed, or
    left open by a stopped run) are looked up by client order id and booked;
@@ -87,7 +88,7 @@ from botcore.clock import Clock, SimClock, WallClock
 from botcore.engine.learning_link import LearningLink, record_step_outcomes
 from botcore.config.models import STRATEGY_NAMES
 from botcore.errors import BotcoreError, OperationalError
-from botcore.ledger import Ledger, RecordNotFound
+from botcore.ledger import EquitySnapshot, Ledger, RecordNotFound
 from botcore.market.feed import Feed
 from botcore.market.replay import Cycle, ReplayFeed
 from botcore.market.store import Store
@@ -288,6 +289,7 @@ class TradingLoop:
         return self._aio.run_until_complete(self._astep(cycle))
 
     async def _astep(self, cycle: Cycle, late_ms: int = 0) -> StepReport:
+        """Run one cycle: the numbered steps of the module docstring, each a method below."""
         wall0 = time.perf_counter()
         t = int(cycle.t_ms)
         if self._last_t is not None and t <= self._last_t:
@@ -295,46 +297,69 @@ class TradingLoop:
         self.clock.advance(t)
         row = row_from_cycle(cycle.arrays(lookback_bars=1))
         report = StepReport(t, late_ms=int(late_ms), feed_age_s=feed_ages(cycle))
-        eng = self.engine
-        led = self.ledger
-        await self._resolve_pending(t, report)
+        await self._resolve_pending(t, report)                    # 1. unknown outcomes, reconciliation
+        await self._reconcile_if_due(t)
+        self._apply_controls(t)                                   # 2. kill switch, learned parameters, benches
+        bookings = await self._venue_events(t, row, report)       # 4. what the venue did on its own
+        orders = self._decide_and_write_ahead(t, row, report)     # 5.-6. decide; NEW orders committed first
+        answers = [await self._submit(t, o) for o in orders]      # 7. submit one by one, in order
+        snap, equity = self._commit_cycle(t, bookings, orders, answers, report, wall0)  # 8. one transaction
+        self._check_kernel_agrees(t, snap, equity)
+        self._last_t = t
+        self.steps_run += 1
+        self._after_cycle(t)
+        return report
+
+    async def _reconcile_if_due(self, t: int) -> None:
+        """Reconcile with the venue every ``reconcile_every`` cycles (and after a mismatch until clean)."""
         if self.reconcile_every and self.steps_run % self.reconcile_every == 0:
             self._reconcile_due = True
-        if self._reconcile_due:
-            if any(o.created_ts_ms >= t for o in led.open_orders()):
-                logger.warning("cycle %d: orders written ahead for this cycle by a stopped run are re-sent first; "
-                               "reconciliation at the next cycle", t)
-            else:
-                await self.reconcile(t)
-                self._reconcile_due = False
-        # the kill switch (ledger flag or kill file) is obeyed within one cycle: freeze blocks entries, flatten exits
-        # all; an unexplained reconciliation mismatch freezes entries until a later reconciliation is clean
-        code = int(kill_switch_state(led).code)
+        if not self._reconcile_due:
+            return
+        if any(o.created_ts_ms >= t for o in self.ledger.open_orders()):
+            logger.warning("cycle %d: orders written ahead for this cycle by a stopped run are re-sent first; "
+                           "reconciliation at the next cycle", t)
+            return
+        await self.reconcile(t)
+        self._reconcile_due = False
+
+    def _apply_controls(self, t: int) -> None:
+        """Obey the kill switch within one cycle and apply the ledger's active learned parameters and benches.
+
+        Freeze blocks entries, flatten exits all; an unexplained reconciliation mismatch freezes entries until
+        a later reconciliation is clean.
+        """
+        code = int(kill_switch_state(self.ledger).code)
         if self.halted is not None:
             code = max(code, FREEZE)
         if code != self.kill_switch:
             logger.warning("cycle %d: kill switch code %d (was %d)", t, code, self.kill_switch)
         self.kill_switch = code
-        eng.set_kill_switch(code)
-        self.learning.at_cycle(eng, t)
-        # 1. what the venue did on its own since the last cycle (funding, liquidations): to the kernel now, booked below
-        bookings = await self._venue_events(t, row, report)
-        # 2. decide; 3. write-ahead: the NEW orders are committed before anything is sent
-        intents = eng.cycle(t, row.ohlcv, row.book, row.scalars)
+        self.engine.set_kill_switch(code)
+        self.learning.at_cycle(self.engine, t)
+
+    def _decide_and_write_ahead(self, t: int, row: BarRow, report: StepReport) -> list[_Outgoing]:
+        """Run the compiled step on the bar row; commit the NEW orders of its intents before anything is sent."""
+        intents = self.engine.cycle(t, row.ohlcv, row.book, row.scalars)
         report.n_intents = len(intents)
         orders = [o for o in (self._prepare(t, it, report) for it in intents) if o is not None]
         if any(not o.recorded for o in orders):
-            with led.transaction():
+            with self.ledger.transaction():
                 for o in orders:
                     if not o.recorded:
-                        led.record_order(o.order)
-        # 4. submit, one by one (a venue fills in submission order)
-        answers = [await self._submit(t, o) for o in orders]
-        # 5. one transaction: the venue's answers, fills, equity, trail, heartbeat and the kernel's state
+                        self.ledger.record_order(o.order)
+        return orders
+
+    def _commit_cycle(self, t: int, bookings: list[Callable[[], None]], orders: list[_Outgoing],
+                      answers: list[OrderUpdate | None], report: StepReport, wall0: float) -> tuple[EquitySnapshot, float]:
+        """Book the cycle in one transaction: venue events, answers and fills, outcomes, equity, breaker, trail,
+        feed faults, heartbeat and the kernel's state. Return the equity snapshot and the kernel's equity."""
+        eng = self.engine
+        led = self.ledger
         with led.transaction(), routine_booking():
             for book in bookings:
                 book()
-            for o, update in zip(orders, answers):
+            for o, update in zip(orders, answers, strict=True):
                 self._book_answer(t, o, update, report)
             if report.n_fills:  # entries and closes happen only with fills
                 self._record_outcomes(led, eng, t)
@@ -363,7 +388,11 @@ class TradingLoop:
                 "feed_faults": sum(len(v) for v in feed_faults.values()), "halted": self.halted is not None,
             })
             save_engine_state(led, eng, t)
-        kernel_cash = float(eng.state.portfolio[0]["cash_usd"])
+        return snap, equity
+
+    def _check_kernel_agrees(self, t: int, snap: EquitySnapshot, equity: float) -> None:
+        """The kernel's cash and equity must equal the ledger's after every step (OperationalError otherwise)."""
+        kernel_cash = float(self.engine.state.portfolio[0]["cash_usd"])
         if kernel_cash != snap.cash_usd:
             if abs(kernel_cash - snap.cash_usd) > 1e-6:
                 raise OperationalError(f"cycle {t}: kernel cash {kernel_cash!r} != ledger cash {snap.cash_usd!r}")
@@ -371,15 +400,17 @@ class TradingLoop:
                            snap.cash_usd)
         if equity != snap.equity_usd and abs(equity - snap.equity_usd) > 1e-6:
             raise OperationalError(f"cycle {t}: kernel equity {equity!r} != ledger equity {snap.equity_usd!r}")
-        self._last_t = t
-        self.steps_run += 1
-        if self.monitor is not None:
-            try:
-                self.monitor.after_cycle(eng.scratch.trail, eng.state.portfolio, eng.state.memory, eng.params,
-                                         now_ms=t, symbols=self.symbols)
-            except Exception:  # noqa: BLE001 - a red-flag check must never stop trading
-                logger.exception("cycle %d: red-flag checks failed", t)
-        return report
+
+    def _after_cycle(self, t: int) -> None:
+        """Red-flag checks on the committed cycle; a failing check never stops trading."""
+        if self.monitor is None:
+            return
+        eng = self.engine
+        try:
+            self.monitor.after_cycle(eng.scratch.trail, eng.state.portfolio, eng.state.memory, eng.params,
+                                     now_ms=t, symbols=self.symbols)
+        except Exception:  # noqa: BLE001 - a red-flag check must never stop trading
+            logger.exception("cycle %d: red-flag checks failed", t)
 
     def _trail_records(self, t: int) -> np.ndarray:
         sc = self.engine.scratch
