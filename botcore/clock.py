@@ -228,7 +228,13 @@ __all__ = ["Overrun", "Scheduler", "Tick", "grid_ceil", "next_due", "wall_ms"]
 class Clock(Protocol):
     """Where the loop reads the time of what it records (simulated in replay, the wall clock live)."""
 
-    def now_ms(self) -> int: ...
+    def now_ms(self) -> int:
+        """Return the time now, int ms UTC."""
+        ...
+
+    def advance(self, t_ms: int) -> None:
+        """Move to the cycle at ``t_ms`` (a simulated clock; the wall clock moves by itself)."""
+        ...
 
 
 class SimClock:

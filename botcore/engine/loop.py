@@ -149,7 +149,8 @@ def feed_ages(cycle: Cycle) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for feed, name in FEED_INPUTS.items():
         known = [snap.known_ms(name) for snap in cycle.snapshots.values()]
-        out[feed] = None if any(k is None for k in known) else round((t - min(known)) / 1000.0, 3)
+        present = [k for k in known if k is not None]
+        out[feed] = round((t - min(present)) / 1000.0, 3) if present and len(present) == len(known) else None
     return out
 
 

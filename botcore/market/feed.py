@@ -16,8 +16,15 @@ class Feed(Protocol):
     ``last_faults`` names, per symbol, the inputs the latest cycle could not get and why (empty when none).
     """
 
-    symbols: tuple[str, ...]
-    last_faults: Mapping[str, Mapping[str, str]]
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The symbols of every cycle, in column order."""
+        ...
+
+    @property
+    def last_faults(self) -> Mapping[str, Mapping[str, str]]:
+        """Per symbol, the inputs the latest cycle could not get and why."""
+        ...
 
     def at(self, t_ms: int) -> Cycle:
         """Return the cycle at ``t_ms``."""
