@@ -23,8 +23,9 @@ def lookahead(
     config: Optional[Path] = typer.Option(None, "--config", help="Configuration directory."),
     seed: int = typer.Option(0, "--seed", help="Run seed of the bandit."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the violations as CSV here."),
+    batch: bool = typer.Option(True, "--batch/--no-batch", help="Also audit the batch signal path (compute_signals)."),
 ) -> None:
-    """Recompute every bar with the data truncated at that bar; list any input, signal, feature or decision that changes."""
+    """Recompute every bar with the data truncated at that bar (engine path and batch signals); list what changes."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -41,13 +42,15 @@ def lookahead(
             task = bar.add_task("audit", total=None)
             report = audit_lookahead(data, settings, start_ms=parse_time(start, "--start"),
                                      end_ms=parse_time(end, "--end"), symbols=split_symbols(symbols), bars=bars,
-                                     warmup_bars=warmup_bars, run_seed=seed,
+                                     warmup_bars=warmup_bars, run_seed=seed, batch=batch,
                                      progress=lambda done, total: bar.update(task, completed=done, total=total))
     except BotcoreError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
+    paths = ", ".join(f"{name} {n}" for name, n in report.bars_run.items())
     head = (f"{report.n_bars} bars x {len(report.symbols)} symbols x {len(report.fields)} fields "
-            f"({when(report.start_ms)} .. {when(report.end_ms)} UTC): {report.n_checked:,} values compared")
+            f"({when(report.start_ms)} .. {when(report.end_ms)} UTC): {report.n_checked:,} values compared; "
+            f"bars run the whole cycle: {paths}; {report.store_series} store series checked")
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         report.table().to_csv(out, index=False)
@@ -55,10 +58,10 @@ def lookahead(
         console.print(f"[green]no look-ahead[/green]: {head}")
         return
     table = Table(title=f"look-ahead violations: {len(report.violations)} (first 40)")
-    for c in ("bar", "symbol", "field", "full", "truncated"):
+    for c in ("bar", "symbol", "field", "full", "truncated", "note"):
         table.add_column(c)
     for v in report.violations[:40]:
-        table.add_row(when(v.ts_ms), v.symbol, v.field, f"{v.full:.10g}", f"{v.truncated:.10g}")
+        table.add_row(when(v.ts_ms), v.symbol, v.field, f"{v.full:.10g}", f"{v.truncated:.10g}", v.note)
     console.print(table)
     console.print(f"[red]LOOK-AHEAD[/red]: {head}")
     raise typer.Exit(1)
