@@ -100,7 +100,7 @@ def part_costs(data: Path, settings, n_bars: int = 20_160) -> dict[str, float]:
     advance = (time.perf_counter() - t0) / (n_bars - warm)
     e2 = Engine(settings)
     e2.state = snap  # same warm state
-    e2._phase(int(rows.ts_ms[0]))
+    e2.align_regime_phase(int(rows.ts_ms[0]))
     out = new_outputs(len(e.symbols), n_bars, full_trail=False)
     t0 = time.perf_counter()
     nb.run_bars_nb(rows.ts_ms, rows.ohlcv, rows.book, rows.scalars, warm, n_bars, True, e2.state, e2.cfg, e2.scratch,

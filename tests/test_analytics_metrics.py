@@ -106,10 +106,97 @@ def test_verdict_thresholds_are_parameters():
     assert verdict(0.9, reassess_below=1.0) == "reassess the strategy"
 
 
-def test_summary_verdict_follows_profit_factor():
-    assert summary(trades_frame([13.0, -10.0]), pd.Series(dtype=float), 1000.0)["verdict"] == "success"  # 1.3
-    assert summary(trades_frame([12.0, -10.0]), pd.Series(dtype=float), 1000.0)["verdict"] == "continue"  # 1.2
-    assert summary(trades_frame([7.0, -10.0]), pd.Series(dtype=float), 1000.0)["verdict"] == "reassess the strategy"
+def test_summary_verdict_follows_profit_factor_from_the_minimum_sample():
+    none = pd.Series(dtype=float)
+    assert summary(trades_frame([13.0, -10.0] * 15), none, 1000.0)["verdict"] == "success"  # 1.3 over 30
+    assert summary(trades_frame([12.0, -10.0] * 15), none, 1000.0)["verdict"] == "continue"  # 1.2
+    assert summary(trades_frame([7.0, -10.0] * 15), none, 1000.0)["verdict"] == "reassess the strategy"
+    assert summary(trades_frame([13.0, -10.0]), none, 1000.0, min_trades=2)["verdict"] == "success"  # configurable
+
+
+def test_below_30_trades_or_in_the_burn_in_the_verdict_is_insufficient_evidence_saying_what_is_missing():
+    none = pd.Series(dtype=float)
+    s = summary(trades_frame([13.0, -10.0, 5.0, 2.0]), none, 1000.0)
+    assert s["verdict"] == "insufficient evidence" and s["profit_factor_verdict"] == "success"
+    assert s["evidence_missing"] == "4 closed trades of the 30 a verdict needs"
+    burn = summary(trades_frame([13.0, -10.0] * 20), none, 1000.0, lifetime_trades=40, burn_in_trades=50)
+    assert burn["verdict"] == "insufficient evidence"
+    assert "burn-in: 40 closed trades in the whole ledger of the 50" in burn["evidence_missing"]
+    assert summary(trades_frame([]), none, 1000.0)["verdict"] == "no trades"
+    assert verdict(3.0, n_trades=29) == "insufficient evidence" and verdict(3.0, n_trades=30) == "success"
+
+
+def test_no_annualised_ratio_from_fewer_than_30_daily_returns_and_the_reason_instead():
+    eq = equity_series([(T0 + d * D + H, 1000.0 + 7 * d + (d % 3) * 5) for d in range(8)])
+    s = summary(trades_frame([1.0]), eq, 1000.0)
+    assert s["n_days_returns"] == 8
+    assert math.isnan(s["sharpe"]) and math.isnan(s["sortino"]) and math.isnan(s["psr"])
+    assert math.isnan(s["sharpe_ci_low"]) and math.isnan(s["sharpe_ci_high"])
+    assert s["annualised_note"].startswith("not shown: 8 daily returns, an annualised ratio needs 30")
+    rng = np.random.default_rng(3)
+    long = equity_series([(T0 + d * D + H, v) for d, v in enumerate(1000.0 * np.cumprod(1 + rng.normal(0.002, 0.01, 40)))])
+    full = summary(trades_frame([1.0]), long, 1000.0)
+    assert full["n_days_returns"] == 40 and full["annualised_note"] == ""
+    assert full["sharpe"] == pytest.approx(sharpe_ratio(daily_returns(long, 1000.0)))
+    assert full["sharpe_ci_low"] < full["sharpe"] < full["sharpe_ci_high"]
+    assert 0.5 < full["psr"] < 1.0
+
+
+def test_every_headline_ratio_has_its_bootstrap_interval_around_it():
+    rng = np.random.default_rng(7)
+    pnl = list(np.round(rng.normal(2.0, 10.0, 60), 2))
+    s = summary(trades_frame(pnl), pd.Series(dtype=float), 1000.0)
+    for key, ci in (("profit_factor", "profit_factor"), ("win_rate", "win_rate"), ("expectancy_usd", "expectancy_usd")):
+        assert s[f"{ci}_ci_low"] <= s[key] <= s[f"{ci}_ci_high"], key
+        assert s[f"{ci}_ci_low"] < s[f"{ci}_ci_high"], key
+    assert s["ci_level"] == 0.95
+    json.dumps(s)
+
+
+def test_bootstrap_interval_agrees_with_scipy_percentile_bootstrap():
+    from scipy.stats import bootstrap
+
+    rng = np.random.default_rng(11)
+    x = rng.normal(1.0, 5.0, 80)
+    lo, hi = metrics.bootstrap_ci(x, "expectancy", n_resamples=4000, seed=1)
+    ref = bootstrap((x,), np.mean, n_resamples=4000, method="percentile", random_state=2).confidence_interval
+    assert lo == pytest.approx(ref.low, abs=0.15) and hi == pytest.approx(ref.high, abs=0.15)
+    wins_only = metrics.bootstrap_ci([1.0, 2.0, 3.0, -0.5] * 3, "profit_factor")
+    assert wins_only[1] == math.inf and math.isfinite(wins_only[0])  # resamples without a loss stay inf
+
+
+def test_probabilistic_sharpe_ratio_agrees_with_vectorbt_returns_statistics():
+    import vectorbt as vbt
+    from vectorbt.returns import metrics as vbt_metrics
+    from scipy import stats
+
+    rng = np.random.default_rng(5)
+    r = rng.standard_t(5, 90) * 0.01 + 0.001
+    idx = pd.date_range("2024-01-01", periods=90, freq="D")
+    acc = pd.Series(r, index=idx).vbt.returns(freq="1D", year_freq="365D")
+    assert sharpe_ratio(r) == pytest.approx(acc.sharpe_ratio(), rel=1e-9)
+    sr = r.mean() / r.std(ddof=1)
+    # vectorbt's DSR is the PSR against the expected maximum Sharpe of N trials: with that benchmark they agree
+    sr0 = vbt_metrics.approx_exp_max_sharpe(0.0, 0.04 ** 2, 10)
+    dsr = vbt_metrics.deflated_sharpe_ratio(est_sharpe=np.array([sr]), var_sharpe=0.04 ** 2, nb_trials=10,
+                                            backtest_horizon=90, skew=np.array([stats.skew(r)]),
+                                            kurtosis=np.array([stats.kurtosis(r, fisher=False)]))[0]
+    assert metrics.probabilistic_sharpe_ratio(r, sr0) == pytest.approx(dsr, rel=1e-12)
+    assert metrics.probabilistic_sharpe_ratio(r) > metrics.probabilistic_sharpe_ratio(r, sr0)
+    assert vbt.__name__ == "vectorbt"
+
+
+def test_one_sign_convention_for_fees_and_funding_in_summary_breakdowns_and_the_report():
+    from botcore.reports import format as report
+
+    t = trades_frame([10.0, -5.0, 4.0], fees=[1.0, 2.0, 0.5], funding=[0.3, -0.1, 0.0], strategy=["a", "b", "a"])
+    s = summary(t, pd.Series(dtype=float), 1000.0)
+    by = breakdown(t, "strategy_id")
+    assert s["fees_usd"] == pytest.approx(by["fees_usd"].sum()) == pytest.approx(3.5)  # paid: > 0
+    assert s["funding_usd"] == pytest.approx(by["funding_usd"].sum()) == pytest.approx(0.2)  # received: > 0
+    assert (t["gross_pnl_usd"] - t["fees_usd"] + t["funding_usd"]).tolist() == pytest.approx(t["net_pnl_usd"].tolist())
+    shown = report.summary_table(s)["value"]
+    assert shown.filter(like="Fees").iloc[0].startswith("+3.50")  # the same sign as the tables' fees column
 
 
 # --------------------------------------------------------------------------- equity metrics
@@ -134,7 +221,7 @@ def test_sharpe_and_sortino_by_hand():
     mean = sum(r) / 4
     sharpe = mean / statistics.stdev(r) * math.sqrt(365)
     downside = math.sqrt(sum(min(x, 0.0) ** 2 for x in r) / 4)
-    s = summary(trades_frame([]), eq, 1000.0)
+    s = summary(trades_frame([]), eq, 1000.0, min_daily_returns=2)
     assert s["sharpe"] == pytest.approx(sharpe)
     assert s["sortino"] == pytest.approx(mean / downside * math.sqrt(365))
     assert s["n_days_returns"] == 4
@@ -189,7 +276,8 @@ def test_summary_by_hand():
     s = summary(t, eq, 1000.0)
     assert s["n_trades"] == 5 and s["n_wins"] == 2 and s["n_losses"] == 3
     assert s["win_rate"] == pytest.approx(0.4)
-    assert s["profit_factor"] == pytest.approx(2.0) and s["verdict"] == "success"
+    assert s["profit_factor"] == pytest.approx(2.0) and s["profit_factor_verdict"] == "success"
+    assert s["verdict"] == "insufficient evidence"  # 5 trades
     assert s["expectancy_usd"] == pytest.approx(3.0)
     assert s["net_pnl_usd"] == pytest.approx(15.0)
     assert s["fees_usd"] == pytest.approx(5.0)
@@ -234,12 +322,13 @@ def test_summary_rejects_bad_input_naming_the_field():
 
 def test_breakdown_by_strategy_uses_the_same_metrics():
     t = trades_frame([10.0, -5.0, 4.0, -8.0], strategy=["a", "a", "b", "b"])
-    out = breakdown(t, "strategy_id", name="strategy")
+    out = breakdown(t, "strategy_id", name="strategy", min_trades=2)
     assert list(out.index) == ["a", "b"]  # best net P&L first
     assert out.loc["a", "trades"] == 2 and out.loc["a", "wins"] == 1
     assert out.loc["a", "profit_factor"] == pytest.approx(2.0) and out.loc["a", "verdict"] == "success"
     assert out.loc["b", "profit_factor"] == pytest.approx(0.5) and out.loc["b", "verdict"] == "reassess the strategy"
     assert out.loc["b", "net_pnl_usd"] == pytest.approx(-4.0)
+    assert set(breakdown(t, "strategy_id")["verdict"]) == {"insufficient evidence"}  # 2 trades each, 30 needed
 
 
 def test_sector_labels_mark_unknown_symbols():

@@ -52,19 +52,40 @@ def test_review_window_ends_at_the_last_snapshot_and_starts_from_the_equity_befo
     assert s["days"] == 7.0
 
 
+def _numbers(s: dict) -> dict:
+    """The summary without the review's burn-in sentence (a review knows the ledger's burn-in, a summary not)."""
+    return {k: v for k, v in s.items() if k != "evidence_missing"}
+
+
 def test_review_covering_the_whole_ledger_equals_the_ledger_summary(hand, demo):
     for path in (hand.path, demo):
         r = review_ledger(path, days=365)
-        assert same(r.summary, ledger_summary(path))
+        assert same(_numbers(r.summary), _numbers(ledger_summary(path)))
     with Ledger.open(hand.path, readonly=True) as ledger:
         direct = summary(ledger.trades(), ledger.equity(), START_CASH)
     s = review_ledger(hand.path, days=30).summary
-    assert same(s, direct)
+    assert same(_numbers(s), _numbers(direct))
     assert s["n_trades"] == 3 and s["net_pnl_usd"] == pytest.approx(sum(hand.net_pnl))
     assert s["win_rate"] == pytest.approx(2 / 3)
     assert s["profit_factor"] == pytest.approx((9 + 29.2) / 52)
-    assert s["verdict"] == "reassess the strategy"  # 0.73 < 0.8
+    assert s["profit_factor_verdict"] == "reassess the strategy"  # 0.73 < 0.8
+    assert s["verdict"] == "insufficient evidence"  # 3 trades
+    assert s["evidence_missing"] == ("3 closed trades of the 30 a verdict needs; burn-in: 3 closed trades in the "
+                                     "whole ledger of the 30 before statistics count")
     assert s["max_drawdown_pct"] == pytest.approx(52 / 10_009)
+
+
+def test_a_review_of_fewer_than_30_trades_says_insufficient_evidence_and_shows_no_annualised_ratio(hand):
+    from botcore.reports import format as report
+
+    r = review_ledger(hand.path, days=30)
+    table = report.summary_table(r.summary)["value"]
+    verdict = table.filter(like="Verdict").iloc[0]
+    assert verdict.startswith("insufficient evidence: 3 closed trades of the 30")
+    assert table.filter(like="Sharpe").iloc[0].startswith("not shown: 11 daily returns")
+    assert table.filter(like="Sortino").iloc[0].startswith("not shown")
+    assert "95% CI" in table.filter(like="Profit factor").iloc[0] and "n = 3 trades" in table.filter(like="Win rate").iloc[0]
+    assert review_ledger(hand.path, days=30, min_trades=3).summary["evidence_missing"].startswith("burn-in")
 
 
 def test_review_breakdowns_of_the_hand_ledger(hand):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -12,7 +13,15 @@ from botcore.cli import app
 from botcore.config import load_settings
 from botcore.engine.backtest import restrict_settings
 from botcore.market.sample import generate_sample_market
-from botcore.research.sweep import grid_points, parse_grid, run_sweep, walk_forward_folds
+from botcore.research.sweep import (
+    grid_points,
+    grid_statistics,
+    parse_grid,
+    pbo_cscv,
+    rank_points,
+    run_sweep,
+    walk_forward_folds,
+)
 from tests.conftest import CONFIG_DIR
 
 SETTINGS = load_settings(CONFIG_DIR)
@@ -33,7 +42,7 @@ def market(tmp_path_factory):
 def cluster():
     from dask.distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as lc, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc, \
             Client(lc) as client:
         yield client
 
@@ -53,7 +62,7 @@ def test_grids_parse_and_expand_in_order():
     assert folds[1][0] == 86_400_000 and folds[0][2] == folds[0][1] + 60_000
 
 
-def test_walk_forward_on_a_local_cluster_equals_the_serial_run_exactly(market, cluster, tmp_path):
+def test_walk_forward_on_a_process_local_cluster_equals_the_serial_run_exactly(market, cluster, tmp_path):
     kw = dict(folds=2, train_days=0.25, test_days=0.1, symbols=SYMBOLS, warmup_bars=600, run_seed=3)
     on_dask = run_sweep(market, SETTINGS, GRID, tmp_path / "dask", scheduler=cluster, **kw)
     serial = run_sweep(market, SETTINGS, GRID, tmp_path / "serial", scheduler="serial", **kw)
@@ -68,6 +77,12 @@ def test_walk_forward_on_a_local_cluster_equals_the_serial_run_exactly(market, c
     # the pick is the in-sample best
     train = on_dask.results[(on_dask.results["segment"] == "train") & (on_dask.results["fold"] == 0)]
     assert f.loc[0, "in_sample_total_return"] == train["total_return"].max()
+    assert {"tied_in_sample", "tie_break"} <= set(f.columns)
+    st = on_dask.statistics
+    assert st == serial.statistics or json.dumps(st, default=str) == json.dumps(serial.statistics, default=str)
+    assert st["basis"] == "test windows joined" and st["n_points"] == 2 and st["n_hours"] == 2 * 3
+    assert st["pbo_note"].startswith("needs 48 hours")  # two 0.1-day test windows: too short for CSCV
+    assert "hourly_returns" not in on_dask.results.columns
 
 
 def test_sweep_command_writes_csv_and_json_and_prints_in_and_out_of_sample(market, tmp_path):
@@ -82,3 +97,41 @@ def test_sweep_command_writes_csv_and_json_and_prints_in_and_out_of_sample(marke
     doc = json.loads((out / "sweep.json").read_text())
     assert len(doc["results"]) == 4 and len(doc["folds"]) == 1
     assert (out / "results.csv").exists() and (out / "folds.csv").exists()
+
+
+# --------------------------------------------------------------------------- ties, DSR and PBO
+
+
+def test_ties_are_broken_explicitly_more_trades_then_the_earlier_point():
+    rows = pd.DataFrame({"point": [0, 1, 2, 3], "total_return": [0.01, 0.02, 0.02, float("nan")],
+                         "n_trades": [5, 3, 7, 9], "params": ["a", "b", "c", "d"]})
+    ranked = rank_points(rows, "total_return")
+    assert list(ranked["point"]) == [2, 1, 0, 3]  # 2 and 1 tie on 0.02: 2 has more trades; NaN last
+    assert ranked.iloc[0]["tied_with"] == "1" and ranked.iloc[1]["tied_with"] == "2"
+    same = rows.assign(n_trades=[4, 4, 4, 4])
+    assert list(rank_points(same, "total_return")["point"])[:2] == [1, 2]  # equal trades too: the earlier point
+    assert list(rank_points(rows, "total_return", maximize=False)["point"])[:1] == [0]
+
+
+def test_pbo_is_low_for_a_truly_better_point_and_near_half_for_noise():
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0.0, 0.01, (480, 8))
+    skilled = noise.copy()
+    skilled[:, 3] += 0.004  # one point with a real edge in every block
+    assert pbo_cscv(skilled)["pbo"] < 0.1
+    pure = pbo_cscv(noise)
+    assert pure["n_combinations"] == 70 and 0.2 < pure["pbo"] < 0.8
+
+
+def test_deflated_sharpe_ratio_equals_vectorbt_over_the_grid():
+    import vectorbt as vbt  # noqa: F401  (registers the .vbt accessor)
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(0.0002, 0.01, (300, 6))
+    st = grid_statistics(x, list(range(6)), best_point=2)
+    frame = pd.DataFrame(x, index=pd.date_range("2024-01-01", periods=300, freq="h"))
+    ref = frame.vbt.returns(freq="1h").deflated_sharpe_ratio(ddof=1)
+    assert [st["dsr"][p] for p in range(6)] == pytest.approx(ref.to_numpy(), rel=1e-9)
+    assert st["dsr_best"] == st["dsr"][2] and st["pbo_note"] == "" and 0 <= st["pbo"] <= 1
+    short = grid_statistics(x[:20], list(range(6)), best_point=0)
+    assert np.isnan(short["pbo"]) and short["pbo_note"] == "needs 48 hours of returns (8 blocks of 6 h), have 20"

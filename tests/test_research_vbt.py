@@ -53,6 +53,50 @@ def test_ema_cross_on_the_sample_market_gives_the_same_trades_in_botcore_and_vec
     assert compare_trades(ours, theirs, atol=1e-9) == []
 
 
+@pytest.fixture(scope="module")
+def ohlc(market):
+    syms = [a.symbol for a in SETTINGS.universe.enabled][:5]
+    store = Store(market)
+    return {c: store.read_panel("candles_1m", syms, c) for c in ("open", "high", "low", "close")}
+
+
+EXITS = {
+    "stop loss": dict(sl_stop=0.004),
+    "take profit": dict(tp_stop=0.005),
+    "trailing stop": dict(sl_stop=0.003, sl_trail=True),
+    "all three, slippage and fees": dict(sl_stop=0.004, tp_stop=0.006, slippage=0.0005),
+    "trailing, take profit, slippage": dict(sl_stop=0.002, sl_trail=True, tp_stop=0.008, slippage=0.0002),
+}
+
+
+@pytest.mark.parametrize("direction", ["longonly", "shortonly"])
+@pytest.mark.parametrize("exits_name", list(EXITS))
+def test_stops_trailing_slippage_and_fees_agree_trade_for_trade_with_vectorbt(ohlc, direction, exits_name):
+    kw = dict(size_base=np.linspace(0.5, 2.5, ohlc["close"].shape[1]), fee_rate=0.0006, direction=direction,
+              open=ohlc["open"], high=ohlc["high"], low=ohlc["low"], **EXITS[exits_name])
+    entries, exits = ema_cross_signals(ohlc["close"], 15, 60)
+    ours = run_signals_botcore(ohlc["close"], entries, exits, **kw)
+    theirs = vbt_trades(run_signals_vbt(ohlc["close"], entries, exits, **kw))
+    plain = run_signals_botcore(ohlc["close"], entries, exits, size_base=kw["size_base"], direction=direction)
+    stopped = ~ours["exit_idx"].isin(np.flatnonzero(exits.to_numpy().any(axis=1))) & (ours["status"] == 1)
+    assert len(ours) > 50 and stopped.sum() > 10, "the stops must fire"
+    assert len(ours) != len(plain) or not np.allclose(ours["pnl"], plain["pnl"])  # the exits changed the trades
+    assert compare_trades(ours, theirs, atol=1e-9) == []
+
+
+def test_a_stop_that_gaps_past_its_level_fills_at_the_open_and_slippage_moves_it_against_the_order():
+    close = pd.DataFrame({"a": [100.0, 101.0, 95.0, 96.0]})
+    open_ = pd.DataFrame({"a": [100.0, 100.5, 97.0, 95.5]})  # bar 2 opens below the 1% stop (99.99)
+    entries = pd.DataFrame({"a": [False, True, False, False]})
+    exits = pd.DataFrame({"a": [False, False, False, False]})
+    kw = dict(open=open_, high=np.maximum(open_, close) + 0.5, low=np.minimum(open_, close) - 0.5, sl_stop=0.01,
+              slippage=0.001, fee_rate=0.0)
+    ours = run_signals_botcore(close, entries, exits, **kw)
+    assert ours.loc[0, "entry_price"] == pytest.approx(101.0 * 1.001)
+    assert ours.loc[0, "exit_idx"] == 2 and ours.loc[0, "exit_price"] == pytest.approx(97.0 * 0.999)
+    assert compare_trades(ours, vbt_trades(run_signals_vbt(close, entries, exits, **kw))) == []
+
+
 @pytest.mark.parametrize("direction", ["longonly", "shortonly"])
 def test_conflicting_repeated_and_nan_bars_are_handled_as_vectorbt_does(direction):
     rng = np.random.default_rng(3)

@@ -29,14 +29,30 @@ Definitions
   ``inf`` with profits and no losses, ``nan`` without trades or with neither.
 - **verdict** (:func:`verdict`): profit factor strictly above 1.2 "success",
   strictly below 0.8 "reassess the strategy", from 0.8 to 1.2 inclusive
-  "continue".
+  "continue" — but "insufficient evidence" below :data:`MIN_TRADES` (30,
+  configurable) closed trades or during the burn-in (fewer closed trades in
+  the whole ledger than the sizing's ``min_trades_for_stats``); the summary's
+  ``evidence_missing`` says what is missing.
 - **Sharpe** and **Sortino** use daily returns: equity is resampled to UTC
   calendar days (the last snapshot of each day, carried forward over days
   without one), ``starting_cash`` is the value before the first day, and the
   ratios are annualised by ``sqrt(365)`` (crypto trades every day). Sharpe =
   mean / standard deviation (ddof 1); Sortino = mean / downside deviation,
-  ``sqrt(mean(min(r, 0) ** 2))`` over all days (target return 0). Both need
-  at least two daily returns, else ``nan``.
+  ``sqrt(mean(min(r, 0) ** 2))`` over all days (target return 0). The
+  functions need at least two daily returns, else ``nan``; the summary shows
+  no annualised ratio from fewer than :data:`MIN_DAILY_RETURNS` (30) daily
+  returns (``nan`` with the reason in ``annualised_note``).
+- **Confidence intervals** (``*_ci_low`` / ``*_ci_high``, level
+  :data:`CI_LEVEL`): percentile bootstrap (:func:`bootstrap_ci`) over the
+  closed trades (profit factor, win rate, expectancy) and over the daily
+  returns (Sharpe, when it is shown); fixed seed, so a report is reproducible.
+- **Probabilistic Sharpe ratio** (:func:`probabilistic_sharpe_ratio`, Bailey
+  and López de Prado 2012): the probability that the true daily Sharpe
+  exceeds 0 given the sample's length, skewness and kurtosis (from 30 daily
+  returns, as the annualised ratios).
+- **Sign convention** (every table, summary and report): ``fees_usd`` is the
+  amount PAID (> 0 a cost, < 0 a rebate), ``funding_usd`` the amount RECEIVED
+  (> 0 received, < 0 paid), as in the ledger; ``net = gross - fees + funding``.
 - **max drawdown** is the largest fall from a running peak of the full
   resolution equity (``starting_cash`` first), as a fraction of that peak
   and in USD.
@@ -58,24 +74,32 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 __all__ = [
+    "CI_LEVEL",
     "DAY_MS",
+    "MIN_DAILY_RETURNS",
+    "MIN_TRADES",
     "PERIODS_PER_YEAR",
     "REASSESS_BELOW",
     "SUCCESS_ABOVE",
     "VERDICT_CONTINUE",
+    "VERDICT_INSUFFICIENT",
     "VERDICT_NO_TRADES",
     "VERDICT_REASSESS",
     "VERDICT_SUCCESS",
+    "bootstrap_ci",
     "breakdown",
     "daily_equity",
+    "evidence",
     "daily_returns",
     "equity_frame",
     "expectancy",
     "exposure",
     "max_drawdown",
     "payoff_ratio",
+    "probabilistic_sharpe_ratio",
     "profit_factor",
     "sharpe_ratio",
     "sortino_ratio",
@@ -96,6 +120,17 @@ VERDICT_SUCCESS = "success"
 VERDICT_CONTINUE = "continue"
 VERDICT_REASSESS = "reassess the strategy"
 VERDICT_NO_TRADES = "no trades"
+VERDICT_INSUFFICIENT = "insufficient evidence"
+#: Closed trades below which a verdict is "insufficient evidence".
+MIN_TRADES = 30
+#: Daily returns below which no annualised ratio (Sharpe, Sortino) is shown.
+MIN_DAILY_RETURNS = 30
+#: Two-sided level of every confidence interval.
+CI_LEVEL = 0.95
+#: Bootstrap resamples of :func:`bootstrap_ci` in :func:`summary`.
+N_RESAMPLES = 2_000
+#: Cap on resamples x sample size of one interval (time and memory of a long backtest's summary).
+MAX_DRAWS = 10_000_000
 
 #: Columns a trades frame must carry for :func:`summary`.
 TRADE_COLUMNS = ("net_pnl_usd", "fees_usd", "funding_usd")
@@ -156,14 +191,21 @@ def payoff_ratio(net_pnl_usd: pd.Series | np.ndarray | Sequence[float]) -> float
     return (math.fsum(wins) / wins.size) / mean_loss if mean_loss > 0 else math.inf
 
 
-def verdict(profit_factor: float, *, success_above: float = SUCCESS_ABOVE, reassess_below: float = REASSESS_BELOW) -> str:
-    """Return the review verdict for a profit factor.
+def verdict(profit_factor: float, *, n_trades: int | None = None, min_trades: int = MIN_TRADES,
+            success_above: float = SUCCESS_ABOVE, reassess_below: float = REASSESS_BELOW) -> str:
+    """Return the review verdict for a profit factor over ``n_trades`` closed trades.
 
     Strictly above ``success_above`` (1.2): ``"success"``; strictly below
     ``reassess_below`` (0.8): ``"reassess the strategy"``; from 0.8 to 1.2
-    inclusive: ``"continue"``; ``nan`` (no trades): ``"no trades"``.
+    inclusive: ``"continue"``; ``nan`` (no trades): ``"no trades"``. With
+    ``n_trades`` below ``min_trades``: ``"insufficient evidence"`` (without
+    ``n_trades``, the profit factor alone).
     """
     pf = float(profit_factor)
+    if n_trades == 0 or (n_trades is None and math.isnan(pf)):
+        return VERDICT_NO_TRADES
+    if n_trades is not None and n_trades < min_trades:
+        return VERDICT_INSUFFICIENT
     if math.isnan(pf):
         return VERDICT_NO_TRADES
     if pf > success_above:
@@ -265,6 +307,101 @@ def sortino_ratio(returns: pd.Series | np.ndarray | Sequence[float], periods_per
     if downside == 0:
         return math.inf if mean > 0 else math.nan
     return mean / downside * math.sqrt(periods_per_year)
+
+
+def _pf_axis(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    profit = np.where(x > 0, x, 0.0).sum(axis=axis)
+    loss = -np.where(x < 0, x, 0.0).sum(axis=axis)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(loss > 0, profit / np.where(loss > 0, loss, 1.0), np.where(profit > 0, np.inf, np.nan))
+
+
+def _sharpe_axis(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    sd = np.std(x, axis=axis, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sd > 0, np.mean(x, axis=axis) / sd, np.nan) * math.sqrt(PERIODS_PER_YEAR)
+
+
+#: Statistics :func:`bootstrap_ci` knows by name (each reduces along ``axis``).
+STATISTICS = {
+    "profit_factor": _pf_axis,
+    "win_rate": lambda x, axis=-1: np.mean(x > 0, axis=axis),
+    "expectancy": lambda x, axis=-1: np.mean(x, axis=axis),
+    "sharpe": _sharpe_axis,
+}
+
+
+def bootstrap_ci(values: pd.Series | np.ndarray | Sequence[float], statistic: str, *, level: float = CI_LEVEL,
+                 n_resamples: int = N_RESAMPLES, seed: int = 0) -> tuple[float, float]:
+    """Return the percentile bootstrap interval ``(low, high)`` of a statistic of ``values`` (iid resamples).
+
+    ``statistic``: a name of :data:`STATISTICS` (``profit_factor``, ``win_rate``, ``expectancy``, ``sharpe``
+    — annualised daily). The quantiles are order statistics (``inverted_cdf``), so a profit factor's ``inf``
+    resamples (no loss drawn) stay ``inf`` instead of turning NaN; otherwise the interval is
+    ``scipy.stats.bootstrap(..., method="percentile")``'s (``tests/test_analytics_metrics.py``). ``(nan, nan)``
+    for fewer than two values or a statistic undefined in more than half the resamples. Samples longer than
+    ``MAX_DRAWS / n_resamples`` get fewer resamples (at least 200; their intervals are narrow anyway).
+    """
+    x = _values(values)
+    if x.size < 2:
+        return math.nan, math.nan
+    fn = STATISTICS[statistic]
+    rng = np.random.default_rng(seed)
+    n_resamples = max(200, min(int(n_resamples), MAX_DRAWS // x.size))  # bounded time for long samples
+    chunk = max(1, min(n_resamples, 4_000_000 // x.size))  # bounded memory
+    res = np.concatenate([fn(x[rng.integers(0, x.size, size=(min(chunk, int(n_resamples) - i), x.size))], axis=1)
+                          for i in range(0, int(n_resamples), chunk)])
+    res = res[~np.isnan(res)]
+    if res.size * 2 < n_resamples:
+        return math.nan, math.nan
+    alpha = (1.0 - level) / 2.0
+    lo, hi = np.quantile(res, [alpha, 1.0 - alpha], method="inverted_cdf")
+    return _f(lo), _f(hi)
+
+
+def probabilistic_sharpe_ratio(returns: pd.Series | np.ndarray | Sequence[float], benchmark_sharpe: float = 0.0) -> float:
+    """Return the probabilistic Sharpe ratio: P(true per-period Sharpe > ``benchmark_sharpe``).
+
+    Bailey and López de Prado (2012): ``Phi((SR - SR*) sqrt(n - 1) / sqrt(1 - skew SR + (kurt - 1) / 4 SR^2))``
+    with the per-period (not annualised) Sharpe ``SR`` (ddof 1), the sample skewness and the non-excess
+    kurtosis (biased, as ``vectorbt.returns.metrics.deflated_sharpe_ratio``, which is this with the expected
+    maximum Sharpe of N trials as ``SR*``). ``nan`` for fewer than 3 returns or no spread.
+    """
+    r = _values(returns)
+    if r.size < 3:
+        return math.nan
+    sd = float(np.std(r, ddof=1))
+    if not sd > 0:
+        return math.nan
+    sr = float(np.mean(r)) / sd
+    skew = float(sps.skew(r, bias=True))
+    kurt = float(sps.kurtosis(r, fisher=False, bias=True))
+    var = 1.0 - skew * sr + (kurt - 1.0) / 4.0 * sr * sr
+    if not var > 0:
+        return math.nan
+    return _f(sps.norm.cdf((sr - benchmark_sharpe) * math.sqrt(r.size - 1) / math.sqrt(var)))
+
+
+def evidence(n_trades: int, n_daily_returns: int, *, min_trades: int = MIN_TRADES,
+             min_daily_returns: int = MIN_DAILY_RETURNS, lifetime_trades: int | None = None,
+             burn_in_trades: int | None = None) -> dict[str, str]:
+    """Return what a sample lacks: ``{"verdict": reason or "", "annualised": reason or ""}``.
+
+    ``verdict``: fewer than ``min_trades`` closed trades in the window, or the burn-in (``lifetime_trades``,
+    the closed trades of the whole ledger, below ``burn_in_trades``). ``annualised``: fewer than
+    ``min_daily_returns`` daily returns.
+    """
+    why = []
+    if n_trades < min_trades:
+        why.append(f"{n_trades} closed trades of the {min_trades} a verdict needs")
+    if lifetime_trades is not None and burn_in_trades is not None and lifetime_trades < burn_in_trades:
+        why.append(f"burn-in: {lifetime_trades} closed trades in the whole ledger of the {burn_in_trades} "
+                   "before statistics count")
+    annual = ""
+    if n_daily_returns < min_daily_returns:
+        annual = (f"not shown: {n_daily_returns} daily returns, an annualised ratio needs {min_daily_returns} "
+                  f"(sqrt(365) x the mean of {n_daily_returns} days is noise)")
+    return {"verdict": "; ".join(why), "annualised": annual}
 
 
 def max_drawdown(equity: pd.DataFrame | pd.Series, starting_cash: float) -> dict[str, float]:
@@ -381,7 +518,9 @@ def window_bounds(trades: pd.DataFrame, equity: pd.DataFrame | pd.Series, start_
 
 
 def summary(trades: pd.DataFrame, equity: pd.DataFrame | pd.Series, starting_cash: float, *,
-            start_ms: int | None = None, end_ms: int | None = None) -> dict[str, Any]:
+            start_ms: int | None = None, end_ms: int | None = None, min_trades: int = MIN_TRADES,
+            min_daily_returns: int = MIN_DAILY_RETURNS, lifetime_trades: int | None = None,
+            burn_in_trades: int | None = None, n_resamples: int = N_RESAMPLES, seed: int = 0) -> dict[str, Any]:
     """Return every headline metric of a run or a review window as a flat, JSON-able dict.
 
     Parameters
@@ -395,6 +534,13 @@ def summary(trades: pd.DataFrame, equity: pd.DataFrame | pd.Series, starting_cas
     start_ms, end_ms : int, optional
         Window bounds in ms UTC; default the equity's first and last snapshot
         (else the trades' first entry and last exit).
+    min_trades, min_daily_returns : int
+        The evidence a verdict and an annualised ratio need (:func:`evidence`).
+    lifetime_trades, burn_in_trades : int, optional
+        Closed trades of the whole ledger and the burn-in (the verdict is
+        "insufficient evidence" while the first is below the second).
+    n_resamples, seed : int
+        Of the bootstrap intervals.
 
     Returns
     -------
@@ -402,10 +548,13 @@ def summary(trades: pd.DataFrame, equity: pd.DataFrame | pd.Series, starting_cas
         ``start_ms, end_ms, days, starting_equity_usd, final_equity_usd,
         total_return, net_pnl_usd, n_trades, n_wins, n_losses, win_rate,
         gross_profit_usd, gross_loss_usd, profit_factor, verdict,
-        expectancy_usd, avg_win_usd, avg_loss_usd, payoff_ratio, sharpe,
-        sortino, max_drawdown_pct, max_drawdown_usd, fees_usd, funding_usd,
-        exposure, trades_per_day, n_days_returns`` — see the module docstring
-        for each definition. Floats may be ``nan`` or ``inf`` where undefined.
+        profit_factor_verdict, evidence_missing, min_trades, expectancy_usd,
+        avg_win_usd, avg_loss_usd, payoff_ratio, sharpe, sortino,
+        annualised_note, psr, max_drawdown_pct, max_drawdown_usd, fees_usd,
+        funding_usd, exposure, trades_per_day, n_days_returns, ci_level`` and
+        ``{profit_factor,win_rate,expectancy_usd,sharpe}_ci_{low,high}`` —
+        see the module docstring for each definition. Floats may be ``nan`` or
+        ``inf`` where undefined (or not shown for want of evidence).
     """
     _check_trades(trades)
     starting_cash = float(starting_cash)
@@ -420,6 +569,19 @@ def summary(trades: pd.DataFrame, equity: pd.DataFrame | pd.Series, starting_cas
     rets = daily_returns(eq, starting_cash)
     dd = max_drawdown(eq, starting_cash)
     pf = profit_factor(pnl)
+    missing = evidence(int(pnl.size), int(len(rets)), min_trades=min_trades, min_daily_returns=min_daily_returns,
+                       lifetime_trades=lifetime_trades, burn_in_trades=burn_in_trades)
+    annualised = not missing["annualised"]
+    ci = {name: bootstrap_ci(pnl, name, n_resamples=n_resamples, seed=seed)
+          for name in ("profit_factor", "win_rate", "expectancy")}
+    ci["sharpe"] = (bootstrap_ci(rets, "sharpe", n_resamples=n_resamples, seed=seed) if annualised
+                    else (math.nan, math.nan))
+    if not pnl.size:
+        final_verdict = VERDICT_NO_TRADES
+    elif missing["verdict"]:
+        final_verdict = VERDICT_INSUFFICIENT
+    else:
+        final_verdict = verdict(pf)
     has_exposure_inputs = not eq["exposure_usd"].isna().any() or {
         "entry_ts_ms", "exit_ts_ms", "entry_price", "qty_base"} <= set(trades.columns)
     return {
@@ -437,14 +599,28 @@ def summary(trades: pd.DataFrame, equity: pd.DataFrame | pd.Series, starting_cas
         "gross_profit_usd": _f(math.fsum(wins)),
         "gross_loss_usd": _f(-math.fsum(pnl[pnl < 0])),
         "profit_factor": pf,
-        "verdict": verdict(pf),
+        "profit_factor_ci_low": ci["profit_factor"][0],
+        "profit_factor_ci_high": ci["profit_factor"][1],
+        "verdict": final_verdict,
+        "profit_factor_verdict": verdict(pf),
+        "evidence_missing": missing["verdict"],
+        "min_trades": int(min_trades),
+        "win_rate_ci_low": ci["win_rate"][0],
+        "win_rate_ci_high": ci["win_rate"][1],
         "expectancy_usd": expectancy(pnl),
+        "expectancy_usd_ci_low": ci["expectancy"][0],
+        "expectancy_usd_ci_high": ci["expectancy"][1],
         "avg_win_usd": _f(math.fsum(wins) / wins.size) if wins.size else math.nan,
         "avg_loss_usd": _f(math.fsum(losses) / losses.size) if losses.size else math.nan,
         "payoff_ratio": payoff_ratio(pnl),
-        "sharpe": sharpe_ratio(rets),
-        "sortino": sortino_ratio(rets),
+        "sharpe": sharpe_ratio(rets) if annualised else math.nan,
+        "sharpe_ci_low": ci["sharpe"][0],
+        "sharpe_ci_high": ci["sharpe"][1],
+        "sortino": sortino_ratio(rets) if annualised else math.nan,
+        "annualised_note": missing["annualised"],
+        "psr": probabilistic_sharpe_ratio(rets) if annualised else math.nan,
         "n_days_returns": int(len(rets)),
+        "ci_level": CI_LEVEL,
         "max_drawdown_pct": dd["pct"],
         "max_drawdown_usd": dd["usd"],
         "fees_usd": _f(math.fsum(trades["fees_usd"].to_numpy(dtype=np.float64))),
@@ -460,13 +636,15 @@ BREAKDOWN_COLUMNS = ("trades", "wins", "win_rate", "net_pnl_usd", "gross_pnl_usd
                      "profit_factor", "expectancy_usd", "verdict")
 
 
-def breakdown(trades: pd.DataFrame, by: str | pd.Series | Sequence[Any], *, name: str | None = None) -> pd.DataFrame:
+def breakdown(trades: pd.DataFrame, by: str | pd.Series | Sequence[Any], *, name: str | None = None,
+              min_trades: int = MIN_TRADES) -> pd.DataFrame:
     """Return per-group trade metrics, one row per group, sorted by net P&L (best first).
 
     ``by`` is a column of ``trades`` or labels aligned with its rows. Columns:
     ``trades, wins, win_rate, net_pnl_usd, gross_pnl_usd, fees_usd,
     funding_usd, profit_factor, expectancy_usd, verdict`` (the same functions
-    as :func:`summary`, applied per group).
+    as :func:`summary`, applied per group; a group of fewer than ``min_trades``
+    trades has the verdict "insufficient evidence").
     """
     _check_trades(trades)
     if isinstance(by, str):
@@ -495,7 +673,7 @@ def breakdown(trades: pd.DataFrame, by: str | pd.Series | Sequence[Any], *, name
             "funding_usd": math.fsum(trades["funding_usd"].to_numpy(dtype=np.float64)[mask]),
             "profit_factor": pf,
             "expectancy_usd": expectancy(pnl),
-            "verdict": verdict(pf),
+            "verdict": verdict(pf, n_trades=int(mask.sum()), min_trades=min_trades),
         }
     out = pd.DataFrame.from_dict(rows, orient="index", columns=list(BREAKDOWN_COLUMNS))
     out.index.name = name

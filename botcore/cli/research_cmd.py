@@ -23,8 +23,9 @@ def lookahead(
     config: Optional[Path] = typer.Option(None, "--config", help="Configuration directory."),
     seed: int = typer.Option(0, "--seed", help="Run seed of the bandit."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the violations as CSV here."),
+    batch: bool = typer.Option(True, "--batch/--no-batch", help="Also audit the batch signal path (compute_signals)."),
 ) -> None:
-    """Recompute every bar with the data truncated at that bar; list any input, signal, feature or decision that changes."""
+    """Recompute every bar with the data truncated at that bar (engine path and batch signals); list what changes."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -41,13 +42,15 @@ def lookahead(
             task = bar.add_task("audit", total=None)
             report = audit_lookahead(data, settings, start_ms=parse_time(start, "--start"),
                                      end_ms=parse_time(end, "--end"), symbols=split_symbols(symbols), bars=bars,
-                                     warmup_bars=warmup_bars, run_seed=seed,
+                                     warmup_bars=warmup_bars, run_seed=seed, batch=batch,
                                      progress=lambda done, total: bar.update(task, completed=done, total=total))
     except BotcoreError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
+    paths = ", ".join(f"{name} {n}" for name, n in report.bars_run.items())
     head = (f"{report.n_bars} bars x {len(report.symbols)} symbols x {len(report.fields)} fields "
-            f"({when(report.start_ms)} .. {when(report.end_ms)} UTC): {report.n_checked:,} values compared")
+            f"({when(report.start_ms)} .. {when(report.end_ms)} UTC): {report.n_checked:,} values compared; "
+            f"bars run the whole cycle: {paths}; {report.store_series} store series checked")
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         report.table().to_csv(out, index=False)
@@ -55,10 +58,10 @@ def lookahead(
         console.print(f"[green]no look-ahead[/green]: {head}")
         return
     table = Table(title=f"look-ahead violations: {len(report.violations)} (first 40)")
-    for c in ("bar", "symbol", "field", "full", "truncated"):
+    for c in ("bar", "symbol", "field", "full", "truncated", "note"):
         table.add_column(c)
     for v in report.violations[:40]:
-        table.add_row(when(v.ts_ms), v.symbol, v.field, f"{v.full:.10g}", f"{v.truncated:.10g}")
+        table.add_row(when(v.ts_ms), v.symbol, v.field, f"{v.full:.10g}", f"{v.truncated:.10g}", v.note)
     console.print(table)
     console.print(f"[red]LOOK-AHEAD[/red]: {head}")
     raise typer.Exit(1)
@@ -78,9 +81,11 @@ def sweep(
     symbols: Optional[str] = typer.Option(None, "--symbols", help="Comma-separated subset of the universe."),
     warmup_bars: int = typer.Option(1440, "--warmup-bars", min=0, help="1m bars of history before each task's start."),
     seed: int = typer.Option(0, "--seed", help="Run seed of the bandit (the same for every task)."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (default: a LocalCluster; "
-                                            "'serial' runs in this process)."),
-    workers: int = typer.Option(1, "--workers", min=1, help="LocalCluster workers (threads, 2 each)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler ADDRESS of an existing cluster "
+                                            "(default: a LocalCluster of worker processes; 'serial' runs in this "
+                                            "process)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="LocalCluster worker processes "
+                                          "(default: the machine's cores)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Configuration directory."),
 ) -> None:
     """Run a parameter grid (and walk-forward folds) as backtest tasks on Dask; report out of sample beside in sample."""
@@ -90,14 +95,20 @@ def sweep(
     from botcore.errors import BotcoreError
     from botcore.research.sweep import run_sweep
 
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     console = Console()
     settings = load_config(config)
     quiet_logs()
     try:
-        result = run_sweep(data, settings, grid, out, folds=folds, train_days=train_days, test_days=test_days,
-                           start_ms=parse_time(start, "--start"), end_ms=parse_time(end, "--end"),
-                           symbols=split_symbols(symbols), warmup_bars=warmup_bars, run_seed=seed, metric=metric,
-                           scheduler=scheduler, n_workers=workers)
+        with Progress(TextColumn("sweep tasks"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=True) as bar:
+            task = bar.add_task("sweep", total=None)
+            result = run_sweep(data, settings, grid, out, folds=folds, train_days=train_days, test_days=test_days,
+                               start_ms=parse_time(start, "--start"), end_ms=parse_time(end, "--end"),
+                               symbols=split_symbols(symbols), warmup_bars=warmup_bars, run_seed=seed,
+                               metric=metric, scheduler=scheduler, n_workers=workers,
+                               progress=lambda done, total: bar.update(task, completed=done, total=total))
     except (BotcoreError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -121,6 +132,15 @@ def sweep(
         console.print(wf)
         gap = (f[f"in_sample_{metric}"] - f[f"out_of_sample_{metric}"]).mean()
         console.print(f"mean in-sample minus out-of-sample {metric}: {gap:.4g}")
+    st = result.statistics
+    if st:
+        tie = f"; tied with {st['tied_with']} ({st['tie_break']})" if st["tied_with"] else ""
+        dsr = (f"deflated Sharpe ratio {st['dsr_best']:.3f}" if st["dsr_note"] == ""
+               else f"deflated Sharpe ratio not computed: {st['dsr_note']}")
+        pbo = (f"probability of backtest overfitting {st['pbo']:.2f} ({st['n_combinations']} CSCV combinations)"
+               if st["pbo_note"] == "" else f"PBO not computed: {st['pbo_note']}")
+        console.print(f"best point {st['best_point']} {st['best_params']}{tie}; over {st['n_points']} points x "
+                      f"{st['n_hours']} hourly returns ({st['basis']}): {dsr}; {pbo}")
     console.print(f"results: {paths['results']}  folds: {paths['folds']}  json: {paths['json']}")
 
 

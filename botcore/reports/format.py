@@ -45,7 +45,7 @@ SUMMARY_ROWS = (
     ("n_trades", "Trades", lambda x: f"{x:d}"),
     ("win_rate", "Win rate", fmt_pct),
     ("profit_factor", "Profit factor", fmt_ratio),
-    ("verdict", "Verdict (PF > 1.2 success, < 0.8 reassess)", str),
+    ("verdict", "Verdict (PF > 1.2 success, < 0.8 reassess; 30 trades needed)", str),
     ("expectancy_usd", "Expectancy per trade", fmt_money),
     ("payoff_ratio", "Payoff (avg win / avg loss)", fmt_ratio),
     ("net_pnl_usd", "Net P&L of closed trades", fmt_money),
@@ -54,7 +54,7 @@ SUMMARY_ROWS = (
     ("sortino", "Sortino (daily, x sqrt 365)", fmt_ratio),
     ("max_drawdown_pct", "Max drawdown", fmt_pct),
     ("max_drawdown_usd", "Max drawdown (USD)", lambda x: fmt_money(-x)),
-    ("fees_usd", "Fees paid", lambda x: fmt_money(-x)),
+    ("fees_usd", "Fees paid (+ paid, - rebate)", fmt_money),
     ("funding_usd", "Funding (+ received, - paid)", fmt_money),
     ("exposure", "Exposure (time-weighted notional / equity)", fmt_pct),
     ("trades_per_day", "Trades per day", fmt_ratio),
@@ -63,9 +63,36 @@ SUMMARY_ROWS = (
 )
 
 
+#: Headline keys whose value carries its bootstrap interval (``<key>_ci_low`` / ``<key>_ci_high``) and sample.
+_WITH_CI = {"win_rate": "trades", "profit_factor": "trades", "expectancy_usd": "trades", "sharpe": "daily returns"}
+
+
+def _with_evidence(summary: dict[str, Any], key: str, text: str, fmt: Any) -> str:
+    if key == "verdict" and summary.get("evidence_missing"):
+        return f"{text}: {summary['evidence_missing']}"
+    if key in ("sharpe", "sortino") and summary.get("annualised_note"):
+        return summary["annualised_note"]
+    if key in _WITH_CI and f"{key}_ci_low" in summary:
+        lo, hi = summary[f"{key}_ci_low"], summary[f"{key}_ci_high"]
+        n = summary.get("n_trades") if _WITH_CI[key] == "trades" else summary.get("n_days_returns")
+        level = f"{100 * summary.get('ci_level', 0.95):.0f}% CI"
+        ci = "n/a" if _bad(lo) or _bad(hi) else f"{fmt(lo)} .. {fmt(hi)}"
+        return f"{text} ({level} {ci}; n = {n} {_WITH_CI[key]})"
+    return text
+
+
 def summary_table(summary: dict[str, Any]) -> pd.DataFrame:
-    """Return the headline metrics as a two-column table (metric, value) of formatted strings."""
-    rows = [(label, fmt(summary[key])) for key, label, fmt in SUMMARY_ROWS if key in summary]
+    """Return the headline metrics as a two-column table (metric, value) of formatted strings.
+
+    Ratios carry their bootstrap interval and sample size; the verdict says what evidence is missing; an
+    annualised ratio not computed for want of daily returns shows why.
+    """
+    rows = [(label, _with_evidence(summary, key, fmt(summary[key]), fmt)) for key, label, fmt in SUMMARY_ROWS
+            if key in summary]
+    if "psr" in summary:
+        psr = summary["psr"]
+        rows.append(("Probabilistic Sharpe ratio (P(true Sharpe > 0))",
+                     summary.get("annualised_note") or f"{fmt_pct(psr)} (n = {summary.get('n_days_returns')} daily returns)"))
     return pd.DataFrame(rows, columns=["metric", "value"]).set_index("metric")
 
 

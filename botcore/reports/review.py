@@ -136,6 +136,9 @@ class ReviewData:
     meta: dict[str, Any]
     invariant: dict[str, Any]
     sectors: dict[str, str] = field(default_factory=dict)
+    lifetime_trades: int | None = None  # closed trades of the whole ledger up to the window's end
+    min_trades: int = metrics.MIN_TRADES  # closed trades in the window a verdict needs
+    burn_in_trades: int | None = None  # the sizing's min_trades_for_stats: the ledger's burn-in
 
     @property
     def days(self) -> float:
@@ -153,8 +156,12 @@ def _window(df: pd.DataFrame, col: str, start_ms: int, end_ms: int) -> pd.DataFr
 
 
 def load_review(ledger_path: str | os.PathLike, days: float = 7.0, end_ms: int | None = None, *,
-                settings: Any = None) -> ReviewData:
+                settings: Any = None, min_trades: int = metrics.MIN_TRADES) -> ReviewData:
     """Read the review window of a ledger (read-only, one snapshot); see the module docstring for the window.
+
+    ``min_trades``: closed trades in the window below which the verdict is "insufficient evidence"; the
+    burn-in is ``settings.sizing.min_trades_for_stats`` closed trades in the whole ledger (when ``settings``
+    is a :class:`~botcore.config.Settings`).
 
     Raises
     ------
@@ -176,8 +183,9 @@ def load_review(ledger_path: str | os.PathLike, days: float = 7.0, end_ms: int |
         floor = bounds.first_equity_ms if bounds.first_equity_ms is not None else bounds.first_any_ms
         if floor is not None and floor <= end_ms:
             start_ms = max(start_ms, floor)
-        with ledger.snapshot():  # only the window's rows are read
-            trades = ledger.trades(since_ms=start_ms)
+        with ledger.snapshot():  # only the window's rows are read, and the count of every closed trade
+            lifetime = ledger.trades()
+            trades = lifetime[lifetime["exit_ts_ms"] >= start_ms] if len(lifetime) else lifetime
             equity = ledger.equity(since_ms=start_ms)
             decisions = ledger.decisions(since_ms=start_ms)
             heartbeats = ledger.heartbeats(since_ms=start_ms)
@@ -196,7 +204,14 @@ def load_review(ledger_path: str | os.PathLike, days: float = 7.0, end_ms: int |
         decisions=_window(decisions, "ts_ms", start_ms, end_ms),
         heartbeats=_window(heartbeats, "ts_ms", start_ms, end_ms),
         params=params, meta=meta, invariant=invariant, sectors=universe_sectors(settings),
+        lifetime_trades=int((lifetime["exit_ts_ms"] <= end_ms).sum()) if len(lifetime) else 0,
+        min_trades=int(min_trades), burn_in_trades=_burn_in_trades(settings),
     )
+
+
+def _burn_in_trades(settings: Any) -> int | None:
+    sizing = getattr(settings, "sizing", None)
+    return int(sizing.min_trades_for_stats) if sizing is not None else None
 
 
 # --------------------------------------------------------------------------- the learning system's changes
@@ -436,7 +451,8 @@ def build_review(data: ReviewData, *, heartbeat_seconds: float = 20.0, missed_af
 
     trades = data.trades
     summary = metrics.summary(trades, data.equity, data.starting_equity_usd, start_ms=data.start_ms,
-                              end_ms=data.end_ms)
+                              end_ms=data.end_ms, min_trades=data.min_trades, lifetime_trades=data.lifetime_trades,
+                              burn_in_trades=data.burn_in_trades)
     ctx = trail.attach_entry_context(trades, data.decisions)
     if "regime" in trades.columns and trades["regime"].notna().any():  # trade rows that carry their own regime
         ctx["regime"] = trades["regime"].to_numpy(dtype=object)
@@ -445,10 +461,11 @@ def build_review(data: ReviewData, *, heartbeat_seconds: float = 20.0, missed_af
     return Review(
         data=data,
         summary=summary,
-        by_strategy=metrics.breakdown(trades, "strategy_id", name="strategy"),
-        by_symbol=metrics.breakdown(trades, "symbol"),
-        by_sector=metrics.breakdown(trades, metrics.sector_labels(trades["symbol"], data.sectors), name="sector"),
-        by_close_reason=metrics.breakdown(trades, close_names, name="close_reason"),
+        by_strategy=metrics.breakdown(trades, "strategy_id", name="strategy", min_trades=data.min_trades),
+        by_symbol=metrics.breakdown(trades, "symbol", min_trades=data.min_trades),
+        by_sector=metrics.breakdown(trades, metrics.sector_labels(trades["symbol"], data.sectors), name="sector",
+                                    min_trades=data.min_trades),
+        by_close_reason=metrics.breakdown(trades, close_names, name="close_reason", min_trades=data.min_trades),
         by_regime=trail.regime_breakdown(ctx),
         by_signal=trail.signal_breakdown(ctx),
         gates=trail.gate_blocks(data.decisions),
@@ -478,7 +495,7 @@ def alerts_in_window(meta: Mapping[str, Any], start_ms: int, end_ms: int) -> pd.
 
 
 def review_ledger(ledger_path: str | os.PathLike, days: float = 7.0, end_ms: int | None = None, *,
-                  settings: Any = None) -> Review:
+                  settings: Any = None, min_trades: int = metrics.MIN_TRADES) -> Review:
     """Load and build the review of a ledger in one call (heartbeat cadence from the configuration)."""
     heartbeat_seconds, missed_after = 20.0, 3
     try:
@@ -490,7 +507,7 @@ def review_ledger(ledger_path: str | os.PathLike, days: float = 7.0, end_ms: int
         settings = s
     except Exception as exc:  # an unreadable config only costs the defaults
         logger.warning("using default heartbeat cadence: %s", exc)
-    data = load_review(ledger_path, days, end_ms, settings=settings)
+    data = load_review(ledger_path, days, end_ms, settings=settings, min_trades=min_trades)
     return build_review(data, heartbeat_seconds=heartbeat_seconds, missed_after=missed_after)
 
 

@@ -17,12 +17,24 @@ truncated at ``t``; the warm-up is loaded from the store cut at the start.
 A loader that reads one row too far, or a step that keeps anything of the
 future, makes the two runs differ.
 
+Every audited bar must run the whole trading cycle in both runs (venue
+update, signals, regime, features, decide, submit, records): a bar the
+compiled loop skipped (it returns early when its record buffers could
+overflow), or a row the loader stamped at another time, raises
+:class:`AuditError` — a bar that did not run is never a pass.
+
 **Vectorised signal functions** (:func:`audit_signal_fn`): a function of a
 whole :class:`~botcore.signals.enums.SignalInputs` panel (e.g. the batch
-:func:`botcore.signals.engine.compute_signals` + ``aggregate``) is run once on
-the full panel and once per bar on the panel cut after that bar; its last
-row must equal the full run's row. A centred window or a ``shift(-1)`` is
-caught.
+:func:`botcore.signals.engine.compute_signals` + ``aggregate``, the path of
+learning, preflight and the cycle reports) is run once on the full panel and
+once per bar on the panel cut after that bar; its last row must equal the
+full run's row. A centred window or a ``shift(-1)`` is caught.
+:func:`audit_lookahead` audits this batch path over the same window too.
+
+**The store** (:func:`check_store`): every (kind, symbol) series read must be
+sorted, unique and, for interval kinds (candles, per-minute sums), stamped at
+the interval's open on its grid — such a row is known only at its close
+``ts + interval``, which is what the truncated store enforces.
 
 Every difference is a :class:`Violation` (bar, symbol, field, full value,
 truncated value); values compare bit for bit, NaN equal to NaN.
@@ -42,14 +54,25 @@ import pandas as pd
 from botcore.config.models import SIGNAL_NAMES, Settings
 from botcore.engine import nb as engine_nb
 from botcore.engine.backtest import resolve_window, restrict_settings
-from botcore.engine.enums import TRAIL_FULL, RowScalars
-from botcore.engine.inputs import BAR_MS, load_rows
+from botcore.engine import inputs as engine_inputs
+from botcore.engine.enums import TRAIL_FULL, Clock, RowScalars
+from botcore.engine.inputs import BAR_MS
 from botcore.engine.state import Engine, new_outputs
+from botcore.errors import BotcoreError
 from botcore.market.store import MARKET, Store, kind_spec
+from botcore.signals import engine as signals_engine
 
 logger = logging.getLogger(__name__)
 
 Loader = Callable[..., Any]  # load_rows(store, symbols, first_ms, last_ms, settings) -> BarRows
+
+
+class AuditError(BotcoreError):
+    """The audit could not check what it claims (a bar did not run, a probe returned the wrong rows)."""
+
+
+def _utc(ts_ms: int) -> str:
+    return pd.Timestamp(int(ts_ms), unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
 
 
 # --------------------------------------------------------------------------- truncated store
@@ -178,6 +201,7 @@ class Violation:
     field: str
     full: float
     truncated: float
+    note: str = ""
 
 
 @dataclass
@@ -190,10 +214,13 @@ class AuditReport:
     n_bars: int
     fields: tuple[str, ...]
     violations: list[Violation] = field(default_factory=list)
+    bars_run: dict[str, int] = field(default_factory=dict)  # path -> bars that ran the whole cycle
+    store_series: int = 0  # (kind, symbol) series checked by check_store
 
     @property
     def ok(self) -> bool:
-        return not self.violations
+        """No violation, and every audited bar ran on every path."""
+        return not self.violations and all(v == self.n_bars for v in self.bars_run.values())
 
     @property
     def n_checked(self) -> int:
@@ -202,9 +229,9 @@ class AuditReport:
 
     def table(self) -> pd.DataFrame:
         """Return the violations as a table (bar time UTC, symbol, field, full, truncated)."""
-        rows = [(pd.Timestamp(v.ts_ms, unit="ms", tz="UTC"), v.symbol, v.field, v.full, v.truncated)
+        rows = [(pd.Timestamp(v.ts_ms, unit="ms", tz="UTC"), v.symbol, v.field, v.full, v.truncated, v.note)
                 for v in self.violations]
-        return pd.DataFrame(rows, columns=["bar", "symbol", "field", "full", "truncated"])
+        return pd.DataFrame(rows, columns=["bar", "symbol", "field", "full", "truncated", "note"])
 
     def by_field(self) -> pd.DataFrame:
         """Return one row per (symbol, field) with the first bar and the count of its violations."""
@@ -215,8 +242,42 @@ class AuditReport:
         return pd.DataFrame({"first_bar": g["bar"].min(), "n": g.size()}).reset_index()
 
     def merge(self, other: "AuditReport") -> "AuditReport":
+        """Join the report of another path over the same bars (its fields and bar counts added)."""
+        if other.n_bars != self.n_bars:
+            raise AuditError(f"merge: {other.n_bars} bars audited on {', '.join(other.bars_run)} vs {self.n_bars}")
+        violations = sorted(self.violations + other.violations, key=lambda v: (v.ts_ms, v.symbol, v.field))
         return AuditReport(self.symbols, self.start_ms, self.end_ms, self.n_bars, self.fields + other.fields,
-                           self.violations + other.violations)
+                           violations, {**self.bars_run, **other.bars_run}, self.store_series + other.store_series)
+
+
+# --------------------------------------------------------------------------- the store
+
+
+def check_store(frames: Mapping[tuple[str, str], pd.DataFrame]) -> list[Violation]:
+    """Check every (kind, symbol) series: time stamps sorted, unique and, for interval kinds, on the interval's grid.
+
+    An interval row (a candle, a per-minute sum) is stamped at its open and known only at its close
+    (``ts + interval``); a stamp off the grid means the importer stamped it elsewhere (e.g. at the close, or
+    mid-bar), and the audit cannot vouch for when it was known. One :class:`Violation` per problem and series
+    (field ``store.<kind>.ts``, the first offending row's time, the count in ``full``).
+    """
+    out: list[Violation] = []
+    for (kind, sym), df in frames.items():
+        ts = df["ts"].to_numpy(np.int64)
+        if len(ts) < 1:
+            continue
+        step = np.diff(ts)
+        interval = kind_spec(kind).interval_ms
+        checks = [("unsorted", np.flatnonzero(step < 0) + 1, "time stamps go back"),
+                  ("duplicate", np.flatnonzero(step == 0) + 1, "time stamp repeated")]
+        if interval > 0:
+            checks.append(("misaligned", np.flatnonzero(ts % interval != 0),
+                           f"not on the {interval // 1000}s grid: interval rows are stamped at their open"))
+        for name, bad, why in checks:
+            if len(bad):
+                out.append(Violation(int(ts[bad[0]]), sym, f"store.{kind}.ts", float(len(bad)), float("nan"),
+                                     f"{name}: {len(bad)} row(s), {why}"))
+    return out
 
 
 def _compare(full: Mapping[str, np.ndarray], trunc: Mapping[str, np.ndarray], times: np.ndarray,
@@ -287,18 +348,34 @@ def _capture(rows: Any, k: int, eng: Engine, out: dict[str, np.ndarray], t: int)
 
 
 def _run_engine(settings: Settings, params_overrides: Mapping[str, Any] | None, run_seed: int, warm_rows: Any,
-                bar_rows: Callable[[int], Any], n_bars: int, start_ms: int) -> dict[str, np.ndarray]:
+                bar_rows: Callable[[int], Any], n_bars: int, start_ms: int, path: str) -> dict[str, np.ndarray]:
+    """Step the compiled trading cycle bar by bar, keeping every :data:`ENGINE_FIELDS` value.
+
+    Raises :class:`AuditError` when a bar did not run the whole cycle (the loop returned early, the trading
+    cycle counter did not advance) or the loader's row is stamped at another time than the bar.
+    """
     eng = Engine(settings, run_seed=run_seed, params_overrides=params_overrides)
     n = len(eng.symbols)
     if warm_rows is not None and len(warm_rows):
         eng.warm_up(warm_rows.ts_ms, warm_rows.ohlcv, warm_rows.book, warm_rows.scalars)
     eng.align_regime_phase(start_ms)
-    buf = new_outputs(n, 1, full_trail=True)
+    buf = new_outputs(n, 2, full_trail=True)  # the loop wants room for one bar's worst case (2 rows a symbol)
     values = {name: np.full((n_bars, n), np.nan) for name in ENGINE_FIELDS}
+    clock = eng.state.clock
     for t in range(n_bars):
+        t_ms = start_ms + t * BAR_MS
         rows, k = bar_rows(t)
-        engine_nb.run_bars_nb(rows.ts_ms, rows.ohlcv, rows.book, rows.scalars, k, k + 1, True, eng.state, eng.cfg,
-                              eng.scratch, eng.params, eng.run_seed, TRAIL_FULL, 1, buf)
+        if not 0 <= k < len(rows.ts_ms) or int(rows.ts_ms[k]) != t_ms:
+            got = _utc(rows.ts_ms[k]) if 0 <= k < len(rows.ts_ms) else "no row"
+            raise AuditError(f"look-ahead audit ({path} run): the loader gave {got} for the bar at {_utc(t_ms)}; "
+                             "it must return one row per cycle time")
+        cycles = int(clock[Clock.cycles])
+        ran = engine_nb.run_bars_nb(rows.ts_ms, rows.ohlcv, rows.book, rows.scalars, k, k + 1, True, eng.state,
+                                    eng.cfg, eng.scratch, eng.params, eng.run_seed, TRAIL_FULL, 1, buf)
+        if ran != k + 1 or int(clock[Clock.cycles]) != cycles + 1 or int(clock[Clock.last_venue_ms]) != t_ms:
+            raise AuditError(f"look-ahead audit ({path} run): the bar at {_utc(t_ms)} did not run the whole "
+                             f"trading cycle (loop returned {ran}, expected {k + 1}; cycles {cycles} -> "
+                             f"{int(clock[Clock.cycles])}); nothing after it was checked")
         _capture(rows, k, eng, values, t)
         c = buf.counts
         orders = buf.orders[: c[0]]
@@ -321,12 +398,13 @@ def audit_lookahead(
     warmup_bars: int = 1_440,
     run_seed: int = 0,
     params_overrides: Mapping[str, Any] | None = None,
-    loader: Loader = load_rows,
+    loader: Loader | None = None,
+    batch: bool = True,
     max_per_field: int = 50,
     light_frames: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> AuditReport:
-    """Audit the engine path (loader, signals, regime, features, decide) for look-ahead over a window.
+    """Audit the store, the engine path (loader, signals, regime, features, decide) and the batch signals over a window.
 
     Parameters
     ----------
@@ -339,18 +417,25 @@ def audit_lookahead(
     bars : int, optional
         Audit at most this many bars from the start.
     warmup_bars : int
-        History fed before ``start`` (both runs).
-    loader : callable
+        History fed before ``start`` (both runs; the batch path's panel starts there too).
+    loader : callable, optional
         ``loader(store, symbols, first_ms, last_ms, settings) -> BarRows`` (default: the engine's
-        :func:`~botcore.engine.inputs.load_rows`); swap it to audit another loader.
+        :func:`~botcore.engine.inputs.load_rows`, looked up at call time); swap it to audit another loader.
+    batch : bool
+        Also audit the batch path (:func:`batch_signals_fn` over :func:`~botcore.signals.engine.load_inputs`).
     max_per_field : int
         Violations kept per (symbol, field); the first bar of each is always kept.
     light_frames : bool
         The store hands the loader :class:`LightFrame` instead of DataFrames (about 50x faster per read;
         False for a loader that needs the whole pandas interface).
+    progress : callable, optional
+        ``progress(done, total)`` after each bar of each path.
+
+    Raises :class:`AuditError` when a bar did not run the whole cycle on a path.
     """
     store = data if isinstance(data, Store) else Store(data)
     settings = restrict_settings(settings, symbols)
+    load = loader or engine_inputs.load_rows
     syms = tuple(a.symbol for a in settings.universe.enabled)
     window = resolve_window(store, syms, start_ms, end_ms, warmup_bars)
     end = window.end_ms if bars is None else min(window.end_ms, window.start_ms + (int(bars) - 1) * BAR_MS)
@@ -358,29 +443,42 @@ def audit_lookahead(
     lookback = 3 * 86_400_000  # staleness limits are far below this
     mem = TruncatedStore.load(store, syms, window.warmup_ms - lookback, end + lookback).with_light_frames(light_frames)
     has_warm = window.start_ms > window.warmup_ms
+    total = n_bars * (2 if batch else 1)
+    report_progress = progress or (lambda done, total: None)
+    store_violations = check_store(mem._frames)
 
     # full: the whole store, one load
     full_store = mem.at(None)
-    warm_full = loader(full_store, syms, window.warmup_ms, window.start_ms - BAR_MS, settings) if has_warm else None
-    rows_full = loader(full_store, syms, window.start_ms, end, settings)
+    warm_full = load(full_store, syms, window.warmup_ms, window.start_ms - BAR_MS, settings) if has_warm else None
+    rows_full = load(full_store, syms, window.start_ms, end, settings)
     full = _run_engine(settings, params_overrides, run_seed, warm_full, lambda t: (rows_full, t), n_bars,
-                       window.start_ms)
+                       window.start_ms, "full")
 
     # truncated: the warm-up from the store cut at the start, each bar from the store cut at that bar
-    warm_cut = (loader(mem.at(window.start_ms - BAR_MS), syms, window.warmup_ms, window.start_ms - BAR_MS, settings)
+    warm_cut = (load(mem.at(window.start_ms - BAR_MS), syms, window.warmup_ms, window.start_ms - BAR_MS, settings)
                 if has_warm else None)
-    report_progress = progress or (lambda done, total: None)
 
     def bar_rows(t: int) -> tuple[Any, int]:
         cut = window.start_ms + t * BAR_MS
-        report_progress(t + 1, n_bars)
-        return loader(mem.at(cut), syms, cut, cut, settings), 0
+        report_progress(t + 1, total)
+        return load(mem.at(cut), syms, cut, cut, settings), 0
 
-    trunc = _run_engine(settings, params_overrides, run_seed, warm_cut, bar_rows, n_bars, window.start_ms)
+    trunc = _run_engine(settings, params_overrides, run_seed, warm_cut, bar_rows, n_bars, window.start_ms,
+                        "truncated")
     times = window.start_ms + BAR_MS * np.arange(n_bars, dtype=np.int64)
-    violations = _compare(full, trunc, times, syms, max_per_field)
+    violations = store_violations + _compare(full, trunc, times, syms, max_per_field)
     violations.sort(key=lambda v: (v.ts_ms, v.symbol, v.field))
-    return AuditReport(syms, window.start_ms, end, n_bars, ENGINE_FIELDS, violations)
+    report = AuditReport(syms, window.start_ms, end, n_bars, ENGINE_FIELDS, violations, {"engine": n_bars},
+                         len(mem._frames))
+    if not batch:
+        return report
+    # the batch path: its panel's rows are the bar opens; the bar closing at a cycle time t opens at t - 1m
+    grid, inputs = signals_engine.load_inputs(store, syms, window.warmup_ms - BAR_MS, end, settings.signals)
+    first = int(np.searchsorted(grid, window.start_ms - BAR_MS))
+    batch_report = audit_signal_fn(batch_signals_fn(settings), inputs, syms, grid + BAR_MS, first,
+                                   max_per_field=max_per_field,
+                                   progress=lambda done, _n: report_progress(n_bars + done, total), prefix="batch.")
+    return report.merge(batch_report)
 
 
 # --------------------------------------------------------------------------- vectorised functions
@@ -389,12 +487,11 @@ SignalFn = Callable[[Any], Mapping[str, np.ndarray]]
 
 
 def batch_signals_fn(settings: Settings) -> SignalFn:
-    """Return the production batch path as an audit probe: ``compute_signals`` then ``aggregate``."""
-    from botcore.signals.engine import aggregate, compute_signals
+    """Return the production batch path as an audit probe: ``compute_signals`` then ``aggregate`` (looked up per call)."""
 
     def fn(inputs: Any) -> dict[str, np.ndarray]:
-        out = compute_signals(inputs, n_threads=1)
-        agg = aggregate(out, settings.signals)
+        out = signals_engine.compute_signals(inputs, n_threads=1)
+        agg = signals_engine.aggregate(out, settings.signals)
         values: dict[str, np.ndarray] = {}
         for s, name in enumerate(SIGNAL_NAMES):
             values[f"signal.{name}.score"] = out.score[:, :, s]
@@ -402,6 +499,7 @@ def batch_signals_fn(settings: Settings) -> SignalFn:
             values[f"signal.{name}.status"] = out.status[:, :, s]
         values["aggregate.conviction"] = agg.conviction
         values["aggregate.direction"] = agg.direction
+        values["aggregate.tradable"] = agg.tradable
         return values
 
     return fn
@@ -412,25 +510,47 @@ def _cut_inputs(inputs: Any, n: int) -> Any:
 
 
 def audit_signal_fn(fn: SignalFn, inputs: Any, symbols: Sequence[str], times: np.ndarray, first: int,
-                    max_per_field: int = 50) -> AuditReport:
+                    max_per_field: int = 50, progress: Callable[[int, int], None] | None = None,
+                    prefix: str = "") -> AuditReport:
     """Audit a vectorised function of a whole input panel: row ``t`` of ``fn(inputs)`` vs the last row of ``fn(inputs[:t+1])``.
 
     ``inputs`` is a NamedTuple of ``(n_bars, ...)`` arrays (e.g. :class:`SignalInputs`), ``times`` its
-    bar times; bars ``first ..`` are audited (the earlier ones are history).
+    bar times (as reported); bars ``first ..`` are audited (the earlier ones are history). Every call must
+    return one row per input row for every field, else :class:`AuditError` (a bar it did not compute is
+    never a pass). ``prefix`` is put before the field names (e.g. ``"batch."``).
     """
     n_total = len(times)
-    full = {k: np.asarray(v, dtype=np.float64) for k, v in fn(inputs).items()}
+    if not 0 <= first < n_total:
+        raise AuditError(f"audit_signal_fn: first={first} is outside the {n_total} bars of the panel")
+
+    def call(panel: Any, n: int, at: int) -> dict[str, np.ndarray]:
+        got = {k: np.asarray(v, dtype=np.float64) for k, v in fn(panel).items()}
+        bad = [k for k, v in got.items() if v.ndim < 1 or v.shape[0] != n]
+        if not got or bad:
+            raise AuditError(f"look-ahead audit (batch): at the bar {_utc(times[at])} the function returned "
+                             f"{'nothing' if not got else ', '.join(bad) + ' without one row per bar'} "
+                             f"for {n} input rows")
+        return got
+
+    full = call(inputs, n_total, n_total - 1)
     n_bars = n_total - first
     trunc = {k: np.full((n_bars,) + v.shape[1:], np.nan) for k, v in full.items()}
+    report_progress = progress or (lambda done, total: None)
     for t in range(first, n_total):
-        last = fn(_cut_inputs(inputs, t + 1))
+        last = call(_cut_inputs(inputs, t + 1), t + 1, t)
+        if set(last) != set(full):
+            raise AuditError(f"look-ahead audit (batch): at the bar {_utc(times[t])} the function returned the "
+                             f"fields {sorted(last)}, not {sorted(full)}")
         for k, v in last.items():
-            trunc[k][t - first] = np.asarray(v, dtype=np.float64)[-1]
-    full = {k: v[first:] for k, v in full.items()}
+            trunc[k][t - first] = v[-1]
+        report_progress(t - first + 1, n_bars)
+    full = {f"{prefix}{k}": v[first:] for k, v in full.items()}
+    trunc = {f"{prefix}{k}": v for k, v in trunc.items()}
     violations = _compare(full, trunc, np.asarray(times[first:]), symbols, max_per_field)
     violations.sort(key=lambda v: (v.ts_ms, v.symbol, v.field))
-    return AuditReport(tuple(symbols), int(times[first]), int(times[-1]), n_bars, tuple(full), violations)
+    return AuditReport(tuple(symbols), int(times[first]), int(times[-1]), n_bars, tuple(full), violations,
+                       {prefix.rstrip(".") or "batch": n_bars})
 
 
-__all__ = ["AuditReport", "ENGINE_FIELDS", "TruncatedStore", "Violation", "audit_lookahead", "audit_signal_fn",
-           "batch_signals_fn"]
+__all__ = ["AuditError", "AuditReport", "ENGINE_FIELDS", "TruncatedStore", "Violation", "audit_lookahead",
+           "audit_signal_fn", "batch_signals_fn", "check_store"]

@@ -12,10 +12,11 @@ Two directions:
   ledger's minus funding.
 - **signals -> both simulators**: :func:`run_signals_botcore` runs entry/exit
   arrays through :func:`botcore.research.nb.simulate_signals_nb` (the
-  botcore fill kernel, close-price fills, taker fee) and
-  :func:`run_signals_vbt` through ``vbt.Portfolio.from_signals`` with the
-  same size, fee and direction; :func:`compare_trades` says where they differ
-  (nothing, for the same signals: ``tests/test_research_vbt.py``).
+  botcore fill kernel, close-price fills, taker fee, stop loss, take profit,
+  trailing stop, slippage) and :func:`run_signals_vbt` through
+  ``vbt.Portfolio.from_signals`` with the same size, fee, direction, stops
+  and slippage; :func:`compare_trades` says where they differ (nothing, for
+  the same signals: ``tests/test_research_vbt.py``).
 
 :func:`ema_cross_signals` makes a simple EMA-cross signal pair to feed them.
 """
@@ -90,27 +91,52 @@ def _direction(direction: str) -> int:
     return _DIRECTIONS[direction]
 
 
+def _ohlc(close_df: pd.DataFrame, name: str, a: Any) -> np.ndarray:
+    if a is None:
+        return np.full(close_df.shape, np.nan)
+    arr = _panel(name, a, close_df)
+    if arr.shape != close_df.shape:
+        raise ValueError(f"{name}: shape {arr.shape} differs from close {close_df.shape}")
+    return np.ascontiguousarray(arr.to_numpy(np.float64))
+
+
 def run_signals_botcore(close: Any, entries: Any, exits: Any, *, size_base: float | Any = 1.0, fee_rate: float = 0.0006,
-                        direction: str = "longonly") -> pd.DataFrame:
-    """Run entry/exit signals through the botcore simulator; return its trades (:data:`TRADE_COLUMNS`)."""
-    _, c, e, x, size = _inputs(close, entries, exits, size_base)
-    recs = simulate_signals_nb(c, e, x, size, float(fee_rate), _direction(direction))
+                        direction: str = "longonly", open: Any = None, high: Any = None, low: Any = None,
+                        sl_stop: float = np.nan, tp_stop: float = np.nan, sl_trail: bool = False,
+                        slippage: float = 0.0) -> pd.DataFrame:
+    """Run entry/exit signals through the botcore simulator; return its trades (:data:`TRADE_COLUMNS`).
+
+    Stops (``sl_stop``, ``tp_stop`` as fractions, ``sl_trail``) read ``open``/``high``/``low``; ``slippage``
+    moves every fill against the order (:mod:`botcore.research.nb`).
+    """
+    close_df, c, e, x, size = _inputs(close, entries, exits, size_base)
+    recs = simulate_signals_nb(c, e, x, size, float(fee_rate), _direction(direction), _ohlc(close_df, "open", open),
+                               _ohlc(close_df, "high", high), _ohlc(close_df, "low", low), float(sl_stop),
+                               float(tp_stop), bool(sl_trail), float(slippage))
     return pd.DataFrame.from_records(recs, columns=list(sim_trade_dt.names))[TRADE_COLUMNS]
 
 
 def run_signals_vbt(close: Any, entries: Any, exits: Any, *, size_base: float | Any = 1.0, fee_rate: float = 0.0006,
-                    direction: str = "longonly", init_cash: float = 1e12) -> Any:
-    """Run the same signals through ``vbt.Portfolio.from_signals`` (fixed base size, close fills, proportional fee)."""
+                    direction: str = "longonly", init_cash: float = 1e12, open: Any = None, high: Any = None,
+                    low: Any = None, sl_stop: float = np.nan, tp_stop: float = np.nan, sl_trail: bool = False,
+                    slippage: float = 0.0) -> Any:
+    """Run the same signals through ``vbt.Portfolio.from_signals`` (fixed base size, close fills, proportional fee,
+    stops from the entry close filled as stop-market orders, slippage)."""
     import vectorbt as vbt
 
     close_df, c, e, x, size = _inputs(close, entries, exits, size_base)
     _direction(direction)
+
+    def frame(a: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(a, index=close_df.index, columns=close_df.columns)
+
     return vbt.Portfolio.from_signals(
-        pd.DataFrame(c, index=close_df.index, columns=close_df.columns),
-        pd.DataFrame(e, index=close_df.index, columns=close_df.columns),
-        pd.DataFrame(x, index=close_df.index, columns=close_df.columns),
+        frame(c), frame(e), frame(x),
         size=size[None, :], size_type="amount", fees=float(fee_rate), direction=direction, accumulate=False,
-        init_cash=float(init_cash), freq="1min",
+        init_cash=float(init_cash), freq="1min", open=frame(_ohlc(close_df, "open", open)),
+        high=frame(_ohlc(close_df, "high", high)), low=frame(_ohlc(close_df, "low", low)), sl_stop=float(sl_stop),
+        sl_trail=bool(sl_trail), tp_stop=float(tp_stop), slippage=float(slippage), stop_entry_price="close",
+        stop_exit_price="stopmarket", upon_stop_exit="close",
     )
 
 
