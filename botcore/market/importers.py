@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from botcore.errors import DataError
-from botcore.market.store import BOOK_LEVELS, CANDLE_COLUMNS, CANDLE_KINDS, book_columns
+from botcore.market.store import BOOK_LEVELS, CANDLE_COLUMNS, CANDLE_KINDS, TS_MAX_MS, TS_MIN_MS, book_columns
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,25 @@ def _require_columns(df: pd.DataFrame, columns: Iterable[str], source: Path | st
             raise _fail(source, col, f"column missing (have {list(df.columns)})")
 
 
+def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
+    """``pd.read_csv`` whose every failure (empty file, bad quoting, bad bytes) names the file."""
+    try:
+        return pd.read_csv(path, **kwargs)
+    except pd.errors.EmptyDataError:
+        raise _fail(path, "file", "empty: no header and no rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
+        raise _fail(path, "file", f"not a readable CSV ({exc})") from None
+
+
+def _check_ts_range(ms: np.ndarray, source: Path | str, field: str) -> np.ndarray:
+    """Raise unless every epoch-ms time lies in 2000-2100 (outside it the unit or the value is wrong)."""
+    bad = (ms < TS_MIN_MS) | (ms >= TS_MAX_MS)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise _fail(source, field, f"time {ms[row]!r} at row {row} is outside 2000-2100 as epoch milliseconds")
+    return ms
+
+
 def _numeric(values: pd.Series, source: Path | str, field: str) -> np.ndarray:
     """Return ``values`` as float64, raising on text, missing or infinite values."""
     out = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
@@ -98,7 +117,7 @@ def _datetimes_to_ms(values: pd.Series, source: Path | str, field: str) -> np.nd
         ms = _numeric(values, source, field)
         if (ms < 1e11).any():  # seconds, not milliseconds: before 1973 in ms
             raise _fail(source, field, "numeric timestamps must be epoch milliseconds")
-        return ms.astype("int64")
+        return _check_ts_range(ms, source, field).astype("int64")
     try:
         parsed = pd.to_datetime(values, utc=True, format="ISO8601")
     except (ValueError, TypeError) as exc:
@@ -106,7 +125,7 @@ def _datetimes_to_ms(values: pd.Series, source: Path | str, field: str) -> np.nd
     if parsed.isna().any():
         row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
         raise _fail(source, field, f"missing timestamp at row {row}")
-    return parsed.dt.as_unit("ms").astype("int64").to_numpy()
+    return _check_ts_range(parsed.dt.as_unit("ms").astype("int64").to_numpy(), source, field)
 
 
 def _finish(ts_ms: np.ndarray, columns: dict[str, np.ndarray], source: Path | str) -> pd.DataFrame:
@@ -309,10 +328,7 @@ def read_exchange_csv(path: Path, volume_unit: Literal["base", "quote"] = "quote
     an approximation that prices the whole bar's volume at its close.
     """
     path = Path(path)
-    try:
-        df = pd.read_csv(path)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise _fail(path, "file", f"not a readable CSV ({exc})") from None
+    df = _read_csv(path)
     _require_columns(df, ("timestamp", *CANDLE_COLUMNS), path)
     ts_ms = _datetimes_to_ms(df["timestamp"], path, "timestamp")
     ohlcv = {c: _numeric(df[c], path, c) for c in CANDLE_COLUMNS}
@@ -345,17 +361,14 @@ def read_pandas_json(path: Path) -> Frames:
 def read_funding_csv(path: Path) -> Frames:
     """Read a headerless funding CSV of ``YYYYMMDD HH:MM:SS,rate`` lines (UTC)."""
     path = Path(path)
-    try:
-        df = pd.read_csv(path, header=None, names=["time", "rate"], dtype={"time": str})
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise _fail(path, "file", f"not a readable CSV ({exc})") from None
+    df = _read_csv(path, header=None, names=["time", "rate"], dtype={"time": str})
     if df.empty:
         raise _fail(path, "rows", "file holds no funding rates")
     parsed = pd.to_datetime(df["time"], format="%Y%m%d %H:%M:%S", utc=True, errors="coerce")
     if parsed.isna().any():
         row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
         raise _fail(path, "time", f"expected 'YYYYMMDD HH:MM:SS' at line {row + 1}, got {df['time'].iloc[row]!r}")
-    ts_ms = parsed.dt.as_unit("ms").astype("int64").to_numpy()
+    ts_ms = _check_ts_range(parsed.dt.as_unit("ms").astype("int64").to_numpy(), path, "time")
     return funding_frame(ts_ms, _numeric(df["rate"], path, "rate"), path)
 
 
@@ -368,10 +381,7 @@ def read_trades_csv(path: Path, contract_size: float = 1.0) -> Frames:
     """
     path = Path(path)
     _check_contract_size(contract_size, path)
-    try:
-        df = pd.read_csv(path)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise _fail(path, "file", f"not a readable CSV ({exc})") from None
+    df = _read_csv(path)
     _require_columns(df, ("timestamp", "side", "amount"), path)
     if df.empty:
         raise _fail(path, "rows", "file holds no trades")
@@ -395,19 +405,34 @@ def _check_contract_size(contract_size: float, source: Path | str) -> None:
 # --------------------------------------------------------------------------- Binance USDT-M raw feed
 
 
+def parse_levels(raw: object, source: Path | str, field: str) -> list[tuple[float, float]]:
+    """Return ``[[price, qty], ...]`` (numbers or numeric strings) as floats: price > 0, qty >= 0, both finite."""
+    if not isinstance(raw, list):
+        raise _fail(source, field, f"expected a list of [price, quantity] levels, got {type(raw).__name__}")
+    out = []
+    for i, level in enumerate(raw):
+        try:
+            price, size = (float(x) for x in level) if isinstance(level, list) and len(level) == 2 else (np.nan, np.nan)
+        except (TypeError, ValueError):
+            price = size = np.nan
+        if not (np.isfinite(price) and price > 0 and np.isfinite(size) and size >= 0):
+            raise _fail(source, f"{field}[{i}]", f"expected [price > 0, quantity >= 0] as numbers, got {level!r}")
+        out.append((price, size))
+    return out
+
+
 class OrderBook:
     """A price-level order book replayed from a REST snapshot and depth diffs (sizes as the feed gives them)."""
 
-    def __init__(self, bids: Iterable[tuple[str, str]], asks: Iterable[tuple[str, str]]) -> None:
+    def __init__(self, bids: Iterable[tuple[float, float]], asks: Iterable[tuple[float, float]]) -> None:
         self.bids: dict[float, float] = {}
         self.asks: dict[float, float] = {}
         self.apply(bids, asks)
 
-    def apply(self, bids: Iterable[tuple[str, str]], asks: Iterable[tuple[str, str]]) -> None:
-        """Set each level's quantity; a zero quantity removes the level."""
+    def apply(self, bids: Iterable[tuple[float, float]], asks: Iterable[tuple[float, float]]) -> None:
+        """Set each level's quantity (levels from :func:`parse_levels`); a zero quantity removes the level."""
         for levels, side in ((bids, self.bids), (asks, self.asks)):
-            for px, qty in levels:
-                price, size = float(px), float(qty)
+            for price, size in levels:
                 if size == 0.0:
                     side.pop(price, None)
                 else:
@@ -481,19 +506,23 @@ def _read_binance_feed(path: Path) -> _Feed:
                     continue
                 try:
                     msg = json.loads(payload)
-                except json.JSONDecodeError as exc:
+                except (json.JSONDecodeError, RecursionError) as exc:
                     raise _fail(path, f"line {line_no}", f"not '<receive ns> <json>' ({exc})") from None
+                if not isinstance(msg, dict):
+                    raise _fail(path, f"line {line_no}", f"expected a JSON object, got {type(msg).__name__}")
                 if "lastUpdateId" in msg and "stream" not in msg:
                     if snapshot is not None:
                         log.warning("%s: line %d: second depth snapshot ignored", path, line_no)
                     else:
                         snapshot = msg
                     continue
-                stream, data = msg.get("stream", ""), msg.get("data")
+                stream, data = str(msg.get("stream", "")), msg.get("data")
                 if not isinstance(data, dict):
                     raise _fail(path, f"line {line_no}", "message has no 'data' object")
                 data["_line"] = line_no
                 if isinstance(data.get("E"), int):
+                    if not TS_MIN_MS <= data["E"] < TS_MAX_MS:
+                        raise _fail(path, f"line {line_no}: E", f"event time {data['E']} is outside 2000-2100 as epoch milliseconds")
                     first_ms, last_ms = min(first_ms, data["E"]), max(last_ms, data["E"])
                 if "@depth" in stream:
                     diffs.append(data)
@@ -529,8 +558,12 @@ def replay_book_minutes(
     -------
     (ts_ms, [(bids, asks)], last_update_id) per boundary, top ``levels`` each.
     """
-    last_update_id = int(snapshot["lastUpdateId"])
-    book = OrderBook(snapshot.get("bids", []), snapshot.get("asks", []))
+    try:
+        last_update_id = int(snapshot["lastUpdateId"])
+        snapshot_ms = int(snapshot["E"]) if "E" in snapshot else None
+    except (TypeError, ValueError, OverflowError):
+        raise _fail(source, "snapshot: lastUpdateId/E", "depth snapshot ids and time must be integers") from None
+    book = OrderBook(parse_levels(snapshot.get("bids", []), source, "snapshot: bids"), parse_levels(snapshot.get("asks", []), source, "snapshot: asks"))
     times: list[int] = []
     tops: list[tuple[list, list]] = []
     update_ids: list[int] = []
@@ -539,8 +572,8 @@ def replay_book_minutes(
     for diff in diffs:
         try:
             first_id, final_id, event_ms = int(diff["U"]), int(diff["u"]), int(diff["E"])
-        except (KeyError, TypeError, ValueError):
-            raise _fail(source, f"line {diff.get('_line')}: U/u/E", "depth diff lacks update ids or event time") from None
+        except (KeyError, TypeError, ValueError, OverflowError):
+            raise _fail(source, f"line {diff.get('_line')}: U/u/E", "depth diff lacks integer update ids or event time") from None
         if prev_u is None:
             if final_id < last_update_id:
                 continue  # older than the snapshot
@@ -550,15 +583,16 @@ def replay_book_minutes(
                     f"line {diff.get('_line')}: U",
                     f"first diff after the snapshot starts at {first_id} > lastUpdateId+1 = {last_update_id + 1}: updates lost",
                 )
-            next_boundary = -(-max(event_ms, int(snapshot.get("E", event_ms))) // MINUTE_MS) * MINUTE_MS
-        elif int(diff.get("pu", -1)) != prev_u:
+            next_boundary = -(-max(event_ms, snapshot_ms or event_ms) // MINUTE_MS) * MINUTE_MS
+        elif diff.get("pu") != prev_u:
             raise _fail(source, f"line {diff.get('_line')}: pu", f"{diff.get('pu')} != previous u {prev_u}: the diff stream has a gap")
         while next_boundary is not None and event_ms > next_boundary:
             times.append(next_boundary)
             tops.append(book.top(levels))
             update_ids.append(prev_u if prev_u is not None else last_update_id)
             next_boundary += MINUTE_MS
-        book.apply(diff.get("b", []), diff.get("a", []))
+        line = f"line {diff.get('_line')}"
+        book.apply(parse_levels(diff.get("b", []), source, f"{line}: b"), parse_levels(diff.get("a", []), source, f"{line}: a"))
         prev_u = final_id
         if next_boundary is not None and event_ms == next_boundary:
             times.append(next_boundary)
@@ -594,7 +628,10 @@ def _check_books(book: pd.DataFrame, update_ids: list[int], tickers: _Tickers, s
         ticker = tickers.last_at_or_before(update_id)
         if ticker is None:
             continue
-        best = (float(ticker["b"]), float(ticker["a"]))
+        try:
+            best = (float(ticker["b"]), float(ticker["a"]))
+        except (KeyError, TypeError, ValueError):
+            raise _fail(source, f"line {ticker.get('_line')}: bookTicker", "best bid 'b' and ask 'a' must be numbers") from None
         replayed = (float(book["bid_px_1"].iloc[row]), float(book["ask_px_1"].iloc[row]))
         if best != replayed:
             raise _fail(
@@ -602,6 +639,21 @@ def _check_books(book: pd.DataFrame, update_ids: list[int], tickers: _Tickers, s
                 f"line {ticker.get('_line')}: bookTicker",
                 f"best bid/ask {best} != replayed {replayed} at update id {update_id}",
             )
+
+
+def _trade_columns(trades: list[dict], source: Path | str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Trade time ``T`` (ms), size ``q`` (> 0) and taker-bought flag (``not m``) of each trade message."""
+    trade_ms = np.empty(len(trades), "int64")
+    qty = np.empty(len(trades), "float64")
+    for i, trade in enumerate(trades):
+        try:
+            trade_ms[i], qty[i] = int(trade["T"]), float(trade["q"])
+            maker_flag = trade["m"]
+        except (KeyError, TypeError, ValueError, OverflowError):
+            raise _fail(source, f"line {trade.get('_line')}: T/q/m", "trade needs integer time T, size q and buyer-is-maker flag m") from None
+        if not (TS_MIN_MS <= trade_ms[i] < TS_MAX_MS and np.isfinite(qty[i]) and qty[i] > 0 and isinstance(maker_flag, bool)):
+            raise _fail(source, f"line {trade.get('_line')}: T/q/m", f"time {trade['T']!r}, size {trade['q']!r} or flag {maker_flag!r} out of range")
+    return trade_ms, qty, np.array([not t["m"] for t in trades], dtype=bool)
 
 
 def read_binance_feed(path: Path, contract_size: float = 1.0, levels: int = BOOK_LEVELS) -> Frames:
@@ -624,12 +676,7 @@ def read_binance_feed(path: Path, contract_size: float = 1.0, levels: int = BOOK
     _check_books(book, update_ids, feed.tickers, path)
     frames: Frames = {"book": book}
     if feed.trades:
-        try:
-            trade_ms = np.array([int(t["T"]) for t in feed.trades], dtype="int64")
-            qty = np.array([float(t["q"]) for t in feed.trades], dtype="float64")
-            is_buy = np.array([not bool(t["m"]) for t in feed.trades], dtype=bool)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise _fail(path, f"trade {exc}", "trade message lacks T, q or m") from None
+        trade_ms, qty, is_buy = _trade_columns(feed.trades, path)
         frames["taker"] = taker_per_minute(trade_ms, qty * contract_size, is_buy, feed.span_ms)
     log.info("%s: %d depth diffs → %d book snapshots; %d trades", path, len(feed.diffs), len(book), len(feed.trades))
     return frames
