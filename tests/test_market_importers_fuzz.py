@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from botcore.errors import DataError
 from botcore.market.importers import Format, import_path
 from botcore.market.store import Store
+from tests.test_market_importers_vendors import CDD, DAY, KLINE_HEADER, KLINES
 
 MIN = 60_000
 T0 = 1_700_000_040_000  # a minute boundary
@@ -52,6 +53,37 @@ SEEDS: list[tuple[str, str, str | None, str]] = [
      json.dumps({"date": {str(i): 1_699_999_800_000 + i * 300_000 for i in range(4)},
                  **{c: {str(i): 10.0 for i in range(4)} for c in ("open", "high", "low", "close", "volume")}})),
     ("b.feed", "binance-feed", "BTC/USDT:USDT", _feed()),
+]
+_TARDIS_BOOK_HEADER = ",".join(
+    ["exchange", "symbol", "timestamp", "local_timestamp"]
+    + [f"{side}[{i}].{what}" for i in range(5) for side in ("asks", "bids") for what in ("price", "amount")]
+)
+_DAY_US = DAY * 1000
+SEEDS += [
+    ("Binance_BTCUSDT_minute.csv", "cryptodatadownload", "BTC/USDT", CDD),
+    ("BTCUSDT-1m-2024-01-01.csv", "binance-klines", "BTC/USDT:USDT", KLINE_HEADER + "\n".join(KLINES) + "\n"),
+    ("BTCUSDT-aggTrades-2024-01-01.csv", "binance-aggtrades", "BTC/USDT:USDT",
+     "agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker\n"
+     + "".join(f"{i},{100 + i % 3},{0.5 + i % 2},{i},{i},{DAY + i * 7_000},{'true' if i % 2 else 'false'}\n" for i in range(20))),
+    ("BTCUSDT-fundingRate-2024-01.csv", "binance-funding", "BTC/USDT:USDT",
+     f"calc_time,funding_interval_hours,last_funding_rate\n{DAY},8,0.0001\n{DAY + 28_800_000},8,-0.00002\n"),
+    ("BTCUSDT-metrics-2024-01-01.csv", "binance-metrics", "BTC/USDT:USDT",
+     "create_time,symbol,sum_open_interest,sum_open_interest_value,count_toptrader_long_short_ratio,"
+     "sum_toptrader_long_short_ratio,count_long_short_ratio,sum_taker_long_short_vol_ratio\n"
+     "2024-01-01 00:05:00,BTCUSDT,70000.5,2961000000.0,1.5,1.4,1.3,0.95\n2024-01-01 00:10:00,BTCUSDT,70100.0,2965000000.0,1.5,1.4,1.3,1.05\n"),
+    ("BTCUSDT_T_DEPTH_2024-01-01_depth_snap.csv", "binance-depth", "BTC/USDT:USDT",
+     "symbol,timestamp,first_update_id,last_update_id,side,update_type,price,qty,pu\n"
+     + "".join(f"BTCUSDT,{DAY},990,1000,{s},snap,{p},{q},-1\n" for s, p, q in (("b", 100, 1), ("b", 99, 2), ("a", 101, 1.5), ("a", 102, 3)))),
+    ("binance-futures_trades_2024-01-01_BTCUSDT.csv", "tardis-trades", "BTC/USDT:USDT",
+     "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n"
+     + "".join(f"binance-futures,BTCUSDT,{_DAY_US + i * 9_000_000},{_DAY_US + i * 9_000_000 + 5},{i},{'buy' if i % 3 else 'sell'},{100 + i % 4},0.{i + 1}\n" for i in range(20))),
+    ("binance-futures_book_snapshot_5_2024-01-01_BTCUSDT.csv", "tardis-book-snapshot", "BTC/USDT:USDT",
+     _TARDIS_BOOK_HEADER + "\n" + "".join(
+         "binance-futures,BTCUSDT," + f"{_DAY_US + t * 20_000_000},{_DAY_US + t * 20_000_000 + 9}," + ",".join(
+             f"{100.5 + i + t},{1 + i},{99.5 - i + t},{2 + i}" for i in range(5)) + "\n" for t in range(8))),
+    ("binance-futures_derivative_ticker_2024-01-01_BTCUSDT.csv", "tardis-derivative-ticker", "BTC/USDT:USDT",
+     "exchange,symbol,timestamp,local_timestamp,funding_timestamp,funding_rate,predicted_funding_rate,open_interest,last_price,index_price,mark_price\n"
+     + "".join(f"binance-futures,BTCUSDT,{_DAY_US + i * 30_000_000},{_DAY_US + i * 30_000_000},{_DAY_US + 120_000_000},0.000{i + 1},,{1000 + i},,,{42000 + i}\n" for i in range(8))),
 ]
 TOKENS = ["", "nan", "inf", "-1", "0", "1e400", "null", "[]", "{}", '"x"', "[1]", "[[1,2,3]]", "99999999999999999999999",
           "abc", ",", '"', "true", "-0", '["1",null]', "\n", "2022-13-45", "1e-300", "\x00", "é"]

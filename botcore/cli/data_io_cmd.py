@@ -16,7 +16,11 @@ from rich.table import Table
 
 from botcore.errors import DataError, TemporaryError
 
-FORMAT_HELP = "freqtrade-feather, freqtrade-json, csv, pandas-json, trades-csv, funding-csv or binance-feed (detected when omitted)."
+FORMAT_HELP = (
+    "freqtrade-feather, freqtrade-json, csv, pandas-json, trades-csv, funding-csv, binance-feed, cryptodatadownload, "
+    "binance-klines, binance-aggtrades, binance-funding, binance-metrics, binance-depth, tardis-trades, "
+    "tardis-book-snapshot or tardis-derivative-ticker (detected from the file name and header when omitted)."
+)
 
 
 def parse_time_ms(text: str) -> int:
@@ -56,6 +60,14 @@ def register_data_commands(data_app: typer.Typer) -> None:
         symbol: str = typer.Option(None, "--symbol", "-s", help="ccxt unified symbol, e.g. BTC/USDT:USDT (inferred from freqtrade file names)."),
         contract_size: float = typer.Option(1.0, "--contract-size", min=0, help="Base units per contract for book and trade sizes (1 when the source quotes base units)."),
         volume_unit: str = typer.Option("quote", "--volume-unit", help="Unit of 'volume' in exchange CSV candles: quote (converted to base by close, e.g. FTX) or base."),
+        contract_value: float = typer.Option(None, "--contract-value", help="Coin-margined (inverse) symbols such as BTC/USD:BTC: quote units (USD) per contract, e.g. 100 for Binance COIN-M BTCUSD."),
+        skip_lines: int = typer.Option(None, "--skip-lines", min=0, help="csv: lines above the header (a vendor banner)."),
+        column: list[str] = typer.Option(None, "--column", help="csv: FIELD=COLUMN, renaming a file column to timestamp, open, high, low, close or volume (repeatable)."),
+        time_column: str = typer.Option(None, "--time-column", help="csv: the column with the bar open time (default: timestamp)."),
+        time_unit: str = typer.Option(None, "--time-unit", help="csv: unit of numeric times: s, ms, us, ns or auto (by magnitude); default ms."),
+        time_format: str = typer.Option(None, "--time-format", help="csv: strptime format of text times, e.g. '%d/%m/%Y %H:%M' (default ISO 8601)."),
+        time_zone: str = typer.Option(None, "--time-zone", help="csv: zone of naive text times, e.g. Europe/Berlin (default UTC)."),
+        order: str = typer.Option(None, "--order", help="csv: expected row order: ascending, descending or any (default)."),
     ) -> None:
         """Import one market-data file into a Parquet store and print what was written.
 
@@ -67,11 +79,24 @@ def register_data_commands(data_app: typer.Typer) -> None:
         each minute, trades summed to taker volume). Rows merge with what the
         store holds, newer rows winning on equal timestamps.
         """
-        from botcore.market.importers import import_path
+        from botcore.market.importers import CsvOptions, import_path
         from botcore.market.store import Store
 
+        layout = {"skip_lines": skip_lines, "time_column": time_column, "time_unit": time_unit, "time_format": time_format,
+                  "time_zone": time_zone, "order": order}
+        layout = {k: v for k, v in layout.items() if v is not None}
+        pairs = [c.partition("=") for c in column or []]
+        if any(not field or not sep or not name for field, sep, name in pairs):
+            raise typer.BadParameter("--column takes FIELD=COLUMN, e.g. timestamp=Date")
+        if pairs:
+            layout["columns"] = tuple((field.strip(), name.strip()) for field, _, name in pairs)
+        if layout and format not in (None, "csv"):
+            raise typer.BadParameter(f"--skip-lines, --column and the --time-* and --order options describe a csv file, not {format}")
         try:
-            imported = import_path(path, format, symbol, contract_size=contract_size, volume_unit=volume_unit)  # type: ignore[arg-type]
+            imported = import_path(
+                path, "csv" if layout else format, symbol, contract_size=contract_size, volume_unit=volume_unit,  # type: ignore[arg-type]
+                contract_value=contract_value, csv_options=CsvOptions(**layout) if layout else None,
+            )
             store = Store(out)
             table = Table(title=f"{path.name} ({imported.format.value}) → {out}")
             for col in ("kind", "symbol", "rows", "first", "last", "stored"):

@@ -1245,7 +1245,7 @@ def read_tardis_book_snapshot(path: Path, contract: Contract, levels: int = BOOK
     path = Path(path)
     df = _tardis_table(path, (*TARDIS_PREFIX, "asks[0].price", "asks[0].amount", "bids[0].price", "bids[0].amount"), contract)
     depth = 0
-    while f"asks[{depth}].price" in df.columns and f"bids[{depth}].price" in df.columns:
+    while all(f"{side}[{depth}].{what}" in df.columns for side in ("asks", "bids") for what in ("price", "amount")):
         depth += 1
     df = df.iloc[np.argsort(df["ts_ms"].to_numpy(), kind="stable")].reset_index(drop=True)
     grid, rows = _minute_samples(df["ts_ms"].to_numpy())
