@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from botcore.errors import DataError, TemporaryError
+from botcore.errors import DataError, OperationalError, TemporaryError
 
 FORMAT_HELP = (
     "freqtrade-feather, freqtrade-json, csv, pandas-json, trades-csv, funding-csv, binance-feed, cryptodatadownload, "
@@ -126,17 +126,26 @@ def register_data_commands(data_app: typer.Typer) -> None:
         rate_limit_ms: int = typer.Option(None, "--rate-limit-ms", min=0, help="Milliseconds between requests (default: the venue's limit)."),
         retries: int = typer.Option(6, "--retries", min=1, help="Attempts per request on rate limits and server errors (backoff 1 s doubling to 60 s)."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+        mark: bool = typer.Option(True, "--mark/--no-mark", help="Also download the 1m mark-price history."),
+        intel: bool = typer.Option(True, "--intel/--no-intel", help="Also download open interest, liquidations and taker flow (CoinGlass), fear & greed (Alternative.me) and social (CryptoCompare); keys from COINGLASS_API_KEY and CRYPTOCOMPARE_API_KEY."),
+        intel_url: str = typer.Option(None, "--intel-url", help="Override the CoinGlass, Alternative.me and CryptoCompare base URLs (e.g. a local test server)."),
+        coinglass_exchange: str = typer.Option("Binance", "--coinglass-exchange", help="Exchange whose CoinGlass pair history is read."),
+        social_coins: str = typer.Option("BTC", "--social-coins", help="Coins whose CryptoCompare activity makes up the market-wide social input, comma-separated."),
     ) -> None:
-        """Download candle and funding-rate history from an exchange into a Parquet store.
+        """Download the history a backtest needs from an exchange and the intelligence providers into a Parquet store.
 
         Paginates ccxt's fetch_ohlcv and fetch_funding_rate_history, resumes after
         the last stored timestamp (run it again to continue or to catch up),
+        adds the 1m mark price (--mark) and, with --intel, open interest,
+        liquidations and taker flow from CoinGlass at the finest interval the
+        key's plan allows (the table says which), the fear & greed history and
+        the social history (see botcore.intel.history),
         spaces requests by the venue's rate limit and retries rate-limit and
         server errors with backoff. With --book-snapshots N it then records N
         live order books per symbol, sizes converted from contracts to base
         units. Exits 2 when the venue stays unavailable (rows fetched so far are kept).
         """
-        from botcore.market.download import RetryPolicy, download_funding, download_ohlcv, make_exchange, record_books
+        from botcore.market.download import RetryPolicy, download_funding, download_mark, download_ohlcv, make_exchange, record_books
         from botcore.market.store import Store
 
         store = Store(out)
@@ -150,17 +159,56 @@ def register_data_commands(data_app: typer.Typer) -> None:
                 reports.append(download_ohlcv(exchange, store, symbol, timeframe, since_ms, until_ms, page_limit=page_limit, retry=retry, progress=progress))
                 if funding:
                     reports.append(download_funding(exchange, store, symbol, since_ms, until_ms, retry=retry, progress=progress))
+                if mark:
+                    reports.append(download_mark(exchange, store, symbol, since_ms, until_ms, page_limit=page_limit, retry=retry, progress=progress))
+            if intel:
+                end_ms = until_ms if until_ms is not None else exchange.milliseconds()
+                reports += _download_intel(store, _split_symbols(symbols), since_ms, end_ms, intel_url, coinglass_exchange,
+                                           _split_symbols([social_coins]), retries, progress)
             if book_snapshots:
                 reports += record_books(exchange, store, _split_symbols(symbols), book_snapshots, book_interval, retry=retry, progress=progress)
-        except DataError as exc:
+        except (DataError, OperationalError) as exc:
             typer.secho(f"download failed: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(1) from None
         except TemporaryError as exc:
-            typer.secho(f"venue unavailable, run again to resume: {exc}", fg=typer.colors.YELLOW, err=True)
+            typer.secho(f"a provider is unavailable, run again to resume: {exc}", fg=typer.colors.YELLOW, err=True)
             raise typer.Exit(2) from None
         table = Table(title=f"{exchange_id} → {out}")
-        for col in ("kind", "symbol", "rows", "first", "last", "requests"):
+        for col in ("kind", "symbol", "rows", "first", "last", "requests", "interval"):
             table.add_column(col, justify="right" if col in ("rows", "requests") else "left")
         for r in reports:
-            table.add_row(r.kind, r.symbol, f"{r.rows:,}", _when(r.first_ts), _when(r.last_ts), str(r.pages))
+            table.add_row(r.kind, r.symbol, f"{r.rows:,}", _when(r.first_ts), _when(r.last_ts), str(r.pages), getattr(r, "interval", ""))
         _console().print(table)
+        for r in reports:
+            if getattr(r, "note", ""):
+                typer.echo(f"{r.kind} {r.symbol}: {r.note}")
+        if not book_snapshots:
+            typer.echo("Not downloaded: the order book (no history exists; record it live with --book-snapshots N or the live feed).")
+
+
+def _download_intel(store, symbols: list[str], start_ms: int, end_ms: int, url: str | None, exchange: str,
+                    coins: list[str], retries: int, progress: bool) -> list:
+    """Run :func:`botcore.intel.history.download_intel_history` with keys from the environment."""
+    import asyncio
+    import os
+
+    import aiohttp
+
+    from botcore.intel.clients import ALTERNATIVE_ME_URL, COINGLASS_URL, CRYPTOCOMPARE_URL, AlternativeMeClient, CoinGlassClient, CryptoCompareClient
+    from botcore.intel.history import download_intel_history
+    from botcore.intel.http import RetryPolicy as HttpRetry
+
+    policy = HttpRetry(attempts=retries)
+    cg_key, cc_key = os.environ.get("COINGLASS_API_KEY") or None, os.environ.get("CRYPTOCOMPARE_API_KEY") or None
+
+    async def run() -> list:
+        async with aiohttp.ClientSession() as session:
+            return await download_intel_history(
+                store, symbols, start_ms, end_ms,
+                coinglass=CoinGlassClient(session, cg_key, base_url=url or COINGLASS_URL, policy=policy) if cg_key else None,
+                alternative_me=AlternativeMeClient(session, base_url=url or ALTERNATIVE_ME_URL, policy=policy),
+                cryptocompare=CryptoCompareClient(session, cc_key, base_url=url or CRYPTOCOMPARE_URL, policy=policy) if cc_key else None,
+                exchange=exchange, social_coins=coins or ("BTC",), progress=progress,
+            )
+
+    return asyncio.run(run())
