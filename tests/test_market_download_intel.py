@@ -19,12 +19,22 @@ from botcore.config.loader import load_settings
 from botcore.engine.enums import RowScalars
 from botcore.engine.inputs import load_rows
 from botcore.errors import TemporaryError
-from botcore.intel.clients import AlternativeMeClient, CoinGlassClient, CryptoCompareClient
+from botcore.intel.clients import (
+    AlternativeMeClient,
+    CoinGlassClient,
+    CryptoCompareClient,
+)
 from botcore.intel.history import download_intel_history
 from botcore.intel.http import RetryPolicy
 from botcore.market.store import MARKET, Store
 from tests.fakes.blofin_server import HOUR_MS, MINUTE_MS, START_MS, FakeBlofin
-from tests.fakes.intel_servers import COINGLASS_KEY, CRYPTOCOMPARE_KEY, FakeIntelServer, liq_usd, oi_close_usd
+from tests.fakes.intel_servers import (
+    COINGLASS_KEY,
+    CRYPTOCOMPARE_KEY,
+    FakeIntelServer,
+    liq_usd,
+    oi_close_usd,
+)
 
 BTC = "BTC/USDT:USDT"
 BARS = 600

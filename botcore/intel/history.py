@@ -38,7 +38,11 @@ from tqdm import tqdm
 
 from botcore.errors import OperationalError
 from botcore.intel import parse
-from botcore.intel.clients import AlternativeMeClient, CoinGlassClient, CryptoCompareClient
+from botcore.intel.clients import (
+    AlternativeMeClient,
+    CoinGlassClient,
+    CryptoCompareClient,
+)
 from botcore.intel.enums import MARKET
 from botcore.intel.symbols import coinglass_pair
 

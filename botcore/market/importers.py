@@ -36,7 +36,15 @@ import numpy as np
 import pandas as pd
 
 from botcore.errors import DataError
-from botcore.market.store import BOOK_LEVELS, CANDLE_COLUMNS, CANDLE_KINDS, TS_MAX_MS, TS_MIN_MS, book_columns, resample_candles
+from botcore.market.store import (
+    BOOK_LEVELS,
+    CANDLE_COLUMNS,
+    CANDLE_KINDS,
+    TS_MAX_MS,
+    TS_MIN_MS,
+    book_columns,
+    resample_candles,
+)
 from botcore.market.store import TIMEFRAME_MS as STORE_TIMEFRAME_MS
 
 log = logging.getLogger(__name__)
@@ -963,7 +971,7 @@ def _open_text(path: Path) -> Callable:
 
 
 def _base_name(path: Path) -> str:
-    return path.name[:-3] if path.name.endswith(".gz") else path.name
+    return path.name.removesuffix(".gz")
 
 
 def _bools(values: pd.Series, source: Path | str, field: str) -> np.ndarray:
