@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from botcore.cli.data_io_cmd import register_data_commands
 from botcore.config.loader import load_settings
+from botcore.config.models import SIGNAL_NAMES
 from botcore.engine.enums import RowScalars
 from botcore.engine.inputs import load_rows
 from botcore.errors import TemporaryError
@@ -27,6 +28,8 @@ from botcore.intel.clients import (
 from botcore.intel.history import download_intel_history
 from botcore.intel.http import RetryPolicy
 from botcore.market.store import MARKET, Store
+from botcore.signals.engine import compute_signals, load_inputs
+from botcore.signals.enums import SignalStatuses
 from tests.fakes.blofin_server import HOUR_MS, MINUTE_MS, START_MS, FakeBlofin
 from tests.fakes.intel_servers import (
     COINGLASS_KEY,
@@ -148,3 +151,22 @@ def test_a_passing_rate_limit_is_retried_and_history_pages_resume_after_the_last
     intel.fail("/fng", "500", times=10)
     with pytest.raises(TemporaryError, match="HTTP 500"):
         asyncio.run(run(NOW))
+
+
+def test_a_three_day_download_brings_every_signal_but_order_flow_live(tmp_path: Path) -> None:
+    """Funding needs three days of warm-up, the longest; after it every signal is OK except the book's."""
+    bars = 3 * 1440 + 60
+    now = START_MS + bars * MINUTE_MS + 30_000
+    with FakeBlofin(now_ms=now) as blofin, FakeIntelServer(now_ms=now) as intel:
+        app = typer.Typer()
+        register_data_commands(app)
+        args = ["download", "--symbols", BTC, "--since", str(START_MS), "--until", str(now), "--out", str(tmp_path / "s"),
+                "--api-url", blofin.url, "--rate-limit-ms", "1", "--page-limit", "1440", "--intel-url", intel.url, "--no-progress"]
+        result = CliRunner().invoke(app, args, env={"COINGLASS_API_KEY": COINGLASS_KEY, "CRYPTOCOMPARE_API_KEY": CRYPTOCOMPARE_KEY})
+    assert result.exit_code == 0, result.output
+    settings = _staleness()
+    _, inputs = load_inputs(Store(tmp_path / "s"), [BTC], START_MS, START_MS + bars * MINUTE_MS, settings.signals)
+    status = compute_signals(inputs).status[-30:, 0, :]  # the last half hour
+    live = {name: bool((status[:, k] == SignalStatuses.ok).all()) for k, name in enumerate(SIGNAL_NAMES)}
+    assert live == {name: name != "order_flow_imbalance" for name in SIGNAL_NAMES}, live
+    assert (status[:, SIGNAL_NAMES.index("order_flow_imbalance")] == SignalStatuses.data_outage).all()
