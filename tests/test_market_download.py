@@ -168,12 +168,12 @@ def cli() -> typer.Typer:
 def test_download_command_writes_candles_funding_and_books(fake, cli, tmp_path: Path) -> None:
     out = tmp_path / "dl"
     args = ["download", "--symbols", f"{BTC},XRP/USDT:USDT", "--since", "2024-03-01", "--until", str(NOW),
-            "--out", str(out), "--api-url", fake.url, "--rate-limit-ms", "1", "--book-snapshots", "1", "--book-interval", "0", "--no-progress"]
+            "--out", str(out), "--api-url", fake.url, "--rate-limit-ms", "1", "--book-snapshots", "1", "--book-interval", "0", "--no-progress", "--no-intel"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "candles_1m" in result.output and "1,000" in result.output
     store = Store(out)
-    assert set(store.kinds()) == {"candles_1m", "funding", "book"}
+    assert set(store.kinds()) == {"candles_1m", "funding", "mark", "book"}
     assert len(store.read("candles_1m", "XRP/USDT:USDT")) == 1_000
     assert store.read("book", "XRP/USDT:USDT")["bid_sz_1"].iloc[0] % 10 == 0  # whole contracts of 10 XRP
 
@@ -187,7 +187,7 @@ def test_botcore_data_group_has_import_and_download_with_help() -> None:
 
 
 def test_download_command_reports_bad_symbols_and_outages_by_exit_code(fake, cli, tmp_path: Path) -> None:
-    base = ["download", "--since", str(START_MS), "--until", str(NOW), "--out", str(tmp_path), "--api-url", fake.url, "--rate-limit-ms", "1", "--no-progress"]
+    base = ["download", "--since", str(START_MS), "--until", str(NOW), "--out", str(tmp_path), "--api-url", fake.url, "--rate-limit-ms", "1", "--no-progress", "--no-intel"]
     bad = CliRunner().invoke(cli, [*base, "--symbols", "NOPE/USDT:USDT"])
     assert bad.exit_code == 1 and "not listed" in bad.output
     fake.fail_next("/market/candles", 503, count=1, after=2)

@@ -14,9 +14,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from botcore.errors import DataError, TemporaryError
+from botcore.errors import DataError, OperationalError, TemporaryError
 
-FORMAT_HELP = "freqtrade-feather, freqtrade-json, csv, pandas-json, trades-csv, funding-csv or binance-feed (detected when omitted)."
+FORMAT_HELP = (
+    "freqtrade-feather, freqtrade-json, csv, pandas-json, trades-csv, funding-csv, binance-feed, cryptodatadownload, "
+    "binance-klines, binance-aggtrades, binance-funding, binance-metrics, binance-depth, tardis-trades, "
+    "tardis-book-snapshot or tardis-derivative-ticker (detected from the file name and header when omitted)."
+)
 
 
 def parse_time_ms(text: str) -> int:
@@ -56,6 +60,14 @@ def register_data_commands(data_app: typer.Typer) -> None:
         symbol: str = typer.Option(None, "--symbol", "-s", help="ccxt unified symbol, e.g. BTC/USDT:USDT (inferred from freqtrade file names)."),
         contract_size: float = typer.Option(1.0, "--contract-size", min=0, help="Base units per contract for book and trade sizes (1 when the source quotes base units)."),
         volume_unit: str = typer.Option("quote", "--volume-unit", help="Unit of 'volume' in exchange CSV candles: quote (converted to base by close, e.g. FTX) or base."),
+        contract_value: float = typer.Option(None, "--contract-value", help="Coin-margined (inverse) symbols such as BTC/USD:BTC: quote units (USD) per contract, e.g. 100 for Binance COIN-M BTCUSD."),
+        skip_lines: int = typer.Option(None, "--skip-lines", min=0, help="csv: lines above the header (a vendor banner)."),
+        column: list[str] = typer.Option(None, "--column", help="csv: FIELD=COLUMN, renaming a file column to timestamp, open, high, low, close or volume (repeatable)."),
+        time_column: str = typer.Option(None, "--time-column", help="csv: the column with the bar open time (default: timestamp)."),
+        time_unit: str = typer.Option(None, "--time-unit", help="csv: unit of numeric times: s, ms, us, ns or auto (by magnitude); default ms."),
+        time_format: str = typer.Option(None, "--time-format", help="csv: strptime format of text times, e.g. '%d/%m/%Y %H:%M' (default ISO 8601)."),
+        time_zone: str = typer.Option(None, "--time-zone", help="csv: zone of naive text times, e.g. Europe/Berlin (default UTC)."),
+        order: str = typer.Option(None, "--order", help="csv: expected row order: ascending, descending or any (default)."),
     ) -> None:
         """Import one market-data file into a Parquet store and print what was written.
 
@@ -67,11 +79,24 @@ def register_data_commands(data_app: typer.Typer) -> None:
         each minute, trades summed to taker volume). Rows merge with what the
         store holds, newer rows winning on equal timestamps.
         """
-        from botcore.market.importers import import_path
+        from botcore.market.importers import CsvOptions, import_path
         from botcore.market.store import Store
 
+        layout = {"skip_lines": skip_lines, "time_column": time_column, "time_unit": time_unit, "time_format": time_format,
+                  "time_zone": time_zone, "order": order}
+        layout = {k: v for k, v in layout.items() if v is not None}
+        pairs = [c.partition("=") for c in column or []]
+        if any(not field or not sep or not name for field, sep, name in pairs):
+            raise typer.BadParameter("--column takes FIELD=COLUMN, e.g. timestamp=Date")
+        if pairs:
+            layout["columns"] = tuple((field.strip(), name.strip()) for field, _, name in pairs)
+        if layout and format not in (None, "csv"):
+            raise typer.BadParameter(f"--skip-lines, --column and the --time-* and --order options describe a csv file, not {format}")
         try:
-            imported = import_path(path, format, symbol, contract_size=contract_size, volume_unit=volume_unit)  # type: ignore[arg-type]
+            imported = import_path(
+                path, "csv" if layout else format, symbol, contract_size=contract_size, volume_unit=volume_unit,  # type: ignore[arg-type]
+                contract_value=contract_value, csv_options=CsvOptions(**layout) if layout else None,
+            )
             store = Store(out)
             table = Table(title=f"{path.name} ({imported.format.value}) → {out}")
             for col in ("kind", "symbol", "rows", "first", "last", "stored"):
@@ -101,17 +126,26 @@ def register_data_commands(data_app: typer.Typer) -> None:
         rate_limit_ms: int = typer.Option(None, "--rate-limit-ms", min=0, help="Milliseconds between requests (default: the venue's limit)."),
         retries: int = typer.Option(6, "--retries", min=1, help="Attempts per request on rate limits and server errors (backoff 1 s doubling to 60 s)."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+        mark: bool = typer.Option(True, "--mark/--no-mark", help="Also download the 1m mark-price history."),
+        intel: bool = typer.Option(True, "--intel/--no-intel", help="Also download open interest, liquidations and taker flow (CoinGlass), fear & greed (Alternative.me) and social (CryptoCompare); keys from COINGLASS_API_KEY and CRYPTOCOMPARE_API_KEY."),
+        intel_url: str = typer.Option(None, "--intel-url", help="Override the CoinGlass, Alternative.me and CryptoCompare base URLs (e.g. a local test server)."),
+        coinglass_exchange: str = typer.Option("Binance", "--coinglass-exchange", help="Exchange whose CoinGlass pair history is read."),
+        social_coins: str = typer.Option("BTC", "--social-coins", help="Coins whose CryptoCompare activity makes up the market-wide social input, comma-separated."),
     ) -> None:
-        """Download candle and funding-rate history from an exchange into a Parquet store.
+        """Download the history a backtest needs from an exchange and the intelligence providers into a Parquet store.
 
         Paginates ccxt's fetch_ohlcv and fetch_funding_rate_history, resumes after
         the last stored timestamp (run it again to continue or to catch up),
+        adds the 1m mark price (--mark) and, with --intel, open interest,
+        liquidations and taker flow from CoinGlass at the finest interval the
+        key's plan allows (the table says which), the fear & greed history and
+        the social history (see botcore.intel.history),
         spaces requests by the venue's rate limit and retries rate-limit and
         server errors with backoff. With --book-snapshots N it then records N
         live order books per symbol, sizes converted from contracts to base
         units. Exits 2 when the venue stays unavailable (rows fetched so far are kept).
         """
-        from botcore.market.download import RetryPolicy, download_funding, download_ohlcv, make_exchange, record_books
+        from botcore.market.download import RetryPolicy, download_funding, download_mark, download_ohlcv, make_exchange, record_books
         from botcore.market.store import Store
 
         store = Store(out)
@@ -125,17 +159,56 @@ def register_data_commands(data_app: typer.Typer) -> None:
                 reports.append(download_ohlcv(exchange, store, symbol, timeframe, since_ms, until_ms, page_limit=page_limit, retry=retry, progress=progress))
                 if funding:
                     reports.append(download_funding(exchange, store, symbol, since_ms, until_ms, retry=retry, progress=progress))
+                if mark:
+                    reports.append(download_mark(exchange, store, symbol, since_ms, until_ms, page_limit=page_limit, retry=retry, progress=progress))
+            if intel:
+                end_ms = until_ms if until_ms is not None else exchange.milliseconds()
+                reports += _download_intel(store, _split_symbols(symbols), since_ms, end_ms, intel_url, coinglass_exchange,
+                                           _split_symbols([social_coins]), retries, progress)
             if book_snapshots:
                 reports += record_books(exchange, store, _split_symbols(symbols), book_snapshots, book_interval, retry=retry, progress=progress)
-        except DataError as exc:
+        except (DataError, OperationalError) as exc:
             typer.secho(f"download failed: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(1) from None
         except TemporaryError as exc:
-            typer.secho(f"venue unavailable, run again to resume: {exc}", fg=typer.colors.YELLOW, err=True)
+            typer.secho(f"a provider is unavailable, run again to resume: {exc}", fg=typer.colors.YELLOW, err=True)
             raise typer.Exit(2) from None
         table = Table(title=f"{exchange_id} → {out}")
-        for col in ("kind", "symbol", "rows", "first", "last", "requests"):
+        for col in ("kind", "symbol", "rows", "first", "last", "requests", "interval"):
             table.add_column(col, justify="right" if col in ("rows", "requests") else "left")
         for r in reports:
-            table.add_row(r.kind, r.symbol, f"{r.rows:,}", _when(r.first_ts), _when(r.last_ts), str(r.pages))
+            table.add_row(r.kind, r.symbol, f"{r.rows:,}", _when(r.first_ts), _when(r.last_ts), str(r.pages), getattr(r, "interval", ""))
         _console().print(table)
+        for r in reports:
+            if getattr(r, "note", ""):
+                typer.echo(f"{r.kind} {r.symbol}: {r.note}")
+        if not book_snapshots:
+            typer.echo("Not downloaded: the order book (no history exists; record it live with --book-snapshots N or the live feed).")
+
+
+def _download_intel(store, symbols: list[str], start_ms: int, end_ms: int, url: str | None, exchange: str,
+                    coins: list[str], retries: int, progress: bool) -> list:
+    """Run :func:`botcore.intel.history.download_intel_history` with keys from the environment."""
+    import asyncio
+    import os
+
+    import aiohttp
+
+    from botcore.intel.clients import ALTERNATIVE_ME_URL, COINGLASS_URL, CRYPTOCOMPARE_URL, AlternativeMeClient, CoinGlassClient, CryptoCompareClient
+    from botcore.intel.history import download_intel_history
+    from botcore.intel.http import RetryPolicy as HttpRetry
+
+    policy = HttpRetry(attempts=retries)
+    cg_key, cc_key = os.environ.get("COINGLASS_API_KEY") or None, os.environ.get("CRYPTOCOMPARE_API_KEY") or None
+
+    async def run() -> list:
+        async with aiohttp.ClientSession() as session:
+            return await download_intel_history(
+                store, symbols, start_ms, end_ms,
+                coinglass=CoinGlassClient(session, cg_key, base_url=url or COINGLASS_URL, policy=policy) if cg_key else None,
+                alternative_me=AlternativeMeClient(session, base_url=url or ALTERNATIVE_ME_URL, policy=policy),
+                cryptocompare=CryptoCompareClient(session, cc_key, base_url=url or CRYPTOCOMPARE_URL, policy=policy) if cc_key else None,
+                exchange=exchange, social_coins=coins or ("BTC",), progress=progress,
+            )
+
+    return asyncio.run(run())

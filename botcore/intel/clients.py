@@ -32,6 +32,7 @@ COINGLASS_PATHS: Mapping[str, str] = {
     "taker_volume": "/api/futures/v2/taker-buy-sell-volume/history",
     "funding": "/api/futures/funding-rate/history",
 }
+COINGLASS_PLAN_PATH = "/api/user/account/subscription"
 FEAR_GREED_PATH = "/fng/"
 CRYPTOCOMPARE_SOCIAL_PATH = "/data/social/coin/histo/hour"
 CRYPTOCOMPARE_COINLIST_PATH = "/data/all/coinlist"
@@ -81,6 +82,16 @@ class CoinGlassClient:
             self._session, self.base_url, self.paths[endpoint], provider=self.provider, params=params,
             headers={"CG-API-KEY": self._key, "accept": "application/json"}, policy=self.policy, secrets=(self._key,),
             parse=parser,
+        )
+
+    async def plan(self) -> str:
+        """Return the key's subscription level (``HOBBYIST``, ``STARTUP``, ``STANDARD``, ``PROFESSIONAL``)."""
+        if not self._key:
+            raise MissingApiKey("coinglass: no API key (set COINGLASS_API_KEY)")
+        return await get_json(
+            self._session, self.base_url, COINGLASS_PLAN_PATH, provider=self.provider,
+            headers={"CG-API-KEY": self._key, "accept": "application/json"}, policy=self.policy, secrets=(self._key,),
+            parse=parse.coinglass_plan,
         )
 
     async def open_interest(self, pair: str, *, exchange: str = "Binance", interval: str = "1m", limit: int | None = None,
@@ -150,7 +161,9 @@ class CryptoCompareClient:
             self._coin_ids[coin] = await self._get(CRYPTOCOMPARE_COINLIST_PATH, {"fsym": coin}, partial(parse.coin_id, coin=coin))
         return self._coin_ids[coin]
 
-    async def social_mentions(self, coin: str, *, hours: int = 48) -> pd.DataFrame:
-        """Return ts, mentions per hour for ``coin`` over the last ``hours`` hours."""
+    async def social_mentions(self, coin: str, *, hours: int = 48, to_ms: int | None = None) -> pd.DataFrame:
+        """Return ts, mentions per hour for ``coin`` over the ``hours`` hours up to ``to_ms`` (default: now)."""
         params = {"coinId": await self.coin_id(coin), "limit": int(hours)}
+        if to_ms is not None:
+            params["toTs"] = int(to_ms) // 1000
         return await self._get(CRYPTOCOMPARE_SOCIAL_PATH, params, parse.social_mentions_frame)

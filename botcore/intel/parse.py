@@ -110,6 +110,20 @@ def coinglass_rows(payload: Any, where: str = "coinglass") -> list[dict[str, Any
     return data
 
 
+def coinglass_plan(payload: Any) -> str:
+    """``/api/user/account/subscription`` -> the plan level (``{"code": "0", "data": {"level": "STANDARD", ...}}``)."""
+    where = "coinglass subscription"
+    if not isinstance(payload, dict) or "code" not in payload:
+        raise DataError(f"{where}: not a CoinGlass envelope (no 'code')")
+    if str(payload["code"]) != "0":
+        coinglass_rows(payload, where)  # raises the error the code means
+    data = payload.get("data")
+    level = data.get("level") if isinstance(data, dict) else None
+    if not isinstance(level, str) or not level:
+        raise DataError(f"{where}.data.level: missing")
+    return level
+
+
 def _bars(payload: Any, interval: str, fields: dict[str, str], where: str, now_ms: int | None) -> pd.DataFrame:
     """Parse CoinGlass bars: ``fields`` maps output column -> JSON field; ts = open + interval."""
     step = interval_ms(interval)

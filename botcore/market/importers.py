@@ -36,7 +36,16 @@ import numpy as np
 import pandas as pd
 
 from botcore.errors import DataError
-from botcore.market.store import BOOK_LEVELS, CANDLE_COLUMNS, CANDLE_KINDS, book_columns
+from botcore.market.store import (
+    BOOK_LEVELS,
+    CANDLE_COLUMNS,
+    CANDLE_KINDS,
+    TS_MAX_MS,
+    TS_MIN_MS,
+    book_columns,
+    resample_candles,
+)
+from botcore.market.store import TIMEFRAME_MS as STORE_TIMEFRAME_MS
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +68,15 @@ class Format(enum.StrEnum):
     TRADES_CSV = "trades-csv"
     FUNDING_CSV = "funding-csv"
     BINANCE_FEED = "binance-feed"
+    CRYPTODATADOWNLOAD = "cryptodatadownload"
+    BINANCE_KLINES = "binance-klines"
+    BINANCE_AGGTRADES = "binance-aggtrades"
+    BINANCE_FUNDING = "binance-funding"
+    BINANCE_METRICS = "binance-metrics"
+    BINANCE_DEPTH = "binance-depth"
+    TARDIS_TRADES = "tardis-trades"
+    TARDIS_BOOK = "tardis-book-snapshot"
+    TARDIS_TICKER = "tardis-derivative-ticker"
 
 
 class Imported(NamedTuple):
@@ -82,6 +100,25 @@ def _require_columns(df: pd.DataFrame, columns: Iterable[str], source: Path | st
             raise _fail(source, col, f"column missing (have {list(df.columns)})")
 
 
+def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
+    """``pd.read_csv`` whose every failure (empty file, bad quoting, bad bytes) names the file."""
+    try:
+        return pd.read_csv(path, **kwargs)
+    except pd.errors.EmptyDataError:
+        raise _fail(path, "file", "empty: no header and no rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
+        raise _fail(path, "file", f"not a readable CSV ({exc})") from None
+
+
+def _check_ts_range(ms: np.ndarray, source: Path | str, field: str) -> np.ndarray:
+    """Raise unless every epoch-ms time lies in 2000-2100 (outside it the unit or the value is wrong)."""
+    bad = (ms < TS_MIN_MS) | (ms >= TS_MAX_MS)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise _fail(source, field, f"time {ms[row]!r} at row {row} is outside 2000-2100 as epoch milliseconds")
+    return ms
+
+
 def _numeric(values: pd.Series, source: Path | str, field: str) -> np.ndarray:
     """Return ``values`` as float64, raising on text, missing or infinite values."""
     out = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
@@ -98,7 +135,7 @@ def _datetimes_to_ms(values: pd.Series, source: Path | str, field: str) -> np.nd
         ms = _numeric(values, source, field)
         if (ms < 1e11).any():  # seconds, not milliseconds: before 1973 in ms
             raise _fail(source, field, "numeric timestamps must be epoch milliseconds")
-        return ms.astype("int64")
+        return _check_ts_range(ms, source, field).astype("int64")
     try:
         parsed = pd.to_datetime(values, utc=True, format="ISO8601")
     except (ValueError, TypeError) as exc:
@@ -106,7 +143,7 @@ def _datetimes_to_ms(values: pd.Series, source: Path | str, field: str) -> np.nd
     if parsed.isna().any():
         row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
         raise _fail(source, field, f"missing timestamp at row {row}")
-    return parsed.dt.as_unit("ms").astype("int64").to_numpy()
+    return _check_ts_range(parsed.dt.as_unit("ms").astype("int64").to_numpy(), source, field)
 
 
 def _finish(ts_ms: np.ndarray, columns: dict[str, np.ndarray], source: Path | str) -> pd.DataFrame:
@@ -309,10 +346,7 @@ def read_exchange_csv(path: Path, volume_unit: Literal["base", "quote"] = "quote
     an approximation that prices the whole bar's volume at its close.
     """
     path = Path(path)
-    try:
-        df = pd.read_csv(path)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise _fail(path, "file", f"not a readable CSV ({exc})") from None
+    df = _read_csv(path)
     _require_columns(df, ("timestamp", *CANDLE_COLUMNS), path)
     ts_ms = _datetimes_to_ms(df["timestamp"], path, "timestamp")
     ohlcv = {c: _numeric(df[c], path, c) for c in CANDLE_COLUMNS}
@@ -345,33 +379,30 @@ def read_pandas_json(path: Path) -> Frames:
 def read_funding_csv(path: Path) -> Frames:
     """Read a headerless funding CSV of ``YYYYMMDD HH:MM:SS,rate`` lines (UTC)."""
     path = Path(path)
-    try:
-        df = pd.read_csv(path, header=None, names=["time", "rate"], dtype={"time": str})
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise _fail(path, "file", f"not a readable CSV ({exc})") from None
+    df = _read_csv(path, header=None, names=["time", "rate"], dtype={"time": str})
     if df.empty:
         raise _fail(path, "rows", "file holds no funding rates")
     parsed = pd.to_datetime(df["time"], format="%Y%m%d %H:%M:%S", utc=True, errors="coerce")
     if parsed.isna().any():
         row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
         raise _fail(path, "time", f"expected 'YYYYMMDD HH:MM:SS' at line {row + 1}, got {df['time'].iloc[row]!r}")
-    ts_ms = parsed.dt.as_unit("ms").astype("int64").to_numpy()
+    ts_ms = _check_ts_range(parsed.dt.as_unit("ms").astype("int64").to_numpy(), path, "time")
     return funding_frame(ts_ms, _numeric(df["rate"], path, "rate"), path)
 
 
-def read_trades_csv(path: Path, contract_size: float = 1.0) -> Frames:
-    """Read public trades with aggressor side (``timestamp`` ms, ``side``, ``amount``) → per-minute ``taker``.
+def read_trades_csv(path: Path, contract_size: float = 1.0, contract: Contract | None = None) -> Frames:
+    """Read public trades with aggressor side (``timestamp`` ms, ``side``, ``amount``) → per-minute ``taker`` and ``candles_1m``.
 
     ``side`` is the taker's side ('buy' or 'sell', as ccxt reports it);
-    ``amount`` times ``contract_size`` is the size in base units. The first and
-    last trade bound the capture: a minute it covers only in part is dropped.
+    ``amount`` times ``contract_size`` is the size in base units (``contract``,
+    when given, converts instead: inverse contracts at each trade's price).
+    The first and last trade bound the capture: a minute it covers only in
+    part is dropped. Candles need a ``price`` column.
     """
     path = Path(path)
     _check_contract_size(contract_size, path)
-    try:
-        df = pd.read_csv(path)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise _fail(path, "file", f"not a readable CSV ({exc})") from None
+    contract = contract or Contract("?", False, float(contract_size), "")
+    df = _read_csv(path)
     _require_columns(df, ("timestamp", "side", "amount"), path)
     if df.empty:
         raise _fail(path, "rows", "file holds no trades")
@@ -384,7 +415,12 @@ def read_trades_csv(path: Path, contract_size: float = 1.0) -> Frames:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise _fail(path, "side", f"expected 'buy' or 'sell' at row {row}, got {df['side'].iloc[row]!r}")
-    return {"taker": taker_per_minute(ts_ms, amount * contract_size, (side == "buy").to_numpy(dtype=bool))}
+    is_buy = (side == "buy").to_numpy(dtype=bool)
+    if "price" not in df.columns:
+        if contract.inverse:
+            raise _fail(path, "price", "inverse contract sizes convert to base units at the trade price; the file has no price column")
+        return {"taker": taker_per_minute(ts_ms, contract.base(amount, 1.0), is_buy)}
+    return _trade_frames(ts_ms, _numeric(df["price"], path, "price"), amount, is_buy, contract, path)
 
 
 def _check_contract_size(contract_size: float, source: Path | str) -> None:
@@ -395,19 +431,34 @@ def _check_contract_size(contract_size: float, source: Path | str) -> None:
 # --------------------------------------------------------------------------- Binance USDT-M raw feed
 
 
+def parse_levels(raw: object, source: Path | str, field: str) -> list[tuple[float, float]]:
+    """Return ``[[price, qty], ...]`` (numbers or numeric strings) as floats: price > 0, qty >= 0, both finite."""
+    if not isinstance(raw, list):
+        raise _fail(source, field, f"expected a list of [price, quantity] levels, got {type(raw).__name__}")
+    out = []
+    for i, level in enumerate(raw):
+        try:
+            price, size = (float(x) for x in level) if isinstance(level, list) and len(level) == 2 else (np.nan, np.nan)
+        except (TypeError, ValueError):
+            price = size = np.nan
+        if not (np.isfinite(price) and price > 0 and np.isfinite(size) and size >= 0):
+            raise _fail(source, f"{field}[{i}]", f"expected [price > 0, quantity >= 0] as numbers, got {level!r}")
+        out.append((price, size))
+    return out
+
+
 class OrderBook:
     """A price-level order book replayed from a REST snapshot and depth diffs (sizes as the feed gives them)."""
 
-    def __init__(self, bids: Iterable[tuple[str, str]], asks: Iterable[tuple[str, str]]) -> None:
+    def __init__(self, bids: Iterable[tuple[float, float]], asks: Iterable[tuple[float, float]]) -> None:
         self.bids: dict[float, float] = {}
         self.asks: dict[float, float] = {}
         self.apply(bids, asks)
 
-    def apply(self, bids: Iterable[tuple[str, str]], asks: Iterable[tuple[str, str]]) -> None:
-        """Set each level's quantity; a zero quantity removes the level."""
+    def apply(self, bids: Iterable[tuple[float, float]], asks: Iterable[tuple[float, float]]) -> None:
+        """Set each level's quantity (levels from :func:`parse_levels`); a zero quantity removes the level."""
         for levels, side in ((bids, self.bids), (asks, self.asks)):
-            for px, qty in levels:
-                price, size = float(px), float(qty)
+            for price, size in levels:
                 if size == 0.0:
                     side.pop(price, None)
                 else:
@@ -459,6 +510,7 @@ class _Feed(NamedTuple):
     trades: list[dict]
     tickers: _Tickers
     span_ms: tuple[int, int]  # first and last exchange event time E of any message
+    markets: set[str]  # stream names before '@' (btcusdt, btcusd_perp)
 
 
 def _read_binance_feed(path: Path) -> _Feed:
@@ -467,6 +519,7 @@ def _read_binance_feed(path: Path) -> _Feed:
     diffs: list[dict] = []
     trades: list[dict] = []
     tickers = _Tickers(path)
+    markets: set[str] = set()
     first_ms, last_ms = np.iinfo("int64").max, np.iinfo("int64").min
     opener: Callable = gzip.open if path.suffix == ".gz" else open
     try:
@@ -478,22 +531,28 @@ def _read_binance_feed(path: Path) -> _Feed:
                 _, _, payload = line.partition(" ")
                 if '@bookTicker"' in payload[:64]:
                     tickers.raw.append((line_no, payload))
+                    markets.add(payload[:64].partition('"stream":')[2].strip(' "').partition("@")[0])
                     continue
                 try:
                     msg = json.loads(payload)
-                except json.JSONDecodeError as exc:
+                except (json.JSONDecodeError, RecursionError) as exc:
                     raise _fail(path, f"line {line_no}", f"not '<receive ns> <json>' ({exc})") from None
+                if not isinstance(msg, dict):
+                    raise _fail(path, f"line {line_no}", f"expected a JSON object, got {type(msg).__name__}")
                 if "lastUpdateId" in msg and "stream" not in msg:
                     if snapshot is not None:
                         log.warning("%s: line %d: second depth snapshot ignored", path, line_no)
                     else:
                         snapshot = msg
                     continue
-                stream, data = msg.get("stream", ""), msg.get("data")
+                stream, data = str(msg.get("stream", "")), msg.get("data")
                 if not isinstance(data, dict):
                     raise _fail(path, f"line {line_no}", "message has no 'data' object")
                 data["_line"] = line_no
+                markets.add(stream.partition("@")[0])
                 if isinstance(data.get("E"), int):
+                    if not TS_MIN_MS <= data["E"] < TS_MAX_MS:
+                        raise _fail(path, f"line {line_no}: E", f"event time {data['E']} is outside 2000-2100 as epoch milliseconds")
                     first_ms, last_ms = min(first_ms, data["E"]), max(last_ms, data["E"])
                 if "@depth" in stream:
                     diffs.append(data)
@@ -507,7 +566,7 @@ def _read_binance_feed(path: Path) -> _Feed:
         event_ms = tickers[i].get("E")
         if isinstance(event_ms, int):
             first_ms, last_ms = min(first_ms, event_ms), max(last_ms, event_ms)
-    return _Feed(snapshot, diffs, trades, tickers, (int(first_ms), int(last_ms)))
+    return _Feed(snapshot, diffs, trades, tickers, (int(first_ms), int(last_ms)), markets - {""})
 
 
 def replay_book_minutes(
@@ -529,8 +588,12 @@ def replay_book_minutes(
     -------
     (ts_ms, [(bids, asks)], last_update_id) per boundary, top ``levels`` each.
     """
-    last_update_id = int(snapshot["lastUpdateId"])
-    book = OrderBook(snapshot.get("bids", []), snapshot.get("asks", []))
+    try:
+        last_update_id = int(snapshot["lastUpdateId"])
+        snapshot_ms = int(snapshot["E"]) if "E" in snapshot else None
+    except (TypeError, ValueError, OverflowError):
+        raise _fail(source, "snapshot: lastUpdateId/E", "depth snapshot ids and time must be integers") from None
+    book = OrderBook(parse_levels(snapshot.get("bids", []), source, "snapshot: bids"), parse_levels(snapshot.get("asks", []), source, "snapshot: asks"))
     times: list[int] = []
     tops: list[tuple[list, list]] = []
     update_ids: list[int] = []
@@ -539,8 +602,8 @@ def replay_book_minutes(
     for diff in diffs:
         try:
             first_id, final_id, event_ms = int(diff["U"]), int(diff["u"]), int(diff["E"])
-        except (KeyError, TypeError, ValueError):
-            raise _fail(source, f"line {diff.get('_line')}: U/u/E", "depth diff lacks update ids or event time") from None
+        except (KeyError, TypeError, ValueError, OverflowError):
+            raise _fail(source, f"line {diff.get('_line')}: U/u/E", "depth diff lacks integer update ids or event time") from None
         if prev_u is None:
             if final_id < last_update_id:
                 continue  # older than the snapshot
@@ -550,15 +613,16 @@ def replay_book_minutes(
                     f"line {diff.get('_line')}: U",
                     f"first diff after the snapshot starts at {first_id} > lastUpdateId+1 = {last_update_id + 1}: updates lost",
                 )
-            next_boundary = -(-max(event_ms, int(snapshot.get("E", event_ms))) // MINUTE_MS) * MINUTE_MS
-        elif int(diff.get("pu", -1)) != prev_u:
+            next_boundary = -(-max(event_ms, snapshot_ms or event_ms) // MINUTE_MS) * MINUTE_MS
+        elif diff.get("pu") != prev_u:
             raise _fail(source, f"line {diff.get('_line')}: pu", f"{diff.get('pu')} != previous u {prev_u}: the diff stream has a gap")
         while next_boundary is not None and event_ms > next_boundary:
             times.append(next_boundary)
             tops.append(book.top(levels))
             update_ids.append(prev_u if prev_u is not None else last_update_id)
             next_boundary += MINUTE_MS
-        book.apply(diff.get("b", []), diff.get("a", []))
+        line = f"line {diff.get('_line')}"
+        book.apply(parse_levels(diff.get("b", []), source, f"{line}: b"), parse_levels(diff.get("a", []), source, f"{line}: a"))
         prev_u = final_id
         if next_boundary is not None and event_ms == next_boundary:
             times.append(next_boundary)
@@ -594,7 +658,10 @@ def _check_books(book: pd.DataFrame, update_ids: list[int], tickers: _Tickers, s
         ticker = tickers.last_at_or_before(update_id)
         if ticker is None:
             continue
-        best = (float(ticker["b"]), float(ticker["a"]))
+        try:
+            best = (float(ticker["b"]), float(ticker["a"]))
+        except (KeyError, TypeError, ValueError):
+            raise _fail(source, f"line {ticker.get('_line')}: bookTicker", "best bid 'b' and ask 'a' must be numbers") from None
         replayed = (float(book["bid_px_1"].iloc[row]), float(book["ask_px_1"].iloc[row]))
         if best != replayed:
             raise _fail(
@@ -604,7 +671,24 @@ def _check_books(book: pd.DataFrame, update_ids: list[int], tickers: _Tickers, s
             )
 
 
-def read_binance_feed(path: Path, contract_size: float = 1.0, levels: int = BOOK_LEVELS) -> Frames:
+def _trade_columns(trades: list[dict], source: Path | str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Trade time ``T`` (ms), size ``q`` (> 0), taker-bought flag (``not m``) and price ``p`` (NaN if absent) of each trade."""
+    trade_ms = np.empty(len(trades), "int64")
+    qty = np.empty(len(trades), "float64")
+    price = np.full(len(trades), np.nan)
+    for i, trade in enumerate(trades):
+        try:
+            trade_ms[i], qty[i] = int(trade["T"]), float(trade["q"])
+            price[i] = float(trade.get("p", "nan"))
+            maker_flag = trade["m"]
+        except (KeyError, TypeError, ValueError, OverflowError):
+            raise _fail(source, f"line {trade.get('_line')}: T/q/m", "trade needs integer time T, size q and buyer-is-maker flag m") from None
+        if not (TS_MIN_MS <= trade_ms[i] < TS_MAX_MS and np.isfinite(qty[i]) and qty[i] > 0 and isinstance(maker_flag, bool)):
+            raise _fail(source, f"line {trade.get('_line')}: T/q/m", f"time {trade['T']!r}, size {trade['q']!r} or flag {maker_flag!r} out of range")
+    return trade_ms, qty, np.array([not t["m"] for t in trades], dtype=bool), price
+
+
+def read_binance_feed(path: Path, contract_size: float = 1.0, levels: int = BOOK_LEVELS, contract: Contract | None = None) -> Frames:
     """Read a raw Binance USDT-M capture → ``book`` snapshots each minute and per-minute ``taker`` volume.
 
     Lines are ``<local receive ns> <json>``: one REST depth snapshot (has
@@ -614,60 +698,713 @@ def read_binance_feed(path: Path, contract_size: float = 1.0, levels: int = BOOK
     id (best bid and ask must agree, books must not be crossed). Trades are
     bucketed by trade time ``T``; the ``m`` flag (buyer is maker) marks a
     seller-initiated trade; only minutes the capture covers entirely (by
-    event time ``E``) are kept. Sizes are multiplied by ``contract_size``.
+    event time ``E``) are kept; trades with prices (``p``) also give
+    ``candles_1m``. Sizes are multiplied by ``contract_size``, or converted
+    by ``contract`` (a COIN-M feed, streams like ``btcusd_perp@depth``, must
+    come with an inverse contract: its sizes are USD contracts, not coins).
     """
     path = Path(path)
     _check_contract_size(contract_size, path)
+    contract = contract or Contract("?", False, float(contract_size), "")
     feed = _read_binance_feed(path)
+    coin_m = [m for m in sorted(feed.markets) if _COIN_M_NAME.search(m + "@")]
+    if contract.symbol != "?" or coin_m:
+        _check_venue_margin(contract, bool(coin_m), f"stream {(coin_m or sorted(feed.markets) or ['?'])[0]}", path)
     times, tops, update_ids = replay_book_minutes(feed.snapshot, feed.diffs, path, levels)
-    book = book_frame(times, tops, contract_size, levels)
+    book = _book_in_base(times, tops, contract, levels)
     _check_books(book, update_ids, feed.tickers, path)
     frames: Frames = {"book": book}
     if feed.trades:
-        try:
-            trade_ms = np.array([int(t["T"]) for t in feed.trades], dtype="int64")
-            qty = np.array([float(t["q"]) for t in feed.trades], dtype="float64")
-            is_buy = np.array([not bool(t["m"]) for t in feed.trades], dtype=bool)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise _fail(path, f"trade {exc}", "trade message lacks T, q or m") from None
-        frames["taker"] = taker_per_minute(trade_ms, qty * contract_size, is_buy, feed.span_ms)
+        trade_ms, qty, is_buy, price = _trade_columns(feed.trades, path)
+        if np.isfinite(price).all():
+            frames.update(_trade_frames(trade_ms, price, qty, is_buy, contract, path, feed.span_ms))
+        elif contract.inverse:
+            raise _fail(path, "trade p", "inverse contract sizes convert to base units at the trade price; a trade lacks 'p'")
+        else:
+            frames["taker"] = taker_per_minute(trade_ms, contract.base(qty, 1.0), is_buy, feed.span_ms)
     log.info("%s: %d depth diffs → %d book snapshots; %d trades", path, len(feed.diffs), len(book), len(feed.trades))
+    return frames
+
+
+# --------------------------------------------------------------------------- contracts
+
+
+class Contract(NamedTuple):
+    """How a venue counts size: linear contracts hold ``size`` BASE units; inverse ones are worth ``size`` QUOTE units.
+
+    Build one with :func:`contract_for`; :meth:`base` turns quantities into base units.
+    """
+
+    symbol: str
+    inverse: bool
+    size: float  # linear: base units per contract; inverse: quote units (USD) per contract
+    settle: str
+
+    def base(self, qty: np.ndarray, price: np.ndarray | float) -> np.ndarray:
+        """Quantities (contracts, or base units at size 1) in BASE units; inverse ones are priced at ``price``."""
+        qty = np.asarray(qty, dtype="float64")
+        return qty * self.size / np.asarray(price, dtype="float64") if self.inverse else qty * self.size
+
+
+def contract_for(symbol: str, source: Path | str, contract_size: float = 1.0, contract_value: float | None = None) -> Contract:
+    """Return the :class:`Contract` of a ccxt symbol, or refuse when the sizes would be read in the wrong unit.
+
+    ``BASE/QUOTE:SETTLE`` with SETTLE == BASE is coin-margined (inverse): each
+    contract is worth ``contract_value`` QUOTE (Binance COIN-M: 100 USD for
+    BTCUSD, 10 USD for the others), so a size in base units is
+    ``contracts * contract_value / price``. Every other symbol is linear with
+    ``contract_size`` base units per contract (1 when the source counts base
+    units).
+    """
+    _check_contract_size(contract_size, source)
+    base, _, rest = symbol.partition("/")
+    quote, _, settle = rest.partition(":")
+    if settle and settle == base:
+        if contract_value is None:
+            raise _fail(
+                source, "contract_value",
+                f"{symbol} is coin-margined (inverse): the file counts contracts worth a fixed amount of {quote}, not {base}; "
+                f"pass --contract-value ({quote} per contract, e.g. 100 for Binance COIN-M BTCUSD, 10 for its other coins)",
+            )
+        if contract_size != 1.0:
+            raise _fail(source, "contract_size", f"{symbol} is inverse: give its contract value in {quote} (--contract-value), not a size in {base}")
+        if not (np.isfinite(contract_value) and contract_value > 0):
+            raise _fail(source, "contract_value", f"must be a positive number of {quote}, got {contract_value!r}")
+        return Contract(symbol, True, float(contract_value), settle)
+    if contract_value is not None:
+        raise _fail(source, "contract_value", f"{symbol} is linear (settled in {settle or quote}): give base units per contract with --contract-size")
+    return Contract(symbol, False, float(contract_size), settle or quote)
+
+
+_COIN_M_NAME = re.compile(r"(?i)(?:^|[^a-z])[a-z0-9]+usd_(?:perp|\d{6})(?:[^a-z0-9]|$)")
+
+
+def _check_venue_margin(contract: Contract, coin_margined: bool, seen: str, source: Path | str) -> None:
+    """Refuse a coin-margined source read as linear (contracts taken for coins) and the reverse."""
+    if coin_margined and not contract.inverse:
+        raise _fail(
+            source, "symbol",
+            f"{seen} is a coin-margined (inverse) market whose sizes are USD contracts, but {contract.symbol} is linear; "
+            f"import it as e.g. {contract.symbol.split('/')[0]}/USD:{contract.symbol.split('/')[0]} with --contract-value",
+        )
+    if contract.inverse and not coin_margined:
+        raise _fail(source, "symbol", f"{contract.symbol} is inverse but {seen} is a linear (USDT/USDC-margined) market")
+
+
+# --------------------------------------------------------------------------- generic CSV options
+
+TimeUnit = Literal["auto", "s", "ms", "us", "ns"]
+_UNIT_DIVISOR = {"s": 1e-3, "ms": 1.0, "us": 1e3, "ns": 1e6}
+
+
+class CsvOptions(NamedTuple):
+    """How to read a candle CSV whose layout differs from ``timestamp, open, high, low, close, volume``.
+
+    skip_lines : lines above the header (a vendor banner).
+    columns : ``(field, file column)`` pairs renaming file columns to ``timestamp``, ``open`` ... ``volume``.
+    time_column : the column holding the bar open time (after renaming).
+    time_unit : unit of numeric times; 'auto' picks s, ms, us or ns by magnitude (all are in 2000-2100 only in one unit).
+    time_format : strptime format of text times (ISO 8601 when None).
+    time_zone : zone of naive text times (IANA name, default UTC).
+    order : 'ascending' or 'descending' checks the file's row order; 'any' accepts either (rows are sorted).
+    """
+
+    skip_lines: int = 0
+    columns: tuple[tuple[str, str], ...] = ()
+    time_column: str = "timestamp"
+    time_unit: TimeUnit = "ms"
+    time_format: str | None = None
+    time_zone: str = "UTC"
+    order: Literal["any", "ascending", "descending"] = "any"
+
+
+def times_to_ms(
+    values: pd.Series,
+    source: Path | str,
+    field: str,
+    unit: TimeUnit = "ms",
+    fmt: str | None = None,
+    tz: str = "UTC",
+) -> np.ndarray:
+    """Return epoch ms (UTC) of numeric times in ``unit`` or of text times in ``fmt`` (naive ones in zone ``tz``)."""
+    if len(values) == 0:
+        raise _fail(source, field, "no rows")
+    numeric = pd.to_numeric(values, errors="coerce")
+    if pd.api.types.is_numeric_dtype(values) or (fmt is None and numeric.notna().all()):
+        raw = _numeric(values, source, field)
+        if unit == "auto":
+            unit = next((u for u, div in _UNIT_DIVISOR.items() if TS_MIN_MS <= raw[0] / div < TS_MAX_MS), "ms")
+        elif unit not in _UNIT_DIVISOR:
+            raise _fail(source, f"{field} unit", f"{unit!r} is not one of {['auto', *_UNIT_DIVISOR]}")
+        return _check_ts_range(np.floor(raw / _UNIT_DIVISOR[unit]), source, f"{field} (read in {unit})").astype("int64")
+    try:
+        parsed = pd.to_datetime(values.astype("string"), format=fmt or "ISO8601")
+        parsed = parsed.dt.tz_localize(tz) if parsed.dt.tz is None else parsed
+        parsed = parsed.dt.tz_convert("UTC")
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise _fail(source, field, f"unparseable time with format {fmt or 'ISO8601'!r} in zone {tz} ({exc})") from None
+    if parsed.isna().any():
+        row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
+        raise _fail(source, field, f"missing time at row {row}")
+    return _check_ts_range(parsed.dt.as_unit("ms").astype("int64").to_numpy(), source, field)
+
+
+def _check_order(ts_ms: np.ndarray, order: str, source: Path | str, field: str) -> None:
+    if order == "any" or len(ts_ms) < 2:
+        return
+    step = np.diff(ts_ms)
+    wrong = step <= 0 if order == "ascending" else step >= 0
+    if order not in ("ascending", "descending"):
+        raise _fail(source, "order", f"{order!r} is not 'any', 'ascending' or 'descending'")
+    if wrong.any():
+        raise _fail(source, field, f"rows are not in {order} time order (row {int(np.flatnonzero(wrong)[0]) + 1})")
+
+
+# --------------------------------------------------------------------------- candles from trades, resampling
+
+
+def candles_from_trades(
+    ts_ms: np.ndarray,
+    price: np.ndarray,
+    qty_base: np.ndarray,
+    span_ms: tuple[int, int] | None = None,
+    timeframe: str = "1m",
+) -> pd.DataFrame:
+    """Build OHLCV bars (volume in base units) from trades, for every bar the capture covers entirely.
+
+    Trades are taken in time order (ties in file order). Minutes inside the
+    span (default first to last trade, widened to whole seconds, as
+    :func:`taker_per_minute`) without a trade repeat the previous close with
+    zero volume, as exchanges report them; minutes before the first trade are
+    left out. Bars longer than a minute are resampled from the minutes by
+    :func:`botcore.market.store.resample_candles`, the store's own resampler.
+    """
+    ts_ms = np.asarray(ts_ms, dtype="int64")
+    order = np.argsort(ts_ms, kind="stable")
+    ts_ms, price, qty = ts_ms[order], np.asarray(price, "float64")[order], np.asarray(qty_base, "float64")[order]
+    grid = taker_per_minute(ts_ms, qty, np.ones(len(ts_ms), bool), span_ms)["ts"].to_numpy()
+    if len(grid) == 0:
+        return _empty_candles()
+    inside = (ts_ms >= grid[0]) & (ts_ms < grid[-1] + MINUTE_MS)
+    ts_in, px, q = ts_ms[inside], price[inside], qty[inside]
+    slot = (ts_in - grid[0]) // MINUTE_MS
+    starts = np.flatnonzero(np.r_[True, slot[1:] != slot[:-1]]) if len(slot) else np.array([], "int64")
+    o, h, lo, c, v = (np.full(len(grid), np.nan) for _ in range(5))
+    if len(starts):
+        ends = np.r_[starts[1:], len(slot)] - 1
+        bars = slot[starts]
+        o[bars], c[bars] = px[starts], px[ends]
+        h[bars], lo[bars] = np.maximum.reduceat(px, starts), np.minimum.reduceat(px, starts)
+        v[bars] = np.add.reduceat(q, starts)
+    close = pd.Series(c).ffill().to_numpy()  # an empty minute: the last price, no volume
+    empty = np.isnan(o)
+    o, h, lo, c = (np.where(empty, close, a) for a in (o, h, lo, c))
+    df = pd.DataFrame({"ts": grid, "open": o, "high": h, "low": lo, "close": c, "volume": np.where(empty, 0.0, v)})
+    df = df[~np.isnan(df["close"].to_numpy())].reset_index(drop=True)  # minutes before the first trade
+    return resample_bars(df, "1m", timeframe)
+
+
+def _empty_candles() -> pd.DataFrame:
+    return pd.DataFrame({"ts": np.array([], "int64"), **{c: np.array([], "float64") for c in CANDLE_COLUMNS}})
+
+
+def resample_bars(df: pd.DataFrame, source_tf: str, target_tf: str) -> pd.DataFrame:
+    """Aggregate ``source_tf`` bars to ``target_tf`` bars (only those that closed) with the store's resampler."""
+    if source_tf not in STORE_TIMEFRAME_MS or target_tf not in STORE_TIMEFRAME_MS:
+        raise DataError(f"timeframe: {source_tf!r} -> {target_tf!r}: known timeframes are {list(STORE_TIMEFRAME_MS)}")
+    base_ms, tf_ms = STORE_TIMEFRAME_MS[source_tf], STORE_TIMEFRAME_MS[target_tf]
+    if tf_ms < base_ms or tf_ms % base_ms:
+        raise DataError(f"timeframe: {source_tf} bars cannot build {target_tf} bars (not a whole multiple)")
+    if len(df) == 0:
+        return _empty_candles()
+    end = int(df["ts"].iloc[-1]) + base_ms
+    return resample_candles(df, base_ms, tf_ms, end)
+
+
+def _trade_frames(
+    ts_ms: np.ndarray, price: np.ndarray, qty: np.ndarray, is_buy: np.ndarray, contract: Contract, source: Path | str,
+    span_ms: tuple[int, int] | None = None,
+) -> Frames:
+    """Trades (sizes as the file counts them) → ``candles_1m`` and per-minute ``taker`` in base units."""
+    bad = ~(np.isfinite(price) & (price > 0) & np.isfinite(qty) & (qty > 0))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise _fail(source, "price/amount", f"trade at row {row} has price {price[row]!r} and size {qty[row]!r}; both must be positive")
+    base = contract.base(qty, price)
+    frames: Frames = {"taker": taker_per_minute(ts_ms, base, is_buy, span_ms)}
+    candles = candles_from_trades(ts_ms, price, base, span_ms)
+    if len(candles):
+        frames["candles_1m"] = candles
+    return frames
+
+
+# --------------------------------------------------------------------------- vendor files
+
+#: CryptoDataDownload puts its address on the first line, above the header
+CDD_BANNER = re.compile(r"(?i)^\W*(?:https?://)?(?:www\.)?cryptodatadownload\.com")
+BINANCE_KLINE_COLUMNS = (
+    "open_time", "open", "high", "low", "close", "volume", "close_time", "quote_volume", "count",
+    "taker_buy_volume", "taker_buy_quote_volume", "ignore",
+)
+BINANCE_AGGTRADE_COLUMNS = ("agg_trade_id", "price", "quantity", "first_trade_id", "last_trade_id", "transact_time", "is_buyer_maker")
+BINANCE_FUNDING_COLUMNS = ("calc_time", "funding_interval_hours", "last_funding_rate")
+BINANCE_METRICS_COLUMNS = (
+    "create_time", "symbol", "sum_open_interest", "sum_open_interest_value", "count_toptrader_long_short_ratio",
+    "sum_toptrader_long_short_ratio", "count_long_short_ratio", "sum_taker_long_short_vol_ratio",
+)
+BINANCE_DEPTH_COLUMNS = ("symbol", "timestamp", "first_update_id", "last_update_id", "side", "update_type", "price", "qty", "pu")
+TARDIS_PREFIX = ("exchange", "symbol", "timestamp", "local_timestamp")
+TARDIS_TRADES_COLUMNS = (*TARDIS_PREFIX, "id", "side", "price", "amount")
+TARDIS_TICKER_COLUMNS = (
+    *TARDIS_PREFIX, "funding_timestamp", "funding_rate", "predicted_funding_rate", "open_interest", "last_price", "index_price", "mark_price",
+)
+#: Binance Vision file names: BTCUSDT-1m-2024-01-01.csv, BTCUSDT-aggTrades-2024-01.csv, BTCUSDT-metrics-2024-01-01.csv
+_VISION_NAME = re.compile(r"^(?P<market>[A-Z0-9]+(?:_[A-Z0-9]+)?)-(?P<what>\d+[smhdwM]|aggTrades|fundingRate|metrics)-\d{4}-\d{2}(?:-\d{2})?\.csv")
+_DEPTH_NAME = re.compile(r"^(?P<market>[A-Z0-9_]+?)_T_DEPTH_\d{4}-\d{2}-\d{2}_depth_(?P<what>snap|update)\.csv")
+_TARDIS_NAME = re.compile(r"^(?P<exchange>[a-z0-9-]+)_(?P<what>trades|book_snapshot_\d+|derivative_ticker)_\d{4}-\d{2}-\d{2}_(?P<market>[A-Z0-9_.-]+)\.csv")
+#: Tardis exchange ids whose instruments are coin-margined
+_TARDIS_COIN_M = ("binance-delivery", "bitmex", "deribit")
+
+
+def _open_text(path: Path) -> Callable:
+    return gzip.open if path.name.endswith(".gz") else open
+
+
+def _base_name(path: Path) -> str:
+    return path.name.removesuffix(".gz")
+
+
+def _bools(values: pd.Series, source: Path | str, field: str) -> np.ndarray:
+    text = values.astype("string").str.strip().str.lower()
+    ok = text.isin(["true", "false", "1", "0"]).fillna(False).to_numpy(dtype=bool)
+    if not ok.all():
+        row = int(np.flatnonzero(~ok)[0])
+        raise _fail(source, field, f"expected true/false at row {row}, got {values.iloc[row]!r}")
+    return text.isin(["true", "1"]).to_numpy(dtype=bool)
+
+
+def read_cryptodatadownload(path: Path, symbol: str) -> Frames:
+    """Read a CryptoDataDownload candle CSV: banner line, ``Unix, Date, Symbol, Open, High, Low, Close, Volume <BASE>, ...``, newest first.
+
+    The bar open is ``Unix`` (seconds, ms or µs, told apart by magnitude) or,
+    in files without it, ``Date`` (UTC). Volume is the ``Volume <BASE>``
+    column, in base units; a file whose ``Symbol`` is another market is refused.
+    """
+    path = Path(path)
+    df = _read_csv(path, skiprows=1)
+    df.columns = [str(c).strip() for c in df.columns]
+    lower = {c.lower(): c for c in df.columns}
+    _require_columns(df.rename(columns=str.lower), ("date", "symbol", "open", "high", "low", "close"), path)
+    base, quote = symbol.split("/")[0], symbol.split("/")[1].split(":")[0]
+    listed = df[lower["symbol"]].astype("string").str.replace(r"[/_-]", "", regex=True).str.upper()
+    if len(df) and not (listed == base + quote).all():
+        row = int(np.flatnonzero((listed != base + quote).fillna(True).to_numpy(dtype=bool))[0])
+        raise _fail(path, "Symbol", f"row {row} is {df[lower['symbol']].iloc[row]!r}, not {base}{quote} ({symbol})")
+    volume = lower.get(f"volume {base.lower()}")
+    if volume is None:
+        raise _fail(path, f"Volume {base}", f"no base-volume column (have {list(df.columns)})")
+    unix = next((lower[k] for k in ("unix", "unix timestamp", "timestamp") if k in lower), None)
+    ts_ms = times_to_ms(df[unix], path, unix, "auto") if unix else times_to_ms(df[lower["date"]], path, "Date")
+    ohlcv = {c: _numeric(df[lower[c]], path, lower[c]) for c in ("open", "high", "low", "close")}
+    ohlcv["volume"] = _numeric(df[volume], path, volume)
+    return candles_frame(ts_ms, ohlcv, path)
+
+
+def read_csv_with_options(path: Path, options: CsvOptions, volume_unit: Literal["base", "quote"] = "base") -> Frames:
+    """Read candles from any CSV layout described by :class:`CsvOptions` (volume converted from quote when told)."""
+    path = Path(path)
+    if options.skip_lines < 0:
+        raise _fail(path, "skip_lines", "must not be negative")
+    df = _read_csv(path, skiprows=options.skip_lines)
+    df.columns = [str(c).strip() for c in df.columns]
+    mapping = dict(options.columns)
+    unknown = [column for column in mapping.values() if column not in df.columns]
+    if unknown:
+        raise _fail(path, f"column {unknown[0]!r}", f"not in the file's header {list(df.columns)}")
+    df = df.rename(columns={column: field for field, column in mapping.items()})
+    _require_columns(df, (options.time_column, *CANDLE_COLUMNS), path)
+    ts_ms = times_to_ms(df[options.time_column], path, options.time_column, options.time_unit, options.time_format, options.time_zone)
+    _check_order(ts_ms, options.order, path, options.time_column)
+    ohlcv = {c: _numeric(df[c], path, c) for c in CANDLE_COLUMNS}
+    if volume_unit == "quote":
+        ohlcv["volume"] = ohlcv["volume"] / ohlcv["close"]
+    elif volume_unit != "base":
+        raise _fail(path, "volume_unit", f"{volume_unit!r} is neither 'base' nor 'quote'")
+    return candles_frame(ts_ms, ohlcv, path)
+
+
+def _headed(path: Path, columns: tuple[str, ...], width: int | None = None) -> pd.DataFrame:
+    """Read a Binance Vision CSV with its header, or name the columns of a headerless (older) file."""
+    with _open_text(path)(path, "rt", errors="replace") as fh:
+        first = fh.readline()
+    if first.split(",")[0].strip() in columns:
+        df = _read_csv(path)
+    else:
+        df = _read_csv(path, header=None)
+        if df.shape[1] not in (len(columns), width or len(columns)):
+            raise _fail(path, "columns", f"{df.shape[1]} columns without a header; expected {list(columns)}")
+        df.columns = list(columns) + [f"extra_{i}" for i in range(df.shape[1] - len(columns))]
+    df.columns = [str(c).strip() for c in df.columns]
+    _require_columns(df, columns, path)
+    return df
+
+
+def _vision_market(path: Path) -> tuple[str, str] | None:
+    found = _VISION_NAME.match(_base_name(path))
+    return (found["market"], found["what"]) if found else None
+
+
+def read_binance_klines(path: Path, contract: Contract) -> Frames:
+    """Read Binance Vision klines → candles of the file's bar size and, for 1m bars, per-minute ``taker`` volume.
+
+    Times are ms (µs in spot files from 2025, told apart by magnitude).
+    USDT-M and spot ``volume`` and ``taker_buy_volume`` are base units;
+    COIN-M files count contracts there and give base volume in columns 8 and
+    11 (``quote_volume`` / ``taker_buy_quote_volume``), which are used instead.
+    """
+    path = Path(path)
+    market = _vision_market(path)
+    timeframe = market[1] if market else None
+    coin_m = bool(market and _COIN_M_NAME.search(market[0] + "-"))
+    _check_venue_margin(contract, coin_m, f"{path.name}", path)
+    df = _headed(path, BINANCE_KLINE_COLUMNS)
+    ts_ms = times_to_ms(df["open_time"], path, "open_time", "auto")
+    volume_col, buy_col = ("quote_volume", "taker_buy_quote_volume") if coin_m else ("volume", "taker_buy_volume")
+    ohlcv = {c: _numeric(df[c], path, c) for c in ("open", "high", "low", "close")}
+    ohlcv["volume"] = _numeric(df[volume_col], path, volume_col)
+    if not coin_m:
+        ohlcv["volume"] = contract.base(ohlcv["volume"], ohlcv["close"])
+    frames = candles_frame(ts_ms, ohlcv, path, timeframe if timeframe in CANDLE_KIND_BY_TIMEFRAME else None)
+    if "candles_1m" in frames:
+        bars = frames["candles_1m"]
+        order = np.argsort(ts_ms, kind="stable")
+        buy = _numeric(df[buy_col], path, buy_col)[order]
+        buy = buy if coin_m else contract.base(buy, bars["close"].to_numpy())
+        sell = bars["volume"].to_numpy() - buy
+        if (buy < 0).any() or (sell < -1e-9 * bars["volume"].to_numpy()).any():
+            row = int(np.flatnonzero((buy < 0) | (sell < -1e-9 * bars["volume"].to_numpy()))[0])
+            raise _fail(path, buy_col, f"taker buy volume outside [0, volume] at ts {int(bars['ts'].iloc[row])}")
+        frames["taker"] = pd.DataFrame({"ts": bars["ts"].to_numpy(), "taker_buy_base": buy, "taker_sell_base": np.maximum(sell, 0.0)})
+    return frames
+
+
+def read_binance_aggtrades(path: Path, contract: Contract) -> Frames:
+    """Read Binance Vision aggTrades → ``candles_1m`` and per-minute ``taker`` (``is_buyer_maker`` true: a taker sell)."""
+    path = Path(path)
+    market = _vision_market(path)
+    _check_venue_margin(contract, bool(market and _COIN_M_NAME.search(market[0] + "-")), path.name, path)
+    df = _headed(path, BINANCE_AGGTRADE_COLUMNS, width=len(BINANCE_AGGTRADE_COLUMNS) + 1)  # spot adds is_best_match
+    ts_ms = times_to_ms(df["transact_time"], path, "transact_time", "auto")
+    price, qty = _numeric(df["price"], path, "price"), _numeric(df["quantity"], path, "quantity")
+    is_buy = ~_bools(df["is_buyer_maker"], path, "is_buyer_maker")
+    return _trade_frames(ts_ms, price, qty, is_buy, contract, path)
+
+
+def read_binance_funding(path: Path) -> Frames:
+    """Read a Binance Vision fundingRate file: ``calc_time`` (ms, the settlement), ``last_funding_rate`` (a fraction)."""
+    path = Path(path)
+    df = _headed(path, BINANCE_FUNDING_COLUMNS)
+    ts_ms = times_to_ms(df["calc_time"], path, "calc_time", "auto")
+    return funding_frame(ts_ms, _numeric(df["last_funding_rate"], path, "last_funding_rate"), path)
+
+
+def read_binance_metrics(path: Path, contract: Contract) -> Frames:
+    """Read a Binance Vision futures ``metrics`` file → ``open_interest`` (``oi_usd`` = ``sum_open_interest_value``), every 5 minutes.
+
+    On COIN-M, ``sum_open_interest`` counts contracts and is priced by the
+    contract value instead (the ``_value`` column there is in coins).
+
+    The ratios in the file (top-trader and all-account long/short, taker
+    buy/sell volume ratio) have no store kind: taker volumes come from klines
+    or trades, which give the sizes a ratio lacks.
+    """
+    path = Path(path)
+    df = _headed(path, BINANCE_METRICS_COLUMNS)
+    _check_venue_margin(contract, bool(_COIN_M_NAME.search(str(df["symbol"].iloc[0]) + "-")) if len(df) else False, "the file's symbol", path)
+    ts_ms = times_to_ms(df["create_time"], path, "create_time", "auto")
+    column = "sum_open_interest" if contract.inverse else "sum_open_interest_value"  # COIN-M: contracts (value in coins)
+    oi = _numeric(df[column], path, column) * (contract.size if contract.inverse else 1.0)
+    if (oi < 0).any():
+        raise _fail(path, column, "open interest must not be negative")
+    log.info("%s: taker and long/short ratios are not stored (no store kind); open interest in USD is", path)
+    return {"open_interest": _finish(ts_ms, {"oi_usd": oi}, path)}
+
+
+def _depth_rows(path: Path) -> pd.DataFrame:
+    df = _headed(path, BINANCE_DEPTH_COLUMNS)
+    if len(df) == 0:
+        raise _fail(path, "rows", "file holds no depth rows")
+    for col in ("first_update_id", "last_update_id", "pu"):
+        values = pd.to_numeric(df[col], errors="coerce")
+        if values.isna().any() or (values % 1 != 0).any():
+            row = int(np.flatnonzero((values.isna() | (values % 1 != 0)).to_numpy())[0])
+            raise _fail(path, col, f"update id at row {row} is {df[col].iloc[row]!r}, not an integer")
+    df["ts_ms"] = times_to_ms(df["timestamp"], path, "timestamp", "auto")
+    side = df["side"].astype("string").str.strip().str.lower()
+    if not side.isin(["a", "b"]).fillna(False).all():
+        row = int(np.flatnonzero(~side.isin(["a", "b"]).fillna(False).to_numpy(dtype=bool))[0])
+        raise _fail(path, "side", f"expected 'a' or 'b' at row {row}, got {df['side'].iloc[row]!r}")
+    df["side"] = side
+    df["update_type"] = df["update_type"].astype("string").str.strip().str.lower()
+    return df
+
+
+def _depth_messages(df: pd.DataFrame) -> list[dict]:
+    """Group depth CSV rows of one update (same ids and time) into depth-diff messages."""
+    out = []
+    keys = ["last_update_id", "first_update_id", "pu", "ts_ms"]
+    for (last_id, first_id, pu, ts_ms), rows in df.groupby(keys, sort=False):
+        levels = {s: rows.loc[rows["side"] == s, ["price", "qty"]].astype("string").to_numpy().tolist() for s in ("b", "a")}
+        out.append({"U": int(first_id), "u": int(last_id), "pu": int(pu), "E": int(ts_ms), "b": levels["b"], "a": levels["a"],
+                    "_line": int(rows.index[0]) + 2})
+    return out
+
+
+def read_binance_depth(path: Path, contract: Contract, levels: int = BOOK_LEVELS) -> Frames:
+    """Read Binance historical depth CSVs (``symbol, timestamp, first_update_id, last_update_id, side, update_type, price, qty, pu``).
+
+    A ``*_depth_snap.csv`` gives one ``book`` row per snapshot (its time).
+    A ``*_depth_update.csv`` is replayed over the ``*_depth_snap.csv`` beside
+    it, by Binance's rules (:func:`replay_book_minutes`), into a book each
+    minute. Sizes are converted to base units by the contract.
+    """
+    path = Path(path)
+    found = _DEPTH_NAME.match(_base_name(path))
+    coin_m = bool(found and _COIN_M_NAME.search(found["market"] + "-"))
+    _check_venue_margin(contract, coin_m, path.name, path)
+    df = _depth_rows(path)
+    if found and found["what"] == "update":
+        snap_path = path.with_name(path.name.replace("_depth_update", "_depth_snap"))
+        if not snap_path.is_file():
+            raise _fail(path, "snapshot", f"depth updates replay over a snapshot; {snap_path.name} is not beside the file")
+        snaps = _depth_rows(snap_path)
+        first_id = int(snaps["last_update_id"].iloc[0])
+        first = snaps[snaps["last_update_id"] == first_id]
+        snapshot = {
+            "lastUpdateId": first_id, "E": int(first["ts_ms"].iloc[0]),
+            "bids": first.loc[first["side"] == "b", ["price", "qty"]].astype("string").to_numpy().tolist(),
+            "asks": first.loc[first["side"] == "a", ["price", "qty"]].astype("string").to_numpy().tolist(),
+        }
+        times, tops, _ = replay_book_minutes(snapshot, _depth_messages(df), path, levels)
+    else:
+        times, tops = [], []
+        for ts_ms, rows in df.groupby("ts_ms", sort=True):
+            bids = parse_levels(rows.loc[rows["side"] == "b", ["price", "qty"]].astype("string").to_numpy().tolist(), path, f"line {rows.index[0] + 2}: bids")
+            asks = parse_levels(rows.loc[rows["side"] == "a", ["price", "qty"]].astype("string").to_numpy().tolist(), path, f"line {rows.index[0] + 2}: asks")
+            book = OrderBook(bids, asks)
+            times.append(int(ts_ms))
+            tops.append(book.top(levels))
+    book = _book_in_base(times, tops, contract, levels)
+    crossed = book["bid_px_1"] >= book["ask_px_1"]
+    if crossed.any():
+        raise _fail(path, "book", f"book crossed at ts {int(book['ts'][crossed].iloc[0])}")
+    return {"book": book}
+
+
+def _book_in_base(times: list[int], tops: list[tuple[list, list]], contract: Contract, levels: int) -> pd.DataFrame:
+    """:func:`book_frame` with each level's size turned into base units (at its own price for inverse contracts)."""
+    if not contract.inverse:
+        return book_frame(times, tops, contract.size, levels)
+    tops = [([(p, float(contract.base(s, p))) for p, s in bids], [(p, float(contract.base(s, p))) for p, s in asks]) for bids, asks in tops]
+    return book_frame(times, tops, 1.0, levels)
+
+
+def _tardis_table(path: Path, columns: tuple[str, ...], contract: Contract) -> pd.DataFrame:
+    df = _read_csv(path)
+    df.columns = [str(c).strip() for c in df.columns]
+    _require_columns(df, columns, path)
+    if len(df) == 0:
+        raise _fail(path, "rows", "file holds no rows")
+    exchanges = df["exchange"].astype("string").unique().tolist()
+    markets = df["symbol"].astype("string").unique().tolist()
+    if len(markets) != 1:
+        raise _fail(path, "symbol", f"file holds several instruments {markets[:5]}; import one at a time")
+    coin_m = any(str(e) in _TARDIS_COIN_M for e in exchanges) or bool(_COIN_M_NAME.search(str(markets[0]) + "-"))
+    _check_venue_margin(contract, coin_m, f"{exchanges[0]} {markets[0]}", path)
+    df["ts_ms"] = times_to_ms(df["timestamp"], path, "timestamp", "us")
+    return df
+
+
+def read_tardis_trades(path: Path, contract: Contract) -> Frames:
+    """Read a Tardis ``trades`` CSV (µs times, ``side`` of the taker, ``amount`` as the exchange counts it) → candles_1m, taker."""
+    path = Path(path)
+    df = _tardis_table(path, TARDIS_TRADES_COLUMNS, contract)
+    side = df["side"].astype("string").str.lower()
+    if not side.isin(["buy", "sell"]).fillna(False).all():
+        row = int(np.flatnonzero(~side.isin(["buy", "sell"]).fillna(False).to_numpy(dtype=bool))[0])
+        raise _fail(path, "side", f"expected 'buy' or 'sell' at row {row}, got {df['side'].iloc[row]!r} (unknown aggressor cannot be split)")
+    price, qty = _numeric(df["price"], path, "price"), _numeric(df["amount"], path, "amount")
+    return _trade_frames(df["ts_ms"].to_numpy(), price, qty, (side == "buy").to_numpy(dtype=bool), contract, path)
+
+
+def _minute_samples(ts_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Minute boundaries from the first to the last row and, for each, the last row at or before it."""
+    grid = np.arange(-(-int(ts_ms[0]) // MINUTE_MS) * MINUTE_MS, int(ts_ms[-1]) + 1, MINUTE_MS, dtype="int64")
+    return grid, np.searchsorted(ts_ms, grid, side="right") - 1
+
+
+def read_tardis_book_snapshot(path: Path, contract: Contract, levels: int = BOOK_LEVELS) -> Frames:
+    """Read a Tardis ``book_snapshot_5`` / ``book_snapshot_25`` CSV → the book at each minute boundary it covers.
+
+    Columns ``asks[i].price, asks[i].amount, bids[i].price, bids[i].amount``;
+    each minute takes the last snapshot at or before it; levels past the
+    file's depth are NaN.
+    """
+    path = Path(path)
+    df = _tardis_table(path, (*TARDIS_PREFIX, "asks[0].price", "asks[0].amount", "bids[0].price", "bids[0].amount"), contract)
+    depth = 0
+    while all(f"{side}[{depth}].{what}" in df.columns for side in ("asks", "bids") for what in ("price", "amount")):
+        depth += 1
+    df = df.iloc[np.argsort(df["ts_ms"].to_numpy(), kind="stable")].reset_index(drop=True)
+    grid, rows = _minute_samples(df["ts_ms"].to_numpy())
+    keep = rows >= 0
+    grid, rows = grid[keep], rows[keep]
+    tops = []
+    for row in rows:
+        sides = []
+        for side in ("bids", "asks"):
+            raw = [[df[f"{side}[{i}].price"].iloc[row], df[f"{side}[{i}].amount"].iloc[row]] for i in range(min(depth, levels))]
+            raw = [level for level in raw if not (pd.isna(level[0]) and pd.isna(level[1]))]  # a shallow book: empty levels
+            sides.append(parse_levels(raw, path, f"row {row + 1}: {side}"))
+        tops.append((sides[0], sides[1]))
+    book = _book_in_base(grid.tolist(), tops, contract, levels)
+    crossed = book["bid_px_1"] >= book["ask_px_1"]
+    if crossed.any():
+        raise _fail(path, "book", f"book crossed at ts {int(book['ts'][crossed].iloc[0])}")
+    return {"book": book}
+
+
+def read_tardis_derivative_ticker(path: Path, contract: Contract) -> Frames:
+    """Read a Tardis ``derivative_ticker`` CSV → ``mark`` and ``open_interest`` each minute, ``funding`` per settlement.
+
+    Columns are updated when the exchange sends them and are empty otherwise,
+    so each is carried forward to the minute boundary from its last value.
+    ``funding`` holds, for every ``funding_timestamp`` the file passes, the
+    last ``funding_rate`` announced before it. ``open_interest`` is as the
+    exchange counts it (base units on USDT-M, contracts on COIN-M) and is
+    stored in USD at the mark price.
+    """
+    path = Path(path)
+    df = _tardis_table(path, TARDIS_TICKER_COLUMNS, contract)
+    df = df.iloc[np.argsort(df["ts_ms"].to_numpy(), kind="stable")].reset_index(drop=True)
+    ts = df["ts_ms"].to_numpy()
+    values = {}
+    for col in ("funding_rate", "open_interest", "mark_price"):
+        raw = pd.to_numeric(df[col], errors="coerce")
+        junk = raw.isna() & df[col].notna()
+        if junk.any():
+            raise _fail(path, col, f"row {int(np.flatnonzero(junk.to_numpy())[0]) + 1} is {df[col][junk].iloc[0]!r}, not a number")
+        if (~np.isfinite(raw.dropna())).any() or (raw.dropna() < 0).any() and col != "funding_rate":
+            raise _fail(path, col, "values must be finite (and not negative)")
+        values[col] = raw.ffill().to_numpy()
+    grid, rows = _minute_samples(ts)
+    frames: Frames = {}
+    mark = values["mark_price"][rows.clip(0)]
+    has = (rows >= 0) & np.isfinite(mark) & (mark > 0)
+    if has.any():
+        frames["mark"] = _finish(grid[has], {"mark_price": mark[has]}, path)
+    oi = values["open_interest"][rows.clip(0)]
+    has_oi = has & np.isfinite(oi)
+    if has_oi.any():
+        units = oi[has_oi] * contract.size if contract.inverse else contract.base(oi[has_oi], 1.0) * mark[has_oi]
+        frames["open_interest"] = _finish(grid[has_oi], {"oi_usd": units}, path)
+    settle = pd.to_numeric(df["funding_timestamp"], errors="coerce").to_numpy()
+    settle_ms = np.unique(np.floor(settle[np.isfinite(settle)] / 1000).astype("int64"))
+    settle_ms = settle_ms[(settle_ms <= ts[-1]) & (settle_ms >= TS_MIN_MS) & (settle_ms < TS_MAX_MS)]
+    rate = pd.to_numeric(df["funding_rate"], errors="coerce").to_numpy()
+    fts = np.floor(settle / 1000)
+    paid_ts, paid = [], []
+    for when in settle_ms:
+        announced = np.flatnonzero((fts == when) & np.isfinite(rate) & (ts <= when))
+        if len(announced):
+            paid_ts.append(when)
+            paid.append(rate[announced[-1]])
+    if paid_ts:
+        frames.update(funding_frame(np.array(paid_ts), np.array(paid), path))
+    if not frames:
+        raise _fail(path, "rows", "no mark price, open interest or funding settlement in the file")
     return frames
 
 
 # --------------------------------------------------------------------------- dispatch
 
 
+#: header columns that identify a format (the largest set a header holds wins; near misses are named on failure)
+_HEADER_FORMATS: dict[Format, frozenset[str]] = {
+    Format.CSV: frozenset({"open", "high", "low", "close"}),
+    Format.TRADES_CSV: frozenset({"side", "amount"}),
+    Format.BINANCE_KLINES: frozenset(BINANCE_KLINE_COLUMNS[:7]),
+    Format.BINANCE_AGGTRADES: frozenset(BINANCE_AGGTRADE_COLUMNS),
+    Format.BINANCE_FUNDING: frozenset(BINANCE_FUNDING_COLUMNS),
+    Format.BINANCE_METRICS: frozenset(BINANCE_METRICS_COLUMNS),
+    Format.BINANCE_DEPTH: frozenset(BINANCE_DEPTH_COLUMNS),
+    Format.TARDIS_TRADES: frozenset(TARDIS_TRADES_COLUMNS),
+    Format.TARDIS_BOOK: frozenset({*TARDIS_PREFIX, "asks[0].price", "asks[0].amount", "bids[0].price", "bids[0].amount"}),
+    Format.TARDIS_TICKER: frozenset(TARDIS_TICKER_COLUMNS),
+}
+#: formats whose sizes count contracts or coins (read through a :class:`Contract`)
+_SIZED_FORMATS = frozenset({
+    Format.TRADES_CSV, Format.BINANCE_FEED, Format.BINANCE_KLINES, Format.BINANCE_AGGTRADES, Format.BINANCE_METRICS,
+    Format.BINANCE_DEPTH, Format.TARDIS_TRADES, Format.TARDIS_BOOK, Format.TARDIS_TICKER,
+})
+_VISION_FORMATS = {"aggTrades": Format.BINANCE_AGGTRADES, "fundingRate": Format.BINANCE_FUNDING, "metrics": Format.BINANCE_METRICS}
+_TARDIS_FORMATS = {"trades": Format.TARDIS_TRADES, "derivative_ticker": Format.TARDIS_TICKER}
+
+
+def _read_head(path: Path) -> str:
+    try:
+        with _open_text(path)(path, "rb") as fh:
+            return fh.read(4096).decode("utf-8", errors="replace")
+    except (OSError, EOFError) as exc:
+        raise _fail(path, "file", f"unreadable ({exc})") from None
+
+
 def detect_format(path: Path) -> Format:
-    """Guess a file's format from its extension and first bytes."""
+    """Guess a file's format from its name (vendor patterns), extension and first lines.
+
+    Raises a :class:`DataError` that quotes the first line and names the
+    formats whose columns came closest.
+    """
     path = Path(path)
-    suffix = path.suffix.lower()
+    name = _base_name(path)
+    suffix = Path(name).suffix.lower()
     if suffix == ".feather":
         return Format.FREQTRADE_FEATHER
-    if suffix == ".gz":
-        return Format.BINANCE_FEED
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4096).decode("utf-8", errors="replace")
-    except OSError as exc:
-        raise _fail(path, "file", f"unreadable ({exc})") from None
+    if (found := _VISION_NAME.match(name)) is not None:
+        return _VISION_FORMATS.get(found["what"], Format.BINANCE_KLINES)
+    if _DEPTH_NAME.match(name):
+        return Format.BINANCE_DEPTH
+    if (found := _TARDIS_NAME.match(name)) is not None:
+        return _TARDIS_FORMATS.get(found["what"], Format.TARDIS_BOOK)
+    head = _read_head(path)
+    lines = head.splitlines()
+    first_line = lines[0] if lines else ""
     if suffix == ".json":
         first = head.lstrip()[:1]
         if first == "[":
             return Format.FREQTRADE_JSON
         if first == "{":
             return Format.PANDAS_JSON
-    first_line = head.splitlines()[0] if head else ""
+    if CDD_BANNER.match(first_line):
+        return Format.CRYPTODATADOWNLOAD
     if re.match(r"^\d{8} \d{2}:\d{2}:\d{2},", first_line):
         return Format.FUNDING_CSV
     if re.match(r"^\d{19} \{", first_line):
         return Format.BINANCE_FEED
     header = {h.strip().lower() for h in first_line.split(",")}
-    if {"side", "amount"} <= header:
-        return Format.TRADES_CSV
-    if {"open", "high", "low", "close"} <= header:
-        return Format.CSV
-    raise _fail(path, "format", f"cannot detect the format; pass one of {[f.value for f in Format]}")
+    matches = [(len(cols), fmt) for fmt, cols in _HEADER_FORMATS.items() if cols <= header]
+    if matches:
+        return max(matches, key=lambda m: m[0])[1]
+    near = sorted(
+        ((len(cols & header) / len(cols), fmt, sorted(cols - header)) for fmt, cols in _HEADER_FORMATS.items() if cols & header),
+        key=lambda m: -m[0],
+    )[:3]
+    close = "; ".join(f"{fmt.value} (lacks {', '.join(missing[:4])})" for _, fmt, missing in near) or "none share a column"
+    raise _fail(
+        path, "format",
+        f"cannot detect the format: first line {first_line[:120]!r}; closest: {close}; "
+        f"pass --format, one of {[f.value for f in Format]}",
+    )
 
 
 _SYMBOL = re.compile(r"^[A-Z0-9]+/[A-Z0-9]+(?::[A-Z0-9]+)?$")
@@ -692,6 +1429,8 @@ def import_path(
     *,
     contract_size: float = 1.0,
     volume_unit: Literal["base", "quote"] = "quote",
+    contract_value: float | None = None,
+    csv_options: CsvOptions | None = None,
 ) -> Imported:
     """Parse one file into store tables, detecting the format when not given.
 
@@ -703,6 +1442,9 @@ def import_path(
     contract_size : base units per contract, applied to book and trade sizes
         (1.0 for sources that already quote base units).
     volume_unit : unit of ``volume`` in exchange CSV candles ('quote' converts by close).
+    contract_value : QUOTE units per contract of a coin-margined (inverse) symbol such as
+        BTC/USD:BTC; required for one, refused for a linear symbol (:func:`contract_for`).
+    csv_options : layout of a ``csv`` file that is not ``timestamp, open, ... volume`` (:class:`CsvOptions`).
     """
     path = Path(path)
     if not path.is_file():
@@ -714,14 +1456,25 @@ def import_path(
     else:
         raise _fail(path, "format", f"unknown format {format!r}; use one of {[f.value for f in Format]}")
     symbol = resolve_symbol(path, symbol)
+    if contract_value is not None or fmt in _SIZED_FORMATS:  # only sizes need the contract (a funding file does not)
+        contract = contract_for(symbol, path, contract_size, contract_value)
     readers: dict[Format, Callable[[], Frames]] = {
         Format.FREQTRADE_FEATHER: lambda: read_freqtrade_feather(path),
         Format.FREQTRADE_JSON: lambda: read_freqtrade_json(path),
-        Format.CSV: lambda: read_exchange_csv(path, volume_unit),
+        Format.CSV: lambda: read_csv_with_options(path, csv_options, volume_unit) if csv_options else read_exchange_csv(path, volume_unit),
         Format.PANDAS_JSON: lambda: read_pandas_json(path),
-        Format.TRADES_CSV: lambda: read_trades_csv(path, contract_size),
+        Format.TRADES_CSV: lambda: read_trades_csv(path, contract=contract),
         Format.FUNDING_CSV: lambda: read_funding_csv(path),
-        Format.BINANCE_FEED: lambda: read_binance_feed(path, contract_size),
+        Format.BINANCE_FEED: lambda: read_binance_feed(path, contract=contract),
+        Format.CRYPTODATADOWNLOAD: lambda: read_cryptodatadownload(path, symbol),
+        Format.BINANCE_KLINES: lambda: read_binance_klines(path, contract),
+        Format.BINANCE_AGGTRADES: lambda: read_binance_aggtrades(path, contract),
+        Format.BINANCE_FUNDING: lambda: read_binance_funding(path),
+        Format.BINANCE_METRICS: lambda: read_binance_metrics(path, contract),
+        Format.BINANCE_DEPTH: lambda: read_binance_depth(path, contract),
+        Format.TARDIS_TRADES: lambda: read_tardis_trades(path, contract),
+        Format.TARDIS_BOOK: lambda: read_tardis_book_snapshot(path, contract),
+        Format.TARDIS_TICKER: lambda: read_tardis_derivative_ticker(path, contract),
     }
     frames = readers[fmt]()
     log.info("%s (%s, %s): %s", path, fmt.value, symbol, {k: len(v) for k, v in frames.items()})

@@ -19,6 +19,10 @@ Answers are recorded-style and deterministic for :attr:`FakeIntelServer.now_ms`:
   as HTTP 200 with ``"Response": "Error"`` (``Type`` 1: auth, 99: rate limit);
   the key in ``authorization: Apikey KEY``.
 
+Plans: CoinGlass serves ``/api/user/account/subscription`` (``{"code": "0", "data": {"level": plan}}``)
+and refuses bars finer than :attr:`FakeIntelServer.min_interval` with a non-zero code (as a plan limit;
+the message text is illustrative). CryptoCompare's hourly history honours ``toTs`` (seconds).
+
 Faults: :meth:`FakeIntelServer.fail` makes the next ``times`` requests whose
 path contains a fragment answer with one of :data:`FAULTS`. Every request is
 recorded in :attr:`FakeIntelServer.requests`.
@@ -124,6 +128,8 @@ class FakeIntelServer:
     coinglass_key: str = COINGLASS_KEY
     cryptocompare_key: str = CRYPTOCOMPARE_KEY
     hang_s: float = 1.0
+    plan: str = "STANDARD"
+    min_interval: str = "1m"  # bars finer than this are refused, as a plan limit
     requests: list[Recorded] = field(default_factory=list)
     _faults: list[_Fault] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -232,9 +238,13 @@ class FakeIntelServer:
         return web.json_response({"code": "404", "msg": "Not Found"}, status=404)
 
     def _coinglass(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        if path == "/api/user/account/subscription":
+            return {"code": "0", "data": {"level": self.plan, "expire_time": self.now_ms + 30 * DAY_MS, "expired": False}}
         pair, interval = params.get("symbol", ""), params.get("interval", "")
         if not params.get("exchange") or not pair or interval not in INTERVAL_MS:
             return {"code": "400", "msg": "exchange, symbol and interval are required"}
+        if INTERVAL_MS[interval] < INTERVAL_MS[self.min_interval]:
+            return {"code": "400", "msg": f"interval {interval} is not available on the {self.plan} plan"}
         step = INTERVAL_MS[interval]
         limit = min(int(params.get("limit", 1000)), 1000)
         last_open = self.now_ms // step * step  # the bar still forming
@@ -287,5 +297,7 @@ class FakeIntelServer:
                 return {"Response": "Error", "Message": "coinId param is invalid", "Type": 2, "Data": {}}
             limit = int(params.get("limit", 168))
             last = self.now_ms // HOUR_MS * HOUR_MS
+            if params.get("toTs", "").isdigit():
+                last = min(last, int(params["toTs"]) * 1000 // HOUR_MS * HOUR_MS)
             return {**ok, "Data": [social_row(int(params["coinId"]), last - i * HOUR_MS) for i in range(limit, -1, -1)]}
         return {"Response": "Error", "Message": f"path {path} does not exist", "Type": 2, "Data": {}}
