@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from botcore.cli.overrides import overrides_or_exit
 from botcore.cli.run_cmd import load_config, parse_time, quiet_logs, split_symbols, when
 
 audit_app = typer.Typer(help="Audits of the research results' fidelity (look-ahead).", no_args_is_help=True)
@@ -82,18 +83,22 @@ def sweep(
                                             "'serial' runs in this process)."),
     workers: int = typer.Option(1, "--workers", min=1, help="LocalCluster workers (threads, 2 each)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Configuration directory."),
+    override: Optional[list[str]] = typer.Option(None, "--override", help="Override KEY=VALUE held fixed at every grid point (repeatable)."),
 ) -> None:
     """Run a parameter grid (and walk-forward folds) as backtest tasks on Dask; report out of sample beside in sample."""
     from rich.console import Console
     from rich.table import Table
 
     from botcore.errors import BotcoreError
-    from botcore.research.sweep import run_sweep
+    from botcore.research.sweep import parse_grid, run_sweep
 
     console = Console()
     settings = load_config(config)
+    overrides = overrides_or_exit(settings, override)
     quiet_logs()
     try:
+        if overrides:  # held fixed: one value per key, the grid's own keys win
+            grid = {**{k: [v] for k, v in overrides.items()}, **parse_grid(grid)}
         result = run_sweep(data, settings, grid, out, folds=folds, train_days=train_days, test_days=test_days,
                            start_ms=parse_time(start, "--start"), end_ms=parse_time(end, "--end"),
                            symbols=split_symbols(symbols), warmup_bars=warmup_bars, run_seed=seed, metric=metric,

@@ -212,6 +212,11 @@ def kill_switch_state(ledger: Ledger | str | os.PathLike[str]) -> KillSwitchStat
     return _combine(in_ledger, in_file)
 
 
+def kill_file_state(ledger_path: str | os.PathLike[str]) -> KillSwitchState:
+    """Return the kill switch as the kill file alone says (when the ledger cannot be read)."""
+    return _combine(None, _read_file(kill_file_path(ledger_path)))
+
+
 def engage(
     ledger: Ledger | str | os.PathLike[str],
     action: str = "freeze",
