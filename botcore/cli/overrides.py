@@ -83,12 +83,15 @@ def parse_override_items(items: Optional[list[str]]) -> dict[str, Any]:
 
 
 def check_overrides(settings: Any, overrides: dict[str, Any]) -> None:
-    """Build the kernel parameters with ``overrides``; raise :class:`OverrideError` naming the bound a value breaks."""
-    if not overrides:
-        return
+    """Build the kernel parameters with ``overrides``; raise :class:`OverrideError` naming the bound a value breaks.
+
+    Without overrides this still builds them: a configuration the kernel refuses is reported before anything runs.
+    """
     try:
-        build_params(settings, overrides)
+        build_params(settings, overrides or None)
     except ValueError as exc:
+        if not overrides:
+            raise OverrideError(f"configuration invalid: the decision parameters cannot be built: {exc}") from None
         given = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
         raise OverrideError(f"--override {given}: {exc}") from None
 

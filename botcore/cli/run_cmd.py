@@ -20,7 +20,7 @@ from typing import Optional
 import typer
 
 from botcore.cli.overrides import overrides_or_exit
-from botcore.cli.run_guard import check_resume, take_ledger
+from botcore.cli.run_guard import check_resume, check_store, take_ledger
 from botcore.ops.guard import InvariantGuard
 
 logger = logging.getLogger(__name__)
@@ -250,6 +250,9 @@ def start_replay(console, settings, led, ledger, data, start, end, symbols, warm
     store = Store(data)
     if not store.root.is_dir():
         raise typer.BadParameter(f"--data {data}: no such directory")
+    prior = None if fresh else led.get_meta("replay")
+    check_store(store, (prior or {}).get("symbols") or split_symbols(symbols)
+                or [a.symbol for a in settings.universe.enabled])
     loop, window = replay_loop(store, settings, led, start_ms=parse_time(start, "--start"),
                                end_ms=parse_time(end, "--end"), symbols=split_symbols(symbols),
                                warmup_bars=warmup_bars, run_seed=seed, speed=speed,

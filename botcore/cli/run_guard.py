@@ -20,7 +20,7 @@ from typing import Any, Optional
 
 import typer
 
-from botcore.errors import LedgerError
+from botcore.errors import DataError, LedgerError
 from botcore.ledger.integrity import check_integrity
 from botcore.ledger.lock import LedgerLocked, WriterLock
 from botcore.ops.killswitch import default_who
@@ -54,6 +54,21 @@ def take_ledger(ledger: Path) -> WriterLock:
         lock.release()
         raise _fail("refused to run on this ledger:\n" + "\n".join(f"  {p}" for p in report.problems), 1)
     return lock
+
+
+def check_store(store, symbols: list[str]) -> None:
+    """Refuse (exit 1) a replay whose store lacks a symbol's 1m candles or holds an implausible or unreadable file."""
+    missing = [str(store.path("candles_1m", s)) for s in symbols if not store.exists("candles_1m", s)]
+    if missing:
+        raise _fail(f"--data {store.root}: no 1m candles for {len(missing)} of the run's symbols (missing "
+                    f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}); import or download them, or "
+                    f"choose the symbols with --symbols", 1)
+    try:
+        for kind in store.kinds():
+            for symbol in symbols:
+                store.verify(kind, symbol)
+    except DataError as exc:
+        raise _fail(f"--data {store.root}: {exc}", 1) from None
 
 
 def _same_number(a: Any, b: Any) -> bool:
