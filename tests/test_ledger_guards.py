@@ -205,3 +205,28 @@ def test_commands_refuse_a_ledger_that_is_a_directory_or_missing(tmp_path):
     assert not missing.exists() and not missing.parent.exists()
     checked = runner.invoke(app, ["ledger", "check", str(missing)])
     assert checked.exit_code == 2 and "does not exist" in checked.output
+
+
+def test_the_invariant_guard_checks_every_n_cycles_and_freezes_once(base, tmp_path):
+    from botcore.ops import killswitch
+    from botcore.ops.guard import WHO, InvariantGuard
+    from botcore.ops.notify import alert_log
+
+    path = tmp_path / "ledger.db"
+    shutil.copy(base, path)
+    with Ledger.open(path) as led:
+        guard = InvariantGuard(led, every=3)
+        assert guard.check(when="at start").ok and not guard.frozen
+        con = sqlite3.connect(path)
+        with con:  # mid-run damage: $5 added to one fee
+            con.execute("UPDATE fills SET fee_usd = fee_usd + 5 WHERE seq = 7")
+        con.close()
+        guard.after_cycle(1_704_067_200_000, 1)
+        guard.after_cycle(1_704_067_260_000, 2)
+        assert not killswitch.kill_switch_state(led).engaged  # not checked between the N-th cycles
+        guard.after_cycle(1_704_067_320_000, 3)
+        state = killswitch.kill_switch_state(led)
+        assert guard.frozen and state.action == "freeze" and state.who == WHO
+        assert "after cycle 2024-01-01 00:02 UTC:" in state.why and "off by +5.00 USD" in state.why
+        guard.after_cycle(1_704_067_500_000, 6)
+        assert [a["kind"] for a in alert_log(led)] == ["wallet_discrepancy"]  # one alert, not one per check

@@ -76,6 +76,7 @@ def when(ts_ms: int) -> str:
 
 
 def run(
+    ctx: typer.Context,
     mode: str = typer.Option("paper", "--mode", help="paper (default: simulated fills) | demo (BloFin demo trading) | live (real money)."),
     feed: str = typer.Option("replay", "--feed", help="replay (a stored market, --data) | live (BloFin public data + intel feeds, wall clock)."),
     data: Optional[Path] = typer.Option(None, "--data", help="Store directory to replay (--feed replay)."),
@@ -145,7 +146,7 @@ def run(
 
     overrides = overrides_or_exit(settings, override)
     intel_urls = parse_urls(intel_url)
-    writer_lock = take_ledger(ledger)  # one writer per ledger, held until this process ends
+    writer_lock = take_ledger(ledger, ctx)  # one writer per ledger, held until the command ends
     starting_cash = settings.venue.starting_equity_usd
     venue = None
     if feed == "live" and mode != "paper":
@@ -392,8 +393,9 @@ def stop_on_storage_fault(exc: BaseException, ledger: Path, led, heartbeat) -> N
             else "before its first cycle was committed"
     except Exception:  # noqa: BLE001 - the ledger may be unreadable too
         last_text = "(the last committed cycle could not be read)"
-    reason = "the disk is full" if "full" in str(exc).lower() or getattr(exc, "errno", None) == 28 else str(exc)
-    message = (f"run stopped: writing the ledger {ledger} failed ({type(exc).__name__}: {exc}); {reason}. The cycle in "
+    full = "full" in str(exc).lower() or getattr(exc, "errno", None) == 28
+    reason = "the disk is full" if full else "the disk refused the write (no space, a size limit or a failing disk)"
+    message = (f"run stopped: writing the ledger {ledger} failed ({type(exc).__name__}: {exc}): {reason}. The cycle in "
                f"flight was rolled back whole, so the run stopped cleanly {last_text}. Free space (or fix the disk) "
                f"and rerun the same command to resume.")
     typer.secho(message, fg=typer.colors.RED, err=True)

@@ -34,7 +34,7 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def take_ledger(ledger: Path) -> WriterLock:
+def take_ledger(ledger: Path, ctx: Optional[typer.Context] = None) -> WriterLock:
     """Check ``--ledger`` and take its writer lock (held until the process ends); exit 1 or 2 with the reason."""
     if ledger.is_dir():
         raise _fail(f"--ledger {ledger} is a directory; pass the ledger's file, e.g. --ledger {ledger / 'ledger.db'}", 2)
@@ -49,6 +49,8 @@ def take_ledger(ledger: Path) -> WriterLock:
         raise _fail(f"refused: {exc}", 2) from None
     except LedgerError as exc:
         raise _fail(f"--ledger {ledger}: {exc}", 1) from None
+    if ctx is not None:  # released however the command ends (the kernel releases it when the process ends)
+        ctx.call_on_close(lock.release)
     report = check_integrity(ledger)
     if report.exists and not report.ok:
         lock.release()

@@ -61,7 +61,7 @@ class InvariantGuard:
     def after_cycle(self, t_ms: int, n: int) -> None:
         """Call after each committed cycle ``n`` (1-based): checks every ``every`` cycles."""
         if self.every and n % self.every == 0:
-            self.check(t_ms, when=f"after cycle {_utc(t_ms)} UTC")
+            self.check(t_ms, when=f"after cycle {_utc(t_ms)}")
 
     def freeze(self, report: InvariantReport, t_ms: int | None, when: str) -> None:
         """Engage the kill switch (freeze) and alert, naming the amount and the checks that failed."""
