@@ -27,6 +27,9 @@ from botcore.dashboard.views import (  # noqa: E402
     usd,
 )
 from botcore.ledger import Ledger  # noqa: E402
+from botcore.ops import killswitch  # noqa: E402
+from botcore.ops.notify import alert_log  # noqa: E402
+from botcore.ops.paths import kill_file_path  # noqa: E402
 from tests._dashboard_ledger import OPEN_LONG, OUTAGE, shared_ledger  # noqa: E402
 
 VIEWS = (ModeBanner, PnLView, PositionsView, WhyNotTradingView, StrategiesView, TradesView, HealthView)
@@ -145,6 +148,11 @@ def test_the_kill_switch_engages_only_after_confirmation(tmp_path, built):
     control.confirm_button.clicks += 1
     with Ledger.open(path, readonly=True) as ledger:
         assert ledger.get_flag("kill_switch") is True
+        state = killswitch.kill_switch_state(ledger)  # the same record as `botcore kill`: who, why, since, history
+        assert state.who.startswith("dashboard, ") and state.why == "engaged from the dashboard" and state.since_ms
+        assert killswitch.kill_switch_history(ledger)[-1]["event"] == "engage"
+        assert [a["kind"] for a in alert_log(ledger)] == ["kill_switch:freeze"]
+    assert kill_file_path(path).exists()  # the fallback a locked ledger cannot block
     assert store.snapshot.kill_switch
     assert kpis(control._state.object)["kill-switch"] == "ENGAGED"
     assert not control.engage_button.visible and not control.dialog.visible
@@ -243,7 +251,7 @@ def test_panel_serve_arguments_name_the_ledger(monkeypatch):
     monkeypatch.setenv("BOTCORE_LEDGER", "/data/env.sqlite")
     assert str(parse_args([])[0]) == "/data/env.sqlite"
     monkeypatch.delenv("BOTCORE_LEDGER")
-    assert str(parse_args([])[0]) == "var/ledger.sqlite"
+    assert str(parse_args([])[0]) == "data/ledger.db"
 
 
 def test_panel_serve_sessions_from_elsewhere_need_a_logged_in_user():

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from botcore.cli.overrides import overrides_or_exit
 from botcore.cli.run_cmd import load_config, parse_time, quiet_logs, split_symbols, when
 
 
@@ -23,6 +24,7 @@ def backtest(
     trail_every: int = typer.Option(60, "--trail-every", min=1, help="With --trail changes: a row at least every N bars."),
     chunk_bars: int = typer.Option(10_080, "--chunk-bars", min=60, help="Bars per compiled call (memory, progress)."),
     params_from: Optional[Path] = typer.Option(None, "--params-from", help="The bot's ledger: backtest with its ACTIVE learned parameters, benches and capital multiplier (copied into the run's ledger)."),
+    override: Optional[list[str]] = typer.Option(None, "--override", help="Decision-parameter override KEY=VALUE (repeatable; per-strategy keys as min_conviction.<strategy>)."),
     bench_from_start: bool = typer.Option(False, "--bench-from-start", help="With --params-from: apply benches from the window's start rather than from when they began."),
 ) -> None:
     """Backtest the configured bot on a stored market with the paper fill model.
@@ -42,6 +44,7 @@ def backtest(
     from botcore.errors import BotcoreError
 
     settings = load_config(config)
+    overrides = overrides_or_exit(settings, override)
     if trail not in ("auto", "full", "changes"):
         raise typer.BadParameter(f"--trail {trail!r}: use auto, full or changes")
     if not data.is_dir():
@@ -68,6 +71,7 @@ def backtest(
                                   end_ms=parse_time(end, "--end"), symbols=split_symbols(symbols),
                                   warmup_bars=warmup_bars, run_seed=seed, trail=trail, trail_every=trail_every,
                                   chunk_bars=chunk_bars, progress=report, params_from=params_from,
+                                  params_overrides=overrides or None,
                                   bench_from_start=bench_from_start)
         except BotcoreError as exc:
             progress.stop()

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 import yaml
 
+from botcore.cli.overrides import OverrideError, check_overrides
 from botcore.config import load_settings
 from botcore.errors import ConfigError
 
@@ -26,6 +27,11 @@ def check(
         settings = load_settings(config)
     except ConfigError as exc:
         typer.secho(f"configuration invalid:\n{exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    try:
+        check_overrides(settings, {})  # what `botcore run` builds from it: the kernel's parameters
+    except OverrideError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
     if not quiet:
         typer.echo(yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False))

@@ -10,7 +10,7 @@ import typer
 
 def dashboard(
     ledger: Optional[Path] = typer.Option(
-        None, "--ledger", help="The ledger's SQLite file (default: $BOTCORE_LEDGER, else var/ledger.sqlite)."),
+        None, "--ledger", help="The ledger's SQLite file (default: $BOTCORE_LEDGER, else data/ledger.db, as every command)."),
     port: int = typer.Option(5000, "--port", help="TCP port."),
     address: str = typer.Option("127.0.0.1", "--address", help="Interface to bind; beyond localhost needs auth."),
     config_dir: Optional[Path] = typer.Option(None, "--config", help="Configuration directory (default: config/)."),

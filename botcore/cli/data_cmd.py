@@ -109,8 +109,14 @@ def info(
     if not store_dir.is_dir():
         typer.secho(f"{store_dir}: no such directory", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
+    from botcore.errors import DataError
+
     store = Store(store_dir)
-    frame = store.info()
+    try:
+        frame = store.info()
+    except DataError as exc:
+        typer.secho(f"{store_dir}: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
     if kind:
         frame = frame[frame["kind"] == kind]
     if symbol:

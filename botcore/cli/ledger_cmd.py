@@ -9,6 +9,7 @@ import typer
 
 from botcore.errors import LedgerError
 from botcore.ledger import TABLES, Ledger, export_csv
+from botcore.ledger.integrity import check_integrity
 
 app = typer.Typer(
     help="Inspect the SQLite ledger (the single source of truth): invariant check, CSV export.",
@@ -22,7 +23,7 @@ def check(
     tol: float = typer.Option(1e-6, "--tol", help="Largest difference tolerated, USD or contracts."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Check the ledger invariant and print the schema version and every check.
+    """Check the ledger's integrity (SQLite quick_check, schema) and invariant; print every check.
 
     The invariant: cash on the account row equals the starting cash plus realised
     P&L minus fees plus funding summed over the fills and funding tables; trades,
@@ -31,6 +32,17 @@ def check(
     discrepancy (each printed with its amount) and 2 when the file is not a
     readable ledger of this schema.
     """
+    integrity = check_integrity(path)
+    if not integrity.exists:
+        typer.secho(f"ledger unusable: {path} does not exist (check the path, or run `botcore run --ledger {path}` "
+                    f"to create it)", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    if not integrity.ok:
+        if as_json:
+            typer.echo(json.dumps({"integrity": integrity.to_dict()}, indent=2))
+        for problem in integrity.problems:
+            typer.secho(f"ledger unusable: {problem}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
     try:
         with Ledger.open(path, readonly=True) as ledger:
             report = ledger.check_invariant(tol=tol)
@@ -38,9 +50,10 @@ def check(
         typer.secho(f"ledger unusable: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
+        typer.echo(json.dumps({**report.to_dict(), "integrity": integrity.to_dict()}, indent=2))
     else:
         typer.echo(f"ledger {path}")
+        typer.echo("integrity: " + ", ".join(integrity.checks + integrity.warnings))
         typer.echo(report.summary())
     if not report.ok:
         if not as_json:

@@ -36,6 +36,18 @@ def _ledger(path: Path | None) -> Path:
     return path if path is not None else default_ledger_path()
 
 
+def _require_ledger(path: Path, flag: str) -> None:
+    """Exit 2 unless ``path`` is an existing ledger file (commands other than ``run`` never create one)."""
+    if path.is_dir():
+        typer.secho(f"{flag} {path} is a directory; pass the ledger's file, e.g. {path / 'ledger.db'}",
+                    fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    if not path.exists():
+        typer.secho(f"no ledger at {path}: nothing reads a switch there. Pass the running bot's {flag} (default "
+                    f"$BOTCORE_LEDGER or data/ledger.db; `botcore run` creates it).", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+
+
 def _settings(config: Path | None, *, required: bool) -> Any:
     """Load the settings; when not required, fall back to the defaults of config/ with a warning."""
     from botcore.config import load_settings
@@ -77,9 +89,10 @@ def kill(
     one engages it. Releasing clears both and must be confirmed explicitly.
     """
     from botcore.ops import killswitch
-    from botcore.ops.notify import Notifier, RedFlag
+    from botcore.ops.notify import Notifier
 
     path = _ledger(ledger)
+    _require_ledger(path, "--ledger")
     try:
         if release:
             if not confirm:
@@ -94,14 +107,8 @@ def kill(
                                                  f"Released by {killswitch.default_who()}: {why or 'no reason given'}. "
                                                  "Trading resumes at the next cycle.", severity="notice")
         else:
-            state = killswitch.engage(path, "flatten" if flatten else "freeze", why=why, write_file=not no_file)
-            Notifier.from_env(ledger=path).alert(  # freeze and flatten rate limited apart: escalation always mails
-                f"{RedFlag.KILL_SWITCH}:{state.action}", f"kill switch engaged ({state.action})",
-                f"Engaged by {state.who}: {why or 'no reason given'}.\n"
-                + ("Every position is being closed at market; no new entries." if state.action == "flatten"
-                   else "No new entries; exits keep working.")
-                + "\nRelease with: botcore kill --release --confirm",
-                detail=state.to_dict())
+            state = killswitch.engage_and_alert(path, "flatten" if flatten else "freeze", why=why,
+                                                write_file=not no_file)
     except (killswitch.KillSwitchError, LedgerError) as exc:
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from botcore.cli.overrides import overrides_or_exit
 from botcore.cli.run_cmd import load_config, parse_time, quiet_logs, split_symbols, when
 
 audit_app = typer.Typer(help="Audits of the research results' fidelity (look-ahead).", no_args_is_help=True)
@@ -87,20 +88,24 @@ def sweep(
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="LocalCluster worker processes "
                                           "(default: the machine's cores)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Configuration directory."),
+    override: Optional[list[str]] = typer.Option(None, "--override", help="Override KEY=VALUE held fixed at every grid point (repeatable)."),
 ) -> None:
     """Run a parameter grid (and walk-forward folds) as backtest tasks on Dask; report out of sample beside in sample."""
     from rich.console import Console
     from rich.table import Table
 
     from botcore.errors import BotcoreError
-    from botcore.research.sweep import run_sweep
+    from botcore.research.sweep import parse_grid, run_sweep
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console()
     settings = load_config(config)
+    overrides = overrides_or_exit(settings, override)
     quiet_logs()
     try:
+        if overrides:  # held fixed: one value per key, the grid's own keys win
+            grid = {**{k: [v] for k, v in overrides.items()}, **parse_grid(grid)}
         with Progress(TextColumn("sweep tasks"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=True) as bar:
             task = bar.add_task("sweep", total=None)

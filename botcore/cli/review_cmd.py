@@ -25,7 +25,13 @@ EXIT_UNUSABLE = 2
 
 def _check_ledger(path: Path) -> None:
     from botcore.ledger import Ledger
+    from botcore.ledger.integrity import check_integrity
 
+    integrity = check_integrity(path)
+    if not integrity.exists or not integrity.ok:
+        for problem in integrity.problems or (f"ledger {path} does not exist",):
+            typer.secho(f"ledger unusable: {problem}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(EXIT_UNUSABLE)
     try:
         with Ledger.open(path, readonly=True):
             pass

@@ -12,11 +12,16 @@ resumed.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+from botcore.cli.overrides import overrides_or_exit
+from botcore.cli.run_guard import check_resume, check_store, take_ledger
+from botcore.ops.guard import InvariantGuard
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +76,7 @@ def when(ts_ms: int) -> str:
 
 
 def run(
+    ctx: typer.Context,
     mode: str = typer.Option("paper", "--mode", help="paper (default: simulated fills) | demo (BloFin demo trading) | live (real money)."),
     feed: str = typer.Option("replay", "--feed", help="replay (a stored market, --data) | live (BloFin public data + intel feeds, wall clock)."),
     data: Optional[Path] = typer.Option(None, "--data", help="Store directory to replay (--feed replay)."),
@@ -86,6 +92,8 @@ def run(
     confirm_live: bool = typer.Option(False, "--confirm-live", help="Second opt-in for live trading (with mode: live in venue.yaml)."),
     override: Optional[list[str]] = typer.Option(None, "--override", help="Decision-parameter override KEY=VALUE (repeatable; see botcore.strategy.build_params)."),
     fresh: bool = typer.Option(False, "--fresh", help="Refuse to resume: the ledger must hold no run yet."),
+    resume_with_changes: bool = typer.Option(False, "--resume-with-changes", help="Resume even though --seed, --override or --data differ from the run's (the changes are applied and recorded)."),
+    invariant_every: int = typer.Option(60, "--invariant-every", min=0, help="Check the ledger invariant every N cycles (and at start); a broken one freezes entries (0: only at start)."),
     venue_url: Optional[str] = typer.Option(None, "--venue-url", help="BloFin REST base URL (default: ccxt's; a proxy or a local test server)."),
     intel_url: Optional[list[str]] = typer.Option(None, "--intel-url", help="PROVIDER=URL base URL of coinglass, alternative_me or cryptocompare (a proxy or a local test server; repeatable)."),
 ) -> None:
@@ -136,8 +144,9 @@ def run(
     from botcore.ledger import Ledger
     from botcore.ops.heartbeat import Heartbeat
 
-    overrides = parse_overrides(override)
+    overrides = overrides_or_exit(settings, override)
     intel_urls = parse_urls(intel_url)
+    writer_lock = take_ledger(ledger, ctx)  # one writer per ledger, held until the command ends
     starting_cash = settings.venue.starting_equity_usd
     venue = None
     if feed == "live" and mode != "paper":
@@ -152,6 +161,12 @@ def run(
         typer.secho(f"--fresh: ledger {ledger} already holds a run", fg=typer.colors.RED, err=True)
         led.close()
         raise typer.Exit(1)
+    if not fresh:
+        check_resume(led, "replay" if feed == "replay" else "live", seed=seed, overrides=overrides,
+                     with_changes=resume_with_changes, data=data, symbols=split_symbols(symbols),
+                     start_ms=parse_time(start, "--start"), end_ms=parse_time(end, "--end"))
+    guard = InvariantGuard(led, every=invariant_every)
+    guard.check(when="at start")
     cycle_s = float(settings.schedules.cycle_seconds)
     heartbeat = Heartbeat(ledger, interval_s=float(settings.schedules.heartbeat_seconds),
                           stall_after_s=3 * cycle_s).start()
@@ -169,7 +184,7 @@ def run(
 
             learner = LearningRunner(led, settings.schedules.learning_hours, config_dir=config)
         report = run_with_progress(loop, total, cycles, console, heartbeat,
-                                   after=(lambda rep: learner.poll(rep.t_ms)) if learner else None)
+                                   after=(lambda rep: learner.poll(rep.t_ms)) if learner else None, guard=guard)
         if learner is not None:
             learner.stop()
     except BotcoreError as exc:
@@ -177,6 +192,8 @@ def run(
         heartbeat.stop(final_status="failed")
         led.close()
         raise typer.Exit(1) from None
+    except (sqlite3.Error, OSError) as exc:  # disk full, I/O error: the cycle in flight was rolled back whole
+        stop_on_storage_fault(exc, ledger, led, heartbeat)
     except BaseException:
         heartbeat.stop(final_status="failed")
         raise
@@ -188,6 +205,7 @@ def run(
     ok = summary["invariant_ok"]
     close_quietly(loop)
     led.close()
+    writer_lock.release()
     raise typer.Exit(0 if ok else 1)
 
 
@@ -233,6 +251,9 @@ def start_replay(console, settings, led, ledger, data, start, end, symbols, warm
     store = Store(data)
     if not store.root.is_dir():
         raise typer.BadParameter(f"--data {data}: no such directory")
+    prior = None if fresh else led.get_meta("replay")
+    check_store(store, (prior or {}).get("symbols") or split_symbols(symbols)
+                or [a.symbol for a in settings.universe.enabled])
     loop, window = replay_loop(store, settings, led, start_ms=parse_time(start, "--start"),
                                end_ms=parse_time(end, "--end"), symbols=split_symbols(symbols),
                                warmup_bars=warmup_bars, run_seed=seed, speed=speed,
@@ -330,8 +351,12 @@ def install_stop_handlers(loop) -> None:
         signal.signal(sig, on_signal)
 
 
-def run_with_progress(loop, total: Optional[int], cycles: Optional[int], console, heartbeat=None, after=None):
-    """Run ``loop`` with a rich progress bar (cycle time, equity, fills; ``after(report)`` per cycle); return its RunReport."""
+def run_with_progress(loop, total: Optional[int], cycles: Optional[int], console, heartbeat=None, after=None,
+                      guard=None):
+    """Run ``loop`` with a rich progress bar (cycle time, equity, fills; ``after(report)`` per cycle); return its RunReport.
+
+    ``guard`` (an :class:`botcore.ops.guard.InvariantGuard`) checks the ledger invariant every N committed cycles.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     fills = 0
@@ -350,10 +375,39 @@ def run_with_progress(loop, total: Optional[int], cycles: Optional[int], console
             if total is None or n % 30 == 0 or n == total or rep.n_fills:
                 progress.update(task, completed=n, description=(
                     f"{when(rep.t_ms)} UTC  equity {rep.equity_usd:,.2f}  positions {rep.n_positions}  fills {fills}"))
+            if guard is not None:
+                guard.after_cycle(rep.t_ms, n)
             if after is not None:
                 after(rep)
 
         return loop.run(cycles=cycles, progress=on_step)
+
+
+def stop_on_storage_fault(exc: BaseException, ledger: Path, led, heartbeat) -> None:
+    """A ledger write failed (disk full, I/O error): name the last committed cycle, alert, exit 1 without a traceback."""
+    from botcore.ops.notify import Notifier, RedFlag
+
+    try:
+        last = led.equity()["ts_ms"].max() if led is not None else None
+        last_text = f"after the last committed cycle {when(int(last))} UTC" if last == last and last is not None \
+            else "before its first cycle was committed"
+    except Exception:  # noqa: BLE001 - the ledger may be unreadable too
+        last_text = "(the last committed cycle could not be read)"
+    full = "full" in str(exc).lower() or getattr(exc, "errno", None) == 28
+    reason = "the disk is full" if full else "the disk refused the write (no space, a size limit or a failing disk)"
+    message = (f"run stopped: writing the ledger {ledger} failed ({type(exc).__name__}: {exc}): {reason}. The cycle in "
+               f"flight was rolled back whole, so the run stopped cleanly {last_text}. Free space (or fix the disk) "
+               f"and rerun the same command to resume.")
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    for action in (lambda: heartbeat.stop(final_status="failed"),
+                   lambda: Notifier.from_env(ledger=None).alert(RedFlag.OPERATIONAL_ERROR, "bot stopped: ledger write "
+                                                                "failed", message),
+                   led.close):
+        try:
+            action()
+        except Exception as err:  # noqa: BLE001 - best effort on a failing disk
+            logger.error("after the ledger write failure: %s", err)
+    raise typer.Exit(1)
 
 
 def register(root: typer.Typer) -> None:

@@ -32,7 +32,7 @@ REGIME_NAMES = ("trending", "mean_reverting", "random")
 class Frozen(BaseModel):
     """Base: immutable, unknown keys rejected."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------- universe

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from pathlib import Path
 
 import panel as pn
@@ -18,17 +17,18 @@ import param
 from panel.viewable import Viewer
 
 from botcore.dashboard.data import CACHE, Snapshot, SnapshotCache
-from botcore.ledger import Ledger
+from botcore.errors import LedgerError
+from botcore.ops import killswitch, paths
 
 logger = logging.getLogger(__name__)
 
-#: where the ledger is when neither ``--ledger`` nor ``BOTCORE_LEDGER`` says
-DEFAULT_LEDGER = Path("var") / "ledger.sqlite"
+#: where the ledger is when neither ``--ledger`` nor ``BOTCORE_LEDGER`` says: the same for every command
+DEFAULT_LEDGER = paths.DEFAULT_LEDGER
 
 
 def default_ledger_path() -> Path:
-    """Return ``$BOTCORE_LEDGER`` or :data:`DEFAULT_LEDGER`."""
-    return Path(os.environ.get("BOTCORE_LEDGER") or DEFAULT_LEDGER)
+    """Return ``$BOTCORE_LEDGER`` or :data:`DEFAULT_LEDGER` (:func:`botcore.ops.paths.default_ledger_path`)."""
+    return paths.default_ledger_path()
 
 
 class DataStore(Viewer):
@@ -80,16 +80,21 @@ class DataStore(Viewer):
             self._callback.stop()
             self._callback = None
 
-    def engage_kill_switch(self) -> bool:
-        """Engage the kill switch: ``set_flag("kill_switch", True)`` through a separate writable connection.
+    def engage_kill_switch(self, why: str = "engaged from the dashboard") -> bool:
+        """Engage the kill switch (freeze) as ``botcore kill`` does: :func:`botcore.ops.killswitch.engage_and_alert`.
 
+        Who (the dashboard and its user), why, since and the history go to the
+        ledger, the kill file ``<ledger>.KILL`` is written too (it alone engages
+        the switch when the ledger is locked), and the alert is raised.
         Returns True on success; on failure logs it, sets :attr:`kill_switch_error`
-        and returns False. The bot obeys the flag within one cycle; releasing it
+        and returns False. The bot obeys the switch within one cycle; releasing it
         is explicit and not done here.
         """
         try:
-            with Ledger.open(self.ledger_path, create=False) as ledger:
-                ledger.set_flag("kill_switch", True)
+            if not Path(self.ledger_path).exists():
+                raise LedgerError(f"ledger {self.ledger_path} does not exist")
+            killswitch.engage_and_alert(self.ledger_path, "freeze", who=f"dashboard, {killswitch.default_who()}",
+                                        why=why)
         except Exception as exc:  # noqa: BLE001 - shown to the operator
             self.kill_switch_error = f"could not engage the kill switch: {exc}"
             logger.error("dashboard: %s", self.kill_switch_error)

@@ -19,6 +19,9 @@ ledger's invariant, the venue port), never a copy of its logic.
    discrepancy over $1 (against the venue, or at the last reconciliation) fails.
 7. :func:`check_operational_health` — gates open, circuit breaker armed and not
    tripped, kill switch, heartbeat, ledger writable, disk space.
+0. :func:`check_ledger_integrity` (run first) — the ledger file is undamaged (SQLite
+   ``quick_check``) and of this botcore's schema; a damaged, empty, foreign or
+   newer ledger fails, and the checks that read the ledger fail with it.
 
 :func:`run_preflight` runs them all (a check that raises is a FAIL naming the
 exception) and :func:`record_preflight` stores the report in ledger meta
@@ -45,9 +48,11 @@ from typing import Any
 import numpy as np
 
 from botcore.config.models import SECTORS, SIGNAL_NAMES, Settings
+from botcore.errors import BotcoreError
 from botcore.ledger import Ledger
+from botcore.ledger.integrity import IntegrityReport, check_integrity
 from botcore.ops.heartbeat import COMPONENT, LIVE_STATUSES, beat_wall_ms, ledger_access
-from botcore.ops.killswitch import kill_switch_state
+from botcore.ops.killswitch import kill_file_state, kill_switch_state
 from botcore.ops.redflags import HIGH_CONVICTION, kelly_sizes
 from botcore.ops.status import BREAKER_META_KEY, BREAKER_NAMES, PREFLIGHT_META_KEY, RECONCILE_META_KEY
 from botcore.strategy import Features, Reason, build_params, decide, new_memory, new_portfolio, new_positions
@@ -662,7 +667,11 @@ def check_operational_health(
     if log_dir is not None and not _can_create_in(Path(log_dir)):
         warnings.append(f"log directory {log_dir} is not writable")
 
-    ks = kill_switch_state(ledger if ledger is not None else Path(ledger_path))
+    try:
+        ks = kill_switch_state(ledger if ledger is not None else Path(ledger_path))
+    except BotcoreError as exc:
+        ks = kill_file_state(ledger_path)
+        warnings.append(f"kill switch: the ledger could not be read ({exc}); only the kill file was checked")
     data["kill_switch"] = ks.to_dict()
     if ks.engaged:
         warnings.append(f"kill switch engaged ({ks.action}) by {ks.who}: {ks.why or 'no reason'}")
@@ -704,15 +713,40 @@ def check_operational_health(
     return CheckResult(name, title, Status.PASS, "; ".join(notes), data)
 
 
+# =========================================================================== 8. ledger integrity
+
+
+def check_ledger_integrity(ledger_path: str | os.PathLike[str], report: IntegrityReport | None = None) -> CheckResult:
+    """SQLite ``quick_check`` and the schema check of the ledger file (:func:`botcore.ledger.integrity.check_integrity`).
+
+    PASS: undamaged, this schema. WARN: no ledger yet (created by the first
+    run), an older schema (migrated by the next writer), a read-only
+    directory. FAIL: empty, truncated, overwritten, not SQLite, a foreign or
+    newer schema, a table or column missing, a directory.
+    """
+    name, title = "ledger_integrity", "Ledger integrity"
+    report = check_integrity(ledger_path) if report is None else report
+    data = report.to_dict()
+    if not report.exists:
+        return CheckResult(name, title, Status.WARN, f"no ledger at {ledger_path} yet: the first run creates it", data)
+    if not report.ok:
+        return CheckResult(name, title, Status.FAIL, "; ".join(report.problems), data)
+    if report.warnings:
+        return CheckResult(name, title, Status.WARN, "; ".join(report.warnings + report.checks), data)
+    return CheckResult(name, title, Status.PASS, ", ".join(report.checks), data)
+
+
 # =========================================================================== running and recording
 
-CHECKS = ("kelly_bootstrap", "positions_sectors", "signal_engine", "data_outage", "aged_exit",
+CHECKS = ("ledger_integrity", "kelly_bootstrap", "positions_sectors", "signal_engine", "data_outage", "aged_exit",
           "financial_integrity", "operational_health")
+#: Checks that read the ledger: they fail with ``ledger_integrity`` when the file is not a sound ledger.
+LEDGER_CHECKS = ("positions_sectors", "financial_integrity")
 TITLES = {
     "kelly_bootstrap": "Kelly sizing bootstrap", "positions_sectors": "Sector guard and position counts",
     "signal_engine": "Signal engine pulse", "data_outage": "Order-book outage protection",
     "aged_exit": "Aged / zombie position exit", "financial_integrity": "Financial integrity",
-    "operational_health": "Operational health",
+    "operational_health": "Operational health", "ledger_integrity": "Ledger integrity",
 }
 
 
@@ -736,7 +770,14 @@ def run_preflight(
         raise ValueError(f"checks: unknown {unknown}; known: {list(CHECKS)}")
     now_ms = time.time_ns() // 1_000_000 if now_ms is None else int(now_ms)
     path = Path(ledger_path)
-    ledger = Ledger.open(path, readonly=True) if path.exists() else None
+    integrity = check_integrity(path)
+    unusable = None if integrity.ok else "ledger unusable: " + "; ".join(integrity.problems)
+    ledger = None
+    if integrity.exists and unusable is None:
+        try:
+            ledger = Ledger.open(path, readonly=True)
+        except BotcoreError as exc:
+            unusable = f"ledger unusable: {exc}"
     runners: dict[str, Callable[[], CheckResult]] = {
         "kelly_bootstrap": lambda: check_kelly_bootstrap(settings),
         "positions_sectors": lambda: check_positions_sectors(settings, ledger, venue),
@@ -746,15 +787,20 @@ def run_preflight(
         "financial_integrity": lambda: check_financial_integrity(ledger, venue),
         "operational_health": lambda: check_operational_health(settings, path, ledger, log_dir=log_dir,
                                                                min_free_mb=min_free_mb, now_ms=now_ms),
+        "ledger_integrity": lambda: check_ledger_integrity(path, integrity),
     }
     results = []
     try:
         for check in checks:
             t0 = time.perf_counter()
             try:
-                result = runners[check]()
+                if unusable is not None and check in LEDGER_CHECKS:
+                    result = CheckResult(check, TITLES[check], Status.FAIL, unusable)
+                else:
+                    result = runners[check]()
             except Exception as exc:  # noqa: BLE001 - a crashing check is a failed check
-                logger.exception("preflight check %s raised", check)
+                logger.error("preflight check %s raised %s: %s", check, type(exc).__name__, exc)
+                logger.debug("preflight check %s", check, exc_info=True)
                 result = CheckResult(check, TITLES[check], Status.FAIL, f"check raised {type(exc).__name__}: {exc}")
             result.data["seconds"] = round(time.perf_counter() - t0, 3)
             logger.info("preflight %s: %s - %s", check, result.status, result.detail)
@@ -768,7 +814,7 @@ def run_preflight(
 def record_preflight(ledger_path: str | os.PathLike[str], report: PreflightReport) -> bool:
     """Store the report in ledger meta ``preflight``; return False when the ledger does not exist or is locked."""
     path = Path(ledger_path)
-    if not path.exists():
+    if not path.exists() or not check_integrity(path).ok:  # never write into (and so "repair") a damaged file
         return False
     try:
         with Ledger.open(path, create=False, timeout_s=5.0) as ledger:
@@ -780,5 +826,5 @@ def record_preflight(ledger_path: str | os.PathLike[str], report: PreflightRepor
 
 
 __all__ = ["CHECKS", "CheckResult", "PreflightReport", "Status", "check_aged_exit", "check_data_outage",
-           "check_financial_integrity", "check_kelly_bootstrap", "check_operational_health",
+           "check_financial_integrity", "check_kelly_bootstrap", "check_ledger_integrity", "check_operational_health",
            "check_positions_sectors", "check_signal_engine", "record_preflight", "run_preflight"]

@@ -103,6 +103,26 @@ class KindSpec:
 
 
 
+@dataclass(frozen=True)
+class Plausibility:
+    """Bounds a stored value must respect beyond its schema (configurable per :class:`Store`).
+
+    Attributes
+    ----------
+    max_abs_funding_rate : float
+        Largest |funding rate| per interval accepted (0.05 = 5 % per interval;
+        BloFin caps rates far below that). A rate of 5.0 is a unit error.
+    check_alignment : bool
+        Candle and per-minute ``ts`` must fall on their interval (``ts % interval == 0``).
+    """
+
+    max_abs_funding_rate: float = 0.05
+    check_alignment: bool = True
+
+
+DEFAULT_PLAUSIBILITY = Plausibility()
+
+
 def _candle_spec(interval_ms: int) -> KindSpec:
     return KindSpec(CANDLE_COLUMNS, non_negative=("volume",), positive=("open", "high", "low", "close"), interval_ms=interval_ms)
 
@@ -184,16 +204,61 @@ def _ts_ms(values: pd.Series | pd.Index, where: str) -> np.ndarray:
     return np.asarray(values, dtype=np.int64)
 
 
-def validate(kind: str, df: pd.DataFrame, symbol: str = "?") -> pd.DataFrame:
+def _row(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def _check_values(kind: str, where: str, ts: np.ndarray, columns: dict[str, np.ndarray],
+                  plausibility: Plausibility) -> None:
+    """Raise DataError naming column, row and value for the first implausible value (after the schema's own checks)."""
+    spec = kind_spec(kind)
+
+    for col, arr in columns.items():
+        if np.isinf(arr).any():
+            i = _row(np.isinf(arr))
+            raise DataError(f"{where}{col}: row {i}: contains infinite values ({arr[i]})")
+        if col in spec.int_columns:
+            if np.isnan(arr).any():
+                raise DataError(f"{where}{col}: row {_row(np.isnan(arr))}: integer column contains missing values")
+            if not np.all(arr == np.floor(arr)):
+                i = _row(arr != np.floor(arr))
+                raise DataError(f"{where}{col}: row {i}: must be integers, got {arr[i]}")
+        with np.errstate(invalid="ignore"):
+            if col in spec.positive and (arr <= 0).any():
+                i = _row(arr <= 0)
+                raise DataError(f"{where}{col}: row {i}: must be > 0, got {arr[i]}")
+            if col in spec.non_negative and (arr < 0).any():
+                i = _row(arr < 0)
+                raise DataError(f"{where}{col}: row {i}: must be >= 0, got {arr[i]}")
+            bounds = list(spec.bounds)
+            if kind == "funding" and col == "rate":
+                bound = float(plausibility.max_abs_funding_rate)
+                bounds.append(("rate", -bound, bound))
+            for name, lo, hi in bounds:
+                if name == col and ((arr < lo) | (arr > hi)).any():
+                    i = _row((arr < lo) | (arr > hi))
+                    raise DataError(f"{where}{col}: row {i}: must lie in [{lo}, {hi}], got {arr[i]}"
+                                    + (" (a funding rate per interval; percent instead of a fraction?)"
+                                       if kind == "funding" else ""))
+    step = spec.interval_ms or CANDLE_KINDS.get(kind, 0)
+    if plausibility.check_alignment and step and len(ts) and (ts % step != 0).any():
+        i = _row(ts % step != 0)
+        raise DataError(f"{where}ts: row {i}: {int(ts[i])} is not on a {step // 1000} s boundary")
+
+
+def validate(kind: str, df: pd.DataFrame, symbol: str = "?",
+             plausibility: Plausibility = DEFAULT_PLAUSIBILITY) -> pd.DataFrame:
     """Return ``df`` checked and normalised to the schema of ``kind``.
 
     Sorted by ``ts``, duplicates dropped (the last row wins), columns in schema
-    order, value columns float64 (int64 for integer columns).
+    order, value columns float64 (int64 for integer columns). Values must be
+    plausible (:class:`Plausibility`: funding within its bound, candle times on
+    their interval).
 
     Raises
     ------
     DataError
-        Naming ``<kind>[<symbol>].<field>`` and the reason.
+        Naming ``<kind>[<symbol>].<field>``, the row, the value and the reason.
     """
     spec = kind_spec(kind)
     where = f"{kind}[{symbol}]"
@@ -225,23 +290,9 @@ def validate(kind: str, df: pd.DataFrame, symbol: str = "?") -> pd.DataFrame:
         if not (pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)):
             raise DataError(f"{where}.{col}: dtype {s.dtype} is not numeric")
         arr = s.to_numpy(dtype=np.float64, na_value=np.nan)
-        if np.isinf(arr).any():
-            raise DataError(f"{where}.{col}: contains infinite values")
-        if col in spec.int_columns:
-            if np.isnan(arr).any():
-                raise DataError(f"{where}.{col}: integer column contains missing values")
-            if not np.all(arr == np.floor(arr)):
-                raise DataError(f"{where}.{col}: must be integers")
-        with np.errstate(invalid="ignore"):
-            if col in spec.positive and (arr <= 0).any():
-                raise DataError(f"{where}.{col}: must be > 0, got {arr[arr <= 0][0]}")
-            if col in spec.non_negative and (arr < 0).any():
-                raise DataError(f"{where}.{col}: must be >= 0, got {arr[arr < 0][0]}")
-            for name, lo, hi in spec.bounds:
-                if name == col and ((arr < lo) | (arr > hi)).any():
-                    bad_val = arr[(arr < lo) | (arr > hi)][0]
-                    raise DataError(f"{where}.{col}: must lie in [{lo}, {hi}], got {bad_val}")
+        _check_values(kind, where + ".", ts, {col: arr}, plausibility)
         out[col] = arr.astype(np.int64) if col in spec.int_columns else arr
+    _check_values(kind, where + ".", ts, {}, plausibility)
     result = pd.DataFrame(out)
     if len(result) and not (np.diff(ts) > 0).all():
         n_before = len(result)
@@ -268,6 +319,8 @@ def _empty(kind: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
 # --------------------------------------------------------------------------- the store
 
 _LOCKS: dict[str, threading.Lock] = {}
+#: Stored files already verified: (path, mtime_ns, size, plausibility).
+_VERIFIED: set[tuple] = set()
 _LOCKS_GUARD = threading.Lock()
 
 
@@ -283,10 +336,15 @@ class Store:
     ----------
     root
         Directory holding ``<kind>/<SYMBOL_KEY>.parquet`` files.
+    plausibility
+        Bounds enforced when a file is written and when it is first read
+        (:meth:`verify`: readable Parquet, numeric columns, sorted unique
+        aligned ``ts``, plausible values; a violation names file, column, row and value).
     """
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], plausibility: Plausibility = DEFAULT_PLAUSIBILITY) -> None:
         self.root = Path(root)
+        self.plausibility = plausibility
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
@@ -336,13 +394,14 @@ class Store:
         """
         spec = kind_spec(kind)
         sym = MARKET if spec.market_wide else symbol
-        new = validate(kind, df, sym)
+        new = validate(kind, df, sym, self.plausibility)
         path = self.path(kind, sym)
         with _lock_for(path):
             meta = {"kind": kind, "symbol": sym}
             if path.is_file():
                 old_meta = self.metadata(kind, sym)
                 meta = {**old_meta, **meta}
+                self.verify(kind, sym)
                 old = pq.read_table(path).to_pandas()
                 if len(old):
                     for col in new.columns:
@@ -365,6 +424,60 @@ class Store:
         return len(new)
 
     # ------------------------------------------------------------------ read
+
+    def verify(self, kind: str, symbol: str) -> None:
+        """Check the stored file of (kind, symbol) once per version (size, mtime): raise DataError naming the fault.
+
+        A readable Parquet file; ``ts`` int64 milliseconds, sorted, unique and
+        on its interval; the kind's columns numeric; values plausible
+        (positive prices, non-negative volumes, funding within its bound). A
+        missing file is not checked (reads return an empty frame).
+        """
+        path = self.path(kind, symbol)
+        try:
+            st = path.stat()
+        except OSError:
+            return
+        key = (str(path.resolve()), st.st_mtime_ns, st.st_size, self.plausibility)
+        if key in _VERIFIED:
+            return
+        spec = kind_spec(kind)
+        try:
+            table = pq.read_table(path)
+        except (pa.ArrowException, OSError) as exc:
+            raise DataError(f"{path}: not a readable Parquet file ({exc}); delete it and download or import it "
+                            f"again") from None
+        names = table.schema.names
+        if "ts" not in names:
+            raise DataError(f"{path}: column ts missing")
+        ts_type = table.schema.field("ts").type
+        if not pa.types.is_integer(ts_type):
+            raise DataError(f"{path}: column ts is {ts_type}, not int64 milliseconds")
+        missing = [c for c in spec.columns if c not in names]
+        if missing:
+            raise DataError(f"{path}: column {missing[0]} missing (required: {', '.join(spec.columns)})")
+        columns = {}
+        for name in names:
+            if name == "ts":
+                continue
+            kind_type = table.schema.field(name).type
+            if name not in spec.all_columns:
+                raise DataError(f"{path}: column {name}: unknown for kind {kind!r}")
+            if not (pa.types.is_floating(kind_type) or pa.types.is_integer(kind_type)):
+                raise DataError(f"{path}: column {name} is {kind_type}, not numeric")
+            columns[name] = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+        ts = table.column("ts").to_numpy(zero_copy_only=False)
+        if len(ts) and (ts[0] < TS_MIN_MS or ts.max() > TS_MAX_MS):
+            i = int(np.flatnonzero((ts < TS_MIN_MS) | (ts > TS_MAX_MS))[0])
+            raise DataError(f"{path}: column ts, row {i}: {int(ts[i])} is not milliseconds between 2000 and 2100")
+        if len(ts) > 1 and not (np.diff(ts) > 0).all():
+            i = int(np.flatnonzero(np.diff(ts) <= 0)[0]) + 1
+            what = "a duplicate of" if ts[i] == ts[i - 1] else "before"
+            raise DataError(f"{path}: column ts, row {i}: {int(ts[i])} is {what} row {i - 1} ({int(ts[i - 1])}); "
+                            f"timestamps must be sorted and unique")
+        _check_values(kind, f"{path}: column ", ts, columns, self.plausibility)
+        with _LOCKS_GUARD:
+            _VERIFIED.add(key)
 
     def read(
         self,
@@ -389,6 +502,7 @@ class Store:
         path = self.path(kind, symbol)
         if not path.is_file():
             return _empty(kind, cols)
+        self.verify(kind, symbol)
         table = self._read_table(path, cols, start_ms, end_ms)
         if cols is not None:
             cols = [c for c in cols if c in table.column_names]
@@ -427,6 +541,7 @@ class Store:
         path = self.path(kind, symbol)
         if not path.is_file():
             return None
+        self.verify(kind, symbol)
         ts = pq.read_table(path, columns=["ts"]).column("ts")
         return int(ts[-1].as_py()) if len(ts) else None
 
@@ -509,6 +624,8 @@ class Store:
         if column not in spec.all_columns:
             raise DataError(f"{kind}.{column}: unknown column (allowed: {', '.join(spec.all_columns)})")
         paths = [self.path(kind, s) for s in symbols]
+        for s in symbols:
+            self.verify(kind, s)
 
         def load(path: Path) -> tuple[np.ndarray, np.ndarray]:
             if not path.is_file():
@@ -542,6 +659,7 @@ class Store:
         rows = []
         for kind in self.kinds():
             for path in sorted((self.root / kind).glob("*.parquet")):
+                self.verify(kind, key_symbol(path.stem))
                 ts = pq.read_table(path, columns=["ts"]).column("ts").to_numpy()
                 n = len(ts)
                 first = int(ts[0]) if n else None

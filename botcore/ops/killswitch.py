@@ -35,6 +35,7 @@ from typing import Iterator
 
 from botcore.errors import BotcoreError
 from botcore.ledger import Ledger
+from botcore.ops.notify import Notifier, RedFlag
 from botcore.ops.paths import kill_file_path
 
 logger = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ def _writer(ledger: Ledger | str | os.PathLike[str]) -> Iterator[Ledger]:
     if isinstance(ledger, Ledger):
         yield ledger
         return
-    with Ledger.open(ledger, timeout_s=5.0) as opened:
+    with Ledger.open(ledger, create=False, timeout_s=5.0) as opened:  # a kill switch never creates a ledger
         yield opened
 
 
@@ -212,6 +213,11 @@ def kill_switch_state(ledger: Ledger | str | os.PathLike[str]) -> KillSwitchStat
     return _combine(in_ledger, in_file)
 
 
+def kill_file_state(ledger_path: str | os.PathLike[str]) -> KillSwitchState:
+    """Return the kill switch as the kill file alone says (when the ledger cannot be read)."""
+    return _combine(None, _read_file(kill_file_path(ledger_path)))
+
+
 def engage(
     ledger: Ledger | str | os.PathLike[str],
     action: str = "freeze",
@@ -269,6 +275,32 @@ def engage(
         raise KillSwitchError(f"kill switch: cannot write the ledger {path}: {ledger_error}") from ledger_error
     logger.warning("KILL SWITCH ENGAGED (%s) by %s: %s", record["action"], who, why or "no reason given")
     return kill_switch_state(ledger) if ledger_error is None else _combine(None, record)
+
+
+def engage_and_alert(
+    ledger: Ledger | str | os.PathLike[str],
+    action: str = "freeze",
+    *,
+    who: str | None = None,
+    why: str = "",
+    write_file: bool = True,
+    notifier: Notifier | None = None,
+) -> KillSwitchState:
+    """Engage the kill switch (:func:`engage`) and raise the ``kill_switch`` alert: what ``botcore kill`` and the
+    dashboard's button both do (who, why, since, history, the kill file fallback, the alert)."""
+    state = engage(ledger, action, who=who, why=why, write_file=write_file)
+    notifier = notifier or Notifier.from_env(ledger=ledger)
+    try:  # freeze and flatten rate limited apart: escalation always mails
+        notifier.alert(
+            f"{RedFlag.KILL_SWITCH}:{state.action}", f"kill switch engaged ({state.action})",
+            f"Engaged by {state.who}: {why or 'no reason given'}.\n"
+            + ("Every position is being closed at market; no new entries." if state.action == "flatten"
+               else "No new entries; exits keep working.")
+            + "\nRelease with: botcore kill --release --confirm",
+            detail=state.to_dict())
+    except Exception as exc:  # noqa: BLE001 - the switch is engaged; a failed alert must not hide that
+        logger.error("kill switch engaged but the alert failed: %s", exc)
+    return state
 
 
 def release(

@@ -30,8 +30,10 @@ import psutil
 
 from botcore.errors import LedgerError
 from botcore.ledger import Ledger
+from botcore.ledger.integrity import check_integrity
+from botcore.ledger.lock import describe_holder, writer_active
 from botcore.ops.heartbeat import COMPONENT, LIVE_STATUSES, beat_wall_ms, ledger_access
-from botcore.ops.killswitch import kill_switch_state
+from botcore.ops.killswitch import kill_file_state, kill_switch_state
 from botcore.ops.notify import alert_log
 
 logger = logging.getLogger(__name__)
@@ -110,11 +112,21 @@ def collect_status(
         problems.append(f"ledger {path} does not exist (has the bot ever run with this --ledger?)")
         status["kill_switch"] = kill_switch_state(path).to_dict()
         return status
+    integrity = check_integrity(path)
+    status["integrity"] = integrity.to_dict()
+    if not integrity.ok:
+        problems.extend(f"ledger unusable: {p}" for p in integrity.problems)
+        status["kill_switch"] = kill_file_state(path).to_dict()
+        return status
+    holder = writer_active(path)
+    status["writer"] = holder
     try:
         ledger = Ledger.open(path, readonly=True)
     except LedgerError as exc:
         problems.append(f"ledger unusable: {exc}")
         return status
+    if holder is not None:
+        status["ledger"]["writer"] = describe_holder(holder)
     with ledger:
         status["ledger"].update({"schema_version": ledger.schema_version, "mode": ledger.get_meta("mode")})
         if not status["ledger"]["ledger_writable"]:

@@ -76,6 +76,8 @@ _PER_STRATEGY = (
     "strategy_enabled", "allocation", "min_conviction", "min_win_rate", "max_consecutive_losses",
     "streak_pause_ms", "min_expected_roi", "expected_hold_minutes", "require_mtf",
 )
+#: Fields with one value per strategy: overridden as ``"<field>.<strategy name>"``.
+PER_STRATEGY_FIELDS = _PER_STRATEGY
 def build_params(settings: Settings, overrides: Mapping[str, Any] | None = None) -> np.ndarray:
     """Build validated kernel parameters from the configuration.
 
@@ -299,4 +301,4 @@ def params_to_dict(params: np.ndarray) -> dict[str, Any]:
     return {name: np.asarray(params[0][name]).tolist() for name in PARAM_FIELDS}
 
 
-__all__ = ["EXTRA_DEFAULTS", "build_params", "make_params", "params_to_dict", "validate_params"]
+__all__ = ["EXTRA_DEFAULTS", "PER_STRATEGY_FIELDS", "build_params", "make_params", "params_to_dict", "validate_params"]
