@@ -244,6 +244,8 @@ class Venue(Frozen):
     request_timeout_ms: int = Field(10_000, ge=100)
     book_depth: int = Field(10, ge=1, le=400)
     reconcile_every_cycles: int = Field(10, ge=1)
+    broker_id: str | None = Field(None, pattern=r"^[A-Za-z0-9]{1,16}$",
+                                  description="BloFin brokerId sent with orders; only for a broker-bound API key")
 
 
 class Schedules(Frozen):

@@ -239,7 +239,8 @@ class TradingLoop:
     def __init__(self, settings: Settings, feed: Any, venue: Any, ledger: Ledger, clock: Clock | None = None, *,
                  engine: Engine | None = None, run_seed: int = 0, params_overrides: dict[str, Any] | None = None,
                  resume_from_ms: int | None = None, submit_timeout_s: float = 10.0,
-                 monitor: Any = "default", reconcile_every: int | None = None) -> None:
+                 monitor: Any = "default", reconcile_every: int | None = None,
+                 aio: asyncio.AbstractEventLoop | None = None) -> None:
         self.settings = settings
         self.submit_timeout_s = float(submit_timeout_s)
         if monitor == "default":
@@ -269,7 +270,7 @@ class TradingLoop:
         self._breaker: tuple[int, int] | None = None
         self.halted: tuple[str, ...] | None = None
         self.pending: dict[str, _Pending] = self._pending_from_ledger()
-        self._aio = asyncio.new_event_loop()
+        self._aio = aio if aio is not None else asyncio.new_event_loop()  # a venue's client is bound to its loop
         self._stop = False
         self.steps_run = 0
         if resume_from_ms is None and (len(ledger.orders()) or ledger.get_meta(STATE_KEY)):
