@@ -158,6 +158,7 @@ def run(
     cycle_s = float(settings.schedules.cycle_seconds)
     heartbeat = Heartbeat(ledger, interval_s=float(settings.schedules.heartbeat_seconds),
                           stall_after_s=3 * cycle_s).start()
+    loop = None
     try:
         if feed == "replay":
             loop, total, title = start_replay(console, settings, led, ledger, data, start, end, symbols, warmup_bars,
@@ -178,6 +179,10 @@ def run(
     except BotcoreError as exc:
         typer.secho(f"run failed: {exc}", fg=typer.colors.RED, err=True)
         heartbeat.stop(final_status="failed")
+        if loop is not None:
+            close_quietly(loop)
+        else:
+            close_venue(venue, aio)
         led.close()
         raise typer.Exit(1) from None
     except BaseException:
@@ -204,6 +209,16 @@ def open_live_venue(settings, mode: str, venue_url: Optional[str]):
     except BotcoreError as exc:
         typer.secho(f"--mode {mode}: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
+
+
+def close_venue(venue, aio) -> None:
+    """Close a real venue's client on the run's event loop after a failed start (errors only logged)."""
+    if venue is None or aio is None or aio.is_closed():
+        return
+    try:
+        aio.run_until_complete(venue.close())
+    except Exception:  # noqa: BLE001
+        logger.exception("closing the venue")
 
 
 def venue_starting_cash(venue, aio=None) -> float:
@@ -283,7 +298,8 @@ def start_live(console, settings, led, ledger, mode, venue, symbols, warmup_bars
     period_ms = int(settings.schedules.cycle_seconds * 1000)
     scheduler = Scheduler(period_ms, cycles=cycles, delay_ms=SETTLE_MS)
     data_host, trade_host = rest_hosts(mode, venue_url)
-    live_feed = LiveFeed(run_symbols, exchange=public_exchange(data_host), staleness=settings, lookback_bars=2,
+    live_feed = LiveFeed(run_symbols, exchange=public_exchange(data_host, rate_limit_ms=settings.venue.rate_limit_ms),
+                         staleness=settings, lookback_bars=2,
                          intel=IntelFeeds(settings, base_urls=intel_urls or None, options=live_intel_options(period_ms)),
                          scheduler=scheduler)
     venue = venue if venue is not None else open_venue(settings, mode)

@@ -116,6 +116,8 @@ def open_venue(settings: Settings, mode: str, *, api_url: str | None = None, env
 
 async def prepare_venue(venue: Any, settings: Settings, symbols: Sequence[str]) -> None:
     """Load markets; on a real venue set the position mode and each symbol's leverage and margin mode."""
+    if hasattr(venue, "restrict_assets"):
+        venue.restrict_assets(symbols)
     await venue.load_markets()
     if not hasattr(venue, "account_config"):
         return
@@ -249,7 +251,8 @@ def live_loop(
     run_symbols = [a.symbol for a in settings.universe.enabled]
     aio.run_until_complete(prepare_venue(venue, settings, run_symbols))  # the venue's client lives on this loop
     settings = venue_settings(settings, venue)
-    engine = Engine(settings, run_seed=run_seed, params_overrides=params_overrides)
+    engine = Engine(settings, run_seed=run_seed, params_overrides=params_overrides,
+                    starting_cash_usd=ledger.starting_cash())  # a demo/live ledger starts from the account's balance
     if tuple(feed.symbols) != tuple(engine.symbols):
         raise OperationalError(f"the feed's symbols {list(feed.symbols)} differ from the run's {list(engine.symbols)}")
     rec = load_engine_state(ledger)

@@ -328,8 +328,8 @@ class BlofinVenue:
             position_mode=settings.venue.position_mode,
             margin_mode=settings.risk.margin_mode,
             timeout_ms=settings.venue.request_timeout_ms,
-            broker_id=getattr(settings.venue, "broker_id", None),
-            **kwargs,
+            broker_id=settings.venue.broker_id,
+            **{"rate_limit_ms": settings.venue.rate_limit_ms, **kwargs},
         )
 
     # ------------------------------------------------------------------ plumbing
@@ -437,6 +437,11 @@ class BlofinVenue:
         self._by_venue_id = {spec.venue_id: symbol for symbol, spec in specs.items()}
         self.account = await self.account_config()
         return dict(specs)
+
+    def restrict_assets(self, symbols: Iterable[str]) -> None:
+        """Check and trade only ``symbols`` of the configured assets (a run of a subset of the universe)."""
+        wanted = set(symbols)
+        self._assets = {s: a for s, a in self._assets.items() if s in wanted}
 
     def _check_assets(self, specs: Mapping[str, MarketSpec]) -> list[str]:
         """Raise for a configured asset BloFin does not list; return (and log) each value BloFin gives otherwise."""

@@ -190,7 +190,8 @@ class FakeBlofin:
     demo: bool = False                     # the demo-trading host (serves asset/demo-apply-money)
     trade_limit: tuple[int, float] | None = TRADE_LIMIT
     ip_limit: tuple[int, float] | None = None   # IP_LIMIT enforces BloFin's 500 / minute per IP (clients at 1 ms spacing pass it)
-    wall_clock: bool = False               # now_ms follows time.time() (whole-process tests)
+    wall_clock: bool = False               # now_ms follows ``clock`` (whole-process tests)
+    clock: Callable[[], float] = time.time  # seconds: signatures' 60 s window and ``wall_clock``
     maker_fee: float = MAKER_FEE           # < 0: a maker rebate
 
     def __post_init__(self) -> None:
@@ -214,6 +215,7 @@ class FakeBlofin:
             ("GET", "/api/v1/account/leverage-info"): self._get_leverage,
             ("POST", "/api/v1/account/set-leverage"): self._set_leverage,
             ("POST", "/api/v1/asset/demo-apply-money"): self._demo_apply_money,
+            ("GET", "/api/v1/asset/currencies"): self._currencies,
             ("POST", "/api/v1/trade/order"): self._place_order,
             ("POST", "/api/v1/trade/cancel-order"): self._cancel_order,
             ("GET", "/api/v1/trade/order-detail"): self._order_detail,
@@ -329,7 +331,7 @@ class FakeBlofin:
                 params = {"_raw": body}
         with self._lock:
             if self.wall_clock:
-                self.now_ms = int(time.time() * 1000)
+                self.now_ms = int(self.clock() * 1000)
             self.requests.append((path, params))
             self.log.append(Request(method, path, raw_path or path, params, headers or {}, body))
             limited = self._rate_limited(path)
@@ -539,7 +541,7 @@ class FakeBlofin:
         timestamp = h.get("ACCESS-TIMESTAMP", "")
         if not timestamp.isdigit():
             return self.error("152410", "The value of ACCESS-TIMESTAMP needs to be a millisecond timestamp")
-        if abs(time.time() * 1000 - int(timestamp)) > 60_000:
+        if abs(self.clock() * 1000 - int(timestamp)) > 60_000:
             return self.error("152405", "Timestamp in header or signature has expired, need to be within 60s")
         nonce = h.get("ACCESS-NONCE", "")
         expected = self.sign(request.raw_path, request.method, timestamp, nonce, request.body)
@@ -834,6 +836,13 @@ class FakeBlofin:
         if p.get("positionSide"):
             data["positionSide"] = p["positionSide"]
         return 200, {"code": "0", "msg": "success", "data": data}
+
+    def _currencies(self, req: Request) -> tuple[int, object]:
+        """``asset/currencies`` ("GET Currencies", the funding account's coins; ccxt reads it on production)."""
+        return self.ok([{"currency": "USDT", "chain": "TRC20", "depositMinAmount": "1", "depositUnsafeConfirmation": 1,
+                         "depositConfirmation": 20, "withdrawMinAmount": "10", "withdrawFee": "1",
+                         "withdrawPrecision": 8, "supportMemo": 0, "isDepositAvailable": 1, "isWithdrawAvailable": 1,
+                         "recoveryEtaDeposit": 0, "recoveryEtaWithdraw": 0, "logo": ""}])
 
     def _demo_apply_money(self, req: Request) -> tuple[int, object]:
         """``asset/demo-apply-money`` ("Request Demo Trading Funds"): the demo host only."""
