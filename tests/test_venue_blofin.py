@@ -519,3 +519,124 @@ def test_the_blofin_venue_is_built_from_the_settings_and_checks_the_universe(set
 
     with pytest.raises(OperationalError, match="SOL/USDT:USDT.* not listed"):  # the fake lists four markets only
         asyncio.run(build())
+
+
+# --------------------------------------------------------------------------- BloFin's docs: keys, broker ids, requests
+
+
+def test_a_broker_id_on_an_ordinary_key_is_refused_152011_with_the_fix_and_none_is_sent_by_default(fake) -> None:
+    with pytest.raises(OperationalError, match=r"152011 Transaction API Key does not support brokerId: .*remove `broker_id`"):
+        run(fake, lambda v: v.submit(market("brk1", OrderSide.BUY, qty_contracts=1)), broker_id="abc123")
+    update = run(fake, lambda v: v.submit(market("brk2", OrderSide.BUY, qty_contracts=1)))
+    assert update.status == OrderStatus.FILLED and "brokerId" not in fake.private_calls("/trade/order")[-1]
+
+
+def test_a_broker_bound_key_needs_its_own_broker_id(fake) -> None:
+    fake.key_type, fake.broker_id = "broker", "bound42"
+    with pytest.raises(OperationalError, match=r"152012 BrokerId is required: .*set `broker_id`"):
+        run(fake, lambda v: v.submit(market("bk1", OrderSide.BUY, qty_contracts=1)))
+    with pytest.raises(OperationalError, match=r"152013 Unmatched brokerId"):
+        run(fake, lambda v: v.submit(market("bk2", OrderSide.BUY, qty_contracts=1)), broker_id="other7")
+    update = run(fake, lambda v: v.submit(market("bk3", OrderSide.BUY, qty_contracts=1)), broker_id="bound42")
+    assert update.status == OrderStatus.FILLED and fake.private_calls("/trade/order")[-1]["brokerId"] == "bound42"
+
+
+def test_an_expired_key_says_so_and_how_to_renew_it(fake) -> None:
+    fake.key_expired = True
+    with pytest.raises(OperationalError, match=r"152402 Access key has expired: create a new key .*90 days"):
+        run(fake, lambda v: v.balance())
+
+
+def test_cancel_sends_the_order_id_and_client_id_and_every_lookup_sends_the_instrument(fake) -> None:
+    async def body(v: BlofinVenue):
+        await v.submit(limit("cx1", OrderSide.BUY, 40_000.0, qty_contracts=2))
+        fresh = venue_for(fake)  # a restarted process: knows neither the symbol nor the order id
+        try:
+            await fresh.load_markets()
+            return await fresh.cancel("cx1")
+        finally:
+            await fresh.close()
+
+    update = run(fake, body)
+    assert update.status == OrderStatus.CANCELED
+    (cancel,) = fake.private_calls("/trade/cancel-order")
+    assert cancel == {"instId": "BTC-USDT", "orderId": fake.order_by_client_id("cx1")["orderId"], "clientOrderId": "cx1"}
+    assert all(p.get("instId") for p in fake.private_calls("/trade/order-detail"))
+
+
+def test_blofin_refuses_a_cancel_without_order_id_and_a_lookup_without_instrument(fake) -> None:
+    async def body(v: BlofinVenue):
+        await v.submit(limit("raw1", OrderSide.BUY, 40_000.0, qty_contracts=1))
+        with pytest.raises(ccxt.BaseError, match="152001"):
+            await v._ex.privatePostTradeCancelOrder({"instId": "BTC-USDT", "clientOrderId": "raw1"})
+        with pytest.raises(ccxt.BaseError, match="152001"):
+            await v._ex.privateGetTradeOrderDetail({"clientOrderId": "raw1"})
+
+    run(fake, body)
+
+
+def test_a_post_only_entry_goes_out_as_post_only_and_never_takes(fake) -> None:
+    async def body(v: BlofinVenue):
+        resting = await v.submit(OrderRequest("po1", BTC, OrderSide.BUY, OrderType.LIMIT, qty_contracts=1, price=40_000.0,
+                                              post_only=True))
+        crossing = await v.submit(OrderRequest("po2", BTC, OrderSide.BUY, OrderType.LIMIT, qty_contracts=1,
+                                               price=90_000.0, post_only=True))
+        return resting, crossing
+
+    resting, crossing = run(fake, body)
+    assert [p["orderType"] for p in fake.private_calls("/trade/order")] == ["post_only", "post_only"]
+    assert resting.status == OrderStatus.ACCEPTED
+    assert (crossing.status, crossing.filled_qty_contracts, crossing.fills) == (OrderStatus.CANCELED, 0.0, ())
+
+
+def test_a_negative_fee_is_a_rebate_booked_as_received(fake) -> None:
+    fake.maker_fee = -0.0001
+
+    async def body(v: BlofinVenue):
+        await v.submit(limit("rb1", OrderSide.BUY, 40_000.0, qty_contracts=10))
+        fake.fill_order("rb1", 10)
+        return await v.fetch_order("rb1")
+
+    update = run(fake, body)
+    (fill,) = update.fills
+    assert fill.fee_usd == pytest.approx(-10 * 0.001 * 40_000.0 * 0.0001) and fill.fee_usd < 0
+    assert update.fee_usd == pytest.approx(fill.fee_usd) and fill.liquidity == LiquiditySide.MAKER
+
+
+def test_trading_requests_past_blofins_limit_are_answered_429_and_retried_as_temporary(fake) -> None:
+    fake.trade_limit = (3, 60.0)  # BloFin: 30 per 10 s; three here so the test stays short
+
+    async def body(v: BlofinVenue):
+        await v.submit(market("rl1", OrderSide.BUY, qty_contracts=1))   # order + detail + fills: three requests
+        with pytest.raises(TemporaryError, match="gave up after 3 attempts"):
+            await v.open_orders()
+
+    run(fake, body)
+    assert fake.rate_limited >= 3
+
+
+def test_demo_reads_and_trades_on_the_demo_host_and_a_venue_url_replaces_both() -> None:
+    from botcore.engine.live import rest_hosts
+    from botcore.venues.blofin import DEMO_REST_URL, LIVE_REST_URL
+
+    assert rest_hosts("demo") == (DEMO_REST_URL, DEMO_REST_URL) == ("https://demo-trading-openapi.blofin.com",) * 2
+    assert rest_hosts("live") == (LIVE_REST_URL, LIVE_REST_URL)
+    assert rest_hosts("paper") == (LIVE_REST_URL, None)
+    assert rest_hosts("demo", "http://127.0.0.1:9") == ("http://127.0.0.1:9", "http://127.0.0.1:9")
+
+
+def test_the_demo_host_grants_demo_funds_and_production_does_not() -> None:
+    body = {"accountType": "futures", "demoApplyMoney": [{"currency": "USDT", "amountStr": "100"}]}
+
+    async def apply(fake: FakeBlofin) -> Any:
+        venue = venue_for(fake)
+        try:
+            return await venue._ex.privatePostAssetDemoApplyMoney(dict(body))
+        finally:
+            await venue.close()
+
+    with FakeBlofin(demo=True) as demo:
+        asyncio.run(apply(demo))
+        assert demo.balance_usdt == pytest.approx(10_100.0)
+    with FakeBlofin() as production, pytest.raises(ccxt.BaseError):
+        asyncio.run(apply(production))

@@ -533,6 +533,9 @@ class TradingLoop:
             return await asyncio.wait_for(self.venue.submit(request), timeout=self.submit_timeout_s)
         except (BotcoreError, OSError, asyncio.TimeoutError, ConnectionError) as exc:
             what = "timed out" if isinstance(exc, asyncio.TimeoutError) else f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, OperationalError):  # key, permission or broker id refused: no retry fixes it
+                logger.error("order %s (%s): %s: entries stopped until a clean reconciliation", cid, order.symbol, exc)
+                self.halted = (f"order {cid} ({order.symbol}) refused: {exc}",)
         found = await self._lookup(cid, order.symbol)
         if found is UNKNOWN:
             logger.error("order %s (%s): submit failed (%s) and the lookup failed: outcome unknown, looked up again "
