@@ -31,6 +31,23 @@ Errors
     5xx, timeouts, network errors (and BloFin 500 / 103013) are retried with
     exponential backoff (tenacity), then raise :class:`TemporaryError`. Key,
     passphrase, signature or permission failures raise :class:`OperationalError`.
+Requests as BloFin documents them
+    Orders and cancels are sent in BloFin's documented fields through ccxt's
+    signed endpoints (``privatePostTradeOrder``): ccxt's ``create_order`` adds
+    its default ``brokerId``, which an ordinary (transaction) key refuses with
+    152011, and in the installed ccxt neither an empty option nor
+    ``params={'brokerId': None}`` removes it (the latter sends ``null``). A
+    broker id goes out only when ``venue.broker_id`` is set. Cancel sends
+    ``orderId`` (required) with the client id; order detail always ``instId``.
+    Post-only limits are ``orderType: post_only``. Key, broker-id and permission
+    codes (152011-152013, 1524xx) are named in the error with their fix.
+Instruments
+    :meth:`BlofinVenue.load_markets` takes contract value, lot, minimum size,
+    tick and maximum leverage from BloFin; a configured value that differs is a
+    warning naming both (:attr:`BlofinVenue.differences`), an unlisted symbol an error.
+Fees and funding
+    A negative fee is a rebate (money received). Funding is built per position
+    from BloFin's documented data (:meth:`BlofinVenue.funding_since`).
 Idempotent submit
     The client order id goes to BloFin as ``clientOrderId``. After a temporary
     failure the order is looked up by that id before it is sent again, and a
@@ -318,9 +335,10 @@ class BlofinVenue:
     def from_settings(cls, settings: Any, *, mode: str | None = None, **kwargs: Any) -> "BlofinVenue":
         """Build the venue from :class:`botcore.config.models.Settings`.
 
-        Takes the mode, position mode and request timeout from ``settings.venue``, the
-        margin mode from ``settings.risk`` and the assets to check from ``settings.universe``;
-        ``kwargs`` (``api_url``, ``retry``, ``rate_limit_ms``, ``env``) pass through.
+        Takes the mode, position mode, request timeout, request spacing and broker id from
+        ``settings.venue``, the margin mode from ``settings.risk`` and the assets to check
+        from ``settings.universe``; ``kwargs`` (``api_url``, ``retry``, ``rate_limit_ms``,
+        ``broker_id``, ``env``) pass through and win.
         """
         return cls(
             mode or settings.venue.mode,
@@ -328,8 +346,7 @@ class BlofinVenue:
             position_mode=settings.venue.position_mode,
             margin_mode=settings.risk.margin_mode,
             timeout_ms=settings.venue.request_timeout_ms,
-            broker_id=settings.venue.broker_id,
-            **{"rate_limit_ms": settings.venue.rate_limit_ms, **kwargs},
+            **{"rate_limit_ms": settings.venue.rate_limit_ms, "broker_id": settings.venue.broker_id, **kwargs},
         )
 
     # ------------------------------------------------------------------ plumbing
