@@ -62,7 +62,7 @@ def world(tmp_path):
     blofin_public.install(fake)
     config = tmp_path / "config"
     shutil.copytree(CONFIG_DIR, config)
-    edit(config / "schedules.yaml", heartbeat_seconds=1)
+    edit(config / "schedules.yaml", heartbeat_seconds=30)  # one real second on the accelerated clock
     edit(config / "venue.yaml", rate_limit_ms=5, reconcile_every_cycles=2, request_timeout_ms=5_000)
     stop = threading.Event()
     with fake, FakeIntelServer(hang_s=0.5) as intel:
@@ -184,3 +184,43 @@ def test_a_run_started_as_a_user_starts_it_trades_is_killed_restarts_and_reconci
     # the demo/live banner names the hosts it reads and trades on
     assert hosts in again.stdout
     assert fake.rate_limited == 0  # the client kept under BloFin's trading limit
+
+
+def test_botcore_supervise_restarts_a_killed_demo_run_which_resumes_and_reconciles(world, tmp_path):
+    """`botcore supervise -- run --mode demo --feed live ...`: the bot SIGKILLed mid-cycle is restarted and resumes."""
+    import psutil
+
+    fake, env, config, args = world
+    fake.seed_position("ETH-USDT", 25.0, fake.price("ETH-USDT", fake.now_ms))
+    ledger = tmp_path / "supervised.sqlite"
+    run_args = command("demo", ledger, config, args, 4)[4:]  # after `python -m botcore run`
+    cmd = [sys.executable, "-m", "botcore", "supervise", "--backoff", "0.2", "--startup-grace", "3000",
+           "--max-restarts", "2", "--", *run_args]
+    out = tmp_path / "supervise.out"
+    with out.open("w") as sink:
+        proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 90
+        while committed(ledger) < 2 and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        assert committed(ledger) >= 2, out.read_text()[-3000:]
+        with Ledger.open(ledger, readonly=True) as led:
+            victim = (led.get_meta("supervisor", {}) or {}).get("child_pid")
+        assert victim in [c.pid for c in psutil.Process(proc.pid).children()]
+        time.sleep(0.6)
+        os.kill(victim, signal.SIGKILL)
+        killed_at = committed(ledger)
+        proc.wait(150)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+    log = out.read_text()
+    assert proc.returncode == 0, log[-3000:]
+    with Ledger.open(ledger, readonly=True) as led:
+        assert len(led.equity()) >= killed_at + 4  # the restarted bot ran its own four cycles
+        assert led.check_invariant().ok
+        assert led.get_meta("reconcile:last")["ok"]
+        held = {s: round(p.qty_contracts, 9) for s, p in led.open_positions().items()}
+        assert (led.get_meta("supervisor", {}) or {}).get("restarts", 0) >= 1 or "restart" in log
+    assert venue_positions(fake) == {s: q for s, q in held.items() if q}

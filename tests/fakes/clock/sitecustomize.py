@@ -3,7 +3,8 @@
 Put this directory first on ``PYTHONPATH`` and set ``BOTCORE_TEST_CLOCK="FAKE0_MS,REAL0_S,SPEED"``:
 ``time.time()`` / ``time.time_ns()`` then read ``FAKE0_MS + (real - REAL0_S) * SPEED``, and the
 cycle scheduler's sleeps are shortened by ``SPEED``, so a one-minute cycle takes ``60 / SPEED`` real
-seconds, and the intel feeds refresh on the same clock. The fake servers read it too (:func:`tests.fakes.clock.make_clock`).
+seconds, the intel feeds refresh and the heartbeat beats on the same clock, and the
+supervisor leaves a stopping bot its grace in real seconds. The fake servers read it too (:func:`tests.fakes.clock.make_clock`).
 Everything else (the command line, the configuration, the venue) is what a user runs.
 """
 
@@ -44,3 +45,22 @@ if _spec:
         _feeds_init(self, *args, clock=clock or (lambda: _mono0 + (_real_monotonic() - _mono0) * _speed), **kwargs)
 
     _feeds.IntelFeeds.__init__ = _feeds_scaled_init
+
+    import botcore.ops.heartbeat as _heartbeat
+
+    _beat_init = _heartbeat.Heartbeat.__init__
+
+    def _beat_scaled_init(self, *args, interval_s=20.0, **kwargs):  # beats every heartbeat_seconds of run time
+        _beat_init(self, *args, interval_s=interval_s / _speed, **kwargs)
+
+    _heartbeat.Heartbeat.__init__ = _beat_scaled_init
+
+    import botcore.ops.supervisor as _supervisor
+
+    _policy_init = _supervisor.SupervisorPolicy.__init__
+
+    def _policy_scaled_init(self, *args, **kwargs):  # a process needs real seconds to exit, whatever the clock
+        _policy_init(self, *args, **kwargs)
+        object.__setattr__(self, "shutdown_grace_s", self.shutdown_grace_s * _speed)
+
+    _supervisor.SupervisorPolicy.__init__ = _policy_scaled_init
