@@ -251,6 +251,30 @@ def test_demo_restart_books_a_written_ahead_order_adopts_unknown_positions_and_f
     assert len(caplog.records) > 20 and not any(v in logged for v in ENV.values())
 
 
+def test_an_order_blofin_refuses_for_the_key_names_code_and_fix_freezes_entries_and_loses_nothing(
+        settings, servers, tmp_path):
+    fake, intel = servers
+    settings = restrict_settings(settings, SYMBOLS)
+    place_directly(settings, fake, "byhand2", ETH, 3.0)  # a position the bot will adopt and try to close
+    path = tmp_path / "broker.sqlite"
+    cash = venue_starting_cash(demo_venue(settings, fake))
+    led = Ledger.open(path, starting_cash_usd=cash, mode="demo")
+    # venue.yaml sets a broker id, but the key is an ordinary transaction key: BloFin answers 152011
+    venue = BlofinVenue.from_settings(settings, mode="demo", api_url=fake.url, env=ENV, rate_limit_ms=1, retry=FAST,
+                                      broker_id="abc123")
+    loop = start(settings, led, fake, intel, ticks(fake, intel, T + MIN, 2), mode="demo", venue=venue)
+    assert loop.run().cycles == 2
+    finish(loop)
+    refused = led.orders().query("symbol == @ETH")
+    assert len(refused) >= 1 and (refused["status"] == int(OrderStatus.REJECTED)).all(), refused
+    assert all("152011" in r and "remove `broker_id`" in r for r in refused["status_reason"]), refused["status_reason"].tolist()
+    assert loop.halted and "152011" in loop.halted[0] and ETH in loop.halted[0]
+    assert int(loop.engine.state.portfolio[0]["kill_switch"]) == FREEZE
+    assert led.open_positions()[ETH].qty_contracts == 3.0 and fake.positions[("ETH-USDT", "net")]["qty"] == 3.0
+    assert led.check_invariant().ok
+    led.close()
+
+
 def test_the_learning_runner_starts_botcore_learn_when_due_and_not_again_until_the_next_period(tmp_path):
     from botcore.engine.live import LearningRunner
     from botcore.learning import learning_due

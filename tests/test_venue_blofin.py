@@ -21,7 +21,7 @@ from botcore.venues import BlofinVenue, OrderRequest, RetryPolicy, VenueReason, 
 from botcore.venues.blofin import CREDENTIAL_ENV, VenueRejection
 from tests.fakes.blofin_server import TEST_API_KEY, TEST_API_SECRET, TEST_PASSPHRASE, FakeBlofin
 
-BTC, ETH, XRP = "BTC/USDT:USDT", "ETH/USDT:USDT", "XRP/USDT:USDT"
+BTC, ETH, XRP, LTC = "BTC/USDT:USDT", "ETH/USDT:USDT", "XRP/USDT:USDT", "LTC/USDT:USDT"
 ENV = {"BLOFIN_API_KEY": TEST_API_KEY, "BLOFIN_API_SECRET": TEST_API_SECRET, "BLOFIN_PASSPHRASE": TEST_PASSPHRASE}
 FAST = RetryPolicy(attempts=3, wait_min_s=0.01, wait_max_s=0.02)
 SECRETS = (TEST_API_KEY, TEST_API_SECRET, TEST_PASSPHRASE)
@@ -129,10 +129,35 @@ def test_markets_carry_contract_size_lot_minimum_tick_and_leverage(fake) -> None
     assert (specs[XRP].contract_size, specs[XRP].max_leverage, specs[XRP].venue_id) == (10.0, 50.0, "XRP-USDT")
 
 
-def test_a_configured_contract_size_that_differs_from_blofins_is_an_operational_error(fake) -> None:
-    wrong = Asset(symbol=ETH, sector="mega", contract_size=0.1)
-    with pytest.raises(OperationalError, match="ETH/USDT:USDT: configured contract_size 0.1 but BloFin's contractValue is 0.01"):
-        run(fake, lambda v: asyncio.sleep(0), assets=[wrong])
+def test_blofins_instrument_is_the_truth_and_a_configured_difference_is_a_warning_naming_both(fake, caplog) -> None:
+    wrong = Asset(symbol=ETH, sector="mega", contract_size=0.1, max_leverage=100)
+
+    async def body(v: BlofinVenue):
+        return v.differences, v.market(ETH), await v.submit(market("cv1", OrderSide.BUY, symbol=ETH, qty_base=0.35))
+
+    with caplog.at_level(logging.WARNING, logger="botcore.venues.blofin"):
+        differences, spec, update = run(fake, body, assets=[wrong])
+    assert differences == ["ETH/USDT:USDT: config/universe.yaml contract_size 0.1, BloFin contractValue 0.01; using BloFin's"]
+    assert differences[0] in caplog.text
+    assert spec.contract_size == 0.01
+    assert fake.private_calls("/trade/order")[-1]["size"] == "35"  # 0.35 ETH at BloFin's 0.01 per contract
+    assert update.qty_base == pytest.approx(0.35)
+
+
+def test_an_instrument_blofin_does_not_list_refuses_the_start_naming_symbol_and_code(fake) -> None:
+    unknown = Asset(symbol="FOO/USDT:USDT", sector="meme", contract_size=1)
+    with pytest.raises(OperationalError, match=r"FOO/USDT:USDT not listed.*152014"):
+        run(fake, lambda v: asyncio.sleep(0), assets=[unknown])
+
+
+def test_fractional_lots_are_sent_as_blofin_lists_them(fake) -> None:
+    async def body(v: BlofinVenue):
+        return v.market(LTC), await v.submit(market("ltc1", OrderSide.BUY, symbol=LTC, qty_base=0.257))
+
+    spec, update = run(fake, body)
+    assert (spec.contract_size, spec.contract_step, spec.min_contracts, spec.tick_size) == (1.0, 0.01, 0.01, 0.01)
+    assert fake.private_calls("/trade/order")[-1]["size"] == "0.25"
+    assert (update.status, update.qty_contracts, update.filled_qty_base) == (OrderStatus.FILLED, 0.25, 0.25)
 
 
 def test_base_units_are_converted_to_contracts_rounded_down_and_fills_come_back_in_both(fake) -> None:
@@ -142,7 +167,10 @@ def test_base_units_are_converted_to_contracts_rounded_down_and_fills_come_back_
     (fill,) = update.fills
     assert (fill.qty_contracts, fill.qty_base, fill.client_order_id, fill.liquidity) == (5.0, 50.0, "conv1", LiquiditySide.TAKER)
     assert fill.fee_usd == pytest.approx(50.0 * fill.price * 0.0006)
-    assert fake.order_by_client_id("conv1")["brokerId"]  # ccxt's broker id travels with the order
+    sent = fake.private_calls("/trade/order")[-1]
+    assert "brokerId" not in sent  # no broker id unless venue.yaml sets one (a transaction key refuses any: 152011)
+    assert sent == {"instId": "XRP-USDT", "marginMode": "isolated", "positionSide": "net", "side": "buy",
+                    "orderType": "market", "size": "5", "reduceOnly": "false", "clientOrderId": "conv1"}
 
 
 def test_an_order_below_the_minimum_is_rejected_without_reaching_the_venue(fake) -> None:
@@ -380,10 +408,32 @@ def test_positions_and_balance_come_back_in_model_units(fake) -> None:
     assert balance.equity_usd == pytest.approx(balance.cash_usd + eth.unrealized_pnl_usd)
 
 
-def test_funding_settlements_are_read_in_usd(fake) -> None:
-    fake.add_funding("BTC-USDT", -0.42, fake.now_ms + 5)
-    (payment,) = run(fake, lambda v: v.funding_since(fake.now_ms))
-    assert (payment.symbol, payment.amount_usd, payment.ts_ms) == (BTC, -0.42, fake.now_ms + 5)
+def test_funding_is_booked_per_position_from_blofins_documented_rate_position_and_mark(fake) -> None:
+    step = fake.funding_interval_ms
+    t1 = (fake.now_ms // step + 1) * step
+
+    async def body(v: BlofinVenue):
+        since = fake.now_ms
+        await v.submit(market("f1", OrderSide.BUY, qty_contracts=30))                 # long BTC
+        await v.submit(market("f2", OrderSide.SELL, symbol=ETH, qty_contracts=40))    # short ETH
+        assert await v.funding_since(since) == []                                        # nothing settled yet
+        fake.now_ms = t1 + 2_000
+        await v.submit(market("f3", OrderSide.BUY, qty_contracts=10))  # after the settlement: not in its position
+        fake.now_ms = t1 + step + 2_000                                  # a second settlement, BTC now 40 contracts
+        fake.settle_funding()
+        return await v.funding_since(since), await v.balance()
+
+    payments, balance = run(fake, body)
+    booked = {(p.symbol, p.ts_ms): p.amount_usd for p in payments}
+    charged = {(f["instId"], f["ts"]): f["amount"] for f in fake.funding}
+    ids = {"BTC-USDT": BTC, "ETH-USDT": ETH}
+    assert booked == pytest.approx({(ids[i], t): a for (i, t), a in charged.items()})
+    assert set(booked) == {(BTC, t1), (ETH, t1), (BTC, t1 + step), (ETH, t1 + step)}
+    assert booked[(BTC, t1)] == pytest.approx(-30 * 0.001 * fake.price("BTC-USDT", t1) * fake.funding_rate("BTC-USDT", t1))
+    assert booked[(BTC, t1 + step)] == pytest.approx(-40 * 0.001 * fake.price("BTC-USDT", t1 + step)
+                                                     * fake.funding_rate("BTC-USDT", t1 + step))
+    assert all(p.rate is not None for p in payments)
+    assert "/api/v1/account/funding-fees" not in {path for path, _ in fake.requests}  # not in BloFin's docs
 
 
 def test_credentials_are_only_read_from_the_environment(monkeypatch, fake) -> None:
@@ -467,5 +517,126 @@ def test_the_blofin_venue_is_built_from_the_settings_and_checks_the_universe(set
         finally:
             await venue.close()
 
-    with pytest.raises(OperationalError, match="SOL/USDT:USDT is not listed"):  # the fake lists three markets only
+    with pytest.raises(OperationalError, match="SOL/USDT:USDT.* not listed"):  # the fake lists four markets only
         asyncio.run(build())
+
+
+# --------------------------------------------------------------------------- BloFin's docs: keys, broker ids, requests
+
+
+def test_a_broker_id_on_an_ordinary_key_is_refused_152011_with_the_fix_and_none_is_sent_by_default(fake) -> None:
+    with pytest.raises(OperationalError, match=r"152011 Transaction API Key does not support brokerId: .*remove `broker_id`"):
+        run(fake, lambda v: v.submit(market("brk1", OrderSide.BUY, qty_contracts=1)), broker_id="abc123")
+    update = run(fake, lambda v: v.submit(market("brk2", OrderSide.BUY, qty_contracts=1)))
+    assert update.status == OrderStatus.FILLED and "brokerId" not in fake.private_calls("/trade/order")[-1]
+
+
+def test_a_broker_bound_key_needs_its_own_broker_id(fake) -> None:
+    fake.key_type, fake.broker_id = "broker", "bound42"
+    with pytest.raises(OperationalError, match=r"152012 BrokerId is required: .*set `broker_id`"):
+        run(fake, lambda v: v.submit(market("bk1", OrderSide.BUY, qty_contracts=1)))
+    with pytest.raises(OperationalError, match=r"152013 Unmatched brokerId"):
+        run(fake, lambda v: v.submit(market("bk2", OrderSide.BUY, qty_contracts=1)), broker_id="other7")
+    update = run(fake, lambda v: v.submit(market("bk3", OrderSide.BUY, qty_contracts=1)), broker_id="bound42")
+    assert update.status == OrderStatus.FILLED and fake.private_calls("/trade/order")[-1]["brokerId"] == "bound42"
+
+
+def test_an_expired_key_says_so_and_how_to_renew_it(fake) -> None:
+    fake.key_expired = True
+    with pytest.raises(OperationalError, match=r"152402 Access key has expired: create a new key .*90 days"):
+        run(fake, lambda v: v.balance())
+
+
+def test_cancel_sends_the_order_id_and_client_id_and_every_lookup_sends_the_instrument(fake) -> None:
+    async def body(v: BlofinVenue):
+        await v.submit(limit("cx1", OrderSide.BUY, 40_000.0, qty_contracts=2))
+        fresh = venue_for(fake)  # a restarted process: knows neither the symbol nor the order id
+        try:
+            await fresh.load_markets()
+            return await fresh.cancel("cx1")
+        finally:
+            await fresh.close()
+
+    update = run(fake, body)
+    assert update.status == OrderStatus.CANCELED
+    (cancel,) = fake.private_calls("/trade/cancel-order")
+    assert cancel == {"instId": "BTC-USDT", "orderId": fake.order_by_client_id("cx1")["orderId"], "clientOrderId": "cx1"}
+    assert all(p.get("instId") for p in fake.private_calls("/trade/order-detail"))
+
+
+def test_blofin_refuses_a_cancel_without_order_id_and_a_lookup_without_instrument(fake) -> None:
+    async def body(v: BlofinVenue):
+        await v.submit(limit("raw1", OrderSide.BUY, 40_000.0, qty_contracts=1))
+        with pytest.raises(ccxt.BaseError, match="152001"):
+            await v._ex.privatePostTradeCancelOrder({"instId": "BTC-USDT", "clientOrderId": "raw1"})
+        with pytest.raises(ccxt.BaseError, match="152001"):
+            await v._ex.privateGetTradeOrderDetail({"clientOrderId": "raw1"})
+
+    run(fake, body)
+
+
+def test_a_post_only_entry_goes_out_as_post_only_and_never_takes(fake) -> None:
+    async def body(v: BlofinVenue):
+        resting = await v.submit(OrderRequest("po1", BTC, OrderSide.BUY, OrderType.LIMIT, qty_contracts=1, price=40_000.0,
+                                              post_only=True))
+        crossing = await v.submit(OrderRequest("po2", BTC, OrderSide.BUY, OrderType.LIMIT, qty_contracts=1,
+                                               price=90_000.0, post_only=True))
+        return resting, crossing
+
+    resting, crossing = run(fake, body)
+    assert [p["orderType"] for p in fake.private_calls("/trade/order")] == ["post_only", "post_only"]
+    assert resting.status == OrderStatus.ACCEPTED
+    assert (crossing.status, crossing.filled_qty_contracts, crossing.fills) == (OrderStatus.CANCELED, 0.0, ())
+
+
+def test_a_negative_fee_is_a_rebate_booked_as_received(fake) -> None:
+    fake.maker_fee = -0.0001
+
+    async def body(v: BlofinVenue):
+        await v.submit(limit("rb1", OrderSide.BUY, 40_000.0, qty_contracts=10))
+        fake.fill_order("rb1", 10)
+        return await v.fetch_order("rb1")
+
+    update = run(fake, body)
+    (fill,) = update.fills
+    assert fill.fee_usd == pytest.approx(-10 * 0.001 * 40_000.0 * 0.0001) and fill.fee_usd < 0
+    assert update.fee_usd == pytest.approx(fill.fee_usd) and fill.liquidity == LiquiditySide.MAKER
+
+
+def test_trading_requests_past_blofins_limit_are_answered_429_and_retried_as_temporary(fake) -> None:
+    fake.trade_limit = (3, 60.0)  # BloFin: 30 per 10 s; three here so the test stays short
+
+    async def body(v: BlofinVenue):
+        await v.submit(market("rl1", OrderSide.BUY, qty_contracts=1))   # order + detail + fills: three requests
+        with pytest.raises(TemporaryError, match="gave up after 3 attempts"):
+            await v.open_orders()
+
+    run(fake, body)
+    assert fake.rate_limited >= 3
+
+
+def test_demo_reads_and_trades_on_the_demo_host_and_a_venue_url_replaces_both() -> None:
+    from botcore.engine.live import rest_hosts
+    from botcore.venues.blofin import DEMO_REST_URL, LIVE_REST_URL
+
+    assert rest_hosts("demo") == (DEMO_REST_URL, DEMO_REST_URL) == ("https://demo-trading-openapi.blofin.com",) * 2
+    assert rest_hosts("live") == (LIVE_REST_URL, LIVE_REST_URL)
+    assert rest_hosts("paper") == (LIVE_REST_URL, None)
+    assert rest_hosts("demo", "http://127.0.0.1:9") == ("http://127.0.0.1:9", "http://127.0.0.1:9")
+
+
+def test_the_demo_host_grants_demo_funds_and_production_does_not() -> None:
+    body = {"accountType": "futures", "demoApplyMoney": [{"currency": "USDT", "amountStr": "100"}]}
+
+    async def apply(fake: FakeBlofin) -> Any:
+        venue = venue_for(fake)
+        try:
+            return await venue._ex.privatePostAssetDemoApplyMoney(dict(body))
+        finally:
+            await venue.close()
+
+    with FakeBlofin(demo=True) as demo:
+        asyncio.run(apply(demo))
+        assert demo.balance_usdt == pytest.approx(10_100.0)
+    with FakeBlofin() as production, pytest.raises(ccxt.BaseError):
+        asyncio.run(apply(production))

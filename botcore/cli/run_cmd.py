@@ -148,10 +148,13 @@ def run(
     intel_urls = parse_urls(intel_url)
     writer_lock = take_ledger(ledger, ctx)  # one writer per ledger, held until the command ends
     starting_cash = settings.venue.starting_equity_usd
-    venue = None
+    venue = aio = None
     if feed == "live" and mode != "paper":
+        import asyncio
+
         venue = open_live_venue(settings, mode, venue_url)
-        starting_cash = venue_starting_cash(venue)
+        aio = asyncio.new_event_loop()  # the run's event loop: ccxt's client and throttler stay bound to it
+        starting_cash = venue_starting_cash(venue, aio)
     try:
         led = Ledger.open(ledger, starting_cash_usd=starting_cash, mode=mode)
     except BotcoreError as exc:
@@ -170,13 +173,14 @@ def run(
     cycle_s = float(settings.schedules.cycle_seconds)
     heartbeat = Heartbeat(ledger, interval_s=float(settings.schedules.heartbeat_seconds),
                           stall_after_s=3 * cycle_s).start()
+    loop = None
     try:
         if feed == "replay":
             loop, total, title = start_replay(console, settings, led, ledger, data, start, end, symbols, warmup_bars,
                                               seed, speed, overrides, fresh)
         else:
             loop, total, title = start_live(console, settings, led, ledger, mode, venue, symbols, warmup_bars, seed,
-                                            overrides, cycles, venue_url, intel_urls)
+                                            overrides, cycles, venue_url, intel_urls, aio=aio)
         install_stop_handlers(loop)
         learner = None
         if feed == "live":
@@ -190,6 +194,10 @@ def run(
     except BotcoreError as exc:
         typer.secho(f"run failed: {exc}", fg=typer.colors.RED, err=True)
         heartbeat.stop(final_status="failed")
+        if loop is not None:
+            close_quietly(loop)
+        else:
+            close_venue(venue, aio)
         led.close()
         raise typer.Exit(1) from None
     except (sqlite3.Error, OSError) as exc:  # disk full, I/O error: the cycle in flight was rolled back whole
@@ -221,26 +229,45 @@ def open_live_venue(settings, mode: str, venue_url: Optional[str]):
         raise typer.Exit(2) from None
 
 
-def venue_starting_cash(venue) -> float:
-    """The venue's wallet balance: a new demo/live ledger starts from what the account holds."""
+def close_venue(venue, aio) -> None:
+    """Close a real venue's client on the run's event loop after a failed start (errors only logged)."""
+    if venue is None or aio is None or aio.is_closed():
+        return
+    try:
+        aio.run_until_complete(venue.close())
+    except Exception:  # noqa: BLE001
+        logger.exception("closing the venue")
+
+
+def venue_starting_cash(venue, aio=None) -> float:
+    """The venue's wallet balance: a new demo/live ledger starts from what the account holds.
+
+    Read on ``aio``, the event loop the run goes on using (ccxt binds its session and
+    throttler to the loop of their first request); without one, on a loop of its own
+    after which the venue is closed (usable again only on a new loop).
+    """
     import asyncio
 
     from botcore.errors import BotcoreError
+
+    own = aio is None
+    aio = asyncio.new_event_loop() if own else aio
 
     async def read() -> float:
         try:
             return float((await venue.balance()).cash_usd)
         finally:
-            await venue.close()  # the client's session belongs to this event loop; the loop's own opens a new one
+            if own:
+                await venue.close()
 
-    aio = asyncio.new_event_loop()
     try:
         return aio.run_until_complete(read())
     except BotcoreError as exc:
         typer.secho(f"the venue's balance could not be read: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
     finally:
-        aio.close()
+        if own:
+            aio.close()
 
 
 def start_replay(console, settings, led, ledger, data, start, end, symbols, warmup_bars, seed, speed, overrides, fresh):
@@ -279,10 +306,10 @@ def parse_urls(items: Optional[list[str]]) -> dict[str, str]:
 
 
 def start_live(console, settings, led, ledger, mode, venue, symbols, warmup_bars, seed, overrides, cycles, venue_url,
-               intel_urls=None):
+               intel_urls=None, aio=None):
     """Build the live loop (live feed on the wall clock; paper, demo or live venue); return (loop, cycles, title)."""
-    from botcore.engine.live import META_KEY, live_loop, open_venue
     from botcore.clock import Scheduler
+    from botcore.engine.live import META_KEY, live_loop, open_venue, rest_hosts
     from botcore.intel import IntelFeeds
     from botcore.market.live import SETTLE_MS, LiveFeed, live_intel_options, public_exchange
 
@@ -291,16 +318,23 @@ def start_live(console, settings, led, ledger, mode, venue, symbols, warmup_bars
                    split_symbols(symbols) or [a.symbol for a in settings.universe.enabled])
     period_ms = int(settings.schedules.cycle_seconds * 1000)
     scheduler = Scheduler(period_ms, cycles=cycles, delay_ms=SETTLE_MS)
-    live_feed = LiveFeed(run_symbols, exchange=public_exchange(venue_url), staleness=settings, lookback_bars=2,
+    data_host, trade_host = rest_hosts(mode, venue_url)
+    live_feed = LiveFeed(run_symbols, exchange=public_exchange(data_host, rate_limit_ms=settings.venue.rate_limit_ms),
+                         staleness=settings, lookback_bars=2,
                          intel=IntelFeeds(settings, base_urls=intel_urls or None, options=live_intel_options(period_ms)),
                          scheduler=scheduler)
     venue = venue if venue is not None else open_venue(settings, mode)
     console.print(f"[bold]{mode}[/] trading of {len(run_symbols)} symbols on the live BloFin feed, a cycle every "
                   f"{period_ms / 1000:g} s -> {ledger}" + (" ([bold red]REAL MONEY[/])" if mode == "live" else ""))
+    console.print(f"market data from {data_host}; orders "
+                  + (f"on {trade_host}" if trade_host else "simulated by the paper venue (no exchange)")
+                  + (" (BloFin demo trading)" if mode == "demo" else ""))
     if warmup_bars:
         console.print(f"warm-up: downloading the last {warmup_bars:,} minutes of history ...")
     loop = live_loop(settings, led, live_feed, venue, mode=mode, symbols=run_symbols, warmup_bars=warmup_bars,
-                     run_seed=seed, params_overrides=overrides or None, warm_up_kwargs={"api_url": venue_url})
+                     run_seed=seed, params_overrides=overrides or None, warm_up_kwargs={"api_url": data_host}, aio=aio)
+    for line in getattr(venue, "differences", ()):
+        console.print(f"[yellow]{line}[/]")
     return loop, cycles, f"{mode} (live feed)"
 
 

@@ -244,6 +244,9 @@ class Venue(Frozen):
     request_timeout_ms: int = Field(10_000, ge=100)
     book_depth: int = Field(10, ge=1, le=400)
     reconcile_every_cycles: int = Field(10, ge=1)
+    rate_limit_ms: int = Field(200, ge=1, description="spacing of REST requests; BloFin allows 1500 per 5 minutes per IP")
+    broker_id: str | None = Field(None, pattern=r"^[A-Za-z0-9]{1,16}$",
+                                  description="BloFin brokerId sent with orders; only for a broker-bound API key")
 
 
 class Schedules(Frozen):

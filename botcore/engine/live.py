@@ -11,8 +11,13 @@
   prices) or :class:`botcore.venues.blofin.BlofinVenue` (``demo``: BloFin's demo
   endpoint through ccxt's sandbox mode; ``live``: production, behind both
   ``mode: live`` in ``config/venue.yaml`` and ``--confirm-live``). A BloFin venue
-  is prepared before the first cycle: markets loaded, the position mode checked
-  and set, leverage and margin mode set per symbol (:func:`prepare_venue`);
+  is prepared before the first cycle, on the event loop the run then uses (ccxt's
+  client is bound to it): markets loaded, the position mode checked and set,
+  leverage and margin mode set per symbol (:func:`prepare_venue`). BloFin's
+  instruments are the source of truth: the run's contract value, lot, minimum
+  size and leverage cap are BloFin's (:func:`venue_settings`);
+- hosts: demo mode reads and trades on BloFin's demo host, live on production
+  (:func:`rest_hosts`); a ``--venue-url`` replaces both;
 - warm-up: the last ``warmup_bars`` minutes are downloaded into a store beside
   the ledger (``<ledger>.market/``) and fed to the signal states, as a replay warms
   up from its store;
@@ -33,6 +38,7 @@ the feed and the venue differ.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import subprocess
 from collections.abc import Sequence
@@ -68,6 +74,37 @@ def check_mode(settings: Settings, mode: str, confirm_live: bool) -> None:
         raise ConfigError("live trading needs both `mode: live` in config/venue.yaml and --confirm-live; refused")
 
 
+def rest_hosts(mode: str, venue_url: str | None = None) -> tuple[str | None, str | None]:
+    """Return (market-data host, trading host) of ``mode``: demo reads and trades on BloFin's demo host.
+
+    ``venue_url`` (a proxy or a local test server) replaces both; paper trades on
+    nothing (None) and reads production. None means ccxt's default production host.
+    """
+    from botcore.venues.blofin import DEMO_REST_URL, LIVE_REST_URL
+
+    if venue_url:
+        return venue_url, (None if mode == "paper" else venue_url)
+    if mode == "demo":
+        return DEMO_REST_URL, DEMO_REST_URL
+    return LIVE_REST_URL, (LIVE_REST_URL if mode == "live" else None)
+
+
+def venue_settings(settings: Settings, venue: Any) -> Settings:
+    """Return ``settings`` with each asset's contract value, lot, minimum size and leverage cap taken from ``venue``.
+
+    A venue without loaded market specs (the paper venue) leaves ``settings`` as they are.
+    """
+    specs = getattr(venue, "_markets", None)
+    if not specs or not hasattr(venue, "account_config"):
+        return settings
+    assets = tuple(
+        a.model_copy(update={"contract_size": specs[a.symbol].contract_size, "contract_step": specs[a.symbol].contract_step,
+                             "min_contracts": specs[a.symbol].min_contracts,
+                             "max_leverage": min(float(a.max_leverage), specs[a.symbol].max_leverage)})
+        if a.symbol in specs else a for a in settings.universe.assets)
+    return settings.model_copy(update={"universe": settings.universe.model_copy(update={"assets": assets})})
+
+
 def open_venue(settings: Settings, mode: str, *, api_url: str | None = None, env: Any = None) -> Any:
     """Return the venue of ``mode``: the paper venue, or BloFin (demo or live) with credentials from the environment."""
     if mode == "paper":
@@ -81,6 +118,8 @@ def open_venue(settings: Settings, mode: str, *, api_url: str | None = None, env
 
 async def prepare_venue(venue: Venue, settings: Settings, symbols: Sequence[str]) -> None:
     """Load markets; on a real venue set the position mode and each symbol's leverage and margin mode."""
+    if hasattr(venue, "restrict_assets"):
+        venue.restrict_assets(symbols)
     await venue.load_markets()
     if venue.simulated:
         return
@@ -90,8 +129,10 @@ async def prepare_venue(venue: Venue, settings: Settings, symbols: Sequence[str]
         logger.warning("venue position mode %s, configured %s: switching", account.position_mode, wanted)
         await venue.set_position_mode(wanted)
     assets = {a.symbol: a for a in settings.universe.enabled}
+    specs = getattr(venue, "_markets", {})
     for s in symbols:
-        leverage = min(float(settings.risk.max_leverage), float(assets[s].max_leverage))
+        cap = min(float(assets[s].max_leverage), specs[s].max_leverage) if s in specs else float(assets[s].max_leverage)
+        leverage = min(float(settings.risk.max_leverage), cap)
         await venue.set_leverage(s, leverage, settings.risk.margin_mode)
 
 
@@ -187,11 +228,14 @@ def live_loop(
     warm_up_kwargs: dict[str, Any] | None = None,
     submit_timeout_s: float | None = None,
     monitor: Any = "default",
+    aio: asyncio.AbstractEventLoop | None = None,
 ) -> TradingLoop:
     """Build the live :class:`TradingLoop` (see the module docstring); a ledger holding a live run is resumed.
 
     ``feed`` is a :class:`~botcore.market.live.LiveFeed` over the run's symbols (its
-    scheduler paces the cycles); ``venue`` comes from :func:`open_venue`.
+    scheduler paces the cycles); ``venue`` comes from :func:`open_venue`; ``aio`` is
+    the event loop its client already used (``botcore run`` reads the balance on
+    it), new when None.
     """
     if ledger.get_meta("replay") is not None:
         raise OperationalError(f"ledger {ledger.path} holds a replay run: a live run needs its own ledger")
@@ -205,7 +249,12 @@ def live_loop(
         symbols, run_seed = prior["symbols"], int(prior["run_seed"])
         params_overrides = dict(prior.get("params_overrides") or {})
     settings = restrict_settings(settings, symbols)
-    engine = Engine(settings, run_seed=run_seed, params_overrides=params_overrides)
+    aio = aio if aio is not None else asyncio.new_event_loop()
+    run_symbols = [a.symbol for a in settings.universe.enabled]
+    aio.run_until_complete(prepare_venue(venue, settings, run_symbols))  # the venue's client lives on this loop
+    settings = venue_settings(settings, venue)
+    engine = Engine(settings, run_seed=run_seed, params_overrides=params_overrides,
+                    starting_cash_usd=ledger.starting_cash())  # a demo/live ledger starts from the account's balance
     if tuple(feed.symbols) != tuple(engine.symbols):
         raise OperationalError(f"the feed's symbols {list(feed.symbols)} differ from the run's {list(engine.symbols)}")
     rec = load_engine_state(ledger)
@@ -216,8 +265,7 @@ def live_loop(
         last_t = int(rec["t_ms"]) if rec is not None else (int(equity["ts_ms"].max()) if len(equity) else 0)
     timeout = float(settings.venue.request_timeout_ms) / 1000.0 if submit_timeout_s is None else submit_timeout_s
     loop = TradingLoop(settings, feed, venue, ledger, WallClock(), engine=engine, run_seed=run_seed,
-                       resume_from_ms=last_t, submit_timeout_s=timeout, monitor=monitor)
-    loop._aio.run_until_complete(prepare_venue(venue, settings, engine.symbols))  # the venue's client lives on it
+                       resume_from_ms=last_t, submit_timeout_s=timeout, monitor=monitor, aio=aio)
     store = Store(store if store is not None else Path(f"{ledger.path}.market"))
     if warmup_bars:
         w = feed.warm_up(store, warmup_bars, **(warm_up_kwargs or {}))
@@ -246,4 +294,4 @@ def live_loop(
 
 
 __all__ = ["LearningRunner", "META_KEY", "MODES", "OVERRUNS_KEY", "check_mode", "live_loop", "open_venue", "prepare_venue",
-           "record_overrun"]
+           "record_overrun", "rest_hosts", "venue_settings"]

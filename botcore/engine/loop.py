@@ -218,7 +218,8 @@ class TradingLoop:
     def __init__(self, settings: Settings, feed: Feed, venue: Venue, ledger: Ledger, clock: Clock | None = None, *,
                  engine: Engine | None = None, run_seed: int = 0, params_overrides: dict[str, Any] | None = None,
                  resume_from_ms: int | None = None, submit_timeout_s: float = 10.0,
-                 monitor: Any = "default", reconcile_every: int | None = None, finished: bool = False) -> None:
+                 monitor: Any = "default", reconcile_every: int | None = None, finished: bool = False,
+                 aio: asyncio.AbstractEventLoop | None = None) -> None:
         self.settings = settings
         self.submit_timeout_s = float(submit_timeout_s)
         if monitor == "default":
@@ -247,7 +248,7 @@ class TradingLoop:
         self._breaker: tuple[int, int] | None = None
         self.halted: tuple[str, ...] | None = None
         self.pending: dict[str, _Pending] = self._pending_from_ledger()
-        self._aio = asyncio.new_event_loop()
+        self._aio = aio if aio is not None else asyncio.new_event_loop()  # a venue's client is bound to its loop
         self._stop = False
         self.finished = bool(finished)
         self.steps_run = 0
@@ -542,6 +543,9 @@ class TradingLoop:
             return await asyncio.wait_for(self.venue.submit(request), timeout=self.submit_timeout_s)
         except (BotcoreError, OSError, asyncio.TimeoutError, ConnectionError) as exc:
             what = "timed out" if isinstance(exc, asyncio.TimeoutError) else f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, OperationalError):  # key, permission or broker id refused: no retry fixes it
+                logger.error("order %s (%s): %s: entries stopped until a clean reconciliation", cid, order.symbol, exc)
+                self.halted = (f"order {cid} ({order.symbol}) refused: {exc}",)
         found = await self._lookup(cid, order.symbol)
         if found is UNKNOWN:
             logger.error("order %s (%s): submit failed (%s) and the lookup failed: outcome unknown, looked up again "

@@ -208,6 +208,8 @@ class OrderRequest:
         Limit price, USD per base unit (LIMIT only).
     reduce_only : bool
         Only shrink the position; a larger size closes it and opens nothing.
+    post_only : bool
+        LIMIT only: rest as a maker or be refused, never take (BloFin's ``post_only`` order type).
     """
 
     client_order_id: str
@@ -218,6 +220,7 @@ class OrderRequest:
     qty_base: float | None = None
     price: float | None = None
     reduce_only: bool = False
+    post_only: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -243,6 +246,9 @@ class OrderRequest:
         elif self.price is not None:
             raise DataError(f"OrderRequest {self.client_order_id}: price must be None for a MARKET order")
         set_(self, "reduce_only", bool(self.reduce_only))
+        set_(self, "post_only", bool(self.post_only))
+        if self.post_only and self.order_type != OrderType.LIMIT:
+            raise DataError(f"OrderRequest {self.client_order_id}: post_only needs a LIMIT order")
 
     @classmethod
     def from_order(cls, order: Order) -> "OrderRequest":

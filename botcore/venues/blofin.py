@@ -31,6 +31,23 @@ Errors
     5xx, timeouts, network errors (and BloFin 500 / 103013) are retried with
     exponential backoff (tenacity), then raise :class:`TemporaryError`. Key,
     passphrase, signature or permission failures raise :class:`OperationalError`.
+Requests as BloFin documents them
+    Orders and cancels are sent in BloFin's documented fields through ccxt's
+    signed endpoints (``privatePostTradeOrder``): ccxt's ``create_order`` adds
+    its default ``brokerId``, which an ordinary (transaction) key refuses with
+    152011, and in the installed ccxt neither an empty option nor
+    ``params={'brokerId': None}`` removes it (the latter sends ``null``). A
+    broker id goes out only when ``venue.broker_id`` is set. Cancel sends
+    ``orderId`` (required) with the client id; order detail always ``instId``.
+    Post-only limits are ``orderType: post_only``. Key, broker-id and permission
+    codes (152011-152013, 1524xx) are named in the error with their fix.
+Instruments
+    :meth:`BlofinVenue.load_markets` takes contract value, lot, minimum size,
+    tick and maximum leverage from BloFin; a configured value that differs is a
+    warning naming both (:attr:`BlofinVenue.differences`), an unlisted symbol an error.
+Fees and funding
+    A negative fee is a rebate (money received). Funding is built per position
+    from BloFin's documented data (:meth:`BlofinVenue.funding_since`).
 Idempotent submit
     The client order id goes to BloFin as ``clientOrderId``. After a temporary
     failure the order is looked up by that id before it is sent again, and a
@@ -44,7 +61,9 @@ import json
 import logging
 import math
 import os
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import ccxt
@@ -76,9 +95,33 @@ ENV_API_SECRET = "BLOFIN_API_SECRET"
 ENV_PASSPHRASE = "BLOFIN_PASSPHRASE"
 CREDENTIAL_ENV = (ENV_API_KEY, ENV_API_SECRET, ENV_PASSPHRASE)
 
+#: BloFin's REST hosts (docs "General Info" and "Demo Trading").
+LIVE_REST_URL = "https://openapi.blofin.com"
+DEMO_REST_URL = "https://demo-trading-openapi.blofin.com"
+REST_URLS = {"live": LIVE_REST_URL, "demo": DEMO_REST_URL}
+
 #: BloFin codes, from ccxt's ``describe()['exceptions']`` and BloFin's error table.
 TEMPORARY_CODES = frozenset({"429", "500", "103013"})
-AUTH_CODES = frozenset({"401", "152401", "152402", "152404", "152406", "152408", "152409", "152011", "152013"})
+AUTH_CODES = frozenset({"401", "152401", "152402", "152404", "152406", "152408", "152409", "152011", "152012",
+                        "152013"})
+#: What a user does about a refusal that no retry fixes (BloFin's error table names the codes).
+CODE_FIXES = {
+    "152011": ("Transaction API Key does not support brokerId",
+               "the key is an ordinary (transaction) key: remove `broker_id` from config/venue.yaml"),
+    "152012": ("BrokerId is required",
+               "the key is bound to a broker: set `broker_id` in config/venue.yaml to that broker's id"),
+    "152013": ("Unmatched brokerId",
+               "`broker_id` in config/venue.yaml is not the broker the key is bound to: correct it or remove it"),
+    "152401": ("Access key does not exist", "check BLOFIN_API_KEY and that the key is active on BloFin's API page "
+               "(a demo key works only in demo mode, a live key only in live mode)"),
+    "152402": ("Access key has expired", "create a new key on BloFin's API page (keys not bound to an IP expire "
+               "after 90 days) and export it as BLOFIN_API_KEY / BLOFIN_API_SECRET / BLOFIN_PASSPHRASE"),
+    "152404": ("This operation is not supported", "give the key the TRADE permission"),
+    "152406": ("IP not in the key's whitelist", "add this machine's IP to the key on BloFin's API page"),
+    "152408": ("Passphrase error", "check BLOFIN_PASSPHRASE"),
+    "152409": ("Signature verification failed", "check BLOFIN_API_SECRET (and the machine's clock)"),
+    "152014": ("Instrument ID does not exist", "remove the symbol from config/universe.yaml or enable another"),
+}
 INSUFFICIENT_CODES = frozenset({"103003", "150004", "152028"})
 POSITION_MODE_CODES = frozenset({"102089"})
 REDUCE_ONLY_CODES = frozenset({"102022", "102005"})
@@ -160,6 +203,11 @@ def _body_codes(exc: BaseException) -> tuple[frozenset[str], str]:
     return frozenset(codes), "; ".join(messages) or text
 
 
+def explain_codes(codes: Iterable[str]) -> str:
+    """Return BloFin's name and the fix of each code of :data:`CODE_FIXES` among ``codes`` ('' if none)."""
+    return "; ".join(f"BloFin {c} {CODE_FIXES[c][0]}: {CODE_FIXES[c][1]}" for c in sorted(codes) if c in CODE_FIXES)
+
+
 def _num(value: object) -> float | None:
     """Return a BloFin number string as a float; None for None, '' and non-numbers."""
     if value is None or value == "":
@@ -169,6 +217,15 @@ def _num(value: object) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
+
+
+def _utc(ts_ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts_ms / 1000))
+
+
+def _decimal(value: float) -> str:
+    """A size or price as BloFin's string, without float noise (``0.30000000000000004`` -> ``0.3``)."""
+    return format(Decimal(repr(float(value))).normalize(), "f")
 
 
 def _rows(response: object) -> list[dict]:
@@ -189,8 +246,9 @@ class BlofinVenue:
     api_url : str, optional
         Replace every REST base URL (tests point it at a local server).
     assets : iterable of Asset, optional
-        The configured universe; :meth:`load_markets` checks each asset's contract
-        size against the venue's and raises OperationalError on a mismatch.
+        The configured universe; :meth:`load_markets` raises OperationalError for an
+        asset BloFin does not list and warns (naming both values) where BloFin's
+        instrument differs from the configuration: BloFin's values are used.
     position_mode : {"net", "long_short"}
         The position mode the bot trades in.
     margin_mode : {"isolated", "cross"}
@@ -203,6 +261,10 @@ class BlofinVenue:
         Bounded retries of temporary failures.
     env : mapping, optional
         Where to read the credentials (``os.environ`` by default).
+    broker_id : str, optional
+        Sent as ``brokerId`` with every order only when given: an ordinary
+        (transaction) key refuses any broker id (152011), a broker-bound key needs
+        its own (152012 / 152013). ccxt's default broker id is never sent.
     """
 
     name = "blofin"
@@ -220,6 +282,7 @@ class BlofinVenue:
         rate_limit_ms: int | None = None,
         retry: RetryPolicy = RetryPolicy(),
         env: Mapping[str, str] | None = None,
+        broker_id: str | None = None,
     ) -> None:
         if mode not in ("demo", "live"):
             raise ConfigError(f"venue.mode: BlofinVenue trades 'demo' or 'live', got {mode!r} (paper uses PaperVenue)")
@@ -250,6 +313,7 @@ class BlofinVenue:
             api = exchange.urls["api"]
             exchange.urls["api"] = {k: api_url for k in api} if isinstance(api, dict) else api_url
         self._ex = exchange
+        self.broker_id = broker_id or None
         self.mode = mode
         self.position_mode = position_mode
         self.default_margin_mode = margin_mode
@@ -263,15 +327,19 @@ class BlofinVenue:
         self._reduce_only_by_oid: dict[str, bool] = {}
         self._type_by_oid: dict[str, OrderType] = {}
         self.account: AccountConfig | None = None
+        self.differences: list[str] = []
+        self._funding_next: dict[str, int] = {}   # symbol -> next settlement time BloFin announced
+        self._funding_done: dict[str, int] = {}   # symbol -> last settlement read
         logger.info("BloFin venue (%s) at %s", mode, exchange.urls["api"]["rest"] if isinstance(exchange.urls["api"], dict) else exchange.urls["api"])
 
     @classmethod
     def from_settings(cls, settings: Any, *, mode: str | None = None, **kwargs: Any) -> "BlofinVenue":
         """Build the venue from :class:`botcore.config.models.Settings`.
 
-        Takes the mode, position mode and request timeout from ``settings.venue``, the
-        margin mode from ``settings.risk`` and the assets to check from ``settings.universe``;
-        ``kwargs`` (``api_url``, ``retry``, ``rate_limit_ms``, ``env``) pass through.
+        Takes the mode, position mode, request timeout, request spacing and broker id from
+        ``settings.venue``, the margin mode from ``settings.risk`` and the assets to check
+        from ``settings.universe``; ``kwargs`` (``api_url``, ``retry``, ``rate_limit_ms``,
+        ``broker_id``, ``env``) pass through and win.
         """
         return cls(
             mode or settings.venue.mode,
@@ -279,7 +347,7 @@ class BlofinVenue:
             position_mode=settings.venue.position_mode,
             margin_mode=settings.risk.margin_mode,
             timeout_ms=settings.venue.request_timeout_ms,
-            **kwargs,
+            **{"rate_limit_ms": settings.venue.rate_limit_ms, "broker_id": settings.venue.broker_id, **kwargs},
         )
 
     # ------------------------------------------------------------------ plumbing
@@ -302,7 +370,9 @@ class BlofinVenue:
         if isinstance(exc, (ccxt.NetworkError, ccxt.BadResponse)) or codes & TEMPORARY_CODES:
             return TemporaryError(f"BloFin {what}: {kind}: {venue_message}"[:500])
         if isinstance(exc, ccxt.AuthenticationError) or codes & AUTH_CODES:
+            fix = explain_codes(codes)
             return OperationalError(
+                f"BloFin {what}: credentials or permissions refused: {fix}" if fix else
                 f"BloFin {what}: credentials or permissions refused ({kind}: {venue_message})"[:500]
             )
         return VenueRejection(f"BloFin {what}: {kind}: {venue_message}"[:500], codes, venue_message, kind)
@@ -349,56 +419,71 @@ class BlofinVenue:
     # ------------------------------------------------------------------ markets and account
 
     async def load_markets(self) -> dict[str, MarketSpec]:
-        """Load BloFin's USDT swaps, check the configured assets and read the account's position mode.
+        """Load BloFin's USDT swaps (the source of truth for sizes), check the configured assets, read the position mode.
+
+        Each spec comes from BloFin's instrument record (``contractValue``,
+        ``lotSize``, ``minSize``, ``tickSize``, ``maxLeverage``, ``maxLimitSize``,
+        ``maxMarketSize``); where the configuration says otherwise a warning names
+        both values (:attr:`differences`) and BloFin's is used.
 
         Raises
         ------
         OperationalError
-            When a configured asset is not listed or its contract size differs from the
-            venue's, or the credentials are refused.
+            When a configured asset is not a live USDT swap on BloFin, or the credentials are refused.
         TemporaryError
             When BloFin cannot be reached after the retries.
         """
         markets = await self._call("load markets", self._ex.load_markets, True)
         specs: dict[str, MarketSpec] = {}
         for symbol, m in markets.items():
-            if not (m.get("swap") and m.get("linear") and m.get("settle") == "USDT" and m.get("contractSize")):
-                continue
             info = m.get("info") or {}
+            if not (m.get("swap") and m.get("linear") and m.get("settle") == "USDT" and _num(info.get("contractValue"))):
+                continue
             specs[symbol] = MarketSpec(
                 symbol=symbol,
-                contract_size=float(m["contractSize"]),
-                contract_step=float(m["precision"]["amount"] or 1.0),
-                min_contracts=float((m["limits"]["amount"] or {}).get("min") or m["precision"]["amount"] or 1.0),
-                tick_size=_num(m["precision"]["price"]),
-                max_leverage=float((m["limits"]["leverage"] or {}).get("max") or 1.0),
+                contract_size=float(info["contractValue"]),
+                contract_step=_num(info.get("lotSize")) or float(m["precision"]["amount"] or 1.0),
+                min_contracts=_num(info.get("minSize")) or _num(info.get("lotSize")) or 1.0,
+                tick_size=_num(info.get("tickSize")) or _num(m["precision"]["price"]),
+                max_leverage=_num(info.get("maxLeverage")) or float((m["limits"]["leverage"] or {}).get("max") or 1.0),
                 max_limit_contracts=_num(info.get("maxLimitSize")),
                 max_market_contracts=_num(info.get("maxMarketSize")),
                 venue_id=m["id"],
             )
-        self._check_assets(specs)
+        self.differences = self._check_assets(specs)
         self._markets = specs
         self._by_venue_id = {spec.venue_id: symbol for symbol, spec in specs.items()}
         self.account = await self.account_config()
         return dict(specs)
 
-    def _check_assets(self, specs: Mapping[str, MarketSpec]) -> None:
-        problems = []
+    def restrict_assets(self, symbols: Iterable[str]) -> None:
+        """Check and trade only ``symbols`` of the configured assets (a run of a subset of the universe)."""
+        wanted = set(symbols)
+        self._assets = {s: a for s, a in self._assets.items() if s in wanted}
+
+    def _check_assets(self, specs: Mapping[str, MarketSpec]) -> list[str]:
+        """Raise for a configured asset BloFin does not list; return (and log) each value BloFin gives otherwise."""
+        missing = [s for s in self._assets if s not in specs]
+        if missing:
+            raise OperationalError(
+                "universe: " + ", ".join(missing) + " not listed as a USDT swap on BloFin "
+                f"({self.rest_url}/api/v1/market/instruments; BloFin 152014 Instrument ID does not exist): "
+                "disable it in config/universe.yaml"
+            )
+        out = []
         for symbol, asset in self._assets.items():
-            spec = specs.get(symbol)
-            if spec is None:
-                problems.append(f"{symbol} is not listed as a USDT swap on BloFin")
-                continue
-            if not math.isclose(spec.contract_size, float(asset.contract_size), rel_tol=1e-9):
-                problems.append(
-                    f"{symbol}: configured contract_size {asset.contract_size} but BloFin's contractValue is {spec.contract_size}"
-                )
-            for name, venue_value in (("contract_step", spec.contract_step), ("min_contracts", spec.min_contracts)):
-                if not math.isclose(float(getattr(asset, name)), venue_value, rel_tol=1e-9):
-                    logger.warning("%s: configured %s %s, BloFin says %s; using BloFin's", symbol, name,
-                                   getattr(asset, name), venue_value)
-        if problems:
-            raise OperationalError("universe does not match BloFin's markets: " + "; ".join(problems))
+            spec = specs[symbol]
+            for name, venue_name, venue_value in (
+                ("contract_size", "contractValue", spec.contract_size), ("contract_step", "lotSize", spec.contract_step),
+                ("min_contracts", "minSize", spec.min_contracts), ("max_leverage", "maxLeverage", spec.max_leverage),
+            ):
+                mine = getattr(asset, name, None)
+                if mine is not None and not math.isclose(float(mine), venue_value, rel_tol=1e-9):
+                    out.append(f"{symbol}: config/universe.yaml {name} {float(mine):g}, BloFin {venue_name} "
+                               f"{venue_value:g}; using BloFin's")
+        for line in out:
+            logger.warning("%s", line)
+        return out
 
     def market(self, symbol: str) -> MarketSpec:
         """Return the spec of ``symbol``.
@@ -519,16 +604,24 @@ class BlofinVenue:
         if self.account is not None and not self.account.position_mode_ok:
             return rejected_update(request, now, VenueReason.POSITION_MODE_MISMATCH, self.account.reason,
                                    qty_contracts=qty, qty_base=rounded.qty_base, price=price)
-        params: dict[str, Any] = {
-            "clientOrderId": cid,
+        order_type = ("market" if request.order_type == OrderType.MARKET else
+                      "post_only" if request.post_only else "limit")
+        side = "buy" if request.side == OrderSide.BUY else "sell"
+        body: dict[str, Any] = {  # BloFin's "Place Order" fields; ccxt's create_order would add its own brokerId
+            "instId": spec.venue_id,
             "marginMode": self._margin_mode.get(request.symbol, self.default_margin_mode),
             "positionSide": self._position_side(request),
+            "side": side,
+            "orderType": order_type,
+            "size": _decimal(qty),
+            "reduceOnly": "true" if request.reduce_only else "false",
+            "clientOrderId": cid,
         }
-        if request.reduce_only:
-            params["reduceOnly"] = True
+        if price is not None:
+            body["price"] = _decimal(price)
+        if self.broker_id:
+            body["brokerId"] = self.broker_id
         self._symbol_by_cid[cid] = request.symbol
-        order_type = "market" if request.order_type == OrderType.MARKET else "limit"
-        side = "buy" if request.side == OrderSide.BUY else "sell"
         placed: dict | None = None
         try:
             async for attempt in self._retrying():
@@ -543,8 +636,7 @@ class BlofinVenue:
                         if found is not None:
                             logger.warning("order %s: found on BloFin after an uncertain submit; not sending it again", cid)
                             return await self._with_fills(found)
-                    placed = await self._once(f"submit {cid}", self._ex.create_order, request.symbol, order_type, side,
-                                              qty, price, params)
+                    placed = await self._once(f"submit {cid}", self._ex.privatePostTradeOrder, dict(body))
         except TemporaryError as exc:
             raise TemporaryError(f"{exc} (gave up after {self.retry.attempts} attempts; order {cid} may exist)") from None
         except VenueRejection as exc:
@@ -556,10 +648,10 @@ class BlofinVenue:
                 return rejected_update(request, now, VenueReason.DUPLICATE_CLIENT_ORDER_ID, exc.venue_message,
                                        qty_contracts=qty, qty_base=rounded.qty_base, price=price)
             reason = self._reason(exc)
-            logger.warning("order %s refused by BloFin: %s (%s)", cid, exc.venue_message, reason.name)
+            logger.warning("order %s (%s) refused by BloFin: %s (%s)", cid, request.symbol, exc.venue_message, reason.name)
             return rejected_update(request, now, reason, exc.venue_message,
                                    qty_contracts=qty, qty_base=rounded.qty_base, price=price)
-        venue_order_id = str((placed or {}).get("id") or "")
+        venue_order_id = str(next(iter(_rows(placed)), {}).get("orderId") or "")
         if venue_order_id:
             self._remember(venue_order_id, cid, request.reduce_only, request.order_type)
         logger.info("order %s placed on BloFin as %s: %s %g contracts %s%s", cid, venue_order_id or "?", side, qty,
@@ -599,22 +691,20 @@ class BlofinVenue:
         self._type_by_oid[venue_order_id] = order_type
 
     async def _lookup_raw(self, cid: str, symbol: str | None) -> dict | None:
-        """One attempt at BloFin's record of ``cid``: order detail, then the order history."""
-        params: dict[str, Any] = {"clientOrderId": cid}
-        if symbol is not None:
-            params["instId"] = self.market(symbol).venue_id
-        try:
-            rows = _rows(await self._once(f"order detail {cid}", self._ex.privateGetTradeOrderDetail, params))
-        except VenueRejection as exc:
-            if not (exc.codes & CANCEL_FAILED_CODES or exc.kind == "OrderNotFound"):
-                raise
-            rows = []
-        match = next((r for r in rows if r.get("clientOrderId") == cid), None)
-        if match is not None:
-            return match
+        """One attempt at BloFin's record of ``cid``: order detail (``instId`` is required), then the order lists."""
         history: dict[str, Any] = {"limit": 100}
         if symbol is not None:
-            history["instId"] = params["instId"]
+            inst_id = history["instId"] = self.market(symbol).venue_id
+            params = {"instId": inst_id, "clientOrderId": cid}
+            try:
+                rows = _rows(await self._once(f"order detail {cid}", self._ex.privateGetTradeOrderDetail, params))
+            except VenueRejection as exc:
+                if not (exc.codes & CANCEL_FAILED_CODES or exc.kind == "OrderNotFound"):
+                    raise
+                rows = []
+            match = next((r for r in rows if r.get("clientOrderId") == cid), None)
+            if match is not None:
+                return match
         for method in (self._ex.privateGetTradeOrdersPending, self._ex.privateGetTradeOrdersHistory):
             rows = _rows(await self._once(f"order search {cid}", method, dict(history)))
             match = next((r for r in rows if r.get("clientOrderId") == cid), None)
@@ -646,14 +736,15 @@ class BlofinVenue:
     async def cancel(self, client_order_id: str, *, symbol: str | None = None) -> OrderUpdate | None:
         """Cancel a resting order; return its final state (FILLED if it filled first) or None if unknown."""
         symbol = symbol or self._symbol_by_cid.get(client_order_id)
-        if symbol is None:
-            found = await self.fetch_order(client_order_id)
+        oid = next((o for o, c in self._cid_by_oid.items() if c == client_order_id), None)
+        if symbol is None or oid is None:  # BloFin's cancel needs the orderId: read it first
+            found = await self.fetch_order(client_order_id, symbol=symbol)
             if found is None or not found.is_open:
                 return found
-            symbol = found.symbol
+            symbol, oid = found.symbol, found.venue_order_id
+        body = {"instId": self.market(symbol).venue_id, "orderId": oid, "clientOrderId": client_order_id}
         try:
-            await self._call(f"cancel {client_order_id}", self._ex.cancel_order, "", symbol,
-                             {"clientOrderId": client_order_id})
+            await self._call(f"cancel {client_order_id}", self._ex.privatePostTradeCancelOrder, body)
         except VenueRejection as exc:
             if not exc.codes & CANCEL_FAILED_CODES and exc.kind != "OrderNotFound":
                 raise
@@ -744,23 +835,82 @@ class BlofinVenue:
         return sorted(fills.values(), key=lambda f: (f.ts_ms, f.fill_id))
 
     async def funding_since(self, ts_ms: int) -> list[FundingPayment]:
-        """Return the funding settlements at or after ``ts_ms`` (``account/funding-fees``), oldest first.
+        """Return the funding settled on the account's positions at or after ``ts_ms``, one payment per position.
 
-        The record's fields (``fundingFee`` > 0 received, ``ts``) follow what BloFin
-        clients read; the official docs do not list them (not confirmed offline).
+        BloFin's REST docs list no per-account funding record (``account/funding-fees``
+        is not documented), so each settlement is built from documented answers:
+        the settlement's time and actual rate (``market/funding-rate-history``), the
+        position held at that time (``account/positions`` now, less the fills after
+        it, ``trade/fills-history``) and the mark price at it (the open of the 1m
+        ``market/mark-price-candles`` bar at the settlement): ``amount = -contracts
+        x contractValue x mark x rate`` (a long pays a positive rate). The
+        reconciliation compares the result with BloFin's balance. A settlement whose
+        rate or mark price is not published yet is read at a later call; the ids
+        (``symbol:fundingTime``) make a payment booked once.
         """
-        rows = _rows(await self._call("funding fees", self._ex.privateGetAccountFundingFees,
-                                      {"begin": int(ts_ms), "limit": 100}))
-        out = []
-        for row in rows:
-            symbol = self._symbol_of(row.get("instId"))
-            amount = _num(row.get("fundingFee"))
-            ts = _num(row.get("ts") or row.get("fundingTime") or row.get("createTime"))
-            if symbol is None or amount is None or ts is None:
-                logger.warning("BloFin funding record skipped (unexpected fields): %s", sorted(row))
-                continue
-            out.append(FundingPayment(symbol=symbol, amount_usd=amount, ts_ms=int(ts), rate=_num(row.get("fundingRate"))))
-        return sorted(out, key=lambda p: p.ts_ms)
+        now = int(self._ex.milliseconds())
+        symbols = list(self._assets) or list(self._markets)
+        due = [s for s in symbols if self._funding_next.get(s, 0) <= now]
+        if not due:
+            return []
+        held: dict[str, float] = {}
+        for p in await self.positions():
+            held[p.symbol] = held.get(p.symbol, 0.0) + p.qty_contracts
+        out: list[FundingPayment] = []
+        for symbol in due:
+            spec = self.market(symbol)
+            start = min(int(ts_ms), self._funding_done.get(symbol, int(ts_ms)) + 1)
+            rows = _rows(await self._call(f"funding rate history {symbol}", self._ex.publicGetMarketFundingRateHistory,
+                                          {"instId": spec.venue_id, "limit": 100}))
+            settled = sorted((int(t), r) for r, t in ((_num(r.get("fundingRate")), _num(r.get("fundingTime")))
+                                                      for r in rows) if r is not None and t is not None and start <= t <= now)
+            complete = True
+            for t, rate in settled:
+                qty = held.get(symbol, 0.0) - await self._net_fills_after(spec, t)
+                if abs(qty) < 1e-12:
+                    self._funding_done[symbol] = t
+                    continue
+                mark = await self._mark_at(spec, t)
+                if mark is None:
+                    logger.warning("funding %s %s UTC: BloFin has no mark price for the settlement yet; read again "
+                                   "next cycle", symbol, _utc(t))
+                    complete = False
+                    break
+                amount = -qty * spec.contract_size * mark * rate
+                out.append(FundingPayment(symbol=symbol, amount_usd=amount, ts_ms=t, rate=rate))
+                self._funding_done[symbol] = t
+            if complete:
+                nxt = _rows(await self._call(f"funding rate {symbol}", self._ex.publicGetMarketFundingRate,
+                                             {"instId": spec.venue_id}))
+                next_t = _num(nxt[0].get("fundingTime")) if nxt else None
+                self._funding_next[symbol] = int(next_t) if next_t is not None and next_t > now else now
+        return sorted(out, key=lambda p: (p.ts_ms, p.symbol))
+
+    async def _net_fills_after(self, spec: MarketSpec, t: int) -> float:
+        """Signed contracts the account traded in ``spec``'s instrument after ``t`` (fills history, every page)."""
+        params: dict[str, Any] = {"instId": spec.venue_id, "begin": int(t) + 1, "limit": 100}
+        seen: set[str] = set()
+        net = 0.0
+        for _ in range(1000):
+            rows = _rows(await self._call("fills after a settlement", self._ex.privateGetTradeFillsHistory, dict(params)))
+            fresh = [r for r in rows if str(r.get("tradeId")) not in seen and (_num(r.get("ts")) or 0) > t]
+            if not fresh:
+                break
+            for r in fresh:
+                seen.add(str(r.get("tradeId")))
+                qty = _num(r.get("fillSize")) or 0.0
+                net += qty if r.get("side") == "buy" else -qty
+            params["after"] = min(int(r["tradeId"]) for r in rows)
+        return net
+
+    async def _mark_at(self, spec: MarketSpec, t: int) -> float | None:
+        """BloFin's mark price at ``t``: the open of the 1m mark-price candle starting at ``t`` (None when absent)."""
+        rows = (await self._call(f"mark price {spec.symbol}", self._ex.publicGetMarketMarkPriceCandles,
+                                 {"instId": spec.venue_id, "bar": "1m", "after": int(t) + 1, "limit": 1})).get("data") or []
+        row = rows[0] if rows and isinstance(rows[0], list) else None
+        if row is None or int(row[0]) != int(t) // 60_000 * 60_000:
+            return None
+        return _num(row[1])
 
     # ------------------------------------------------------------------ parsing
 
@@ -824,7 +974,7 @@ class BlofinVenue:
             qty_contracts=qty, qty_base=qty * spec.contract_size,
             filled_qty_contracts=filled, filled_qty_base=filled * spec.contract_size,
             avg_fill_price=avg if (avg and filled > 0) else None,
-            fee_usd=abs(_num(row.get("fee")) or 0.0),
+            fee_usd=_num(row.get("fee")) or 0.0,  # < 0: a rebate
             price=price if (order_type == OrderType.LIMIT and price) else None,
             reduce_only=reduce_only, venue_order_id=oid, reason_code=reason_code, reason=reason_text or "",
         )
@@ -836,7 +986,7 @@ class BlofinVenue:
             return None
         spec = self.market(symbol)
         oid = str(row.get("orderId") or "")
-        fee = abs(_num(row.get("fee")) or 0.0)
+        fee = _num(row.get("fee")) or 0.0  # < 0: a rebate (maker)
         order_type = self._type_by_oid.get(oid)
         if order_type == OrderType.MARKET:
             liquidity = LiquiditySide.TAKER

@@ -66,7 +66,8 @@ START_MS = 1_709_251_200_000
 NOW_MS = START_MS + 10 * 24 * HOUR_MS + 30_000
 
 
-def instrument(inst_id: str, contract_value: str, tick_size: str = "0.1", max_leverage: str = "100") -> dict:
+def instrument(inst_id: str, contract_value: str, tick_size: str = "0.1", max_leverage: str = "100",
+               lot_size: str = "1", min_size: str = "1") -> dict:
     """Return one ``market/instruments`` record of a linear USDT swap, as BloFin lists it."""
     base, quote = inst_id.split("-")
     return {
@@ -77,8 +78,8 @@ def instrument(inst_id: str, contract_value: str, tick_size: str = "0.1", max_le
         "listTime": "1609459200000",
         "expireTime": "4102444800000",
         "maxLeverage": max_leverage,
-        "minSize": "1",
-        "lotSize": "1",
+        "minSize": min_size,
+        "lotSize": lot_size,
         "tickSize": tick_size,
         "instType": "SWAP",
         "contractType": "linear",
@@ -93,8 +94,15 @@ DEFAULT_INSTRUMENTS = (
     instrument("BTC-USDT", "0.001"),
     instrument("ETH-USDT", "0.01", tick_size="0.01"),
     instrument("XRP-USDT", "10", tick_size="0.0001", max_leverage="50"),
+    # as BloFin lists LTC (ccxt's recorded answers trade it): contract value 1, fractional lots
+    instrument("LTC-USDT", "1", tick_size="0.01", max_leverage="50", lot_size="0.01", min_size="0.01"),
 )
-BASE_PRICE = {"BTC-USDT": 60_000.0, "ETH-USDT": 3_000.0, "XRP-USDT": 0.6}
+BASE_PRICE = {"BTC-USDT": 60_000.0, "ETH-USDT": 3_000.0, "XRP-USDT": 0.6, "LTC-USDT": 68.0}
+#: BloFin's REST limits ("Rate Limits"): trading endpoints 30 requests / 10 s per user; 500 / minute per IP.
+TRADE_LIMIT = (30, 10.0)
+IP_LIMIT = (500, 60.0)
+#: ccxt's default brokerId (what a client that does not remove it sends)
+CCXT_BROKER_ID = "ec6dd3a7dd982d0b"
 
 #: credentials of the simulated account (tests export them as BLOFIN_API_KEY / _SECRET / _PASSPHRASE)
 TEST_API_KEY = "fake-api-key-7f3a"
@@ -161,6 +169,7 @@ class FakeBlofin:
     max_candles: int = 1440
     max_funding: int = 100
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    log: list[Request] = field(default_factory=list)   # every request with method, headers and body
     faults: list[Fault] = field(default_factory=list)
     book_calls: int = 0
     # ---- the private account
@@ -174,6 +183,16 @@ class FakeBlofin:
     market_chunk_contracts: float = 1e12
     max_page: int = 100
     delays: list[Delay] = field(default_factory=list)
+    # ---- the key and the host
+    key_type: str = "transaction"          # "transaction" (refuses any brokerId: 152011) or "broker"
+    broker_id: str | None = None           # the broker a "broker" key is bound to (152012 missing, 152013 other)
+    key_expired: bool = False              # 152402 to every private request
+    demo: bool = False                     # the demo-trading host (serves asset/demo-apply-money)
+    trade_limit: tuple[int, float] | None = TRADE_LIMIT
+    ip_limit: tuple[int, float] | None = None   # IP_LIMIT enforces BloFin's 500 / minute per IP (clients at 1 ms spacing pass it)
+    wall_clock: bool = False               # now_ms follows ``clock`` (whole-process tests)
+    clock: Callable[[], float] = time.time  # seconds: signatures' 60 s window and ``wall_clock``
+    maker_fee: float = MAKER_FEE           # < 0: a maker rebate
 
     def __post_init__(self) -> None:
         self._routes: dict[str, Callable[[dict[str, str]], tuple[int, object]]] = {
@@ -182,6 +201,7 @@ class FakeBlofin:
             "/api/v1/market/history-candles": self._candles,
             "/api/v1/market/mark-price-candles": self._candles,
             "/api/v1/market/funding-rate-history": self._funding_history,
+            "/api/v1/market/funding-rate": self._funding_rate,
             "/api/v1/market/books": self._books,
         }
         self._private_routes: dict[tuple[str, str], Callable[[Request], tuple[int, object]]] = {
@@ -194,7 +214,8 @@ class FakeBlofin:
             ("POST", "/api/v1/account/set-margin-mode"): self._set_margin_mode,
             ("GET", "/api/v1/account/leverage-info"): self._get_leverage,
             ("POST", "/api/v1/account/set-leverage"): self._set_leverage,
-            ("GET", "/api/v1/account/funding-fees"): self._funding_fees,
+            ("POST", "/api/v1/asset/demo-apply-money"): self._demo_apply_money,
+            ("GET", "/api/v1/asset/currencies"): self._currencies,
             ("POST", "/api/v1/trade/order"): self._place_order,
             ("POST", "/api/v1/trade/cancel-order"): self._cancel_order,
             ("GET", "/api/v1/trade/order-detail"): self._order_detail,
@@ -211,6 +232,9 @@ class FakeBlofin:
         self.rejects: list[tuple[str, str, str]] = []      # queued (code, msg, where) for the next orders
         self.partial_next: list[float] = []       # fraction of the next market orders to fill
         self._nonces: dict[str, float] = {}
+        self._hits: dict[str, list[float]] = {"ip": [], "trade": []}
+        self.rate_limited = 0                    # requests answered 429 for passing BloFin's limits
+        self._settled_ms = self.now_ms           # funding settled on positions up to here
         self._order_seq = 1000
         self._trade_seq = 5000
         self._lock = threading.Lock()
@@ -306,13 +330,21 @@ class FakeBlofin:
             except ValueError:
                 params = {"_raw": body}
         with self._lock:
+            if self.wall_clock:
+                self.now_ms = int(self.clock() * 1000)
             self.requests.append((path, params))
+            self.log.append(Request(method, path, raw_path or path, params, headers or {}, body))
+            limited = self._rate_limited(path)
             fault = next((f for f in self.faults if path.endswith(f.path) and f.count > 0), None)
             if fault is not None and fault.after > 0:
                 fault.after -= 1
                 fault = None
             elif fault is not None:
                 fault.count -= 1
+        if limited:
+            self._send(handler, 429, json.dumps({"code": "429", "msg": "Rate limit reached. Please refer to API "
+                                                 "documentation and throttle requests accordingly"}), "application/json")
+            return
         if fault is not None:
             if fault.status == 429:
                 self._send(handler, 429, json.dumps({"code": "429", "msg": "Too Many Requests"}), "application/json")
@@ -324,6 +356,8 @@ class FakeBlofin:
             request = Request(method, path, raw_path or path, params, headers or {}, body)
             with self._lock:
                 denied = self._authenticate(request)
+                if denied is None:
+                    self._settle_funding()
                 status, answer = denied if denied is not None else private(request)
                 delay = next((d for d in self.delays if path.endswith(d.path) and d.count > 0), None)
                 if delay is not None:
@@ -338,6 +372,22 @@ class FakeBlofin:
             return
         status, body = route(params)
         self._send(handler, status, json.dumps(body), "application/json")
+
+    def _rate_limited(self, path: str) -> bool:
+        """Count the request against BloFin's documented limits; True when it passes one (answer 429)."""
+        now = time.monotonic()
+        over = False
+        for key, limit in (("ip", self.ip_limit), ("trade", self.trade_limit if "/trade/" in path else None)):
+            if limit is None:
+                continue
+            count, window = limit
+            hits = self._hits[key] = [t for t in self._hits[key] if now - t < window]
+            if len(hits) >= count:
+                over = True
+            hits.append(now)
+        if over:
+            self.rate_limited += 1
+        return over
 
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, status: int, body: str, content_type: str) -> None:
@@ -436,6 +486,16 @@ class FakeBlofin:
         rows = [{"instId": inst["instId"], "fundingRate": f"{self.funding_rate(inst['instId'], t):.8f}", "fundingTime": str(t)} for t in page]
         return self.ok(rows)
 
+    def _funding_rate(self, params: dict[str, str]) -> tuple[int, object]:
+        """``market/funding-rate``: the next settlement after ``now_ms`` and its rate."""
+        rows = []
+        nxt = (self.now_ms // self.funding_interval_ms + 1) * self.funding_interval_ms
+        for inst in self.instruments:
+            if params.get("instId") in (None, inst["instId"]):
+                rows.append({"instId": inst["instId"], "fundingRate": f"{self.funding_rate(inst['instId'], nxt):.8f}",
+                             "fundingTime": str(nxt)})
+        return self.ok(rows) if rows else self.error("152014", "Instrument ID does not exist")
+
     def book_levels(self, inst: dict, call: int, size: int) -> tuple[list[list[str]], list[list[str]], int]:
         """Bids, asks (``[price, contracts]``, best first) and ts of the ``call``-th book request."""
         ts_ms = self.now_ms + call * 1_000
@@ -471,13 +531,17 @@ class FakeBlofin:
         """Return BloFin's error answer when the request is not signed right, else None."""
         h = {k.upper(): v for k, v in request.headers.items()}
         if h.get("ACCESS-KEY") != self.api_key:
-            return self.error("152401", "Access key does not exist")
+            return self.error("152401", "Access key does not exist, Please go to the API Management page and check if "
+                              "it exists and is in an active state.")
+        if self.key_expired:
+            return self.error("152402", "Access key has expired, Please go to the API Management page and check if it "
+                              "exists and is in an active state.")
         if h.get("ACCESS-PASSPHRASE") != self.passphrase:
             return self.error("152408", "Passphrase error")
         timestamp = h.get("ACCESS-TIMESTAMP", "")
         if not timestamp.isdigit():
             return self.error("152410", "The value of ACCESS-TIMESTAMP needs to be a millisecond timestamp")
-        if abs(time.time() * 1000 - int(timestamp)) > 60_000:
+        if abs(self.clock() * 1000 - int(timestamp)) > 60_000:
             return self.error("152405", "Timestamp in header or signature has expired, need to be within 60s")
         nonce = h.get("ACCESS-NONCE", "")
         expected = self.sign(request.raw_path, request.method, timestamp, nonce, request.body)
@@ -508,18 +572,35 @@ class FakeBlofin:
             if order is None or order["state"] not in ("live", "partially_filled"):
                 raise KeyError(f"no resting order {order_ref}")
             fill_price = order["price"] if price is None else price
-            return self._execute(order, qty_contracts, fill_price, MAKER_FEE)
+            return self._execute(order, qty_contracts, fill_price, self.maker_fee)
 
     def seed_position(self, inst_id: str, qty_contracts: float, avg_price: float, position_side: str = "net") -> None:
         """Put a position on the account that no order of the bot made (a manual trade, an old session)."""
         with self._lock:
             self.positions[(inst_id, position_side)] = {"qty": float(qty_contracts), "avg": float(avg_price)}
 
-    def add_funding(self, inst_id: str, amount_usd: float, ts_ms: int) -> None:
-        """Settle a funding payment (> 0 received) on the account."""
+    def _settle_funding(self) -> None:
+        """Settle every funding time passed since the last request on the positions then held (BloFin's rule).
+
+        Each position pays ``contracts x contractValue x mark x rate`` at the settlement
+        (a long pays a positive rate), the mark being the open of the 1m mark-price
+        candle at it and the rate the one ``market/funding-rate-history`` lists.
+        """
+        step = self.funding_interval_ms
+        for t in range(self._settled_ms // step * step + step, self.now_ms + 1, step):
+            for (inst_id, side), pos in sorted(self.positions.items()):
+                inst = self._inst(inst_id)
+                signed = -abs(pos["qty"]) if side == "short" else abs(pos["qty"]) if side == "long" else pos["qty"]
+                amount = -signed * float(inst["contractValue"]) * self.price(inst_id, t) * self.funding_rate(inst_id, t)
+                self.balance_usdt += amount
+                self.funding.append({"instId": inst_id, "positionSide": side, "amount": amount, "ts": t,
+                                     "rate": self.funding_rate(inst_id, t)})
+        self._settled_ms = max(self._settled_ms, self.now_ms)
+
+    def settle_funding(self) -> None:
+        """Settle the funding times up to ``now_ms`` now (as the next private request would)."""
         with self._lock:
-            self.funding.append({"instId": inst_id, "fundingFee": amount_usd, "ts": ts_ms})
-            self.balance_usdt += amount_usd
+            self._settle_funding()
 
     def order_by_client_id(self, client_order_id: str) -> dict | None:
         """Return the stored order record with that client id (or None)."""
@@ -529,7 +610,7 @@ class FakeBlofin:
     # ================================================================== private: account state
 
     def _tick(self) -> int:
-        self.clock_ms += 1
+        self.clock_ms = max(self.clock_ms + 1, self.now_ms)  # the venue's clock never runs behind its data
         return self.clock_ms
 
     def _inst(self, inst_id: object) -> dict | None:
@@ -756,17 +837,47 @@ class FakeBlofin:
             data["positionSide"] = p["positionSide"]
         return 200, {"code": "0", "msg": "success", "data": data}
 
-    def _funding_fees(self, req: Request) -> tuple[int, object]:
+    def _currencies(self, req: Request) -> tuple[int, object]:
+        """``asset/currencies`` ("GET Currencies", the funding account's coins; ccxt reads it on production)."""
+        return self.ok([{"currency": "USDT", "chain": "TRC20", "depositMinAmount": "1", "depositUnsafeConfirmation": 1,
+                         "depositConfirmation": 20, "withdrawMinAmount": "10", "withdrawFee": "1",
+                         "withdrawPrecision": 8, "supportMemo": 0, "isDepositAvailable": 1, "isWithdrawAvailable": 1,
+                         "recoveryEtaDeposit": 0, "recoveryEtaWithdraw": 0, "logo": ""}])
+
+    def _demo_apply_money(self, req: Request) -> tuple[int, object]:
+        """``asset/demo-apply-money`` ("Request Demo Trading Funds"): the demo host only."""
+        if not self.demo:
+            return 404, {"code": "404", "msg": "Not Found"}
         p = req.params
-        rows = [f for f in self.funding
-                if p.get("instId") in (None, f["instId"])
-                and ("begin" not in p or f["ts"] >= int(p["begin"])) and ("end" not in p or f["ts"] <= int(p["end"]))]
-        rows = sorted(rows, key=lambda f: f["ts"], reverse=True)[: int(p.get("limit", 20))]
-        return self.ok([{"instId": f["instId"], "fundingFee": f"{f['fundingFee']:.10f}", "ts": str(f["ts"])} for f in rows])
+        rows = p.get("demoApplyMoney")
+        if not p.get("accountType") or not isinstance(rows, list) or not rows:
+            return self.error("152001", "Parameter accountType or demoApplyMoney cannot be empty.")
+        for row in rows:
+            if row.get("currency") == "USDT":
+                amount = float(row.get("amountStr") or 0)
+                self.balance_usdt += -amount if p.get("adjustType") == 1 else amount
+        return self.ok([])
 
     def _place_order(self, req: Request) -> tuple[int, object]:
         p = req.params
         cid = p.get("clientOrderId") or ""
+        required = ["instId", "marginMode", "positionSide", "side", "orderType", "size"]
+        if p.get("orderType") != "market":
+            required.append("price")
+        empty = next((name for name in required if p.get(name) in (None, "")), None)
+        if empty is not None:  # "Place Order": each of these is required
+            return self.error("152001", f"Parameter {empty} cannot be empty.")
+        if any(not isinstance(p.get(name), str) for name in ("size", "price", "reduceOnly") if name in p):
+            return self.error("152002", "Parameter size, price or reduceOnly error: send strings.")
+        if p.get("reduceOnly", "false") not in ("true", "false"):
+            return self.error("152002", "Parameter reduceOnly error.")
+        broker = p.get("brokerId")
+        if self.key_type == "transaction" and broker is not None:
+            return self.error("152011", "Transaction API Key does not support brokerId")
+        if self.key_type == "broker" and not broker:
+            return self.error("152012", "BrokerId is required")
+        if self.key_type == "broker" and broker != self.broker_id:
+            return self.error("152013", "Unmatched brokerId, please check your API key's bound broker")
         inst = self._inst(p.get("instId"))
         if inst is None:
             return self.error("152014", "Instrument ID does not exist")
@@ -803,7 +914,7 @@ class FakeBlofin:
         hedged = self.position_mode == "long_short_mode"
         if hedged != (position_side in ("long", "short")):
             return self._failed(cid, "102089", "Position mode mismatch")
-        reduce_only = str(p.get("reduceOnly", "false")).lower() == "true"
+        reduce_only = p.get("reduceOnly", "false") == "true"
         held = self.positions.get((inst["instId"], position_side), {"qty": 0.0})["qty"]
         if reduce_only:
             closing = (held > 0 and p["side"] == "sell") or (held < 0 and p["side"] == "buy") if position_side == "net" \
@@ -827,7 +938,11 @@ class FakeBlofin:
         }
         self.orders[order["orderId"]] = order
         crosses = limit and ((p["side"] == "buy" and price >= ask) or (p["side"] == "sell" and price <= bid))
-        if not limit or crosses:
+        if crosses and p["orderType"] == "post_only":  # a post-only order that would take is cancelled, never filled
+            order["state"] = "canceled"
+            order["cancelSource"], order["cancelSourceReason"] = "system_canceled", "Post only order would take liquidity"
+            order["updateTime"] = self._tick()
+        elif not limit or crosses:
             fraction = self.partial_next.pop(0) if (self.partial_next and not limit) else 1.0
             to_fill = math.floor(size * fraction / lot + 1e-9) * lot
             level, tick = 0, float(inst["tickSize"])
@@ -845,7 +960,11 @@ class FakeBlofin:
             {"orderId": order["orderId"], "clientOrderId": cid, "msg": "", "code": "0"}]}
 
     def _cancel_order(self, req: Request) -> tuple[int, object]:
-        order = self._find_order(req.params.get("orderId") or req.params.get("clientOrderId"))
+        if not req.params.get("orderId"):  # "Cancel Order": orderId is required
+            return self.error("152001", "Parameter orderId cannot be empty.")
+        order = self._find_order(req.params["orderId"])
+        if order is not None and req.params.get("instId") not in (None, order["instId"]):
+            order = None
         if order is None or order["state"] not in ("live", "partially_filled"):
             return self.error("102068", "Cancel failed as the order has been filled, triggered, canceled or does not exist.")
         order["state"] = "partially_canceled" if order["filledSize"] else "canceled"
@@ -855,8 +974,12 @@ class FakeBlofin:
 
     def _order_detail(self, req: Request) -> tuple[int, object]:
         p = req.params
+        if not p.get("instId"):  # "GET Order Detail": instId is required
+            return self.error("152001", "Parameter instId cannot be empty.")
+        if not (p.get("orderId") or p.get("clientOrderId")):
+            return self.error("152003", "Either parameter orderId or clientOrderId is required.")
         order = self._find_order(p.get("orderId") or p.get("clientOrderId"))
-        if order is None or p.get("instId") not in (None, order["instId"]):
+        if order is None or p.get("instId") != order["instId"]:
             return self.ok([])
         return 200, {"code": "0", "msg": "success", "data": self._order_json(order)}
 
