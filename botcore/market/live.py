@@ -581,6 +581,7 @@ class LiveFeed:
         if due:
             await self._load_markets()
             rows = self._by_symbol(await self._call(self.exchange.publicGetMarketFundingRate, {}))
+            self._funding = {}  # a symbol the answer leaves out is missing, not its older rate
             for s, row in rows.items():
                 fr = self.exchange.parse_funding_rate(row)
                 if fr.get("fundingRate") is None:
