@@ -426,6 +426,7 @@ class LiveFeed:
         self._funding: dict[str, tuple[int, dict[str, Any]]] = {}
         self._ids: dict[str, str] = {}
         self._markets_loaded = False
+        self._markets_lock = asyncio.Lock()
         self._aio: asyncio.AbstractEventLoop | None = None
         if record is not None:
             self.record_to(record)
@@ -437,15 +438,16 @@ class LiveFeed:
 
     # ------------------------------------------------------------------ calls
 
-    async def _call(self, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
-        """Await ``fn``, retrying ccxt network errors; raise :class:`_Failed` with the reason."""
+    async def _call(self, fn: Callable[..., Awaitable[Any]], *args: Any, label: str | None = None, **kwargs: Any) -> Any:
+        """Send one request through the budget (``fn``; ``label`` names it in the counts), retrying ccxt network
+        errors; raise :class:`_Failed` with the reason."""
         retrying = tenacity.AsyncRetrying(
             retry=tenacity.retry_if_exception_type(ccxt.NetworkError),
             stop=tenacity.stop_after_attempt(self.attempts),
             wait=tenacity.wait_exponential(multiplier=0.2, min=0.2, max=2.0),
             reraise=True,
         )
-        name = getattr(fn, "__name__", "request")
+        name = label or getattr(fn, "__name__", "request")
 
         async def once() -> Any:
             self.budget.take()
@@ -459,9 +461,12 @@ class LiveFeed:
             raise _Failed(f"{type(exc).__name__}: {str(exc)[:300]}") from None
 
     async def _load_markets(self) -> None:
-        if not self._markets_loaded:
-            await self._call(self.exchange.load_markets)
-            self._markets_loaded = True
+        if self._markets_loaded:
+            return
+        async with self._markets_lock:  # the sources start together: one request, not one each
+            if not self._markets_loaded:
+                await self._call(self.exchange.load_markets)
+                self._markets_loaded = True
             for s in self.symbols:
                 try:
                     self._ids[self.exchange.market(s)["id"]] = s
@@ -550,7 +555,7 @@ class LiveFeed:
     async def _marks(self, t: int) -> dict[str, dict[str, Any]]:
         """Every symbol's mark price in one request (``market/mark-price`` without ``instId``)."""
         await self._load_markets()
-        rows = self._by_symbol(await self._call(self.exchange.publicGetMarketMarkPrice, {}))
+        rows = self._by_symbol(await self._call(self.exchange.publicGetMarketMarkPrice, {}, label="mark_prices"))
         return {s: self.exchange.parse_ticker(row) for s, row in rows.items()}
 
     def _mark(self, symbol: str, marks: Any, t: int) -> dict[str, Any] | str:
@@ -580,7 +585,7 @@ class LiveFeed:
                 due = True
         if due:
             await self._load_markets()
-            rows = self._by_symbol(await self._call(self.exchange.publicGetMarketFundingRate, {}))
+            rows = self._by_symbol(await self._call(self.exchange.publicGetMarketFundingRate, {}, label="funding_rates"))
             self._funding = {}  # a symbol the answer leaves out is missing, not its older rate
             for s, row in rows.items():
                 fr = self.exchange.parse_funding_rate(row)
