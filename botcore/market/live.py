@@ -356,6 +356,10 @@ class LiveFeed:
         The REST requests the feed may send (default: a share of BloFin's documented limits).
     record : Store, optional
         Record every cycle into this store (:meth:`record_to`; :meth:`warm_up` records into its store).
+    books : BookStream, optional
+        Books over BloFin's websocket (:class:`botcore.market.streams.BookStream`, started); a symbol
+        whose streamed book is absent (stream down, no snapshot since it reconnected) or older than the
+        book staleness limit is read over REST.
     attempts : int
         Tries of a call failing with ``ccxt.NetworkError`` (429, 5xx, timeouts) within the budget.
     funding_refresh_ms : int
@@ -388,6 +392,7 @@ class LiveFeed:
         scheduler: Iterable[tuple[int, int]] | None = None,
         budget: RequestBudget | None = None,
         record: Store | None = None,
+        books: Any = None,
     ) -> None:
         if not symbols:
             raise DataError("symbols: empty")
@@ -414,6 +419,8 @@ class LiveFeed:
         self.fault_counts: Counter[tuple[str, str]] = Counter()
         self.cycles = 0
         self.budget = budget if budget is not None else RequestBudget()
+        self.books = books
+        self.streamed_books = 0
         #: REST requests of the last cycle and since start, by ccxt method
         self.last_requests: Counter[str] = Counter()
         self.request_counts: Counter[str] = Counter()
@@ -536,8 +543,20 @@ class LiveFeed:
         return dict(snap.candles), snap.stale
 
     async def _book(self, symbol: str, t: int) -> dict[str, Any]:
+        streamed = None if self.books is None else self.books.book(symbol)
+        if streamed is not None and not isinstance(streamed, str):
+            ts, bids, asks = streamed
+            if ts <= t + self.max_ahead_ms and t - min(ts, t) <= self.stale_ms["book"]:
+                await self._load_markets()
+                self.streamed_books += 1
+                known = stamp(ts, t, self.max_ahead_ms)
+                size = float(self.exchange.market(symbol).get("contractSize") or 1.0)
+                return {"book": book_from_ccxt({"bids": bids, "asks": asks}, size, known, self.levels)}
         await self._load_markets()
-        ob = await self._call(self.exchange.fetch_order_book, symbol, self.levels)
+        try:
+            ob = await self._call(self.exchange.fetch_order_book, symbol, self.levels, label="fetch_order_book")
+        except _Failed as exc:
+            raise _Failed(str(exc) if streamed is None else f"{streamed}; REST fallback: {exc}") from None
         known = self._fresh("book", stamp(ob.get("timestamp"), t, self.max_ahead_ms), t)
         size = float(self.exchange.market(symbol).get("contractSize") or 1.0)
         return {"book": book_from_ccxt(ob, size, known, self.levels)}
@@ -792,9 +811,11 @@ class LiveFeed:
             await self.intel.aclose()
 
     def close(self) -> None:
-        """Write what the recorder holds; close the clients and the feed's event loop."""
+        """Write what the recorder holds; close the clients, the book stream and the feed's event loop."""
         if self.recorder is not None:
             self.recorder.flush()
+        if self.books is not None:
+            self.books.close()
         if self._aio is not None and not self._aio.is_closed():
             self._aio.run_until_complete(self.aclose())
             self._aio.close()
