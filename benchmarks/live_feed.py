@@ -7,6 +7,9 @@ enabled symbols runs on a simulated clock against the fake BloFin
 default BloFin throttle (``rateLimit`` 200 ms) and BloFin's documented REST
 limits (500 requests a minute, 1 500 in five minutes per IP) kept by the
 feed's :class:`~botcore.market.live.RequestBudget` on the simulated clock.
+The books come over BloFin's websocket (:class:`botcore.market.streams.BookStream`
+against :mod:`tests.fakes.blofin_ws`, one update pushed a cycle) with REST as
+the fallback; ``--rest-books`` reads them over REST only.
 After a warm-up of ``--warmup-bars`` minutes into a store (as ``botcore run
 --feed live`` does) it runs ``--cycles`` cycles whose grid crosses a 4 h
 boundary, and reports
@@ -19,7 +22,7 @@ boundary, and reports
 Targets: the cold cycle has no source timed out; steady-state REST requests
 per cycle <= 20; fetch p99 well inside the cycle.
 
-    python -m benchmarks live_feed [--symbols 15] [--cycles 8] [--warmup-bars 300] [--json]
+    python -m benchmarks live_feed [--symbols 15] [--cycles 8] [--warmup-bars 300] [--rest-books] [--json]
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--cycles", type=int, default=8)
     parser.add_argument("--warmup-bars", type=int, default=300)
     parser.add_argument("--config", type=Path, default=Path("config"))
+    parser.add_argument("--rest-books", action="store_true", help="no book stream: every book over REST")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
@@ -54,8 +58,10 @@ def main(argv: list[str]) -> int:
     from botcore.market.enums import N_INPUTS
     from botcore.market.live import LiveFeed, RequestBudget, live_intel_options, public_exchange
     from botcore.market.store import Store
+    from botcore.market.streams import BookStream
     from tests.fakes import blofin_public
     from tests.fakes.blofin_server import DEFAULT_INSTRUMENTS, FakeBlofin, instrument
+    from tests.fakes.blofin_ws import FakeBlofinWs
     from tests.fakes.intel_servers import FakeIntelServer
 
     settings = load_settings(args.config)
@@ -74,18 +80,25 @@ def main(argv: list[str]) -> int:
     blofin_public.install(fake)
     root = Path(tempfile.mkdtemp(prefix="bench-live-feed-"))
     rows = []
-    with fake, FakeIntelServer() as intel:
+    with fake, FakeIntelServer() as intel, FakeBlofinWs(fake) as ws:
         intel.now_ms = first + 2_000
+        stream = None if args.rest_books else BookStream(symbols, ws_url=ws.url, api_url=fake.url).start()
+        if stream is not None:
+            _until(lambda: all(not isinstance(stream.book(s), str) for s in symbols))
         feeds = IntelFeeds(settings, base_urls=intel.base_urls, env=intel.env,
                            options=live_intel_options(MIN, wait=wait_none()))
         feed = LiveFeed(symbols, exchange=public_exchange(fake.url), intel=feeds, staleness=settings, lookback_bars=2,
-                        budget=RequestBudget(clock=sim_clock))
+                        budget=RequestBudget(clock=sim_clock), books=stream)
         try:
             feed.warm_up(Store(root / "market"), args.warmup_bars, api_url=fake.url, end_ms=first - MIN + 2_000)
             n_warm = len(fake.requests)
             for t in times:
                 fake.now_ms = intel.now_ms = t + 2_000
                 sim["t"], sim["wall0"] = t + 2_000, time.monotonic()
+                if stream is not None:  # the stream's update of this cycle, applied before the cycle reads it
+                    seqs = {s: stream.seq(s) for s in symbols}
+                    ws.push()
+                    _until(lambda: all(stream.seq(s) != seqs[s] for s in symbols))
                 n0 = len(fake.requests)
                 w0 = time.perf_counter()
                 cycle = feed.at(t)
@@ -106,6 +119,7 @@ def main(argv: list[str]) -> int:
         per_min[r["t_ms"] // MIN] = per_min.get(r["t_ms"] // MIN, 0) + r["rest"]
     result = {
         "symbols": len(symbols),
+        "books": "REST" if args.rest_books else "websocket (REST fallback)",
         "cycles": len(rows),
         "warm_up_requests": n_warm,
         "cold_requests": rows[0]["rest"],
@@ -134,7 +148,7 @@ def main(argv: list[str]) -> int:
         print(json.dumps(result, indent=2))
         return 0
     print(f"live feed, {result['symbols']} symbols, {result['cycles']} cycles on a simulated clock "
-          f"(ccxt throttle 200 ms, BloFin limit 500/min)")
+          f"(ccxt throttle 200 ms, BloFin limit 500/min), books: {result['books']}")
     print(f"  warm-up                 {result['warm_up_requests']} requests")
     print(f"  cold first cycle        {result['cold_requests']} requests, fetch {result['cold_fetch_s']:.2f} s, "
           f"timed out: {', '.join(result['cold_timed_out']) or 'none'}  {result['cold_by_method']}")
@@ -148,3 +162,11 @@ def main(argv: list[str]) -> int:
     for name, ok in result["targets"].items():
         print(f"  [{'ok' if ok else 'MISSED'}] {name}")
     return 0
+
+
+def _until(cond, timeout_s: float = 20.0) -> None:
+    end = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > end:
+            raise RuntimeError("the fake book stream did not deliver in time")
+        time.sleep(0.01)
