@@ -1,8 +1,11 @@
 """Live == replay: a paper session on the live feed, recorded, replays to the same decisions, orders and fills.
 
-A paper live session runs against the local BloFin and intel servers for 45
-cycles on a simulated clock (the servers' clocks 3 s into each cycle), with
-one instrument's public endpoints down for three cycles. Its recording (the
+A paper live session runs against the local BloFin (REST and the ``books``
+websocket channel) and intel servers for 45 cycles on a simulated clock (the
+servers' clocks 3 s into each cycle, one book update pushed a cycle). For
+three cycles the websocket is dropped (and refuses new connections) while
+ETH's public REST endpoints answer HTTP 500: BTC's book comes over the REST
+fallback, ETH's book, mark, 1m candle and taker flow are missing. Its recording (the
 warm-up store beside the ledger) is then replayed the way a user does it,
 ``botcore run --mode paper --feed replay --data <ledger>.market --start
 <first> --end <last>``, and the two ledgers are compared row for row; the
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -27,8 +31,10 @@ from botcore.market.live import LiveFeed, live_intel_options, public_exchange
 from botcore.market.recorder import read_journal
 from botcore.market.replay import ReplayFeed
 from botcore.market.store import Store
+from botcore.market.streams import BookStream
 from tests.fakes import blofin_public
 from tests.fakes.blofin_server import FakeBlofin
+from tests.fakes.blofin_ws import FakeBlofinWs
 from tests.fakes.intel_servers import FakeIntelServer
 
 MIN = 60_000
@@ -41,17 +47,33 @@ CYCLES = 45  # the order-flow signal (required to trade) warms up on 30 cycles o
 #: the parity tests' overrides, lowered further so the fake's calm market trades within a few cycles
 OVERRIDES = {**ACTIVE_OVERRIDES, "min_conviction.sentiment_fusion": 0.05, "min_expected_roi.sentiment_fusion": 0.0,
              "min_size_kelly_multiple": "inf"}
-DOWN = range(36, 39)  # cycles (1-based) when ETH's public endpoints answer HTTP 500
+DOWN = range(36, 39)  # cycles (1-based) without the websocket, ETH's public REST endpoints answering HTTP 500
 
 
-def _ticks(fake, intel, faults, first_ms, n):
+def _until(cond, timeout_s: float = 10.0) -> None:
+    end = time.monotonic() + timeout_s
+    while not cond():
+        assert time.monotonic() < end, "the book stream did not deliver in time"
+        time.sleep(0.01)
+
+
+def _ticks(fake, intel, faults, ws, stream, first_ms, n):
+    """Grid times on the servers' clocks; each cycle's book update applied before the cycle reads it."""
     for k in range(n):
         t = first_ms + k * MIN
         fake.now_ms = intel.now_ms = t + 3_000
         if k + 1 in DOWN:
             faults.down.add("ETH-USDT")
+            ws.refuse = True
+            ws.drop()
+            _until(lambda: isinstance(stream.book(BTC), str))
         else:
             faults.down.discard("ETH-USDT")
+            ws.refuse = False
+            _until(lambda: all(not isinstance(stream.book(s), str) for s in SYMBOLS))
+            seqs = {s: stream.seq(s) for s in SYMBOLS}
+            ws.push()
+            _until(lambda: all(stream.seq(s) != seqs[s] for s in SYMBOLS))
         yield t, 0
 
 
@@ -66,13 +88,14 @@ def session(tmp_path_factory):
     path = root / "live.sqlite"
     fake = FakeBlofin(now_ms=T + 3_000)
     faults = blofin_public.install(fake)
-    with fake, FakeIntelServer(hang_s=2.0) as intel:
+    with fake, FakeIntelServer(hang_s=2.0) as intel, FakeBlofinWs(fake) as ws:
         intel.now_ms = T + 3_000
+        stream = BookStream(SYMBOLS, ws_url=ws.url, api_url=fake.url, backoff_s=(0.05, 0.2)).start()
         feeds = IntelFeeds(settings, base_urls=intel.base_urls, env=intel.env,
                            options=live_intel_options(1, wait=wait_none(), timeout_s=0.5))
         feed = LiveFeed(SYMBOLS, exchange=public_exchange(fake.url, rate_limit_ms=1), intel=feeds, staleness=settings,
-                        lookback_bars=2, timeout_s=3.0, attempts=1,
-                        scheduler=_ticks(fake, intel, faults, T + MIN, CYCLES))
+                        lookback_bars=2, timeout_s=3.0, attempts=1, books=stream,
+                        scheduler=_ticks(fake, intel, faults, ws, stream, T + MIN, CYCLES))
         led = Ledger.open(path, starting_cash_usd=float(settings.venue.starting_equity_usd), mode="paper")
         try:
             loop = live_loop(settings, led, feed, open_venue(settings, "paper"), mode="paper", symbols=SYMBOLS,
@@ -84,6 +107,8 @@ def session(tmp_path_factory):
         finally:
             led.close()
     assert report.cycles == CYCLES
+    assert feed.streamed_books == 2 * (CYCLES - len(DOWN)) and stream.drops == 1
+    assert len(fake.calls("/market/books")) == 2 * len(DOWN)  # the REST fallback, only while the stream was down
     return path, Store(f"{path}.market"), settings, T + MIN, T + CYCLES * MIN
 
 
@@ -100,8 +125,8 @@ def test_the_recording_is_an_ordinary_store_listing_every_kind_and_the_missing_c
     for row in journal.itertuples():
         eth = set(row.missing.get(ETH, []))
         if row.t_ms in down:
-            assert {"book", "mark", "taker"} <= eth and row.reasons[ETH]["book"].startswith(("ExchangeNotAvailable",
-                                                                                          "ExchangeError", "NetworkError"))
+            assert {"book", "mark", "taker"} <= eth and row.reasons[ETH]["book"].startswith("book stream down")
+            assert "REST fallback" in row.reasons[ETH]["book"] and "book" not in row.missing.get(BTC, [])
         else:
             assert "book" not in eth and BTC not in row.missing
     out = subprocess.run([sys.executable, "-m", "botcore", "data", "info", f"{path}.market"], capture_output=True,
