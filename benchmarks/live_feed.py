@@ -56,7 +56,12 @@ def main(argv: list[str]) -> int:
     from botcore.config import load_settings
     from botcore.intel import IntelFeeds
     from botcore.market.enums import N_INPUTS
-    from botcore.market.live import LiveFeed, RequestBudget, live_intel_options, public_exchange
+    from botcore.market.live import (
+        LiveFeed,
+        RequestBudget,
+        live_intel_options,
+        public_exchange,
+    )
     from botcore.market.store import Store
     from botcore.market.streams import BookStream
     from tests.fakes import blofin_public
@@ -98,7 +103,7 @@ def main(argv: list[str]) -> int:
                 if stream is not None:  # the stream's update of this cycle, applied before the cycle reads it
                     seqs = {s: stream.seq(s) for s in symbols}
                     ws.push()
-                    _until(lambda: all(stream.seq(s) != seqs[s] for s in symbols))
+                    _until(lambda seqs=seqs: all(stream.seq(s) != seqs[s] for s in symbols))
                 n0 = len(fake.requests)
                 w0 = time.perf_counter()
                 cycle = feed.at(t)

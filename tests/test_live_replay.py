@@ -24,7 +24,12 @@ from tenacity import wait_none
 
 from botcore.engine.backtest import restrict_settings
 from botcore.engine.live import live_loop, open_venue
-from botcore.engine.testing import ACTIVE_OVERRIDES, MONEY_TABLES, diff_ledgers, ledger_tables
+from botcore.engine.testing import (
+    ACTIVE_OVERRIDES,
+    MONEY_TABLES,
+    diff_ledgers,
+    ledger_tables,
+)
 from botcore.intel import IntelFeeds
 from botcore.ledger import Ledger
 from botcore.market.live import LiveFeed, live_intel_options, public_exchange
@@ -73,7 +78,7 @@ def _ticks(fake, intel, faults, ws, stream, first_ms, n):
             _until(lambda: all(not isinstance(stream.book(s), str) for s in SYMBOLS))
             seqs = {s: stream.seq(s) for s in SYMBOLS}
             ws.push()
-            _until(lambda: all(stream.seq(s) != seqs[s] for s in SYMBOLS))
+            _until(lambda seqs=seqs: all(stream.seq(s) != seqs[s] for s in SYMBOLS))
         yield t, 0
 
 

@@ -15,7 +15,10 @@ candles_1m      ``fetch_ohlcv`` 1m (the bars since the       the bar's close; on
                 newest held one, in one request)            by ``t`` (``ts + 1m <= t``)
 candles_<tf>    5m..4h built here from the held 1m history  the bar's close
                 with :func:`~botcore.market.store.resample_candles`, the replay's own resampling
-book            ``fetch_order_book`` (sizes -> base units)   the venue's book time
+book            BloFin's ``books`` websocket channel        the venue's book time
+                (``books``: a started :class:`~botcore.market.streams.BookStream`),
+                else ``fetch_order_book`` (sizes -> base units); REST is also the
+                fallback of a symbol the stream cannot serve this cycle
 mark            BloFin ``market/mark-price`` without        the venue's time
                 ``instId``: every symbol in one request
 funding         BloFin ``market/funding-rate`` without      when fetched (cached
@@ -35,9 +38,10 @@ CoinGlass's taker buy/sell ratio ``r`` of a minute into base units with
 BloFin's base volume ``V`` of the same minute: buy ``V r / (1 + r)``, sell
 ``V / (1 + r)`` (the taker signal reads only the buy share).
 
-Requests: a cycle asks BloFin for one 1m candle request and one book per
-symbol plus one mark and (every ``funding_refresh_ms``) one funding request
-for all symbols: 2 S + 2 at most (32 for the 15-symbol universe), the cold
+Requests: a cycle asks BloFin for one 1m candle request per symbol plus one
+mark and (every ``funding_refresh_ms``) one funding request for all symbols,
+and one book request per symbol the book stream does not serve: S + 2 with
+the stream up (17 for the 15-symbol universe), 2 S + 2 without it, the cold
 first cycle one more (the markets). BloFin documents 500 REST requests a
 minute and 1 500 in five minutes per IP (its "Rate Limits" section); ccxt
 spaces BloFin calls ``rateLimit`` (200 ms) apart, so the cold cycle of 15

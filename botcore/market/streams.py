@@ -116,7 +116,7 @@ class BookStream:
 
     # ------------------------------------------------------------------ running
 
-    def start(self) -> "BookStream":
+    def start(self) -> BookStream:
         """Start watching in a background thread."""
         if self._thread is None:
             self._loop = asyncio.new_event_loop()

@@ -52,7 +52,7 @@ class FakeBlofinWs:
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws/public"
 
-    def __enter__(self) -> "FakeBlofinWs":
+    def __enter__(self) -> FakeBlofinWs:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="fake-blofin-ws", daemon=True)
         self._thread.start()
