@@ -444,6 +444,8 @@ class LiveFeed:
 
     def record_to(self, store: Store) -> None:
         """Take the 1m history from ``store`` and record every cycle into it (:class:`~botcore.market.recorder.Recorder`)."""
+        if self.recorder is not None:
+            self.recorder.close()
         self.store = store
         self.recorder = Recorder(store, self.symbols)
 
@@ -817,7 +819,7 @@ class LiveFeed:
     def close(self) -> None:
         """Write what the recorder holds; close the clients, the book stream and the feed's event loop."""
         if self.recorder is not None:
-            self.recorder.flush()
+            self.recorder.close()
         if self.books is not None:
             self.books.close()
         if self._aio is not None and not self._aio.is_closed():

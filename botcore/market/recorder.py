@@ -21,6 +21,12 @@ What is written, per cycle ``t`` and symbol:
 - ``recording.jsonl`` at the store's root: one line per cycle with its UTC
   time and the reason of every missing input.
 
+Writes merge into the store's files (a rewrite of each file), so they run in
+one background thread every ``flush_every`` cycles (default 5), off the
+cycle's path; :meth:`Recorder.close` (the live feed's ``close``) writes the
+rest and waits. A crash loses at most the last ``flush_every`` cycles of the
+recording.
+
 A value already written (same stamp) is not written again. A value whose
 stamp is not after the one written before (a provider catching up) is
 stamped at ``t``: the replay then sees it at the same cycle as the live feed
@@ -32,6 +38,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -101,7 +108,7 @@ def snapshot_rows(snap: MarketSnapshot) -> dict[str, tuple[int, tuple[float, ...
 class Recorder:
     """Write the live feed's cycles into ``store`` (module docstring); ``flush_every`` cycles per write."""
 
-    def __init__(self, store: Store, symbols: Sequence[str], flush_every: int = 1) -> None:
+    def __init__(self, store: Store, symbols: Sequence[str], flush_every: int = 5) -> None:
         self.store = store
         self.symbols = tuple(symbols)
         self.flush_every = max(1, int(flush_every))
@@ -112,6 +119,10 @@ class Recorder:
         self._pending: dict[tuple[str, str], list[pd.DataFrame]] = {}
         self._journal: list[str] = []
         self._prev_t: int | None = None
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder")
+        self._writes: list[Future[None]] = []
+        self.write_errors = 0
+        self.closed = False
 
     def _put(self, kind: str, symbol: str, frame: pd.DataFrame) -> None:
         self._pending.setdefault((kind, symbol), []).append(frame)
@@ -155,17 +166,34 @@ class Recorder:
             self.flush()
 
     def flush(self) -> None:
-        """Write the buffered rows (one merge per kind and symbol) and the journal lines."""
-        for (kind, symbol), frames in self._pending.items():
-            frame = pd.concat(frames, ignore_index=True)
-            self.rows_written += len(frame)
-            self.store.write(kind, symbol, frame, metadata={"source": SOURCE})
-        self._pending = {}
-        if self._journal:
-            self.store.root.mkdir(parents=True, exist_ok=True)
-            with open(self.store.root / JOURNAL, "a", encoding="utf-8") as fh:
-                fh.write("\n".join(self._journal) + "\n")
-            self._journal = []
+        """Hand the buffered rows and journal lines to the writer thread (one merge per kind and symbol)."""
+        pending, journal = self._pending, self._journal
+        self._pending, self._journal = {}, []
+        self._writes = [f for f in self._writes if not f.done()]
+        self._writes.append(self._writer.submit(self._write, pending, journal))
+
+    def _write(self, pending: dict[tuple[str, str], list[pd.DataFrame]], journal: list[str]) -> None:
+        try:
+            for (kind, symbol), frames in pending.items():
+                frame = pd.concat(frames, ignore_index=True)
+                self.store.write(kind, symbol, frame, metadata={"source": SOURCE})
+                self.rows_written += len(frame)
+            if journal:
+                self.store.root.mkdir(parents=True, exist_ok=True)
+                with open(self.store.root / JOURNAL, "a", encoding="utf-8") as fh:
+                    fh.write("\n".join(journal) + "\n")
+        except Exception:  # noqa: BLE001 - the trading loop goes on; the recording has a hole, said loudly
+            self.write_errors += 1
+            logger.exception("recorder: writing %d kind(s) into %s failed; the recording misses these cycles",
+                             len(pending), self.store.root)
+
+    def close(self) -> None:
+        """Write what is buffered and wait for every write (again: nothing)."""
+        if self.closed:
+            return
+        self.flush()
+        self._writer.shutdown(wait=True)
+        self.closed = True
 
 
 def read_journal(store: Store) -> pd.DataFrame:
