@@ -32,6 +32,7 @@ from botcore.engine.testing import (
 )
 from botcore.intel import IntelFeeds
 from botcore.ledger import Ledger
+from botcore.market.download import make_exchange
 from botcore.market.live import LiveFeed, live_intel_options, public_exchange
 from botcore.market.recorder import read_journal
 from botcore.market.replay import ReplayFeed
@@ -105,7 +106,8 @@ def session(tmp_path_factory):
         try:
             loop = live_loop(settings, led, feed, open_venue(settings, "paper"), mode="paper", symbols=SYMBOLS,
                              warmup_bars=WARMUP, run_seed=SEED, params_overrides=dict(OVERRIDES),
-                             warm_up_kwargs={"api_url": fake.url, "end_ms": fake.now_ms}, submit_timeout_s=2.0)
+                             warm_up_kwargs={"exchange": make_exchange("blofin", fake.url, rate_limit_ms=1), "end_ms": fake.now_ms,
+                                             "page_limit": 100}, submit_timeout_s=2.0)
             report = loop.run()
             feed.close()
             loop.close()
