@@ -114,3 +114,10 @@ def test_a_dropped_stream_falls_back_to_rest_then_leaves_the_book_missing_and_co
     check(feed.at(T + 2 * MIN), fake)
     assert stream.drops == 1 and stream.connects == 2
     assert len(fake.calls("/market/books")) == n  # streamed again
+
+
+def test_by_default_the_feed_streams_books_only_from_blofin_itself():
+    assert isinstance(LiveFeed([BTC], staleness=None).books, BookStream)  # not started before the first cycle
+    with FakeBlofin() as fake:
+        assert LiveFeed([BTC], exchange=public_exchange(fake.url), staleness=None).books is None
+    assert LiveFeed([BTC], staleness=None, books=None).books is None

@@ -107,6 +107,7 @@ from botcore.market.snapshot import (
     staleness_ms,
 )
 from botcore.market.store import BOOK_LEVELS, CANDLE_COLUMNS, TIMEFRAME_MS, Store, resample_candles
+from botcore.market.streams import BookStream
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +121,8 @@ SETTLE_MS = 2_000
 #: BloFin's documented REST limits per IP ("Rate Limits": 500 a minute, 1 500 in five minutes)
 BLOFIN_REST_PER_MINUTE = 500
 BLOFIN_REST_PER_5MIN = 1_500
+#: BloFin's production REST URL (ccxt's default for its ``blofin`` class)
+BLOFIN_REST_URL = "https://openapi.blofin.com"
 #: the share of BloFin's limits the live feed may use (the rest stays for the venue's calls on the same IP)
 FEED_BUDGET_SHARE = 0.6
 #: snapshot input of each per-symbol intel kind
@@ -330,6 +333,12 @@ def public_exchange(api_url: str | None = None, *, timeout_ms: int = 10_000, rat
     return exchange
 
 
+def _talks_to_blofin(exchange: Any) -> bool:
+    """Whether ``exchange`` is ccxt's BloFin class on BloFin's own REST URL (not a test server)."""
+    urls = getattr(exchange, "urls", {}).get("api")
+    return getattr(exchange, "id", None) == "blofin" and isinstance(urls, dict) and urls.get("rest") == BLOFIN_REST_URL
+
+
 class _Failed(Exception):
     """A source gave nothing usable this cycle (the reason is the message)."""
 
@@ -360,10 +369,12 @@ class LiveFeed:
         The REST requests the feed may send (default: a share of BloFin's documented limits).
     record : Store, optional
         Record every cycle into this store (:meth:`record_to`; :meth:`warm_up` records into its store).
-    books : BookStream, optional
+    books : BookStream, "auto" or None
         Books over BloFin's websocket (:class:`botcore.market.streams.BookStream`, started); a symbol
         whose streamed book is absent (stream down, no snapshot since it reconnected) or older than the
-        book staleness limit is read over REST.
+        book staleness limit is read over REST. ``"auto"`` (the default): a stream of BloFin's own
+        websocket, started at the first cycle, when ``exchange`` talks to BloFin itself; REST books
+        when it talks to another server (a test server: give it its own stream). None: REST only.
     attempts : int
         Tries of a call failing with ``ccxt.NetworkError`` (429, 5xx, timeouts) within the budget.
     funding_refresh_ms : int
@@ -396,7 +407,7 @@ class LiveFeed:
         scheduler: Iterable[tuple[int, int]] | None = None,
         budget: RequestBudget | None = None,
         record: Store | None = None,
-        books: Any = None,
+        books: Any = "auto",
     ) -> None:
         if not symbols:
             raise DataError("symbols: empty")
@@ -423,6 +434,12 @@ class LiveFeed:
         self.fault_counts: Counter[tuple[str, str]] = Counter()
         self.cycles = 0
         self.budget = budget if budget is not None else RequestBudget()
+        self._start_books = False
+        if isinstance(books, str):
+            if books != "auto":
+                raise DataError(f"books: {books!r} is not a BookStream, 'auto' or None")
+            books = BookStream(self.symbols, levels=self.levels) if _talks_to_blofin(self.exchange) else None
+            self._start_books = books is not None
         self.books = books
         self.streamed_books = 0
         #: REST requests of the last cycle and since start, by ccxt method
@@ -677,6 +694,9 @@ class LiveFeed:
             raise DataError(f"t_ms: {t} is not after the previous cycle {self._last_t}")
         self.last_requests = Counter()
         self._new_bars = {}
+        if self._start_books:  # the first cycle reads its books over REST while the stream connects
+            self._start_books = False
+            self.books.start()
         jobs: list[tuple[str, str, Awaitable[Any]]] = [(MARKET, "mark", self._marks(t)), (MARKET, "funding", self._fundings(t))]
         for s in self.symbols:
             jobs += [(s, "candles_1m", self._candles_1m(s, t)), (s, "book", self._book(s, t))]
