@@ -92,6 +92,10 @@ def cycle_of(feed: LiveFeed, t_ms: int = T):
 
 
 def candle(fake: FakeBlofin, inst_id: str, tf: str, open_ms: int) -> list[float]:
+    """The venue's bar; above 1m the bar built from the venue's 1m bars (the feed asks only for 1m)."""
+    if tf != "1m":
+        rows = [candle(fake, inst_id, "1m", t) for t in range(open_ms, open_ms + TF_MS[tf], MIN)]
+        return [rows[0][0], max(r[1] for r in rows), min(r[2] for r in rows), rows[-1][3], sum(r[4] for r in rows)]
     row = fake.candle(next(i for i in fake.instruments if i["instId"] == inst_id), TF_MS[tf], open_ms)
     return [float(x) for x in (row[1], row[2], row[3], row[4], row[6])]  # ohlc + base volume
 
@@ -109,7 +113,7 @@ def test_a_full_cycle_carries_every_input_with_the_values_the_servers_sent(setti
         for tf, tf_ms in TF_MS.items():  # closed bars only, the newest closing exactly at T
             bars = snap.candles[tf]
             assert list(bars.ts_ms) == [T - k * tf_ms for k in range(5, 0, -1)], tf
-            assert bars.as_array()[-1].tolist() == candle(fake, inst, tf, T - tf_ms), tf
+            assert bars.as_array()[-1].tolist() == pytest.approx(candle(fake, inst, tf, T - tf_ms), rel=1e-12), tf
         cv = float(next(i for i in fake.instruments if i["instId"] == inst)["contractValue"])
         bids, asks, _ = blofin_public.book(fake, inst, 10)
         assert snap.book.ts_ms == T  # observed 3 s after T: stamped at the cycle
@@ -216,7 +220,8 @@ def test_a_symbol_whose_venue_fetches_all_fail_is_in_the_cycle_with_its_venue_in
     assert list(cycle.snapshots) == [BTC, ETH]
     assert cycle.snapshots[BTC].missing == frozenset()
     assert cycle.snapshots[ETH].missing == VENUE_INPUTS | {"taker"}  # taker needs BloFin's 1m volume
-    assert set(feed.last_faults) == {ETH} and set(feed.last_faults[ETH]) == VENUE_INPUTS | {"taker"}
+    # one fault per source: the 1m candles (the higher timeframes are built from them), book, mark, funding
+    assert set(feed.last_faults) == {ETH} and set(feed.last_faults[ETH]) == {"candles_1m", "book", "mark", "funding", "taker"}
     assert feed.last_faults[ETH]["taker"].startswith("no BloFin 1m volume")
     row = row_from_cycle(cycle.arrays(lookback_bars=1))
     assert np.isnan(row.ohlcv[1]).all() and np.isfinite(row.ohlcv[0]).all()
@@ -247,8 +252,8 @@ def test_a_bar_still_forming_at_t_is_never_used(settings, intel_fake):
     with fake:
         feed = make_feed(settings, fake, intel_fake, symbols=(BTC,), timeframes=("1m", "5m", "1h"))
         snap = cycle_of(feed, t).snapshots[BTC]
-        five = [c for c in fake.calls("/market/candles") if c.get("bar") == "5m"]
-    assert five and five[0]["after"] == str(t)
+        asked = fake.calls("/market/candles")
+    assert [c["bar"] for c in asked] == ["1m"] and asked[0]["after"] == str(t)  # 5m and 1h are built from 1m
     assert snap.candles["1m"].ts_ms[-1] == t - MIN
     assert snap.candles["5m"].ts_ms[-1] == T - 5 * MIN  # the bar opening at T closes at T + 5m: not used
     assert snap.candles["1h"].ts_ms[-1] == T - HOUR_MS
@@ -261,7 +266,7 @@ def test_merge_keeps_only_bars_closed_by_t_and_the_newest_ones():
     assert merged == {T - 2 * MIN: (1.0, 2.0, 0.5, 1.5, 10.0), T - MIN: (1.0, 2.0, 0.5, 1.5, 11.0)}
 
 
-def test_later_cycles_fetch_only_the_timeframes_with_a_newly_closed_bar(settings, blofin, intel_fake):
+def test_later_cycles_fetch_only_the_1m_bars_since_the_newest_held_one(settings, blofin, intel_fake):
     fake, _ = blofin
     feed = make_feed(settings, fake, intel_fake, symbols=(BTC,))
     try:
@@ -272,7 +277,7 @@ def test_later_cycles_fetch_only_the_timeframes_with_a_newly_closed_bar(settings
         again = fake.calls("/market/candles")[n0:]
     finally:
         feed.close()
-    assert n0 == 5 and [c["bar"] for c in again] == ["1m"]
+    assert n0 == 1 and [(c["bar"], c["limit"]) for c in again] == [("1m", "2")]
     assert snap.candles["1m"].ts_ms.tolist() == [T - k * MIN for k in range(4, -1, -1)]
     assert snap.candles["4h"].ts_ms[-1] == T - 4 * HOUR_MS and snap.missing == frozenset()
 

@@ -160,15 +160,15 @@ def test_read_panel_aligns_symbols_on_the_union_of_timestamps(tmp_path):
     assert np.isnan(panel.loc[T0 + 11 * MIN, "BTC/USDT:USDT"])
 
 
-def test_info_reports_rows_span_and_candle_gaps(tmp_path):
+def test_info_reports_rows_span_candle_gaps_and_rows_marked_missing(tmp_path):
     store = Store(tmp_path)
     store.write("candles_1m", "BTC/USDT:USDT", candles(100).drop(index=[10, 11, 50]))
-    store.write("mark", "BTC/USDT:USDT", pd.DataFrame({"ts": [T0, T0 + 5 * MIN], "mark_price": [1.0, 2.0]}))
+    store.write("mark", "BTC/USDT:USDT", pd.DataFrame({"ts": [T0, T0 + 5 * MIN, T0 + 6 * MIN], "mark_price": [1.0, 2.0, np.nan]}))
     info = store.info().set_index("kind")
     assert info.loc["candles_1m", "rows"] == 97
     assert info.loc["candles_1m", "gaps"] == 3
     assert info.loc["candles_1m", "first"] == T0 and info.loc["candles_1m", "last"] == T0 + 99 * MIN
-    assert np.isnan(info.loc["mark", "gaps"])
+    assert info.loc["mark", "gaps"] == 1  # a row marking the input missing (a live recording writes them)
     assert not info["synthetic"].any()
     store.mark_synthetic("generated")
     assert store.synthetic and store.info()["synthetic"].all()

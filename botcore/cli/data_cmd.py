@@ -103,7 +103,7 @@ def info(
     kind: str = typer.Option(None, "--kind", help="Only this kind."),
     symbol: str = typer.Option(None, "--symbol", help="Only this symbol."),
 ) -> None:
-    """List what a store holds: symbols, kinds, spans, rows and gaps (missing candle bars)."""
+    """List what a store holds: symbols, kinds, spans, rows and gaps (missing candle bars; rows a live recording marks missing)."""
     from botcore.market.store import Store
 
     if not store_dir.is_dir():

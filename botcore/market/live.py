@@ -11,12 +11,19 @@ credentials) and :class:`botcore.intel.IntelFeeds`:
 ==============  ==========================================  ====================================
 input           source                                      known at
 ==============  ==========================================  ====================================
-candles_<tf>    ``fetch_ohlcv`` (1m every cycle; 5m..4h     the bar's close; only bars closed
-                only when a new bar has closed)             by ``t`` (``ts + tf <= t``)
-book            ``fetch_order_book`` (sizes -> base units)   the venue's book time
-mark            ``fetch_mark_price``                         the venue's time
-funding         ``fetch_funding_rate`` (rate, next time;    when fetched (cached
-                refreshed every ``funding_refresh_ms``)      ``funding_refresh_ms`` at most)
+candles_1m      ``fetch_ohlcv`` 1m (the bars since the       the bar's close; only bars closed
+                newest held one, in one request)            by ``t`` (``ts + 1m <= t``)
+candles_<tf>    5m..4h built here from the held 1m history  the bar's close
+                with :func:`~botcore.market.store.resample_candles`, the replay's own resampling
+book            BloFin's ``books`` websocket channel        the venue's book time
+                (``books``: a started :class:`~botcore.market.streams.BookStream`),
+                else ``fetch_order_book`` (sizes -> base units); REST is also the
+                fallback of a symbol the stream cannot serve this cycle
+mark            BloFin ``market/mark-price`` without        the venue's time
+                ``instId``: every symbol in one request
+funding         BloFin ``market/funding-rate`` without      when fetched (cached
+                ``instId`` (rate, next time; every symbol   ``funding_refresh_ms`` at most)
+                in one request)
 open_interest   CoinGlass via ``IntelFeeds.latest``          the bar's close
 liquidations    CoinGlass                                    the minute's close
 taker           CoinGlass buy/sell ratio x BloFin 1m volume  the minute's close
@@ -30,6 +37,25 @@ is not the market at ``t`` and is dropped as a fault. ``taker`` turns
 CoinGlass's taker buy/sell ratio ``r`` of a minute into base units with
 BloFin's base volume ``V`` of the same minute: buy ``V r / (1 + r)``, sell
 ``V / (1 + r)`` (the taker signal reads only the buy share).
+
+Requests: a cycle asks BloFin for one 1m candle request per symbol plus one
+mark and (every ``funding_refresh_ms``) one funding request for all symbols,
+and one book request per symbol the book stream does not serve: S + 2 with
+the stream up (17 for the 15-symbol universe), 2 S + 2 without it, the cold
+first cycle one more (the markets). BloFin documents 500 REST requests a
+minute and 1 500 in five minutes per IP (its "Rate Limits" section); ccxt
+spaces BloFin calls ``rateLimit`` (200 ms) apart, so the cold cycle of 15
+symbols is queued for about 33 x 0.2 = 6.6 s. :class:`RequestBudget` keeps
+the documented limits explicitly (a share of them, the rest left to the
+venue's trading calls on the same IP): a request past the budget is not
+sent and its input is missing for the cycle.
+
+The 1m history the higher timeframes are built from is the warm-up store
+(:meth:`LiveFeed.warm_up`, or :meth:`LiveFeed.record_to`) plus the bars
+fetched since. A bar is taken only at the cycle it closes by (at the first
+cycle: every bar closed by then): a bar missed then stays a gap, so the
+history at ``t`` is exactly the recorded bars closed by ``t`` and a replay of
+the recording (:mod:`botcore.market.recorder`) builds the same bars.
 
 Every source runs under ``asyncio.wait_for(timeout_s)`` (market loading,
 ccxt's throttle queue and tenacity retries of ``ccxt.NetworkError``
@@ -53,7 +79,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections import Counter
+import time
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -67,9 +94,21 @@ from botcore.clock import Scheduler
 from botcore.errors import BotcoreError, DataError
 from botcore.market.download import RetryPolicy, book_row, download_funding, download_ohlcv, make_exchange
 from botcore.market.enums import TIMEFRAMES
+from botcore.market.recorder import Recorder
 from botcore.market.replay import Cycle
-from botcore.market.snapshot import DEFAULT_LOOKBACK_BARS, Book, Candles, MarketSnapshot, staleness_ms
-from botcore.market.store import BOOK_LEVELS, TIMEFRAME_MS, Store
+from botcore.market.snapshot import (
+    DEFAULT_LOOKBACK_BARS,
+    Book,
+    CandleRows,
+    Candles,
+    MarketSnapshot,
+    Rows,
+    SymbolData,
+    build_snapshot,
+    staleness_ms,
+)
+from botcore.market.store import BOOK_LEVELS, CANDLE_COLUMNS, TIMEFRAME_MS, Store, resample_candles
+from botcore.market.streams import BookStream
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +119,16 @@ MARKET = "MARKET"
 MAX_CANDLES = 1_440
 #: wake this long after each whole minute, so the venue has closed the bar ending at it
 SETTLE_MS = 2_000
+#: BloFin's documented REST limits per IP ("Rate Limits": 500 a minute, 1 500 in five minutes)
+BLOFIN_REST_PER_MINUTE = 500
+BLOFIN_REST_PER_5MIN = 1_500
+#: BloFin's production REST URL (ccxt's default for its ``blofin`` class)
+BLOFIN_REST_URL = "https://openapi.blofin.com"
+#: the share of BloFin's limits the live feed may use (the rest stays for the venue's calls on the same IP)
+FEED_BUDGET_SHARE = 0.6
 #: snapshot input of each per-symbol intel kind
 _INTEL_INPUT = {"open_interest": "open_interest", "liquidations": "liquidations", "taker_ratio": "taker"}
+_ROW_KINDS = ("book", "mark", "funding", "open_interest", "liquidations", "taker")
 
 
 # --------------------------------------------------------------------------- pure pieces
@@ -175,6 +222,93 @@ def snapshot_from_parts(symbol: str, t_ms: int, candles: Mapping[str, Candles], 
     return snap, faults
 
 
+class RequestBudget:
+    """BloFin's REST limits kept explicitly: at most ``per_minute`` requests in any 60 s, ``per_5min`` in any 300 s.
+
+    :meth:`take` books one request now, or raises :class:`DataError` naming
+    the window that is full (the request is not sent: its input is missing
+    for the cycle, rather than BloFin suspending the IP for 5 minutes or an
+    hour). The default is :data:`FEED_BUDGET_SHARE` of the documented limits.
+    """
+
+    def __init__(self, per_minute: int = int(BLOFIN_REST_PER_MINUTE * FEED_BUDGET_SHARE),
+                 per_5min: int = int(BLOFIN_REST_PER_5MIN * FEED_BUDGET_SHARE),
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if per_minute < 1 or per_5min < 1:
+            raise DataError(f"request budget: limits must be >= 1, got {per_minute} a minute, {per_5min} in 5 minutes")
+        self.per_minute = int(per_minute)
+        self.per_5min = int(per_5min)
+        self.clock = clock
+        self.sent: deque[float] = deque()
+        self.refused = 0
+
+    def used(self, window_s: float) -> int:
+        """Requests booked in the last ``window_s`` seconds."""
+        now = self.clock()
+        return sum(1 for x in self.sent if now - x < window_s)
+
+    def take(self) -> None:
+        """Book one request, or raise :class:`DataError` when a window is full."""
+        now = self.clock()
+        while self.sent and now - self.sent[0] >= 300.0:
+            self.sent.popleft()
+        for window, limit in ((60.0, self.per_minute), (300.0, self.per_5min)):
+            if self.used(window) >= limit:
+                self.refused += 1
+                raise DataError(f"request budget: {limit} BloFin requests in the last {window:g} s already sent "
+                                f"(limit {limit}); not sent")
+        self.sent.append(now)
+
+
+class MinuteHistory:
+    """The 1m bars the live feed holds for one symbol (open times ascending, OHLCV), extended bar by bar."""
+
+    def __init__(self, ts: np.ndarray | None = None, ohlcv: np.ndarray | None = None) -> None:
+        self.ts = np.empty(0, np.int64) if ts is None else np.asarray(ts, np.int64)
+        self.ohlcv = np.empty((0, 5)) if ohlcv is None else np.asarray(ohlcv, np.float64).reshape(-1, 5)
+
+    @classmethod
+    def from_store(cls, store: Store, symbol: str, start_ms: int, end_ms: int) -> "MinuteHistory":
+        """The stored 1m bars of ``symbol`` opening in ``[start_ms, end_ms]``."""
+        df = store.read("candles_1m", symbol, start_ms, end_ms)
+        return cls(df["ts"].to_numpy(np.int64), df[list(CANDLE_COLUMNS)].to_numpy(np.float64))
+
+    @property
+    def newest(self) -> int | None:
+        return int(self.ts[-1]) if len(self.ts) else None
+
+    def extend(self, ts: Sequence[int], ohlcv: Sequence[Sequence[float]]) -> None:
+        """Append bars newer than the newest held (older ones are ignored)."""
+        if not len(ts):
+            return
+        ts_a, v = np.asarray(ts, np.int64), np.asarray(ohlcv, np.float64).reshape(-1, 5)
+        keep = ts_a > (self.newest if self.newest is not None else -1)
+        self.ts = np.concatenate([self.ts, ts_a[keep]])
+        self.ohlcv = np.concatenate([self.ohlcv, v[keep]])
+
+    def trim(self, start_ms: int) -> None:
+        """Drop bars opening before ``start_ms``."""
+        i = int(self.ts.searchsorted(start_ms, "left"))
+        if i:
+            self.ts, self.ohlcv = self.ts[i:], self.ohlcv[i:]
+
+    def frame(self, start_ms: int) -> pd.DataFrame:
+        """The bars opening at or after ``start_ms`` in the store's candle schema."""
+        i = int(self.ts.searchsorted(start_ms, "left"))
+        return pd.DataFrame({"ts": self.ts[i:], **{c: self.ohlcv[i:, k] for k, c in enumerate(CANDLE_COLUMNS)}})
+
+
+_NO_ROWS = Rows(np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, 0)), ())
+
+
+def candle_rows(history: MinuteHistory, tf: str, t_ms: int, lookback_bars: int) -> CandleRows:
+    """The ``tf`` bars closed by ``t_ms`` over the look-back, resampled from ``history`` as the replay resamples."""
+    tf_ms = TIMEFRAME_MS[tf]
+    df = resample_candles(history.frame(floor_ms(t_ms - (lookback_bars + 1) * tf_ms, tf_ms)), BAR_MS, tf_ms, t_ms)
+    ts = df["ts"].to_numpy(np.int64)
+    return CandleRows(ts, ts + tf_ms, np.ascontiguousarray(df[list(CANDLE_COLUMNS)].to_numpy(np.float64)))
+
+
 # --------------------------------------------------------------------------- the client
 
 
@@ -198,6 +332,12 @@ def public_exchange(api_url: str | None = None, *, timeout_ms: int = 10_000, rat
         api = exchange.urls["api"]
         exchange.urls["api"] = {k: api_url for k in api} if isinstance(api, dict) else api_url
     return exchange
+
+
+def _talks_to_blofin(exchange: Any) -> bool:
+    """Whether ``exchange`` is ccxt's BloFin class on BloFin's own REST URL (not a test server)."""
+    urls = getattr(exchange, "urls", {}).get("api")
+    return getattr(exchange, "id", None) == "blofin" and isinstance(urls, dict) and urls.get("rest") == BLOFIN_REST_URL
 
 
 class _Failed(Exception):
@@ -225,7 +365,17 @@ class LiveFeed:
     levels : int
         Order-book depth.
     timeout_s : float
-        Budget of each source of a cycle (all start together, so of the cycle's fetch).
+        Time budget of each source of a cycle (all start together, so of the cycle's fetch).
+    budget : RequestBudget, optional
+        The REST requests the feed may send (default: a share of BloFin's documented limits).
+    record : Store, optional
+        Record every cycle into this store (:meth:`record_to`; :meth:`warm_up` records into its store).
+    books : BookStream, "auto" or None
+        Books over BloFin's websocket (:class:`botcore.market.streams.BookStream`, started); a symbol
+        whose streamed book is absent (stream down, no snapshot since it reconnected) or older than the
+        book staleness limit is read over REST. ``"auto"`` (the default): a stream of BloFin's own
+        websocket, started at the first cycle, when ``exchange`` talks to BloFin itself; REST books
+        when it talks to another server (a test server: give it its own stream). None: REST only.
     attempts : int
         Tries of a call failing with ``ccxt.NetworkError`` (429, 5xx, timeouts) within the budget.
     funding_refresh_ms : int
@@ -256,6 +406,9 @@ class LiveFeed:
         funding_refresh_ms: int = 300_000,
         max_ahead_ms: int | None = None,
         scheduler: Iterable[tuple[int, int]] | None = None,
+        budget: RequestBudget | None = None,
+        record: Store | None = None,
+        books: Any = "auto",
     ) -> None:
         if not symbols:
             raise DataError("symbols: empty")
@@ -281,83 +434,221 @@ class LiveFeed:
         self.last_faults: dict[str, dict[str, str]] = {}
         self.fault_counts: Counter[tuple[str, str]] = Counter()
         self.cycles = 0
-        self._bars: dict[tuple[str, str], dict[int, tuple[float, ...]]] = {}
+        self.budget = budget if budget is not None else RequestBudget()
+        self._start_books = False
+        if isinstance(books, str):
+            if books != "auto":
+                raise DataError(f"books: {books!r} is not a BookStream, 'auto' or None")
+            books = BookStream(self.symbols, levels=self.levels) if _talks_to_blofin(self.exchange) else None
+            self._start_books = books is not None
+        self.books = books
+        self.streamed_books = 0
+        #: REST requests of the last cycle and since start, by ccxt method
+        self.last_requests: Counter[str] = Counter()
+        self.request_counts: Counter[str] = Counter()
+        self.store: Store | None = None
+        self.recorder: Recorder | None = None
+        self._hist: dict[str, MinuteHistory] = {}
+        self._tf_rows: dict[tuple[str, str], tuple[int, CandleRows]] = {}
+        self._new_bars: dict[str, pd.DataFrame] = {}
+        self._last_t: int | None = None
         self._funding: dict[str, tuple[int, dict[str, Any]]] = {}
+        self._ids: dict[str, str] = {}
         self._markets_loaded = False
+        self._markets_lock = asyncio.Lock()
         self._aio: asyncio.AbstractEventLoop | None = None
+        if record is not None:
+            self.record_to(record)
+
+    def record_to(self, store: Store) -> None:
+        """Take the 1m history from ``store`` and record every cycle into it (:class:`~botcore.market.recorder.Recorder`)."""
+        if self.recorder is not None:
+            self.recorder.close()
+        self.store = store
+        self.recorder = Recorder(store, self.symbols)
 
     # ------------------------------------------------------------------ calls
 
-    async def _call(self, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
-        """Await ``fn``, retrying ccxt network errors; raise :class:`_Failed` with the reason."""
+    async def _call(self, fn: Callable[..., Awaitable[Any]], *args: Any, label: str | None = None, **kwargs: Any) -> Any:
+        """Send one request through the budget (``fn``; ``label`` names it in the counts), retrying ccxt network
+        errors; raise :class:`_Failed` with the reason."""
         retrying = tenacity.AsyncRetrying(
             retry=tenacity.retry_if_exception_type(ccxt.NetworkError),
             stop=tenacity.stop_after_attempt(self.attempts),
             wait=tenacity.wait_exponential(multiplier=0.2, min=0.2, max=2.0),
             reraise=True,
         )
+        name = label or getattr(fn, "__name__", "request")
+
+        async def once() -> Any:
+            self.budget.take()
+            self.last_requests[name] += 1
+            self.request_counts[name] += 1
+            return await fn(*args, **kwargs)
+
         try:
-            return await retrying(fn, *args, **kwargs)
+            return await retrying(once)
         except (ccxt.BaseError, BotcoreError, ValueError, KeyError, TypeError) as exc:
             raise _Failed(f"{type(exc).__name__}: {str(exc)[:300]}") from None
 
     async def _load_markets(self) -> None:
-        if not self._markets_loaded:
-            await self._call(self.exchange.load_markets)
-            self._markets_loaded = True
+        if self._markets_loaded:
+            return
+        async with self._markets_lock:  # the sources start together: one request, not one each
+            if not self._markets_loaded:
+                await self._call(self.exchange.load_markets)
+                self._markets_loaded = True
+            for s in self.symbols:
+                try:
+                    self._ids[self.exchange.market(s)["id"]] = s
+                except ccxt.BaseError:  # a symbol the venue does not list: its fetches fail and say so
+                    pass
 
     # ------------------------------------------------------------------ sources
 
-    async def _candles(self, symbol: str, tf: str, t: int) -> Candles:
-        tf_ms = TIMEFRAME_MS[tf]
-        key = (symbol, tf)
-        cached = self._bars.get(key, {})
-        want = last_closed_open(t, tf_ms)
-        if want not in cached:
-            newest = max(cached) if cached else None
-            need = self.lookback_bars if newest is None else min(self.lookback_bars, (want - newest) // tf_ms)
-            limit = min(MAX_CANDLES, max(need, 1) + 1)  # + the bar still forming
-            await self._load_markets()
-            rows = await self._call(self.exchange.fetch_ohlcv, symbol, tf, None, limit, {"until": t})
-            cached = merge_closed_bars(cached, rows, tf_ms, t, self.lookback_bars)
-            self._bars[key] = cached
-        bars = candles_at(cached, tf_ms, t, self.lookback_bars)
-        if bars is None:
-            raise _Failed(f"the venue has no {tf} bar closing at {want + tf_ms}")
-        return bars
+    def _history(self, symbol: str, t: int) -> MinuteHistory:
+        """The held 1m bars of ``symbol`` (read from the store at the first cycle)."""
+        hist = self._hist.get(symbol)
+        if hist is None:
+            if self.store is not None:
+                hist = MinuteHistory.from_store(self.store, symbol, self._history_start(t), t - BAR_MS)
+            else:
+                hist = MinuteHistory()
+            self._hist[symbol] = hist
+        return hist
+
+    def _history_start(self, t: int) -> int:
+        """The oldest 1m bar open the look-back of every timeframe needs at ``t``."""
+        widest = max(TIMEFRAME_MS[tf] for tf in self.timeframes)
+        return floor_ms(t - (self.lookback_bars + 1) * widest, widest)
+
+    async def _candles_1m(self, symbol: str, t: int) -> None:
+        """Fetch the 1m bars since the newest held one (one request), keeping those closed since the last cycle."""
+        hist = self._history(symbol, t)
+        want = t - BAR_MS
+        newest = hist.newest
+        if newest is not None and newest >= want:
+            return
+        if newest is None:
+            need = (t - self._history_start(t)) // BAR_MS
+        else:
+            need = (want - newest) // BAR_MS
+        limit = min(MAX_CANDLES, max(int(need), 1) + 1)  # + the bar still forming
+        await self._load_markets()
+        rows = await self._call(self.exchange.fetch_ohlcv, symbol, "1m", None, limit, {"until": t})
+        after = self._last_t if self._last_t is not None else -1  # a bar is taken at the cycle it closes by
+        floor = newest if newest is not None else -1
+        bars = sorted({int(r[0]): tuple(float(x) for x in r[1:6]) for r in rows
+                       if None not in r[1:6] and after < int(r[0]) + BAR_MS <= t and int(r[0]) > floor}.items())
+        if bars:
+            ts = [b[0] for b in bars]
+            ohlcv = [b[1] for b in bars]
+            hist.extend(ts, ohlcv)
+            self._new_bars[symbol] = pd.DataFrame({"ts": np.asarray(ts, np.int64),
+                                                   **{c: [v[k] for v in ohlcv] for k, c in enumerate(CANDLE_COLUMNS)}})
+        if hist.newest != want:
+            raise _Failed(f"the venue has no 1m bar closing at {want + BAR_MS}")
+
+    def _candles(self, symbol: str, t: int) -> tuple[dict[str, Candles], frozenset[str]]:
+        """The closed bars of every timeframe at ``t`` from the held 1m history, chosen as the replay chooses them."""
+        hist = self._history(symbol, t)
+        rows: dict[str, CandleRows] = {}
+        for tf in self.timeframes:
+            tf_ms = TIMEFRAME_MS[tf]
+            last_open = last_closed_open(t, tf_ms)
+            hit = self._tf_rows.get((symbol, tf))
+            if hit is None or hit[0] != last_open or tf == "1m":  # a closed bar never changes: rebuilt when one closes
+                hit = (last_open, candle_rows(hist, tf, t, self.lookback_bars))
+                self._tf_rows[(symbol, tf)] = hit
+            if len(hit[1].ts):
+                rows[tf] = hit[1]
+        snap = build_snapshot(SymbolData(symbol, rows, {k: _NO_ROWS for k in _ROW_KINDS}), None, t, self.stale_ms,
+                              self.lookback_bars)
+        return dict(snap.candles), snap.stale
 
     async def _book(self, symbol: str, t: int) -> dict[str, Any]:
+        streamed = None if self.books is None else self.books.book(symbol)
+        if streamed is not None and not isinstance(streamed, str):
+            ts, bids, asks = streamed
+            if ts <= t + self.max_ahead_ms and t - min(ts, t) <= self.stale_ms["book"]:
+                await self._load_markets()
+                self.streamed_books += 1
+                known = stamp(ts, t, self.max_ahead_ms)
+                size = float(self.exchange.market(symbol).get("contractSize") or 1.0)
+                return {"book": book_from_ccxt({"bids": bids, "asks": asks}, size, known, self.levels)}
         await self._load_markets()
-        ob = await self._call(self.exchange.fetch_order_book, symbol, self.levels)
+        try:
+            ob = await self._call(self.exchange.fetch_order_book, symbol, self.levels, label="fetch_order_book")
+        except _Failed as exc:
+            raise _Failed(str(exc) if streamed is None else f"{streamed}; REST fallback: {exc}") from None
         known = self._fresh("book", stamp(ob.get("timestamp"), t, self.max_ahead_ms), t)
         size = float(self.exchange.market(symbol).get("contractSize") or 1.0)
         return {"book": book_from_ccxt(ob, size, known, self.levels)}
 
-    async def _mark(self, symbol: str, t: int) -> dict[str, Any]:
+    def _by_symbol(self, data: Any) -> dict[str, dict[str, Any]]:
+        """BloFin's rows of every instrument (``instId``) keyed by the feed's symbols."""
+        out = {}
+        items = data.get("data") if isinstance(data, dict) else None
+        for item in items or []:
+            symbol = self._ids.get(str(item.get("instId")))
+            if symbol is not None:
+                out[symbol] = item
+        return out
+
+    async def _marks(self, t: int) -> dict[str, dict[str, Any]]:
+        """Every symbol's mark price in one request (``market/mark-price`` without ``instId``)."""
         await self._load_markets()
-        ticker = await self._call(self.exchange.fetch_mark_price, symbol)
-        price = ticker.get("markPrice")
+        rows = self._by_symbol(await self._call(self.exchange.publicGetMarketMarkPrice, {}, label="mark_prices"))
+        return {s: self.exchange.parse_ticker(row) for s, row in rows.items()}
+
+    def _mark(self, symbol: str, marks: Any, t: int) -> dict[str, Any] | str:
+        if isinstance(marks, str):
+            return marks
+        ticker = marks.get(symbol)
+        price = None if ticker is None else ticker.get("markPrice")
         if price is None:
-            raise _Failed("the venue sent no mark price")
-        known = self._fresh("candles", stamp(ticker.get("timestamp"), t, self.max_ahead_ms), t)
+            return "the venue sent no mark price"
+        try:
+            known = self._fresh("candles", stamp(ticker.get("timestamp"), t, self.max_ahead_ms), t)
+        except (_Failed, DataError) as exc:
+            return str(exc) if isinstance(exc, _Failed) else f"invalid: {exc}"
         return {"mark_price": float(price), "mark_ts_ms": known}
 
-    async def _funding_rate(self, symbol: str, t: int) -> dict[str, Any]:
-        hit = self._funding.get(symbol)
-        if hit is not None:
+    async def _fundings(self, t: int) -> dict[str, dict[str, Any]]:
+        """Every symbol's funding rate and next settlement, in one request when any cached one is due."""
+        due = False
+        for s in self.symbols:
+            hit = self._funding.get(s)
+            if hit is None:
+                due = True
+                continue
             seen, part = hit
             nxt = part["next_funding_ts_ms"]
-            if seen <= t < seen + self.funding_refresh_ms and (nxt is None or t < nxt):
-                return self._fresh_part("funding", part, t)
-        await self._load_markets()
-        fr = await self._call(self.exchange.fetch_funding_rate, symbol)
-        if fr.get("fundingRate") is None:
-            raise _Failed("the venue sent no funding rate")
-        nxt = fr.get("fundingTimestamp")
-        part = {"funding_rate": float(fr["fundingRate"]), "funding_ts_ms": int(t),
-                "next_funding_ts_ms": None if nxt is None else int(nxt)}
-        self._funding[symbol] = (int(t), part)
-        return part
+            if not (seen <= t < seen + self.funding_refresh_ms and (nxt is None or t < nxt)):
+                due = True
+        if due:
+            await self._load_markets()
+            rows = self._by_symbol(await self._call(self.exchange.publicGetMarketFundingRate, {}, label="funding_rates"))
+            self._funding = {}  # a symbol the answer leaves out is missing, not its older rate
+            for s, row in rows.items():
+                fr = self.exchange.parse_funding_rate(row)
+                if fr.get("fundingRate") is None:
+                    continue
+                nxt = fr.get("fundingTimestamp")
+                self._funding[s] = (int(t), {"funding_rate": float(fr["fundingRate"]), "funding_ts_ms": int(t),
+                                             "next_funding_ts_ms": None if nxt is None else int(nxt)})
+        return {s: hit[1] for s, hit in self._funding.items()}
+
+    def _funding_rate(self, symbol: str, fundings: Any, t: int) -> dict[str, Any] | str:
+        if isinstance(fundings, str):
+            return fundings
+        part = fundings.get(symbol)
+        if part is None:
+            return "the venue sent no funding rate"
+        try:
+            return self._fresh_part("funding", part, t)
+        except _Failed as exc:
+            return str(exc)
 
     def _fresh(self, key: str, known: int, t: int) -> int:
         if t - known > self.stale_ms[key]:
@@ -400,17 +691,36 @@ class LiveFeed:
         t = int(t_ms)
         if t % BAR_MS:
             raise DataError(f"t_ms: {t} is not on a whole minute")
-        jobs: list[tuple[str, str, Awaitable[Any]]] = []
+        if self._last_t is not None and t <= self._last_t:
+            raise DataError(f"t_ms: {t} is not after the previous cycle {self._last_t}")
+        self.last_requests = Counter()
+        self._new_bars = {}
+        if self._start_books:  # the first cycle reads its books over REST while the stream connects
+            self._start_books = False
+            self.books.start()
+        jobs: list[tuple[str, str, Awaitable[Any]]] = [(MARKET, "mark", self._marks(t)), (MARKET, "funding", self._fundings(t))]
         for s in self.symbols:
-            jobs += [(s, f"candles_{tf}", self._candles(s, tf, t)) for tf in self.timeframes]
-            jobs += [(s, "book", self._book(s, t)), (s, "mark", self._mark(s, t)), (s, "funding", self._funding_rate(s, t))]
+            jobs += [(s, "candles_1m", self._candles_1m(s, t)), (s, "book", self._book(s, t))]
             jobs += [(s, kind, self._intel(kind, s, t)) for kind in _INTEL_INPUT]
         jobs += [(MARKET, kind, self._intel(kind, MARKET, t)) for kind in ("fear_greed", "social")]
         results = await asyncio.gather(*(self._guard(job) for _, _, job in jobs))
         got: dict[str, dict[str, Any]] = {}
         for (s, name, _), res in zip(jobs, results):
             got.setdefault(s, {})[name] = res
-        return self._assemble(t, got)
+        venue = got.pop(MARKET)
+        marks, fundings = venue.pop("mark"), venue.pop("funding")
+        got[MARKET] = venue
+        for s in self.symbols:
+            got[s]["mark"] = self._mark(s, marks, t)
+            got[s]["funding"] = self._funding_rate(s, fundings, t)
+        cycle = self._assemble(t, got)
+        self._last_t = t
+        for s, hist in self._hist.items():
+            if len(hist.ts) > 2 * ((t - self._history_start(t)) // BAR_MS) + 1_000:
+                hist.trim(self._history_start(t))
+        if self.recorder is not None:
+            self.recorder.record(cycle, self._new_bars, self.last_faults)
+        return cycle
 
     def _assemble(self, t: int, got: dict[str, dict[str, Any]]) -> Cycle:
         faults: dict[str, dict[str, str]] = {}
@@ -431,13 +741,10 @@ class LiveFeed:
         snaps: dict[str, MarketSnapshot] = {}
         for s in self.symbols:
             res = got[s]
-            candles = {}
-            for tf in self.timeframes:
-                r = res[f"candles_{tf}"]
-                if isinstance(r, str):
-                    fail(s, f"candles_{tf}", r)
-                else:
-                    candles[tf] = r
+            if isinstance(res["candles_1m"], str):
+                fail(s, "candles_1m", res["candles_1m"])
+            candles, stale_tf = self._candles(s, t)
+            stale.setdefault(s, set()).update(stale_tf)
             parts: dict[str, dict[str, Any]] = {}
             for name in ("book", "mark", "funding"):
                 if isinstance(res[name], str):
@@ -445,7 +752,7 @@ class LiveFeed:
                 else:
                     parts[name] = res[name]
             for kind, name in _INTEL_INPUT.items():
-                part = self._intel_part(kind, res[kind], candles.get("1m") or self._bars.get((s, "1m")))
+                part = self._intel_part(kind, res[kind], self._hist.get(s))
                 if isinstance(part, str):
                     fail(s, name, part)
                 else:
@@ -523,31 +830,41 @@ class LiveFeed:
             stop()
 
     async def aclose(self) -> None:
-        """Close the exchange client and the intel feeds."""
+        """Close the exchange client and the intel feeds (the recorder has written every cycle)."""
         await self.exchange.close()
         if self.intel is not None:
             await self.intel.aclose()
 
     def close(self) -> None:
-        """Close the clients and the feed's event loop."""
+        """Write what the recorder holds; close the clients, the book stream and the feed's event loop."""
+        if self.recorder is not None:
+            self.recorder.close()
+        if self.books is not None:
+            self.books.close()
         if self._aio is not None and not self._aio.is_closed():
             self._aio.run_until_complete(self.aclose())
             self._aio.close()
 
     def warm_up(self, store: Store, bars: int, **kwargs: Any) -> "WarmUp":
-        """Download ``bars`` minutes of history into ``store`` with :func:`warm_up_live` (intel on this feed's loop)."""
-        return warm_up_live(store, self.symbols, bars, intel=self.intel, run=self.run, **kwargs)
+        """Download ``bars`` minutes of history into ``store`` with :func:`warm_up_live` (intel on this feed's loop).
+
+        The feed then builds its higher timeframes from that store's 1m history
+        and records every cycle into it (:meth:`record_to`).
+        """
+        w = warm_up_live(store, self.symbols, bars, intel=self.intel, run=self.run, **kwargs)
+        self.record_to(store)
+        return w
 
 
 def _volume_of_minute(bars: Any, open_ms: int) -> float | None:
-    """Base volume of the 1m bar opening at ``open_ms`` from :class:`Candles` or a cache ``{ts: ohlcv}``."""
+    """Base volume of the 1m bar opening at ``open_ms`` from :class:`Candles` or a :class:`MinuteHistory`."""
     if bars is None:
         return None
-    if isinstance(bars, Candles):
-        hit = np.flatnonzero(bars.ts_ms == open_ms)
-        return float(bars.volume[hit[0]]) if len(hit) else None
-    row = bars.get(open_ms)
-    return None if row is None else float(row[4])
+    ts = bars.ts_ms if isinstance(bars, Candles) else bars.ts
+    hit = np.flatnonzero(ts == open_ms)
+    if not len(hit):
+        return None
+    return float(bars.volume[hit[0]]) if isinstance(bars, Candles) else float(bars.ohlcv[hit[0], 4])
 
 
 # --------------------------------------------------------------------------- warm-up
@@ -655,10 +972,15 @@ async def _intel_history(intel: Any, store: Store, symbols: Sequence[str], first
 
 
 __all__ = [
+    "BLOFIN_REST_PER_5MIN",
+    "BLOFIN_REST_PER_MINUTE",
     "SETTLE_MS",
     "LiveFeed",
+    "MinuteHistory",
+    "RequestBudget",
     "WarmUp",
     "book_from_ccxt",
+    "candle_rows",
     "candles_at",
     "last_closed_open",
     "live_intel_options",

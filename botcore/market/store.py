@@ -654,19 +654,25 @@ class Store:
         """Return one row per stored (symbol, kind): rows, first, last, gaps, synthetic.
 
         ``first``/``last`` are ms timestamps; ``gaps`` counts missing bars
-        between first and last for candle kinds (NaN for other kinds).
+        between first and last for candle kinds and, for other kinds, the rows
+        that mark the input missing (NaN in the first value column, as a live
+        recording writes them: :mod:`botcore.market.recorder`).
         """
         rows = []
         for kind in self.kinds():
             for path in sorted((self.root / kind).glob("*.parquet")):
                 self.verify(kind, key_symbol(path.stem))
-                ts = pq.read_table(path, columns=["ts"]).column("ts").to_numpy()
+                first_col = KINDS[kind].columns[0]
+                table = pq.read_table(path, columns=["ts", first_col])
+                ts = table.column("ts").to_numpy()
                 n = len(ts)
                 first = int(ts[0]) if n else None
                 last = int(ts[-1]) if n else None
                 gaps: float = np.nan
                 if kind in CANDLE_KINDS and n:
                     gaps = float((last - first) // CANDLE_KINDS[kind] + 1 - n)
+                elif n:
+                    gaps = float(np.isnan(table.column(first_col).to_numpy(zero_copy_only=False).astype(np.float64)).sum())
                 rows.append(
                     {"symbol": key_symbol(path.stem), "kind": kind, "rows": n, "first": first, "last": last, "gaps": gaps}
                 )

@@ -4,7 +4,8 @@
 
 - ``/api/v1/market/mark-price``: ``[{"instId", "indexPrice", "markPrice", "ts"}]`` (numbers as strings);
 - ``/api/v1/market/funding-rate``: ``[{"instId", "fundingRate", "fundingTime"}]``, the rate of the
-  next settlement and its time;
+  next settlement and its time; both answer every instrument when ``instId`` is left out (BloFin
+  documents it optional);
 - ``/api/v1/market/books`` answered the same for every call (the server's own books move with
   the call count, so a test could not know which answer a symbol got), stamped ``now_ms``.
 
@@ -67,6 +68,19 @@ def install(fake: FakeBlofin) -> PublicFaults:
     def _inst(params: dict[str, str]) -> dict | None:
         return next((i for i in fake.instruments if i["instId"] == params.get("instId")), None)
 
+    def every(handler: Handler) -> Handler:
+        """Without ``instId`` BloFin answers for every instrument (one row each; a ``down`` one is left out)."""
+        def serve(params: dict[str, str]) -> tuple[int, object]:
+            if "instId" in params:
+                return handler(params)
+            rows = []
+            for inst in fake.instruments:
+                if inst["instId"] not in faults.down:
+                    rows += handler({**params, "instId": inst["instId"]})[1]["data"]
+            return fake.ok(rows)
+
+        return serve
+
     def mark(params: dict[str, str]) -> tuple[int, object]:
         inst = _inst(params)
         if inst is None:
@@ -94,7 +108,7 @@ def install(fake: FakeBlofin) -> PublicFaults:
         return fake.ok([{"asks": asks, "bids": bids, "ts": str(ts)}])
 
     candles = fake._candles
-    for path, handler in (("/api/v1/market/mark-price", mark), ("/api/v1/market/funding-rate", funding),
+    for path, handler in (("/api/v1/market/mark-price", every(mark)), ("/api/v1/market/funding-rate", every(funding)),
                           ("/api/v1/market/books", books), ("/api/v1/market/candles", candles)):
         fake.route(path, faults.wrap(path, handler))
     return faults
