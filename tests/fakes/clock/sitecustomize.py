@@ -23,7 +23,7 @@ if _spec:
     _time.time = _fake_time
     _time.time_ns = lambda: int(_fake_time() * 1e9)
 
-    import botcore.engine.schedule as _schedule
+    import botcore.clock as _schedule
 
     _init = _schedule.Scheduler.__init__
 
