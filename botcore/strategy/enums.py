@@ -417,6 +417,7 @@ params_dt = np.dtype(
         ("kelly_max_payoff", np.float64),
         ("min_size_kelly_multiple", np.float64),
         ("predictive_kelly_cap", np.float64),
+        ("burn_in_min_size", np.uint8),  # 1: under min_trades_for_stats trades, entries passing every other gate trade min_usd
         ("profit_seeking_gain", np.float64),
         ("profit_seeking_window", np.int64),
         # exits

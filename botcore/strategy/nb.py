@@ -167,6 +167,16 @@ def clip_nb(x, lo, hi):
 
 
 @njit(cache=True)
+def popcount_nb(mask):
+    """Number of bits set in a non-negative int64 mask."""
+    count = 0
+    while mask != 0:
+        mask &= mask - 1
+        count += 1
+    return count
+
+
+@njit(cache=True)
 def add_reason_nb(mask, first, code):
     """Set bit ``code`` in ``mask``; keep the first code seen. Return ``(mask, first)``."""
     mask |= np.int64(1) << np.int64(code)
@@ -359,6 +369,16 @@ def kelly_inputs_nb(mem, p):
 
 
 @njit(cache=True)
+def burn_in_nb(mem, p):
+    """True while a strategy burns in: fewer than ``min_trades_for_stats`` trades and ``burn_in_min_size`` on.
+
+    A burning-in strategy's entries that pass every other gate trade
+    ``min_usd``; Kelly does not gate them, so the first trades accumulate.
+    """
+    return p.burn_in_min_size != 0 and min(mem.n_trades, p.trade_memory, mem.returns.shape[0]) < p.min_trades_for_stats
+
+
+@njit(cache=True)
 def conviction_win_prob_nb(win_rate, conviction, p):
     """Conviction-adjusted win probability used by Kelly.
 
@@ -543,7 +563,10 @@ def strategy_gates_nb(s, now_ms, mem, score_row, confidence_row, status_row, tre
     Gates in order (stage index): regime (0), streak pause (1), win rate after
     burn-in (2), conviction (3), the strategy's entry rule (4), multi-timeframe
     confirmation (5), net expected ROI (6), Kelly edge (7), minimum size (8).
-    Every gate is evaluated so that the mask lists all that fail.
+    Every gate is evaluated so that the mask lists all that fail. During the
+    burn-in (fewer than ``min_trades_for_stats`` trades, ``burn_in_min_size``
+    on) Kelly does not gate: the size is ``min_usd`` (``kelly_f`` is still
+    reported).
     Return ``(stage, mask, first_reason, expected_roi, win_prob, kelly_f, size_usd)``
     with ``stage == STAGE_PASSED`` when all pass.
     """
@@ -580,7 +603,10 @@ def strategy_gates_nb(s, now_ms, mem, score_row, confidence_row, status_row, tre
     win_prob = conviction_win_prob_nb(win_rate, conviction, p)
     f = kelly_f_nb(win_prob, payoff)
     size = 0.0
-    if not f > 0.0:
+    if burn_in_nb(mem, p):
+        if equity_ok:
+            size = p.min_usd
+    elif not f > 0.0:
         mask, first = add_reason_nb(mask, first, Reason.kelly_no_edge)
         stage = min(stage, 7)
     elif equity_ok:
@@ -592,7 +618,7 @@ def strategy_gates_nb(s, now_ms, mem, score_row, confidence_row, status_row, tre
 
 
 @njit(cache=True)
-def risk_size_nb(size_usd, kelly_f, equity, total_notional, strat_notional, allocation, price, contract_size,
+def risk_size_nb(size_usd, kelly_bound_usd, equity, total_notional, strat_notional, allocation, price, contract_size,
                  min_contracts, contract_step, p):
     """Apply the exposure limits and contract rounding to one entry.
 
@@ -603,8 +629,9 @@ def risk_size_nb(size_usd, kelly_f, equity, total_notional, strat_notional, allo
     clamps it (its bit is set); a cap below ``min_usd`` blocks (the first such
     is the reason). Contracts are then rounded down to the step; one step up
     is allowed to reach ``min_usd`` or the minimum contracts when it stays
-    within every cap, ``max_usd`` and ``min_size_kelly_multiple`` x the
-    full-Kelly stake (``size_below_minimum`` if nothing fits).
+    within every cap, ``max_usd`` and ``kelly_bound_usd`` (``min_size_kelly_multiple``
+    x the full-Kelly stake; ``max_usd`` during the burn-in) (``size_below_minimum``
+    if nothing fits).
     Return ``(contracts, mask, first_reason)``; ``contracts == 0`` when blocked.
     """
     mask = np.int64(0)
@@ -627,7 +654,7 @@ def risk_size_nb(size_usd, kelly_f, equity, total_notional, strat_notional, allo
                 first = codes[k]
     if first >= 0:
         return 0.0, mask, first
-    bump_cap = min(hard_cap, p.min_size_kelly_multiple * kelly_f * equity)
+    bump_cap = min(hard_cap, kelly_bound_usd)
     contracts = round_contracts_nb(target, bump_cap, price, contract_size, min_contracts, contract_step, p.min_usd)
     if contracts <= 0.0:
         mask, first = add_reason_nb(mask, first, Reason.size_below_minimum)
@@ -863,9 +890,12 @@ def entry_gates_nb(now_ms, positions, memory, features, signals, regime, equity,
 
     Fills the per ``(symbol, strategy)`` scratch arrays and ``candidate``
     (all gates passed for at least one strategy); writes the trail rows of the
-    flat symbols (reason: the first failing portfolio or symbol gate, else the
-    first failing gate of the strategy that got furthest, ties to the larger
-    tilted allocation). A benched symbol (``positions[i].benched``) is the
+    flat symbols. The row's strategy is the one nearest to entering: the
+    fewest failing gates, ties to the furthest stage, then to the larger
+    tilted allocation. Its mask is the failing portfolio and symbol gates plus
+    that strategy's failing gates (so a mask with one gate names the gate that
+    alone held an entry back); its reason is the first failing portfolio or
+    symbol gate, else that strategy's first failing gate. A benched symbol (``positions[i].benched``) is the
     first symbol gate: its row says ``benched`` (unless a portfolio gate
     decided) with every other failing gate in the mask; when nothing but the
     bench holds it back (no portfolio or symbol gate, a strategy passed all
@@ -907,6 +937,8 @@ def entry_gates_nb(now_ms, positions, memory, features, signals, regime, equity,
         best_s = -1
         best_stage = -1
         best_reason = -1
+        best_mask = np.int64(0)
+        best_fails = 1 << 30
         if data_ok and signal_ok:
             reg = np.int64(regime[i])
             regime_row = reg + 1 if -1 <= reg <= 2 else 0
@@ -923,12 +955,16 @@ def entry_gates_nb(now_ms, positions, memory, features, signals, regime, equity,
                 win_prob[i, s] = wp
                 kelly_f[i, s] = f
                 size_pre[i, s] = size
-                mask |= gmask
                 passed[i, s] = stage == STAGE_PASSED
-                if stage > best_stage or (stage == best_stage and allocation[s] > allocation[best_s]):
+                fails = popcount_nb(gmask)
+                if fails < best_fails or (fails == best_fails and (
+                        stage > best_stage or (stage == best_stage and allocation[s] > allocation[best_s]))):
+                    best_fails = fails
                     best_stage = stage
                     best_s = s
                     best_reason = gfirst
+                    best_mask = gmask
+        mask |= best_mask
         if best_s >= 0:
             row.strategy_id = best_s
             row.win_prob = win_prob[i, best_s]
@@ -950,8 +986,8 @@ def entry_gates_nb(now_ms, positions, memory, features, signals, regime, equity,
 
 @njit(cache=True)
 def entries_nb(positions, features, signals, equity, allocation, p, passed, size_pre, win_prob, kelly_f, exp_roi,
-               candidate, n_cand, sector_count, strat_notional, n_open, total_notional, intents_out, n_intents,
-               trail_out):
+               burn_in, candidate, n_cand, sector_count, strat_notional, n_open, total_notional, intents_out,
+               n_intents, trail_out):
     """Apply the risk limits to the candidates by decreasing conviction and write the entry intents.
 
     Position count and sector guard first (they block every strategy), then
@@ -993,8 +1029,9 @@ def entries_nb(positions, features, signals, equity, allocation, p, passed, size
             if s < 0:
                 break
             tried[s] = True
+            kelly_bound = p.max_usd if burn_in[s] else p.min_size_kelly_multiple * kelly_f[i, s] * equity
             contracts, smask, sfirst = risk_size_nb(
-                size_pre[i, s], kelly_f[i, s], equity, total_notional, strat_notional[s], allocation[s], price,
+                size_pre[i, s], kelly_bound, equity, total_notional, strat_notional[s], allocation[s], price,
                 features.contract_size[i], features.min_contracts[i], features.contract_step[i], p,
             )
             if sfirst >= 0:
@@ -1095,9 +1132,12 @@ def decide_nb(now_ms, positions, portfolio, memory, features, signals, regime, p
         now_ms, positions, memory, features, signals, regime, equity, equity_ok, port_mask, port_first,
         allocation_out, p, trail_out, passed, size_pre, win_prob, kelly_f, exp_roi, candidate,
     )
+    burn_in = np.zeros(n_strat, dtype=np.bool_)
+    for s in range(n_strat):
+        burn_in[s] = burn_in_nb(memory[s], p)
     return entries_nb(
         positions, features, signals, equity, allocation_out, p, passed, size_pre, win_prob, kelly_f, exp_roi,
-        candidate, n_cand, sector_count, strat_notional, n_open, total_notional, intents_out, n_intents, trail_out,
+        burn_in, candidate, n_cand, sector_count, strat_notional, n_open, total_notional, intents_out, n_intents, trail_out,
     )
 
 

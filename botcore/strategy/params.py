@@ -49,6 +49,10 @@ EXTRA_DEFAULTS: dict[str, Extra] = {
     "predictive_kelly_cap": Extra(
         0.5, 0.0, 1.0, "predictive sizing: kelly_fraction x volatility scale is capped at this multiple of f*"
     ),
+    "burn_in_min_size": Extra(
+        1, 0, 1, "1: while a strategy has fewer than min_trades_for_stats trades, a setup that passes every other "
+        "gate trades min_usd and Kelly does not gate it (the burn-in cannot deadlock); 0: Kelly gates from the start"
+    ),
     "profit_seeking_gain": Extra(1.0, 0.0, 100.0, "size scale per unit of (recent mean return / stop loss)"),
     "profit_seeking_window": Extra(10, 1, MEMORY_CAPACITY, "recent trades behind the profit-seeking scale"),
     # exits

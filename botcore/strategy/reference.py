@@ -221,6 +221,11 @@ def kelly_win_rate_and_payoff(mem: np.void, P: dict) -> tuple[float, float]:
     return len(wins) / len(returns), clip(payoff, P["kelly_min_payoff"], P["kelly_max_payoff"])
 
 
+def burning_in(mem: np.void, P: dict) -> bool:
+    """Fewer than ``min_trades_for_stats`` trades in memory and ``burn_in_min_size`` on."""
+    return bool(P["burn_in_min_size"]) and len(last_returns(mem, P["trade_memory"])) < P["min_trades_for_stats"]
+
+
 def kelly_stake_usd(equity: float, f: float, volatility: float, mem: np.void, P: dict) -> float:
     if not f > 0.0:
         return 0.0
@@ -387,7 +392,9 @@ def check_strategy(s, i, now_ms, mem, features: Features, signals: SignalsIn, re
                     P["kelly_max_win_rate"])
     f = win_prob - (1.0 - win_prob) / payoff
     size = 0.0
-    if not f > 0.0:
+    if burning_in(mem, P):  # burn-in: every other gate decides, the stake is the minimum
+        size = P["min_usd"] if equity_ok else 0.0
+    elif not f > 0.0:
         fail(Reason.kelly_no_edge, "kelly")
     elif equity_ok:
         size = kelly_stake_usd(equity, f, float(features.volatility_daily[i]), mem, P)
@@ -522,14 +529,13 @@ def decide_reference(now_ms: int, positions: np.ndarray, portfolio: np.ndarray, 
                     for s in range(N_STRATEGIES) if P["strategy_enabled"][s]]
         checks[i] = mine
         mask = gates.mask
-        for c in mine:
-            mask |= c.gates.mask
         best = None
-        for c in mine:  # furthest stage wins; ties go to the larger tilted allocation, then the lower id
-            if best is None or c.stage > best.stage or (
-                c.stage == best.stage and allocation[c.strategy_id] > allocation[best.strategy_id]
-            ):
+        for c in mine:  # fewest failing gates; ties: furthest stage, larger tilted allocation, lower id
+            key = (bin(c.gates.mask).count("1"), -c.stage, -allocation[c.strategy_id])
+            if best is None or key < (bin(best.gates.mask).count("1"), -best.stage, -allocation[best.strategy_id]):
                 best = c
+        if best is not None:
+            mask |= best.gates.mask
         reason = gates.first
         if best is not None:
             row["strategy_id"], row["win_prob"], row["kelly_f"] = best.strategy_id, best.win_prob, best.kelly_f
@@ -582,8 +588,9 @@ def decide_reference(now_ms: int, positions: np.ndarray, portfolio: np.ndarray, 
                 contracts = 0.0
                 if risk.first < 0:
                     target = min([c.size_usd] + [cap for _, cap in caps])
-                    bump_cap = min([P["max_usd"]] + [cap for _, cap in caps]
-                                   + [P["min_size_kelly_multiple"] * c.kelly_f * equity])
+                    kelly_bound = P["max_usd"] if burning_in(memory[s], P) else \
+                        P["min_size_kelly_multiple"] * c.kelly_f * equity
+                    bump_cap = min([P["max_usd"]] + [cap for _, cap in caps] + [kelly_bound])
                     contracts = contracts_for(target, bump_cap, price, float(features.contract_size[i]),
                                               float(features.min_contracts[i]), float(features.contract_step[i]),
                                               P["min_usd"])

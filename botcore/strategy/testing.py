@@ -76,6 +76,8 @@ def random_params(rng: np.random.Generator, settings: Settings) -> np.ndarray:
         overrides[f"strategy_enabled.{names[s]}"] = 0
         for k, name in enumerate(names):
             overrides[f"allocation.{name}"] = alloc[k]
+    if rng.random() < 0.5:
+        overrides["burn_in_min_size"] = 0
     return build_params(settings, overrides)
 
 
