@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from botcore.analytics.trail import binding_gates
 from botcore.config.models import SIGNAL_NAMES, STRATEGY_NAMES, Settings
 from botcore.ledger import Ledger, now_ms as wall_now_ms
 from botcore.learning.config import LearningConfig
@@ -278,7 +279,12 @@ def run_learning_cycle(
         thresholds, th_table = dict(thresholds_before), pd.DataFrame()
         th_reasons = [f"burn-in: {len(window)} closed trades < {cfg.weights.burn_in_trades}; no threshold moves"]
     else:
-        thresholds, th_table, th_reasons = tune_thresholds(window, thresholds_before, configured, now, cfg.thresholds)
+        since = now - int(cfg.thresholds.rate_window_days * DAY_MS)
+        decisions = ledger.decisions(since)
+        decisions = decisions[decisions["ts_ms"] <= now]
+        binding = binding_gates(decisions, by_strategy=True) if len(decisions) else None
+        thresholds, th_table, th_reasons = tune_thresholds(window, thresholds_before, configured, now, cfg.thresholds,
+                                                           binding=binding)
 
     active = ledger.active_params(KIND)
     last_seen = (active.body.get("window") or {}).get("last_exit_ms") if active is not None else None
