@@ -133,8 +133,10 @@ def gate_blocks(decisions: pd.DataFrame) -> pd.DataFrame:
     its ``detail.bars``. Returns one row per reason code that appears (index:
     gate name) with ``code``, ``description``, ``blocked`` (skipped
     symbol-bars it decided), ``share`` (of all skipped ones), ``also_failing``
-    (skipped where it failed too without deciding) and ``clamped`` (entries
-    it reduced), sorted by ``blocked``.
+    (skipped where it failed too without deciding), ``clamped`` (entries
+    it reduced) and ``alone`` (skipped where it was the only failing gate:
+    the would-be entries it alone held back, :func:`binding_gates`), sorted
+    by ``blocked``.
     """
     _check_decisions(decisions)
     outcome = decisions["outcome"].to_numpy(dtype=np.int64)
@@ -157,6 +159,8 @@ def gate_blocks(decisions: pd.DataFrame) -> pd.DataFrame:
                 "share": blocked / n_skipped if n_skipped else math.nan, "also_failing": also, "clamped": clamped,
             })
     out = pd.DataFrame(rows, columns=["gate", "code", "description", "blocked", "share", "also_failing", "clamped"])
+    alone = binding_gates(decisions)["alone"]
+    out["alone"] = [int(alone.get(g, 0)) for g in out["gate"]]
     return out.sort_values(["blocked", "also_failing"], ascending=False, kind="stable").set_index("gate")
 
 
