@@ -268,10 +268,12 @@ portfolio_dt = np.dtype(
         ("breaker_code", np.int8),  # Breaker.*
         ("breaker_until_ms", np.int64),
         ("kill_switch", np.int8),  # KillSwitch.*
+        ("last_entry_ts_ms", np.int64),  # the last entry intent; <= 0: unset (decide starts it at the cycle time)
     ],
     align=True,
 )
-"""Portfolio scalars (shape ``(1,)``). ``decide_nb`` writes peak, day start, session start (if unset) and breaker fields."""
+"""Portfolio scalars (shape ``(1,)``). ``decide_nb`` writes peak, day start, session start (if unset), breaker
+fields and the last entry time."""
 
 memory_dt = np.dtype(
     [
@@ -417,6 +419,9 @@ params_dt = np.dtype(
         ("kelly_max_payoff", np.float64),
         ("min_size_kelly_multiple", np.float64),
         ("predictive_kelly_cap", np.float64),
+        ("stall_relax_after_minutes", np.float64),  # no entry for this long: conviction thresholds start to relax
+        ("stall_relax_full_minutes", np.float64),  # ... and reach stall_relax_floor x their value here
+        ("stall_relax_floor", np.float64),
         ("burn_in_min_size", np.uint8),  # 1: under min_trades_for_stats trades, entries passing every other gate trade min_usd
         ("profit_seeking_gain", np.float64),
         ("profit_seeking_window", np.int64),

@@ -221,6 +221,8 @@ def sector_bucket_nb(sector_id):
 def update_portfolio_nb(port, now_ms, p):
     """Update peak, session and day references and the circuit breaker of ``port`` (a record).
 
+    An unset last entry time (``last_entry_ts_ms <= 0``) starts at ``now_ms``.
+
     A tripped breaker recovers once ``now_ms >= breaker_until_ms``; recovery
     re-bases the tripped breaker's reference to the current equity (a new
     session; the day's reference; the drawdown peak) so it does not trip again
@@ -234,6 +236,8 @@ def update_portfolio_nb(port, now_ms, p):
             port.peak_equity_usd = equity
         if not is_pos_finite_nb(port.session_start_equity_usd):
             port.session_start_equity_usd = equity
+        if port.last_entry_ts_ms <= 0:
+            port.last_entry_ts_ms = now_ms
         day_ms = (now_ms // MS_PER_DAY) * MS_PER_DAY
         if port.day_start_ts_ms != day_ms or not is_pos_finite_nb(port.day_start_equity_usd):
             port.day_start_ts_ms = day_ms
@@ -366,6 +370,24 @@ def kelly_inputs_nb(mem, p):
     else:
         b = mean_win / mean_loss
     return wins / n, clip_nb(b, p.kelly_min_payoff, p.kelly_max_payoff)
+
+
+@njit(cache=True)
+def stall_scale_nb(now_ms, last_entry_ts_ms, p):
+    """Factor on the conviction thresholds after a stretch without an entry.
+
+    1 until ``stall_relax_after_minutes`` without an entry, then linearly down
+    to ``stall_relax_floor`` at ``stall_relax_full_minutes``: the thresholds
+    follow the market's conviction down in a quiet market so that a day does
+    not pass without an entry; every other gate (ROI net of costs, Kelly,
+    risk) still decides. An unset last entry (<= 0) gives 1.
+    """
+    if last_entry_ts_ms <= 0:
+        return 1.0
+    stall = (now_ms - last_entry_ts_ms) / MS_PER_MINUTE
+    span = p.stall_relax_full_minutes - p.stall_relax_after_minutes
+    frac = clip_nb((stall - p.stall_relax_after_minutes) / span, 0.0, 1.0)
+    return 1.0 - (1.0 - p.stall_relax_floor) * frac
 
 
 @njit(cache=True)
@@ -557,13 +579,15 @@ def expected_net_roi_nb(conviction, direction, volatility_daily, funding_rate, b
 @njit(cache=True)
 def strategy_gates_nb(s, now_ms, mem, score_row, confidence_row, status_row, trend_dir_row, conviction, direction,
                       volatility_daily, funding_rate, best_bid, best_ask, volume_ratio, regime_row, equity,
-                      equity_ok, p):
+                      equity_ok, threshold_scale, p):
     """Evaluate strategy ``s``'s gates for one flat symbol whose data and signal are valid.
 
     Gates in order (stage index): regime (0), streak pause (1), win rate after
     burn-in (2), conviction (3), the strategy's entry rule (4), multi-timeframe
     confirmation (5), net expected ROI (6), Kelly edge (7), minimum size (8).
-    Every gate is evaluated so that the mask lists all that fail. During the
+    Every gate is evaluated so that the mask lists all that fail. The
+    conviction threshold is ``min_conviction * threshold_scale``
+    (:func:`stall_scale_nb`). During the
     burn-in (fewer than ``min_trades_for_stats`` trades, ``burn_in_min_size``
     on) Kelly does not gate: the size is ``min_usd`` (``kelly_f`` is still
     reported).
@@ -583,7 +607,7 @@ def strategy_gates_nb(s, now_ms, mem, score_row, confidence_row, status_row, tre
     if n_mem >= p.min_trades_for_stats and wins / n_mem < p.min_win_rate[s]:
         mask, first = add_reason_nb(mask, first, Reason.win_rate_below_threshold)
         stage = min(stage, 2)
-    if conviction < p.min_conviction[s]:
+    if conviction < p.min_conviction[s] * threshold_scale:
         mask, first = add_reason_nb(mask, first, Reason.conviction_below_threshold)
         stage = min(stage, 3)
     rule = entry_rule_nb(s, score_row, confidence_row, status_row, volume_ratio, direction, p)
@@ -885,7 +909,8 @@ def symbol_gates_nb(price, volatility_daily, funding_rate, contract_size, min_co
 
 @njit(cache=True)
 def entry_gates_nb(now_ms, positions, memory, features, signals, regime, equity, equity_ok, port_mask, port_first,
-                   allocation, p, trail_out, passed, size_pre, win_prob, kelly_f, exp_roi, candidate):
+                   allocation, threshold_scale, p, trail_out, passed, size_pre, win_prob, kelly_f, exp_roi,
+                   candidate):
     """Run the portfolio, symbol and strategy gates of every flat symbol.
 
     Fills the per ``(symbol, strategy)`` scratch arrays and ``candidate``
@@ -949,7 +974,7 @@ def entry_gates_nb(now_ms, positions, memory, features, signals, regime, equity,
                     s, now_ms, memory[s], signals.score[i], signals.confidence[i], status_row,
                     features.trend_dir[i], conviction, direction, features.volatility_daily[i],
                     features.funding_rate[i], features.best_bid[i], features.best_ask[i], features.volume_ratio[i],
-                    regime_row, equity, equity_ok, p,
+                    regime_row, equity, equity_ok, threshold_scale, p,
                 )
                 exp_roi[i, s] = roi
                 win_prob[i, s] = wp
@@ -1130,15 +1155,19 @@ def decide_nb(now_ms, positions, portfolio, memory, features, signals, regime, p
     candidate = np.zeros(n, dtype=np.bool_)
     n_cand = entry_gates_nb(
         now_ms, positions, memory, features, signals, regime, equity, equity_ok, port_mask, port_first,
-        allocation_out, p, trail_out, passed, size_pre, win_prob, kelly_f, exp_roi, candidate,
+        allocation_out, stall_scale_nb(now_ms, port.last_entry_ts_ms, p), p, trail_out, passed, size_pre, win_prob,
+        kelly_f, exp_roi, candidate,
     )
     burn_in = np.zeros(n_strat, dtype=np.bool_)
     for s in range(n_strat):
         burn_in[s] = burn_in_nb(memory[s], p)
-    return entries_nb(
+    n_total = entries_nb(
         positions, features, signals, equity, allocation_out, p, passed, size_pre, win_prob, kelly_f, exp_roi,
         burn_in, candidate, n_cand, sector_count, strat_notional, n_open, total_notional, intents_out, n_intents, trail_out,
     )
+    if n_total > n_intents:
+        port.last_entry_ts_ms = now_ms
+    return n_total
 
 
 # --------------------------------------------------------------------------- state updates after fills

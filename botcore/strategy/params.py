@@ -49,6 +49,16 @@ EXTRA_DEFAULTS: dict[str, Extra] = {
     "predictive_kelly_cap": Extra(
         0.5, 0.0, 1.0, "predictive sizing: kelly_fraction x volatility scale is capped at this multiple of f*"
     ),
+    "stall_relax_after_minutes": Extra(
+        720.0, 0.0, 100_000.0, "minutes without an entry (the 12 h stall warning) after which the conviction "
+        "thresholds start to relax"
+    ),
+    "stall_relax_full_minutes": Extra(
+        1200.0, 1.0, 100_000.0, "minutes without an entry at which the thresholds reach stall_relax_floor x their value"
+    ),
+    "stall_relax_floor": Extra(
+        0.5, 0.0, 1.0, "fraction of each conviction threshold left at a full stall (1: thresholds never relax)"
+    ),
     "burn_in_min_size": Extra(
         1, 0, 1, "1: while a strategy has fewer than min_trades_for_stats trades, a setup that passes every other "
         "gate trades min_usd and Kelly does not gate it (the burn-in cannot deadlock); 0: Kelly gates from the start"
@@ -285,6 +295,8 @@ def validate_params(params: np.ndarray) -> None:
     _check(p.kelly_min_payoff <= p.kelly_max_payoff, "kelly_min_payoff", "must not exceed kelly_max_payoff",
            p.kelly_min_payoff)
     _check(p.min_size_kelly_multiple >= 0, "min_size_kelly_multiple", "must be >= 0", p.min_size_kelly_multiple)
+    _check(p.stall_relax_full_minutes > p.stall_relax_after_minutes, "stall_relax_full_minutes",
+           "must exceed stall_relax_after_minutes", p.stall_relax_full_minutes)
 
 
 class _View:

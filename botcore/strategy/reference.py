@@ -161,6 +161,8 @@ def update_portfolio(port: np.void, now_ms: int, P: dict) -> tuple[bool, int]:
             port["peak_equity_usd"] = equity
         if not ok(port["session_start_equity_usd"]):
             port["session_start_equity_usd"] = equity
+        if port["last_entry_ts_ms"] <= 0:
+            port["last_entry_ts_ms"] = now_ms
         midnight = now_ms // DAY_MS * DAY_MS
         if port["day_start_ts_ms"] != midnight or not ok(port["day_start_equity_usd"]):
             port["day_start_ts_ms"] = midnight
@@ -354,7 +356,18 @@ class StrategyCheck:
     size_usd: float
 
 
-def check_strategy(s, i, now_ms, mem, features: Features, signals: SignalsIn, regime_row, equity, equity_ok, P):
+def stall_scale(now_ms: int, last_entry_ts_ms: int, P: dict) -> float:
+    """Factor on the conviction thresholds: 1, then down to the floor as the stretch without an entry grows."""
+    if last_entry_ts_ms <= 0:
+        return 1.0
+    minutes = (now_ms - last_entry_ts_ms) / 60_000
+    frac = clip((minutes - P["stall_relax_after_minutes"])
+                / (P["stall_relax_full_minutes"] - P["stall_relax_after_minutes"]), 0.0, 1.0)
+    return 1.0 - (1.0 - P["stall_relax_floor"]) * frac
+
+
+def check_strategy(s, i, now_ms, mem, features: Features, signals: SignalsIn, regime_row, equity, equity_ok, P,
+                   threshold_scale=1.0):
     direction = int(signals.direction[i])
     conviction = float(signals.conviction[i])
     score, confidence, status = signals.score[i], signals.confidence[i], signals.status[i]
@@ -374,7 +387,7 @@ def check_strategy(s, i, now_ms, mem, features: Features, signals: SignalsIn, re
     if len(history) >= P["min_trades_for_stats"]:
         if sum(r > 0 for r in history) / len(history) < P["min_win_rate"][s]:
             fail(Reason.win_rate_below_threshold, "win_rate")
-    if conviction < P["min_conviction"][s]:
+    if conviction < P["min_conviction"][s] * threshold_scale:
         fail(Reason.conviction_below_threshold, "conviction")
     rule = entry_rule(s, score, confidence, status, float(features.volume_ratio[i]), direction, P)
     if rule >= 0:
@@ -494,6 +507,7 @@ def decide_reference(now_ms: int, positions: np.ndarray, portfolio: np.ndarray, 
 
     checks: dict[int, list[StrategyCheck]] = {}
     candidates: list[int] = []
+    scale = stall_scale(now_ms, int(port["last_entry_ts_ms"]), P)
     for i in range(n):
         if i in open_idx:
             continue
@@ -525,8 +539,8 @@ def decide_reference(now_ms: int, positions: np.ndarray, portfolio: np.ndarray, 
         if data_ok and signal_ok:
             reg = int(regime[i])
             regime_row = reg + 1 if -1 <= reg <= 2 else 0
-            mine = [check_strategy(s, i, now_ms, memory[s], features, signals, regime_row, equity, equity_ok, P)
-                    for s in range(N_STRATEGIES) if P["strategy_enabled"][s]]
+            mine = [check_strategy(s, i, now_ms, memory[s], features, signals, regime_row, equity, equity_ok, P,
+                                   scale) for s in range(N_STRATEGIES) if P["strategy_enabled"][s]]
         checks[i] = mine
         mask = gates.mask
         best = None
@@ -622,6 +636,8 @@ def decide_reference(now_ms: int, positions: np.ndarray, portfolio: np.ndarray, 
             row["gate_mask"] = mask
             row["reason"] = gates.first if gates.first >= 0 else Reason.skipped
 
+    if any(not it[6] for it in intents):  # an entry intent
+        port["last_entry_ts_ms"] = now_ms
     out = np.zeros(len(intents), dtype=intent_dt)
     for k, values in enumerate(intents):
         out[k] = values

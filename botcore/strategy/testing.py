@@ -183,6 +183,8 @@ def random_case(rng: np.random.Generator, settings: Settings, n: int = 15, param
         port["equity_usd"] = (np.nan, 0.0, -100.0)[int(rng.integers(3))]
     if rng.random() < 0.05:
         port["peak_equity_usd"] = np.nan
+    if rng.random() < 0.5:  # a stretch without an entry: the conviction thresholds relax after 12 h
+        port["last_entry_ts_ms"] = now_ms - int(rng.integers(0, 30 * 3_600_000))
 
     # trade memory
     memory = new_memory(params)
