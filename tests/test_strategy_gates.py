@@ -311,15 +311,17 @@ def test_a_stall_without_entries_relaxes_the_conviction_threshold_down_to_its_fl
     world.features.volatility_daily[0] = 0.2  # keep the ROI gate open at low conviction
     world.signals.conviction[0] = 0.7 * threshold
     port = world.portfolio[0]
-    port["last_entry_ts_ms"] = world.now_ms - 11 * 3_600_000  # 11 h: below the 12 h start, the threshold holds
+    tc = StrategyId.trend_conservative
+    port["last_entry_ts_ms"] = world.now_ms  # the other strategies' clocks do not matter
+    port["last_entry_ts_ms"][tc] = world.now_ms - 11 * 3_600_000  # 11 h: below the 12 h start, the threshold holds
     assert world.row()["reason"] == Reason.conviction_below_threshold
-    port["last_entry_ts_ms"] = world.now_ms - 16 * 3_600_000  # 16 h: halfway to 20 h, threshold x 0.75
+    port["last_entry_ts_ms"][tc] = world.now_ms - 16 * 3_600_000  # 16 h: halfway to 20 h, threshold x 0.75
     assert world.row()["reason"] == Reason.conviction_below_threshold
-    port["last_entry_ts_ms"] = world.now_ms - 17 * 3_600_000  # 17 h: x 0.6875 < 0.7: enters
+    port["last_entry_ts_ms"][tc] = world.now_ms - 17 * 3_600_000  # 17 h: x 0.6875 < 0.7: enters
     decision = world.decide()
-    assert entered(decision.trail[0]) and port["last_entry_ts_ms"] == world.now_ms  # the entry resets the clock
+    assert entered(decision.trail[0]) and port["last_entry_ts_ms"][tc] == world.now_ms  # the entry resets its clock
     world.signals.conviction[0] = 0.45 * threshold  # below the floor (x 0.5) even at a long stall
-    port["last_entry_ts_ms"] = world.now_ms - 48 * 3_600_000
+    port["last_entry_ts_ms"][tc] = world.now_ms - 48 * 3_600_000
     assert world.row()["reason"] == Reason.conviction_below_threshold
 
 
@@ -328,4 +330,4 @@ def test_a_new_portfolio_starts_its_entry_clock_at_the_first_cycle(settings):
     world.signals.conviction[0] = 0.0 + 0.01  # nothing enters
     world.portfolio[0]["last_entry_ts_ms"] = -1
     world.decide()
-    assert world.portfolio[0]["last_entry_ts_ms"] == world.now_ms
+    assert (world.portfolio[0]["last_entry_ts_ms"] == world.now_ms).all()

@@ -268,7 +268,7 @@ portfolio_dt = np.dtype(
         ("breaker_code", np.int8),  # Breaker.*
         ("breaker_until_ms", np.int64),
         ("kill_switch", np.int8),  # KillSwitch.*
-        ("last_entry_ts_ms", np.int64),  # the last entry intent; <= 0: unset (decide starts it at the cycle time)
+        ("last_entry_ts_ms", np.int64, (N_STRATEGIES,)),  # each strategy's last entry; <= 0: unset (starts now)
     ],
     align=True,
 )

@@ -221,7 +221,7 @@ def sector_bucket_nb(sector_id):
 def update_portfolio_nb(port, now_ms, p):
     """Update peak, session and day references and the circuit breaker of ``port`` (a record).
 
-    An unset last entry time (``last_entry_ts_ms <= 0``) starts at ``now_ms``.
+    An unset last entry time of a strategy (``last_entry_ts_ms[s] <= 0``) starts at ``now_ms``.
 
     A tripped breaker recovers once ``now_ms >= breaker_until_ms``; recovery
     re-bases the tripped breaker's reference to the current equity (a new
@@ -236,8 +236,9 @@ def update_portfolio_nb(port, now_ms, p):
             port.peak_equity_usd = equity
         if not is_pos_finite_nb(port.session_start_equity_usd):
             port.session_start_equity_usd = equity
-        if port.last_entry_ts_ms <= 0:
-            port.last_entry_ts_ms = now_ms
+        for s in range(port.last_entry_ts_ms.shape[0]):
+            if port.last_entry_ts_ms[s] <= 0:
+                port.last_entry_ts_ms[s] = now_ms
         day_ms = (now_ms // MS_PER_DAY) * MS_PER_DAY
         if port.day_start_ts_ms != day_ms or not is_pos_finite_nb(port.day_start_equity_usd):
             port.day_start_ts_ms = day_ms
@@ -374,7 +375,7 @@ def kelly_inputs_nb(mem, p):
 
 @njit(cache=True)
 def stall_scale_nb(now_ms, last_entry_ts_ms, p):
-    """Factor on the conviction thresholds after a stretch without an entry.
+    """Factor on a strategy's conviction threshold after a stretch without an entry of that strategy.
 
     1 until ``stall_relax_after_minutes`` without an entry, then linearly down
     to ``stall_relax_floor`` at ``stall_relax_full_minutes``: the thresholds
@@ -909,8 +910,7 @@ def symbol_gates_nb(price, volatility_daily, funding_rate, contract_size, min_co
 
 @njit(cache=True)
 def entry_gates_nb(now_ms, positions, memory, features, signals, regime, equity, equity_ok, port_mask, port_first,
-                   allocation, threshold_scale, p, trail_out, passed, size_pre, win_prob, kelly_f, exp_roi,
-                   candidate):
+                   allocation, last_entry, p, trail_out, passed, size_pre, win_prob, kelly_f, exp_roi, candidate):
     """Run the portfolio, symbol and strategy gates of every flat symbol.
 
     Fills the per ``(symbol, strategy)`` scratch arrays and ``candidate``
@@ -974,7 +974,7 @@ def entry_gates_nb(now_ms, positions, memory, features, signals, regime, equity,
                     s, now_ms, memory[s], signals.score[i], signals.confidence[i], status_row,
                     features.trend_dir[i], conviction, direction, features.volatility_daily[i],
                     features.funding_rate[i], features.best_bid[i], features.best_ask[i], features.volume_ratio[i],
-                    regime_row, equity, equity_ok, threshold_scale, p,
+                    regime_row, equity, equity_ok, stall_scale_nb(now_ms, last_entry[s], p), p,
                 )
                 exp_roi[i, s] = roi
                 win_prob[i, s] = wp
@@ -1010,9 +1010,9 @@ def entry_gates_nb(now_ms, positions, memory, features, signals, regime, equity,
 
 
 @njit(cache=True)
-def entries_nb(positions, features, signals, equity, allocation, p, passed, size_pre, win_prob, kelly_f, exp_roi,
-               burn_in, candidate, n_cand, sector_count, strat_notional, n_open, total_notional, intents_out,
-               n_intents, trail_out):
+def entries_nb(now_ms, positions, features, signals, equity, allocation, p, passed, size_pre, win_prob, kelly_f,
+               exp_roi, burn_in, last_entry, candidate, n_cand, sector_count, strat_notional, n_open, total_notional,
+               intents_out, n_intents, trail_out):
     """Apply the risk limits to the candidates by decreasing conviction and write the entry intents.
 
     Position count and sector guard first (they block every strategy), then
@@ -1080,6 +1080,7 @@ def entries_nb(positions, features, signals, equity, allocation, p, passed, size
             )
             n_intents += 1
             n_open += 1
+            last_entry[s] = now_ms
             sector_count[bucket] += 1
             total_notional += notional
             strat_notional[s] += notional
@@ -1155,19 +1156,16 @@ def decide_nb(now_ms, positions, portfolio, memory, features, signals, regime, p
     candidate = np.zeros(n, dtype=np.bool_)
     n_cand = entry_gates_nb(
         now_ms, positions, memory, features, signals, regime, equity, equity_ok, port_mask, port_first,
-        allocation_out, stall_scale_nb(now_ms, port.last_entry_ts_ms, p), p, trail_out, passed, size_pre, win_prob,
-        kelly_f, exp_roi, candidate,
+        allocation_out, port.last_entry_ts_ms, p, trail_out, passed, size_pre, win_prob, kelly_f, exp_roi, candidate,
     )
     burn_in = np.zeros(n_strat, dtype=np.bool_)
     for s in range(n_strat):
         burn_in[s] = burn_in_nb(memory[s], p)
-    n_total = entries_nb(
-        positions, features, signals, equity, allocation_out, p, passed, size_pre, win_prob, kelly_f, exp_roi,
-        burn_in, candidate, n_cand, sector_count, strat_notional, n_open, total_notional, intents_out, n_intents, trail_out,
+    return entries_nb(
+        now_ms, positions, features, signals, equity, allocation_out, p, passed, size_pre, win_prob, kelly_f,
+        exp_roi, burn_in, port.last_entry_ts_ms, candidate, n_cand, sector_count, strat_notional, n_open,
+        total_notional, intents_out, n_intents, trail_out,
     )
-    if n_total > n_intents:
-        port.last_entry_ts_ms = now_ms
-    return n_total
 
 
 # --------------------------------------------------------------------------- state updates after fills

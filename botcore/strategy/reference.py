@@ -161,8 +161,9 @@ def update_portfolio(port: np.void, now_ms: int, P: dict) -> tuple[bool, int]:
             port["peak_equity_usd"] = equity
         if not ok(port["session_start_equity_usd"]):
             port["session_start_equity_usd"] = equity
-        if port["last_entry_ts_ms"] <= 0:
-            port["last_entry_ts_ms"] = now_ms
+        for s in range(N_STRATEGIES):
+            if port["last_entry_ts_ms"][s] <= 0:
+                port["last_entry_ts_ms"][s] = now_ms
         midnight = now_ms // DAY_MS * DAY_MS
         if port["day_start_ts_ms"] != midnight or not ok(port["day_start_equity_usd"]):
             port["day_start_ts_ms"] = midnight
@@ -507,7 +508,7 @@ def decide_reference(now_ms: int, positions: np.ndarray, portfolio: np.ndarray, 
 
     checks: dict[int, list[StrategyCheck]] = {}
     candidates: list[int] = []
-    scale = stall_scale(now_ms, int(port["last_entry_ts_ms"]), P)
+    scale = [stall_scale(now_ms, int(port["last_entry_ts_ms"][s]), P) for s in range(N_STRATEGIES)]
     for i in range(n):
         if i in open_idx:
             continue
@@ -540,7 +541,7 @@ def decide_reference(now_ms: int, positions: np.ndarray, portfolio: np.ndarray, 
             reg = int(regime[i])
             regime_row = reg + 1 if -1 <= reg <= 2 else 0
             mine = [check_strategy(s, i, now_ms, memory[s], features, signals, regime_row, equity, equity_ok, P,
-                                   scale) for s in range(N_STRATEGIES) if P["strategy_enabled"][s]]
+                                   scale[s]) for s in range(N_STRATEGIES) if P["strategy_enabled"][s]]
         checks[i] = mine
         mask = gates.mask
         best = None
@@ -636,8 +637,9 @@ def decide_reference(now_ms: int, positions: np.ndarray, portfolio: np.ndarray, 
             row["gate_mask"] = mask
             row["reason"] = gates.first if gates.first >= 0 else Reason.skipped
 
-    if any(not it[6] for it in intents):  # an entry intent
-        port["last_entry_ts_ms"] = now_ms
+    for it in intents:
+        if not it[6]:  # an entry intent restarts its strategy's stall clock
+            port["last_entry_ts_ms"][it[7]] = now_ms
     out = np.zeros(len(intents), dtype=intent_dt)
     for k, values in enumerate(intents):
         out[k] = values

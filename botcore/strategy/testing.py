@@ -184,7 +184,7 @@ def random_case(rng: np.random.Generator, settings: Settings, n: int = 15, param
     if rng.random() < 0.05:
         port["peak_equity_usd"] = np.nan
     if rng.random() < 0.5:  # a stretch without an entry: the conviction thresholds relax after 12 h
-        port["last_entry_ts_ms"] = now_ms - int(rng.integers(0, 30 * 3_600_000))
+        port["last_entry_ts_ms"] = now_ms - rng.integers(0, 30 * 3_600_000, N_STRATEGIES)
 
     # trade memory
     memory = new_memory(params)
