@@ -33,6 +33,8 @@ N_SECTORS = len(SECTORS)
 N_SECTOR_BUCKETS = N_SECTORS + 1
 #: capacity of each strategy's ring buffer of closed-trade returns (``sizing.trade_memory`` <= this)
 MEMORY_CAPACITY = 200
+#: knots of a strategy's Kelly calibration (conviction -> win probability), see params ``calib_*``
+N_CALIB_KNOTS = 8
 #: number of regime rows in ``params.regime_allowed``: unknown (-1), trending, mean_reverting, random
 N_REGIME_ROWS = 4
 
@@ -422,7 +424,12 @@ params_dt = np.dtype(
         ("stall_relax_after_minutes", np.float64),  # no entry for this long: conviction thresholds start to relax
         ("stall_relax_full_minutes", np.float64),  # ... and reach stall_relax_floor x their value here
         ("stall_relax_floor", np.float64),
-        ("burn_in_min_size", np.uint8),  # 1: under min_trades_for_stats trades, entries passing every other gate trade min_usd
+        ("burn_in_min_size", np.uint8),
+        # Kelly calibration per strategy (research / ``botcore learn``): win probability at conviction knots
+        ("calib_n", np.int64, (N_STRATEGIES,)),  # knots in use; 0: no calibration (the prior and memory apply)
+        ("calib_conviction", np.float64, (N_STRATEGIES, N_CALIB_KNOTS)),  # increasing
+        ("calib_win_prob", np.float64, (N_STRATEGIES, N_CALIB_KNOTS)),  # non-decreasing, net of fees and funding
+        ("calib_payoff", np.float64, (N_STRATEGIES,)),  # mean win / mean loss of the fitted trades  # 1: under min_trades_for_stats trades, entries passing every other gate trade min_usd
         ("profit_seeking_gain", np.float64),
         ("profit_seeking_window", np.int64),
         # exits

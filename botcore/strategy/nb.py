@@ -415,6 +415,30 @@ def conviction_win_prob_nb(win_rate, conviction, p):
 
 
 @njit(cache=True)
+def calibrated_win_prob_nb(s, conviction, p):
+    """Strategy ``s``'s calibrated win probability at ``conviction``: linear between its knots, flat beyond them.
+
+    The knots (``calib_conviction``, ``calib_win_prob``, the first
+    ``calib_n[s]``) are a monotone map fitted on trades net of fees and
+    funding (:mod:`botcore.learning.calibration`); the result is capped at
+    ``kelly_max_win_rate``.
+    """
+    n = p.calib_n[s]
+    x = p.calib_conviction[s]
+    y = p.calib_win_prob[s]
+    if conviction <= x[0]:
+        q = y[0]
+    elif conviction >= x[n - 1]:
+        q = y[n - 1]
+    else:
+        k = 1
+        while x[k] < conviction:
+            k += 1
+        q = y[k - 1] + (y[k] - y[k - 1]) * (conviction - x[k - 1]) / (x[k] - x[k - 1])
+    return clip_nb(q, 0.0, p.kelly_max_win_rate)
+
+
+@njit(cache=True)
 def kelly_f_nb(win_prob, payoff):
     """Full Kelly fraction ``f* = p - (1 - p) / b`` (negative: no edge)."""
     return win_prob - (1.0 - win_prob) / payoff
@@ -624,8 +648,12 @@ def strategy_gates_nb(s, now_ms, mem, score_row, confidence_row, status_row, tre
     if roi < p.min_expected_roi[s]:
         mask, first = add_reason_nb(mask, first, Reason.roi_below_minimum)
         stage = min(stage, 6)
-    win_rate, payoff = kelly_inputs_nb(mem, p)
-    win_prob = conviction_win_prob_nb(win_rate, conviction, p)
+    if p.calib_n[s] > 0:  # a calibration from research or the learning cycle replaces the prior and the memory
+        win_prob = calibrated_win_prob_nb(s, conviction, p)
+        payoff = clip_nb(p.calib_payoff[s], p.kelly_min_payoff, p.kelly_max_payoff)
+    else:
+        win_rate, payoff = kelly_inputs_nb(mem, p)
+        win_prob = conviction_win_prob_nb(win_rate, conviction, p)
     f = kelly_f_nb(win_prob, payoff)
     size = 0.0
     if burn_in_nb(mem, p):

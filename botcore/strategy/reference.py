@@ -401,9 +401,15 @@ def check_strategy(s, i, now_ms, mem, features: Features, signals: SignalsIn, re
                        float(features.best_bid[i]), float(features.best_ask[i]), P["expected_hold_minutes"][s], P)
     if roi < P["min_expected_roi"][s]:
         fail(Reason.roi_below_minimum, "roi")
-    win_rate, payoff = kelly_win_rate_and_payoff(mem, P)
-    win_prob = clip(win_rate + P["kelly_conviction_slope"] * (conviction - P["kelly_conviction_pivot"]), 0.0,
-                    P["kelly_max_win_rate"])
+    if P["calib_n"][s] > 0:  # calibrated: np.interp over the knots (flat beyond them), the fitted payoff
+        n = P["calib_n"][s]
+        win_prob = clip(float(np.interp(conviction, P["calib_conviction"][s][:n], P["calib_win_prob"][s][:n])), 0.0,
+                        P["kelly_max_win_rate"])
+        payoff = clip(P["calib_payoff"][s], P["kelly_min_payoff"], P["kelly_max_payoff"])
+    else:
+        win_rate, payoff = kelly_win_rate_and_payoff(mem, P)
+        win_prob = clip(win_rate + P["kelly_conviction_slope"] * (conviction - P["kelly_conviction_pivot"]), 0.0,
+                        P["kelly_max_win_rate"])
     f = win_prob - (1.0 - win_prob) / payoff
     size = 0.0
     if burning_in(mem, P):  # burn-in: every other gate decides, the stake is the minimum

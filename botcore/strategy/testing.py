@@ -12,9 +12,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from botcore.config.models import Settings
+from botcore.config.models import STRATEGY_NAMES, Settings
 from botcore.strategy.enums import (
     MEMORY_CAPACITY,
+    N_CALIB_KNOTS,
     N_SECTORS,
     N_SIGNALS,
     N_STRATEGIES,
@@ -78,6 +79,12 @@ def random_params(rng: np.random.Generator, settings: Settings) -> np.ndarray:
             overrides[f"allocation.{name}"] = alloc[k]
     if rng.random() < 0.5:
         overrides["burn_in_min_size"] = 0
+    for name in STRATEGY_NAMES:
+        if rng.random() < 0.3:  # a Kelly calibration: monotone knots, some setups without edge
+            m = int(rng.integers(1, N_CALIB_KNOTS + 1))
+            overrides[f"calib_conviction.{name}"] = np.sort(rng.choice(np.linspace(0.0, 1.0, 41), m, replace=False))
+            overrides[f"calib_win_prob.{name}"] = np.sort(rng.uniform(0.2, 0.8, m))
+            overrides[f"calib_payoff.{name}"] = float(rng.uniform(0.5, 2.5))
     return build_params(settings, overrides)
 
 
