@@ -211,3 +211,24 @@ def test_the_learning_cycle_lowers_the_conviction_threshold_only_where_convictio
         assert after == pytest.approx(before - 0.02) and "conviction binds" in why
     else:  # the binding gate is named; the conviction threshold, which does not bind, holds
         assert after == before and f"{REASON_NAMES[binding_code]} binds" in why
+
+
+def test_the_learning_cycle_refits_the_kelly_calibration_from_its_own_trades(ledger, settings):
+    from botcore.learning.calibration import MIN_TRADES
+
+    spec = SyntheticSpec(n_trades=150, seed=11, strategies=("trend_conservative",))
+    history = write_synthetic_history(ledger, spec)
+    report = run_learning_cycle(ledger, settings, now_ms=history.end_ms + 1)
+    ctx = report.contexts
+    assert ctx["conviction"].notna().sum() >= MIN_TRADES, "the synthetic log records the entry conviction"
+    evidence = report.body["calibration"]["trend_conservative"]
+    overrides = report.body["strategy_overrides"]
+    assert overrides["calib_conviction.trend_conservative"] == pytest.approx(evidence["conviction"], abs=1e-6)
+    assert np.all(np.diff(overrides["calib_win_prob.trend_conservative"]) >= 0)
+    folds = pd.DataFrame(evidence["folds"])
+    assert len(folds) == 4 and (folds["fit_end_ms"] < folds["score_start_ms"]).all()
+    lo, hi = evidence["win_rate_ci"]
+    assert lo <= evidence["win_rate"] <= hi
+    assert any(r.startswith("calibration.trend_conservative refitted") for r in report.reasons)
+    params = build_params(settings, active_overrides(ledger, settings)[1])  # the engine applies the stored version
+    assert params[0]["calib_n"][1] == len(evidence["conviction"])
