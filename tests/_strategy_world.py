@@ -92,7 +92,8 @@ class World:
 
 def make_world(settings, n: int = 4, overrides: dict | None = None, sectors: list[int] | None = None) -> World:
     """Build a world of ``n`` flat symbols; symbol 0 has a strong long setup, the rest no signal."""
-    params = build_params(settings, {"bandit_enabled": 0, **(overrides or {})})
+    # burn-in off: these worlds pin the Kelly sizing rule (tests that need the burn-in turn it on)
+    params = build_params(settings, {"bandit_enabled": 0, "burn_in_min_size": 0, **(overrides or {})})
     positions = new_positions(sectors if sectors is not None else list(range(n)))
     portfolio = new_portfolio(10_000.0, NOW_MS)
     memory = new_memory(params)

@@ -181,3 +181,54 @@ def test_weight_step_is_capped_shrunk_and_keeps_the_eligible_budget():
                                                       "t_stat": [30.0] + [0.0] * 9}, index=list(SIGNAL_NAMES)), 3000, cfg)
     assert 1.0 < small.table["target"].iloc[0] < large.table["target"].iloc[0]
     assert np.isclose(small.table["target"].sum(), prior.sum())  # weight flows between signals; the budget stays
+
+
+def _trail(strategy: str, gates: dict[int, int], start_ms: int, end_ms: int) -> pd.DataFrame:
+    """Skipped decision rows of one strategy, ``gates`` = {reason code: rows held back by that gate alone}."""
+    codes = [c for c, n in gates.items() for _ in range(n)]
+    ts = np.linspace(start_ms, end_ms, len(codes)).astype(np.int64)
+    return pd.DataFrame({"ts_ms": ts, "symbol": "BTC-USDT", "strategy": strategy, "outcome": 0,
+                         "reason_code": codes, "reason_mask": [1 << c for c in codes], "detail": None})
+
+
+@pytest.mark.parametrize("binding_code, lowered", [(15, True), (21, False), (20, False)])
+def test_the_learning_cycle_lowers_the_conviction_threshold_only_where_conviction_binds(ledger, settings,
+                                                                                        binding_code, lowered):
+    """Too few trades at positive expectancy: the threshold moves only when the conviction gate is the one that binds."""
+    from botcore.strategy.enums import REASON_NAMES, Reason
+
+    spec = SyntheticSpec(n_trades=120, trades_per_day=3.0, seed=11, strategies=("trend_conservative",))
+    history = write_synthetic_history(ledger, spec)
+    other = {Reason.conviction_below_threshold: 10, Reason.kelly_no_edge: 10, Reason.roi_below_minimum: 10}
+    other[binding_code] = 500  # the binding gate: it alone held back most would-be entries
+    ledger.record_decisions(_trail("trend_conservative", other, history.end_ms - 6 * 86_400_000, history.end_ms))
+    report = run_learning_cycle(ledger, settings, now_ms=history.end_ms + 1)
+    before = settings.strategies.strategies["trend_conservative"].min_conviction
+    after = report.thresholds["trend_conservative"]
+    why = report.threshold_table.loc["trend_conservative", "why"]
+
+    if lowered:
+        assert after == pytest.approx(before - 0.02) and "conviction binds" in why
+    else:  # the binding gate is named; the conviction threshold, which does not bind, holds
+        assert after == before and f"{REASON_NAMES[binding_code]} binds" in why
+
+
+def test_the_learning_cycle_refits_the_kelly_calibration_from_its_own_trades(ledger, settings):
+    from botcore.learning.calibration import MIN_TRADES
+
+    spec = SyntheticSpec(n_trades=150, seed=11, strategies=("trend_conservative",))
+    history = write_synthetic_history(ledger, spec)
+    report = run_learning_cycle(ledger, settings, now_ms=history.end_ms + 1)
+    ctx = report.contexts
+    assert ctx["conviction"].notna().sum() >= MIN_TRADES, "the synthetic log records the entry conviction"
+    evidence = report.body["calibration"]["trend_conservative"]
+    overrides = report.body["strategy_overrides"]
+    assert overrides["calib_conviction.trend_conservative"] == pytest.approx(evidence["conviction"], abs=1e-6)
+    assert np.all(np.diff(overrides["calib_win_prob.trend_conservative"]) >= 0)
+    folds = pd.DataFrame(evidence["folds"])
+    assert len(folds) == 4 and (folds["fit_end_ms"] < folds["score_start_ms"]).all()
+    lo, hi = evidence["win_rate_ci"]
+    assert lo <= evidence["win_rate"] <= hi
+    assert any(r.startswith("calibration.trend_conservative refitted") for r in report.reasons)
+    params = build_params(settings, active_overrides(ledger, settings)[1])  # the engine applies the stored version
+    assert params[0]["calib_n"][1] == len(evidence["conviction"])

@@ -252,14 +252,46 @@ def test_trail_lists_every_failing_gate_and_the_first_decides(settings):
         assert has(row, code)
 
 
-def test_reported_strategy_is_the_one_that_got_furthest(settings):
+def test_reported_strategy_is_the_one_nearest_to_entering(settings):
     world = make_world(settings)  # all three strategies, no bandit
     world.regime[0] = 2  # random: only sentiment_fusion allowed
     world.signals.score[0, [0, 1, 4, 8, 9]] = -0.5  # ...and its sentiment disagrees
-    row = world.row()
+    row = world.row()  # one failing gate each: the furthest stage (sentiment_fusion's rule) is reported
     assert row["strategy_id"] == StrategyId.sentiment_fusion
     assert row["reason"] == Reason.sentiment_not_confirmed
-    assert has(row, Reason.regime_blocks_strategy)
+    assert int(row["gate_mask"]) == 1 << Reason.sentiment_not_confirmed  # the other strategies' gates are not listed
+    world.regime[0] = 0  # trending: trend_conservative is allowed and passes; it is the row's strategy
+    assert world.row()["strategy_id"] == StrategyId.trend_conservative
+
+
+# --------------------------------------------------------------------------- burn-in
+
+
+def test_burn_in_trades_the_minimum_where_kelly_finds_no_edge(settings):
+    world = make_world(settings, overrides=only(TC, burn_in_min_size=1))
+    world.signals.conviction[0] = 0.5  # bootstrap p=0.45, b=1.2: f* < 0
+    decision = world.decide()
+    row = decision.trail[0]
+    assert entered(row) and row["kelly_f"] < 0  # Kelly is reported, not a gate
+    assert decision.intents[0]["size_usd"] == pytest.approx(settings.sizing.min_usd)
+    world.signals.conviction[0] = 0.7  # Kelly would stake $250: the burn-in still stakes the minimum
+    assert world.decide().intents[0]["size_usd"] == pytest.approx(settings.sizing.min_usd)
+    world.signals.conviction[0] = 0.2  # every other gate still decides
+    assert world.row()["reason"] == Reason.conviction_below_threshold
+
+
+def test_burn_in_ends_at_min_trades_for_stats(settings):
+    n_stats = settings.sizing.min_trades_for_stats
+    world = make_world(settings, overrides=only(TC, burn_in_min_size=1))
+    world.signals.conviction[0] = 0.5
+    fill_memory(world, StrategyId.trend_conservative, [0.01] * 13 + [-0.02] * (n_stats - 14))  # one short
+    assert entered(world.row())
+    fill_memory(world, StrategyId.trend_conservative, [-0.02])  # p = 13/30, b = 0.5: no edge, Kelly gates again
+    row = world.row()
+    assert row["reason"] == Reason.kelly_no_edge and int(row["gate_mask"]) == 1 << Reason.kelly_no_edge
+    world = make_world(settings, overrides=only(TC, burn_in_min_size=0))  # off: Kelly gates from the first trade
+    world.signals.conviction[0] = 0.5
+    assert world.row()["reason"] == Reason.kelly_no_edge
 
 
 def test_open_position_is_not_entered_again(settings):
@@ -268,3 +300,34 @@ def test_open_position_is_not_entered_again(settings):
     world.signals.direction[0] = 1
     decision = world.decide()
     assert decision.trail[0]["outcome"] == Reason.held and len(decision.intents) == 0
+
+
+# --------------------------------------------------------------------------- a stall relaxes the conviction thresholds
+
+
+def test_a_stall_without_entries_relaxes_the_conviction_threshold_down_to_its_floor(settings):
+    threshold = settings.strategies.strategies[TC].min_conviction  # 0.30
+    world = make_world(settings, overrides=only(TC, kelly_conviction_pivot=0.0))
+    world.features.volatility_daily[0] = 0.2  # keep the ROI gate open at low conviction
+    world.signals.conviction[0] = 0.7 * threshold
+    port = world.portfolio[0]
+    tc = StrategyId.trend_conservative
+    port["last_entry_ts_ms"] = world.now_ms  # the other strategies' clocks do not matter
+    port["last_entry_ts_ms"][tc] = world.now_ms - 11 * 3_600_000  # 11 h: below the 12 h start, the threshold holds
+    assert world.row()["reason"] == Reason.conviction_below_threshold
+    port["last_entry_ts_ms"][tc] = world.now_ms - 16 * 3_600_000  # 16 h: halfway to 20 h, threshold x 0.75
+    assert world.row()["reason"] == Reason.conviction_below_threshold
+    port["last_entry_ts_ms"][tc] = world.now_ms - 17 * 3_600_000  # 17 h: x 0.6875 < 0.7: enters
+    decision = world.decide()
+    assert entered(decision.trail[0]) and port["last_entry_ts_ms"][tc] == world.now_ms  # the entry resets its clock
+    world.signals.conviction[0] = 0.45 * threshold  # below the floor (x 0.5) even at a long stall
+    port["last_entry_ts_ms"][tc] = world.now_ms - 48 * 3_600_000
+    assert world.row()["reason"] == Reason.conviction_below_threshold
+
+
+def test_a_new_portfolio_starts_its_entry_clock_at_the_first_cycle(settings):
+    world = make_world(settings, overrides=only(TC))
+    world.signals.conviction[0] = 0.0 + 0.01  # nothing enters
+    world.portfolio[0]["last_entry_ts_ms"] = -1
+    world.decide()
+    assert (world.portfolio[0]["last_entry_ts_ms"] == world.now_ms).all()

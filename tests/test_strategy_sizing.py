@@ -230,3 +230,47 @@ def test_exact_notional_survives_float_rounding(settings):
     # 2 x 0.001 BTC at 100,000 is exactly $200 although 0.001 is not exact in binary
     assert round_contracts_nb(200.0, 2_000.0, 100_000.0, 0.001, 1.0, 1.0, 200.0) == 2.0
     assert np.isfinite(round_contracts_nb(1e9, 2_000.0, 1.0, 1.0, 1.0, 1.0, 200.0))
+
+
+# --------------------------------------------------------------------------- Kelly calibration (research / learn)
+
+
+def test_calibrated_win_probability_agrees_with_numpy_interp(settings):
+    from botcore.strategy.nb import calibrated_win_prob_nb
+
+    rng = np.random.default_rng(17)
+    for _ in range(200):
+        m = int(rng.integers(1, 9))
+        x = np.sort(rng.choice(np.linspace(0.0, 1.0, 101), m, replace=False))
+        y = np.sort(rng.uniform(0.1, 0.7, m))
+        params = build_params(settings, {"calib_conviction.trend_conservative": x, "calib_win_prob.trend_conservative": y,
+                                         "kelly_max_win_rate": 1.0})
+        for c in rng.uniform(-0.2, 1.2, 20):
+            assert calibrated_win_prob_nb(1, c, params[0]) == pytest.approx(np.interp(c, x, y), rel=1e-12, abs=1e-15)
+
+
+def test_a_calibration_replaces_the_prior_and_the_memory(settings):
+    calib = {"calib_conviction.trend_conservative": [0.2, 0.6], "calib_win_prob.trend_conservative": [0.40, 0.60],
+             "calib_payoff.trend_conservative": 1.5}
+    world = make_world(settings, overrides=only("trend_conservative", **calib))
+    world.signals.conviction[0] = 0.5  # p = 0.55, b = 1.5: f* = 0.55 - 0.45 / 1.5 = 0.25 (the prior has no edge here)
+    row = world.row()
+    assert row["outcome"] == Reason.entered
+    assert row["win_prob"] == pytest.approx(0.55) and row["kelly_f"] == pytest.approx(0.25)
+    fill_memory(world, 1, [0.03] * 30)  # a perfect memory does not override the calibration
+    assert world.row()["kelly_f"] == pytest.approx(0.25)
+    world.signals.conviction[0] = 0.3  # p = 0.45, b = 1.5: f* = 0.0833
+    assert world.row()["win_prob"] == pytest.approx(0.45)
+    calib["calib_payoff.trend_conservative"] = 0.5  # the same probabilities at a poor payoff: no edge
+    world = make_world(settings, overrides=only("trend_conservative", **calib))
+    world.signals.conviction[0] = 0.5
+    assert world.row()["reason"] == Reason.kelly_no_edge
+
+
+def test_a_calibration_must_be_monotone(settings):
+    with pytest.raises(ValueError, match="calib_win_prob.trend_conservative"):
+        build_params(settings, {"calib_conviction.trend_conservative": [0.2, 0.6],
+                                "calib_win_prob.trend_conservative": [0.6, 0.4]})
+    with pytest.raises(ValueError, match="calib_conviction.trend_conservative"):
+        build_params(settings, {"calib_conviction.trend_conservative": [0.6, 0.2],
+                                "calib_win_prob.trend_conservative": [0.4, 0.6]})

@@ -36,6 +36,8 @@ from botcore.analytics.metrics import breakdown, expectancy, profit_factor, verd
 __all__ = [
     "DETAIL_FIELDS",
     "attach_entry_context",
+    "binding_gate",
+    "binding_gates",
     "decision_details",
     "explain_rows",
     "gate_blocks",
@@ -131,8 +133,10 @@ def gate_blocks(decisions: pd.DataFrame) -> pd.DataFrame:
     its ``detail.bars``. Returns one row per reason code that appears (index:
     gate name) with ``code``, ``description``, ``blocked`` (skipped
     symbol-bars it decided), ``share`` (of all skipped ones), ``also_failing``
-    (skipped where it failed too without deciding) and ``clamped`` (entries
-    it reduced), sorted by ``blocked``.
+    (skipped where it failed too without deciding), ``clamped`` (entries
+    it reduced) and ``alone`` (skipped where it was the only failing gate:
+    the would-be entries it alone held back, :func:`binding_gates`), sorted
+    by ``blocked``.
     """
     _check_decisions(decisions)
     outcome = decisions["outcome"].to_numpy(dtype=np.int64)
@@ -155,7 +159,79 @@ def gate_blocks(decisions: pd.DataFrame) -> pd.DataFrame:
                 "share": blocked / n_skipped if n_skipped else math.nan, "also_failing": also, "clamped": clamped,
             })
     out = pd.DataFrame(rows, columns=["gate", "code", "description", "blocked", "share", "also_failing", "clamped"])
+    alone = binding_gates(decisions)["alone"]
+    out["alone"] = [int(alone.get(g, 0)) for g in out["gate"]]
     return out.sort_values(["blocked", "also_failing"], ascending=False, kind="stable").set_index("gate")
+
+
+def binding_gates(decisions: pd.DataFrame, by_strategy: bool = False) -> pd.DataFrame:
+    """Count, per gate, the would-be entries it held back alone and in total.
+
+    Over skipped symbol-bars (a compressed trail's row counts for its
+    ``detail.bars``), each row's ``reason_mask`` lists the failing portfolio
+    and symbol gates and the gates of the strategy nearest to entering. A gate
+    holds a row back *alone* when it is the row's only failing gate: lift that
+    gate and the entry happens (before the risk limits). Returns one row per
+    gate that failed (index: gate name) with ``code``, ``alone``,
+    ``alone_share`` (of the skipped symbol-bars held back by one gate only,
+    ``single``), ``total`` (skipped symbol-bars where it failed),
+    ``total_share`` (of all skipped, ``skipped``) and ``decided`` (where it was
+    the first failing gate), sorted by ``alone`` then ``total``. With
+    ``by_strategy`` the index is ``(strategy, gate)`` and the shares are within
+    each strategy (``""`` for rows no strategy reached).
+    """
+    _check_decisions(decisions)
+    cols = ["code", "alone", "alone_share", "single", "total", "total_share", "skipped", "decided"]
+    skipped = decisions[decisions["outcome"] == Reason.skipped]
+    mask = skipped["reason_mask"].to_numpy(dtype=np.int64)
+    reason = skipped["reason_code"].to_numpy(dtype=np.int64)
+    w = row_bars(skipped)
+    codes = [c for c in sorted(REASON_NAMES) if c not in OUTCOME_CODES]
+    bits = np.stack([(mask >> c) & 1 == 1 for c in codes], axis=1) if len(mask) else np.zeros((0, len(codes)), bool)
+    single = bits.sum(axis=1) == 1
+    groups = skipped["strategy"].to_numpy(dtype=object) if by_strategy else np.zeros(len(skipped), dtype=object)
+    rows = []
+    for group in sorted(set(groups.tolist())):
+        g = groups == group
+        n_skipped, n_single = int(w[g].sum()), int(w[g & single].sum())
+        for k, code in enumerate(codes):
+            total = int(w[g & bits[:, k]].sum())
+            if not total:
+                continue
+            alone = int(w[g & single & bits[:, k]].sum())
+            rows.append({
+                "strategy": group, "gate": REASON_NAMES[code], "code": code, "alone": alone,
+                "alone_share": alone / n_single if n_single else math.nan, "single": n_single, "total": total,
+                "total_share": total / n_skipped if n_skipped else math.nan, "skipped": n_skipped,
+                "decided": int(w[g & (reason == code)].sum()),
+            })
+    out = pd.DataFrame(rows, columns=["strategy", "gate", *cols])
+    out = out.sort_values(["strategy", "alone", "total"], ascending=[True, False, False], kind="stable")
+    return out.set_index(["strategy", "gate"]) if by_strategy else out.drop(columns="strategy").set_index("gate")
+
+
+def binding_gate(decisions: pd.DataFrame) -> dict[str, Any] | None:
+    """Return the gate that alone held back the most would-be entries, or None when no row was held back by one gate.
+
+    Keys: ``gate``, ``description``, ``alone`` (symbol-bars it held back
+    alone), ``single`` (symbol-bars held back by one gate only), ``share``
+    (``alone / single``), ``total`` (symbol-bars where it failed),
+    ``skipped`` (all skipped symbol-bars) and ``text``, one sentence with the
+    share and its sample size.
+    """
+    table = binding_gates(decisions)
+    table = table[table["alone"] > 0]
+    if table.empty:
+        return None
+    name = str(table.index[0])
+    r = table.iloc[0]
+    out = {"gate": name, "description": REASON_TEXT[int(r["code"])], "alone": int(r["alone"]),
+           "single": int(r["single"]), "share": float(r["alone_share"]), "total": int(r["total"]),
+           "skipped": int(r["skipped"])}
+    out["text"] = (f"{name} alone held back {out['alone']:,} of the {out['single']:,} symbol-minutes one gate "
+                   f"held back ({out['share']:.0%}); it failed in {out['total']:,} of {out['skipped']:,} skipped "
+                   f"symbol-minutes ({out['total'] / out['skipped']:.0%})")
+    return out
 
 
 def gate_blocks_by_strategy(decisions: pd.DataFrame) -> pd.DataFrame:

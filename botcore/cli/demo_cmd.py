@@ -102,12 +102,10 @@ def demo(
         console.print(trades_table(trades.tail(12)))
     console.print(summary_table(summary, title=f"paper trading on the SYNTHETIC market: {report.cycles:,} cycles "
                                                f"in {report.seconds:.0f} s"))
-    blocks = summary.get("top_blocks") or []
-    total = sum(sum(v.values()) for v in summary.get("gate_counts", {}).values()) or 1
-    if blocks:
-        name, n = blocks[0]
-        console.print(f"Why not more trades? The deciding gate of {n / total:.0%} of all symbol-minutes was "
-                      f"[bold]{name}[/] (the trail says why, for every symbol, every minute).")
+    binding = summary.get("binding")
+    if binding:
+        console.print(f"Why not more trades? The binding gate is [bold]{binding['gate']}[/] ({binding['description']}): "
+                      f"{binding['text']} (the trail says why, for every symbol, every minute).")
     console.print(
         f"\nledger   {ledger_path}  (every order, fill, funding payment, decision and equity snapshot)\n"
         f"summary  {out / 'summary.json'}\n"

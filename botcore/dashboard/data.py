@@ -46,6 +46,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from botcore.analytics.trail import binding_gates
 from botcore.config import SIGNAL_NAMES, STRATEGY_NAMES, Settings, load_settings
 from botcore.errors import LedgerError
 from botcore.ledger import Ledger, now_ms
@@ -656,8 +657,13 @@ def decision_views(
         gate_counts = pd.DataFrame({"gate": [reason_name(c) for c in counts.index],
                                     "cycles": counts.to_numpy(dtype=int),
                                     "meaning": [REASON_TEXT.get(int(c), "") for c in counts.index]})
+        # the gate that binds: symbol-cycles it held back as the only failing gate (issue 17)
+        binding = binding_gates(decisions)
+        gate_counts["alone"] = [int(binding["alone"].get(g, 0)) for g in gate_counts["gate"]]
+        gate_counts["single"] = int(binding["single"].iloc[0]) if len(binding) else 0
+        gate_counts = gate_counts.sort_values(["alone", "cycles"], ascending=False, kind="stable").reset_index(drop=True)
     else:
-        gate_counts = pd.DataFrame({"gate": [], "cycles": [], "meaning": []})
+        gate_counts = pd.DataFrame({"gate": [], "cycles": [], "meaning": [], "alone": [], "single": []})
     return why_not, gate_counts, outage_frame(decisions, now), last_cycle
 
 

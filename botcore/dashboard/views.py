@@ -496,6 +496,11 @@ class WhyNotTradingView(StoreView):
             )
             gates = (f"<table class='bc-table' data-kpi='gate-counts'><tr><th>Gate</th><th>Symbol-cycles"
                      f"</th><th>Share</th><th></th></tr>{rows}</table>")
+            top = snap.gate_counts.iloc[0]
+            if int(top["alone"]) > 0:  # the gate that alone held back most would-be entries
+                gates = (f"<div data-kpi='binding-gate'>Binding gate: <b>{html.escape(str(top['gate']))}</b> alone "
+                         f"held back {int(top['alone']):,} of {int(top['single']):,} symbol-cycles one gate held back "
+                         f"({100 * int(top['alone']) / int(top['single']):.0f}%)</div>{gates}")
         else:
             gates = empty("No skipped entries recorded.")
         self._gates.object = f"<b>What blocked entries (last 24 h of decisions)</b>{gates}"

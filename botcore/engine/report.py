@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from botcore.analytics.metrics import summary as metrics_summary
+from botcore.analytics.trail import binding_gate, binding_gates
 from botcore.ledger import Ledger
 from botcore.strategy.enums import OUTCOME_CODES, REASON_NAMES, Reason
 
@@ -66,6 +68,34 @@ def gate_counts_from_ledger(ledger: Ledger, since_ms: int | None = None) -> dict
     return out
 
 
+def entry_rate(decisions, start_ms: int | None = None, end_ms: int | None = None) -> dict[str, Any]:
+    """Return entries per day and the longest stretch without an entry, from the trail's *entered* rows.
+
+    The window is ``[start_ms, end_ms]`` (default: the trail's first and last
+    cycle); the longest gap counts from the window's start to the first entry
+    and from the last entry to its end. Keys: ``n``, ``days``, ``per_day``,
+    ``longest_gap_hours``, ``longest_gap_from``/``_to`` (UTC) and ``by_day``
+    (``{YYYY-MM-DD: entries}``).
+    """
+    if decisions.empty:
+        return {"n": 0, "days": 0.0, "per_day": math.nan, "longest_gap_hours": math.nan, "by_day": {}}
+    t0 = int(decisions["ts_ms"].min()) if start_ms is None else int(start_ms)
+    t1 = int(decisions["ts_ms"].max()) if end_ms is None else int(end_ms)
+    ts = np.sort(decisions.loc[decisions["outcome"] == Reason.entered, "ts_ms"].to_numpy(dtype=np.int64))
+    edges = np.concatenate([[t0], ts, [t1]])
+    gaps = np.diff(edges)
+    k = int(np.argmax(gaps))
+    days = max(t1 - t0, 1) / 86_400_000
+    day_keys = [time.strftime("%Y-%m-%d", time.gmtime(x / 1000)) for x in ts]
+    by_day = {d: day_keys.count(d) for d in sorted(set(day_keys))}
+    return {"n": int(len(ts)), "days": days, "per_day": len(ts) / days, "longest_gap_hours": float(gaps[k]) / 3.6e6,
+            "longest_gap_from": _utc(int(edges[k])), "longest_gap_to": _utc(int(edges[k + 1])), "by_day": by_day}
+
+
+def _utc(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000))
+
+
 def ledger_summary(ledger: Ledger, *, start_ms: int | None = None, end_ms: int | None = None,
                    reason_counts: np.ndarray | None = None, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Return the run summary of ``ledger`` (all of it, or the trades and equity in ``[start_ms, end_ms]``)."""
@@ -83,6 +113,14 @@ def ledger_summary(ledger: Ledger, *, start_ms: int | None = None, end_ms: int |
     out["gate_counts"] = gate_counts(reason_counts) if reason_counts is not None else gate_counts_from_ledger(ledger, start_ms)
     skipped = out["gate_counts"].get(REASON_NAMES[Reason.skipped], {})
     out["top_blocks"] = sorted(skipped.items(), key=lambda kv: -kv[1])[:5]
+    decisions = ledger.decisions(start_ms)
+    if end_ms is not None:
+        decisions = decisions[decisions["ts_ms"] <= end_ms]
+    out["binding"] = binding_gate(decisions)
+    table = binding_gates(decisions).head(8)
+    out["binding_gates"] = {g: {"alone": int(r.alone), "total": int(r.total), "decided": int(r.decided)}
+                            for g, r in table.iterrows()}
+    out["entries"] = entry_rate(decisions, start_ms, end_ms)
     out["invariant_ok"] = bool(ledger.check_invariant().ok)
     if extra:
         out.update(extra)
@@ -137,9 +175,16 @@ def summary_table(summary: Mapping[str, Any], title: str = "Summary"):
     if summary.get("top_blocks"):
         blocks = ", ".join(f"{name} {n:,}" for name, n in summary["top_blocks"][:3])
         table.add_row("most frequent gate blocks", blocks)
+    entries = summary.get("entries") or {}
+    if entries.get("n") is not None and entries.get("days"):
+        table.add_row("entries per day", f"{entries['per_day']:.2f} ({entries['n']:,} in {entries['days']:.1f} days)")
+        table.add_row("longest gap without an entry", f"{entries['longest_gap_hours']:.1f} h "
+                                                      f"({entries['longest_gap_from']} .. {entries['longest_gap_to']} UTC)")
+    if summary.get("binding"):
+        table.add_row("binding gate", summary["binding"]["text"])
     table.add_row("ledger invariant", "exact" if summary.get("invariant_ok") else "BROKEN")
     return table
 
 
-__all__ = ["HEADLINE", "format_value", "gate_counts", "gate_counts_from_ledger", "ledger_summary", "summary_table",
+__all__ = ["HEADLINE", "entry_rate", "format_value", "gate_counts", "gate_counts_from_ledger", "ledger_summary", "summary_table",
            "write_summary"]

@@ -31,8 +31,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from botcore.analytics.trail import binding_gates
 from botcore.config.models import SIGNAL_NAMES, STRATEGY_NAMES, Settings
 from botcore.ledger import Ledger, now_ms as wall_now_ms
+from botcore.learning import calibration
 from botcore.learning.config import LearningConfig
 from botcore.learning.outcomes import SCORE_COLUMNS, trade_contexts
 from botcore.learning.rules import WeightUpdate, signal_edges, tune_thresholds, update_weights
@@ -219,6 +221,39 @@ def _window_metrics(ledger: Ledger, trades: pd.DataFrame, now_ms: int) -> dict[s
     return _clean({k: s[k] for k in keep if k in s})
 
 
+def refit_calibrations(ctx: pd.DataFrame, strategies: Any) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """Refit each strategy's Kelly calibration from its trades in the window (entry conviction, net return).
+
+    Returns ``(overrides, evidence, reasons)``: the ``calib_*`` overrides of
+    every strategy with a fit (at least :data:`calibration.MIN_TRADES` trades
+    with a recorded conviction, wins and losses), and per strategy the knots,
+    the payoff, the win rate with its Wilson interval and the walk-forward
+    folds (fitted in sample, scored on later trades only) as evidence.
+    """
+    overrides: dict[str, Any] = {}
+    evidence: dict[str, Any] = {}
+    reasons: list[str] = []
+    if ctx is None or not len(ctx) or "strategy_id" not in ctx.columns:
+        return overrides, evidence, reasons
+    for strategy in strategies:
+        mine = ctx[(ctx["strategy_id"] == strategy) & ctx["conviction"].notna()]
+        cal = calibration.fit_calibration(mine["conviction"], mine["net_return"])
+        if cal is None:
+            continue
+        folds = calibration.walk_forward(mine)
+        skill, skill_lo, skill_hi = calibration.brier_skill_interval(folds)
+        wins = int(round(cal.win_rate * cal.n_trades))
+        lo, hi = calibration.wilson_interval(wins, cal.n_trades)
+        overrides.update(calibration.calibration_overrides(strategy, cal))
+        evidence[strategy] = {**cal.to_dict(), "win_rate_ci": [lo, hi], "brier_skill": skill,
+                              "brier_skill_ci": [skill_lo, skill_hi], "folds": folds.to_dict("records")}
+        reasons.append(f"calibration.{strategy} refitted on {cal.n_trades} trades: win rate {cal.win_rate:.0%} "
+                       f"[{lo:.0%}, {hi:.0%}], payoff {cal.payoff:.2f}, win probability {cal.win_prob[0]:.0%} at "
+                       f"conviction {cal.conviction[0]:.2f} to {cal.win_prob[-1]:.0%} at {cal.conviction[-1]:.2f}; "
+                       f"out-of-sample Brier gain over the prior {skill:+.4f} over {len(folds)} folds")
+    return overrides, evidence, reasons
+
+
 def run_learning_cycle(
     ledger: Ledger,
     settings: Settings,
@@ -277,7 +312,12 @@ def run_learning_cycle(
         thresholds, th_table = dict(thresholds_before), pd.DataFrame()
         th_reasons = [f"burn-in: {len(window)} closed trades < {cfg.weights.burn_in_trades}; no threshold moves"]
     else:
-        thresholds, th_table, th_reasons = tune_thresholds(window, thresholds_before, configured, now, cfg.thresholds)
+        since = now - int(cfg.thresholds.rate_window_days * DAY_MS)
+        decisions = ledger.decisions(since)
+        decisions = decisions[decisions["ts_ms"] <= now]
+        binding = binding_gates(decisions, by_strategy=True) if len(decisions) else None
+        thresholds, th_table, th_reasons = tune_thresholds(window, thresholds_before, configured, now, cfg.thresholds,
+                                                           binding=binding)
 
     active = ledger.active_params(KIND)
     last_seen = (active.body.get("window") or {}).get("last_exit_ms") if active is not None else None
@@ -292,9 +332,13 @@ def run_learning_cycle(
         thresholds, th_reasons = dict(thresholds_before), []
     overrides = {k: v for k, v in overrides_before.items() if not k.startswith("min_conviction.")}
     overrides.update({f"min_conviction.{s}": v for s, v in thresholds.items() if v != configured[s]})
+    calib_overrides, calibration, calib_reasons = ({}, {}, []) if not cfg.thresholds.enabled or (
+        last_seen is not None and (newest is None or newest <= int(last_seen))) else refit_calibrations(ctx, configured)
+    overrides.update(calib_overrides)
     weights_changed = bool(np.any(wu.weights != weights_before))
-    changed = weights_changed or thresholds != thresholds_before
-    reasons = list(wu.reasons) + list(th_reasons)
+    changed = weights_changed or thresholds != thresholds_before or any(
+        overrides_before.get(k) != v for k, v in calib_overrides.items())
+    reasons = list(wu.reasons) + list(th_reasons) + calib_reasons
     if changed:
         reasons = [r for r in reasons if not r.startswith(("every eligible", "no signal was live"))] or reasons
     metrics = _window_metrics(ledger, window, now)
@@ -308,6 +352,7 @@ def run_learning_cycle(
                         for name in SIGNAL_NAMES},
         "thresholds": {s: {"before": thresholds_before[s], "after": thresholds[s], "configured": configured[s]}
                        for s in configured},
+        "calibration": calibration,
         "window": {"ts_ms": now, "n_trades": len(window),
                    "first_exit_ms": int(window["exit_ts_ms"].min()) if len(window) else None,
                    "last_exit_ms": int(window["exit_ts_ms"].max()) if len(window) else None},

@@ -192,10 +192,35 @@ def update_weights(prior: np.ndarray, current: np.ndarray, edges: pd.DataFrame, 
     return WeightUpdate(new, table, reasons)
 
 
+#: the gate the threshold tuner moves
+CONVICTION_GATE = "conviction_below_threshold"
+
+
+def _binding_of(binding: pd.DataFrame | None, strategy: str) -> tuple[str | None, int, int]:
+    """Return ``(gate, alone, single)`` of the gate that alone held back most of ``strategy``'s entries."""
+    if binding is None or binding.empty or strategy not in binding.index.get_level_values(0):
+        return None, 0, 0
+    mine = binding.loc[strategy]
+    mine = mine[mine["alone"] > 0]
+    if mine.empty:
+        return None, 0, 0
+    top = mine.sort_values("alone", ascending=False, kind="stable")
+    return str(top.index[0]), int(top["alone"].iloc[0]), int(top["single"].iloc[0])
+
+
 def tune_thresholds(trades: pd.DataFrame, current: Mapping[str, float], configured: Mapping[str, float],
                     now_ms: int, cfg: ThresholdConfig = ThresholdConfig(),
-                    decimals: int = 4) -> tuple[dict[str, float], pd.DataFrame, list[str]]:
+                    decimals: int = 4, binding: pd.DataFrame | None = None,
+                    ) -> tuple[dict[str, float], pd.DataFrame, list[str]]:
     """Step each enabled strategy's conviction threshold toward the trade-rate band at positive expectancy.
+
+    Only a gate that binds is loosened: under the band a strategy's threshold
+    is lowered only when ``conviction_below_threshold`` is the gate that alone
+    held back most of its would-be entries in ``binding`` (the
+    ``(strategy, gate)`` table of :func:`botcore.analytics.trail.binding_gates`
+    over the rate window). When another gate binds the threshold holds and
+    the reason names that gate. Without a trail (``binding`` None) the
+    threshold moves on the rate alone.
 
     Parameters
     ----------
@@ -237,6 +262,14 @@ def tune_thresholds(trades: pd.DataFrame, current: Mapping[str, float], configur
         elif rate_known and rate < cfg.min_trades_per_day:
             direction, why = -1, (f"{rate:.1f} trades/day < {cfg.min_trades_per_day:g} at expectancy "
                                   f"{exp_usd:+.2f} USD/trade")
+            gate, alone, single = _binding_of(binding, strategy)
+            if binding is not None and gate != CONVICTION_GATE:
+                direction = 0
+                why += (f", but {gate} binds (alone {alone:,} of {single:,} symbol-minutes held back by one gate); "
+                        "min_conviction does not bind and holds" if gate else
+                        ", but no would-be entry was held back by one gate alone; min_conviction holds")
+            elif binding is not None:
+                why += f"; conviction binds (alone {alone:,} of {single:,} symbol-minutes held back by one gate)"
         elif not rate_known:
             why = f"trade rate needs {cfg.min_rate_days:g} days of history"
         else:

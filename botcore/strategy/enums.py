@@ -33,6 +33,8 @@ N_SECTORS = len(SECTORS)
 N_SECTOR_BUCKETS = N_SECTORS + 1
 #: capacity of each strategy's ring buffer of closed-trade returns (``sizing.trade_memory`` <= this)
 MEMORY_CAPACITY = 200
+#: knots of a strategy's Kelly calibration (conviction -> win probability), see params ``calib_*``
+N_CALIB_KNOTS = 8
 #: number of regime rows in ``params.regime_allowed``: unknown (-1), trending, mean_reverting, random
 N_REGIME_ROWS = 4
 
@@ -268,10 +270,12 @@ portfolio_dt = np.dtype(
         ("breaker_code", np.int8),  # Breaker.*
         ("breaker_until_ms", np.int64),
         ("kill_switch", np.int8),  # KillSwitch.*
+        ("last_entry_ts_ms", np.int64, (N_STRATEGIES,)),  # each strategy's last entry; <= 0: unset (starts now)
     ],
     align=True,
 )
-"""Portfolio scalars (shape ``(1,)``). ``decide_nb`` writes peak, day start, session start (if unset) and breaker fields."""
+"""Portfolio scalars (shape ``(1,)``). ``decide_nb`` writes peak, day start, session start (if unset), breaker
+fields and the last entry time."""
 
 memory_dt = np.dtype(
     [
@@ -417,6 +421,15 @@ params_dt = np.dtype(
         ("kelly_max_payoff", np.float64),
         ("min_size_kelly_multiple", np.float64),
         ("predictive_kelly_cap", np.float64),
+        ("stall_relax_after_minutes", np.float64),  # no entry for this long: conviction thresholds start to relax
+        ("stall_relax_full_minutes", np.float64),  # ... and reach stall_relax_floor x their value here
+        ("stall_relax_floor", np.float64),
+        ("burn_in_min_size", np.uint8),
+        # Kelly calibration per strategy (research / ``botcore learn``): win probability at conviction knots
+        ("calib_n", np.int64, (N_STRATEGIES,)),  # knots in use; 0: no calibration (the prior and memory apply)
+        ("calib_conviction", np.float64, (N_STRATEGIES, N_CALIB_KNOTS)),  # increasing
+        ("calib_win_prob", np.float64, (N_STRATEGIES, N_CALIB_KNOTS)),  # non-decreasing, net of fees and funding
+        ("calib_payoff", np.float64, (N_STRATEGIES,)),  # mean win / mean loss of the fitted trades  # 1: under min_trades_for_stats trades, entries passing every other gate trade min_usd
         ("profit_seeking_gain", np.float64),
         ("profit_seeking_window", np.int64),
         # exits

@@ -167,6 +167,16 @@ def clip_nb(x, lo, hi):
 
 
 @njit(cache=True)
+def popcount_nb(mask):
+    """Number of bits set in a non-negative int64 mask."""
+    count = 0
+    while mask != 0:
+        mask &= mask - 1
+        count += 1
+    return count
+
+
+@njit(cache=True)
 def add_reason_nb(mask, first, code):
     """Set bit ``code`` in ``mask``; keep the first code seen. Return ``(mask, first)``."""
     mask |= np.int64(1) << np.int64(code)
@@ -211,6 +221,8 @@ def sector_bucket_nb(sector_id):
 def update_portfolio_nb(port, now_ms, p):
     """Update peak, session and day references and the circuit breaker of ``port`` (a record).
 
+    An unset last entry time of a strategy (``last_entry_ts_ms[s] <= 0``) starts at ``now_ms``.
+
     A tripped breaker recovers once ``now_ms >= breaker_until_ms``; recovery
     re-bases the tripped breaker's reference to the current equity (a new
     session; the day's reference; the drawdown peak) so it does not trip again
@@ -224,6 +236,9 @@ def update_portfolio_nb(port, now_ms, p):
             port.peak_equity_usd = equity
         if not is_pos_finite_nb(port.session_start_equity_usd):
             port.session_start_equity_usd = equity
+        for s in range(port.last_entry_ts_ms.shape[0]):
+            if port.last_entry_ts_ms[s] <= 0:
+                port.last_entry_ts_ms[s] = now_ms
         day_ms = (now_ms // MS_PER_DAY) * MS_PER_DAY
         if port.day_start_ts_ms != day_ms or not is_pos_finite_nb(port.day_start_equity_usd):
             port.day_start_ts_ms = day_ms
@@ -359,6 +374,34 @@ def kelly_inputs_nb(mem, p):
 
 
 @njit(cache=True)
+def stall_scale_nb(now_ms, last_entry_ts_ms, p):
+    """Factor on a strategy's conviction threshold after a stretch without an entry of that strategy.
+
+    1 until ``stall_relax_after_minutes`` without an entry, then linearly down
+    to ``stall_relax_floor`` at ``stall_relax_full_minutes``: the thresholds
+    follow the market's conviction down in a quiet market so that a day does
+    not pass without an entry; every other gate (ROI net of costs, Kelly,
+    risk) still decides. An unset last entry (<= 0) gives 1.
+    """
+    if last_entry_ts_ms <= 0:
+        return 1.0
+    stall = (now_ms - last_entry_ts_ms) / MS_PER_MINUTE
+    span = p.stall_relax_full_minutes - p.stall_relax_after_minutes
+    frac = clip_nb((stall - p.stall_relax_after_minutes) / span, 0.0, 1.0)
+    return 1.0 - (1.0 - p.stall_relax_floor) * frac
+
+
+@njit(cache=True)
+def burn_in_nb(mem, p):
+    """True while a strategy burns in: fewer than ``min_trades_for_stats`` trades and ``burn_in_min_size`` on.
+
+    A burning-in strategy's entries that pass every other gate trade
+    ``min_usd``; Kelly does not gate them, so the first trades accumulate.
+    """
+    return p.burn_in_min_size != 0 and min(mem.n_trades, p.trade_memory, mem.returns.shape[0]) < p.min_trades_for_stats
+
+
+@njit(cache=True)
 def conviction_win_prob_nb(win_rate, conviction, p):
     """Conviction-adjusted win probability used by Kelly.
 
@@ -369,6 +412,30 @@ def conviction_win_prob_nb(win_rate, conviction, p):
     return clip_nb(
         win_rate + p.kelly_conviction_slope * (conviction - p.kelly_conviction_pivot), 0.0, p.kelly_max_win_rate
     )
+
+
+@njit(cache=True)
+def calibrated_win_prob_nb(s, conviction, p):
+    """Strategy ``s``'s calibrated win probability at ``conviction``: linear between its knots, flat beyond them.
+
+    The knots (``calib_conviction``, ``calib_win_prob``, the first
+    ``calib_n[s]``) are a monotone map fitted on trades net of fees and
+    funding (:mod:`botcore.learning.calibration`); the result is capped at
+    ``kelly_max_win_rate``.
+    """
+    n = p.calib_n[s]
+    x = p.calib_conviction[s]
+    y = p.calib_win_prob[s]
+    if conviction <= x[0]:
+        q = y[0]
+    elif conviction >= x[n - 1]:
+        q = y[n - 1]
+    else:
+        k = 1
+        while x[k] < conviction:
+            k += 1
+        q = y[k - 1] + (y[k] - y[k - 1]) * (conviction - x[k - 1]) / (x[k] - x[k - 1])
+    return clip_nb(q, 0.0, p.kelly_max_win_rate)
 
 
 @njit(cache=True)
@@ -537,13 +604,18 @@ def expected_net_roi_nb(conviction, direction, volatility_daily, funding_rate, b
 @njit(cache=True)
 def strategy_gates_nb(s, now_ms, mem, score_row, confidence_row, status_row, trend_dir_row, conviction, direction,
                       volatility_daily, funding_rate, best_bid, best_ask, volume_ratio, regime_row, equity,
-                      equity_ok, p):
+                      equity_ok, threshold_scale, p):
     """Evaluate strategy ``s``'s gates for one flat symbol whose data and signal are valid.
 
     Gates in order (stage index): regime (0), streak pause (1), win rate after
     burn-in (2), conviction (3), the strategy's entry rule (4), multi-timeframe
     confirmation (5), net expected ROI (6), Kelly edge (7), minimum size (8).
-    Every gate is evaluated so that the mask lists all that fail.
+    Every gate is evaluated so that the mask lists all that fail. The
+    conviction threshold is ``min_conviction * threshold_scale``
+    (:func:`stall_scale_nb`). During the
+    burn-in (fewer than ``min_trades_for_stats`` trades, ``burn_in_min_size``
+    on) Kelly does not gate: the size is ``min_usd`` (``kelly_f`` is still
+    reported).
     Return ``(stage, mask, first_reason, expected_roi, win_prob, kelly_f, size_usd)``
     with ``stage == STAGE_PASSED`` when all pass.
     """
@@ -560,7 +632,7 @@ def strategy_gates_nb(s, now_ms, mem, score_row, confidence_row, status_row, tre
     if n_mem >= p.min_trades_for_stats and wins / n_mem < p.min_win_rate[s]:
         mask, first = add_reason_nb(mask, first, Reason.win_rate_below_threshold)
         stage = min(stage, 2)
-    if conviction < p.min_conviction[s]:
+    if conviction < p.min_conviction[s] * threshold_scale:
         mask, first = add_reason_nb(mask, first, Reason.conviction_below_threshold)
         stage = min(stage, 3)
     rule = entry_rule_nb(s, score_row, confidence_row, status_row, volume_ratio, direction, p)
@@ -576,11 +648,18 @@ def strategy_gates_nb(s, now_ms, mem, score_row, confidence_row, status_row, tre
     if roi < p.min_expected_roi[s]:
         mask, first = add_reason_nb(mask, first, Reason.roi_below_minimum)
         stage = min(stage, 6)
-    win_rate, payoff = kelly_inputs_nb(mem, p)
-    win_prob = conviction_win_prob_nb(win_rate, conviction, p)
+    if p.calib_n[s] > 0:  # a calibration from research or the learning cycle replaces the prior and the memory
+        win_prob = calibrated_win_prob_nb(s, conviction, p)
+        payoff = clip_nb(p.calib_payoff[s], p.kelly_min_payoff, p.kelly_max_payoff)
+    else:
+        win_rate, payoff = kelly_inputs_nb(mem, p)
+        win_prob = conviction_win_prob_nb(win_rate, conviction, p)
     f = kelly_f_nb(win_prob, payoff)
     size = 0.0
-    if not f > 0.0:
+    if burn_in_nb(mem, p):
+        if equity_ok:
+            size = p.min_usd
+    elif not f > 0.0:
         mask, first = add_reason_nb(mask, first, Reason.kelly_no_edge)
         stage = min(stage, 7)
     elif equity_ok:
@@ -592,7 +671,7 @@ def strategy_gates_nb(s, now_ms, mem, score_row, confidence_row, status_row, tre
 
 
 @njit(cache=True)
-def risk_size_nb(size_usd, kelly_f, equity, total_notional, strat_notional, allocation, price, contract_size,
+def risk_size_nb(size_usd, kelly_bound_usd, equity, total_notional, strat_notional, allocation, price, contract_size,
                  min_contracts, contract_step, p):
     """Apply the exposure limits and contract rounding to one entry.
 
@@ -603,8 +682,9 @@ def risk_size_nb(size_usd, kelly_f, equity, total_notional, strat_notional, allo
     clamps it (its bit is set); a cap below ``min_usd`` blocks (the first such
     is the reason). Contracts are then rounded down to the step; one step up
     is allowed to reach ``min_usd`` or the minimum contracts when it stays
-    within every cap, ``max_usd`` and ``min_size_kelly_multiple`` x the
-    full-Kelly stake (``size_below_minimum`` if nothing fits).
+    within every cap, ``max_usd`` and ``kelly_bound_usd`` (``min_size_kelly_multiple``
+    x the full-Kelly stake; ``max_usd`` during the burn-in) (``size_below_minimum``
+    if nothing fits).
     Return ``(contracts, mask, first_reason)``; ``contracts == 0`` when blocked.
     """
     mask = np.int64(0)
@@ -627,7 +707,7 @@ def risk_size_nb(size_usd, kelly_f, equity, total_notional, strat_notional, allo
                 first = codes[k]
     if first >= 0:
         return 0.0, mask, first
-    bump_cap = min(hard_cap, p.min_size_kelly_multiple * kelly_f * equity)
+    bump_cap = min(hard_cap, kelly_bound_usd)
     contracts = round_contracts_nb(target, bump_cap, price, contract_size, min_contracts, contract_step, p.min_usd)
     if contracts <= 0.0:
         mask, first = add_reason_nb(mask, first, Reason.size_below_minimum)
@@ -858,14 +938,17 @@ def symbol_gates_nb(price, volatility_daily, funding_rate, contract_size, min_co
 
 @njit(cache=True)
 def entry_gates_nb(now_ms, positions, memory, features, signals, regime, equity, equity_ok, port_mask, port_first,
-                   allocation, p, trail_out, passed, size_pre, win_prob, kelly_f, exp_roi, candidate):
+                   allocation, last_entry, p, trail_out, passed, size_pre, win_prob, kelly_f, exp_roi, candidate):
     """Run the portfolio, symbol and strategy gates of every flat symbol.
 
     Fills the per ``(symbol, strategy)`` scratch arrays and ``candidate``
     (all gates passed for at least one strategy); writes the trail rows of the
-    flat symbols (reason: the first failing portfolio or symbol gate, else the
-    first failing gate of the strategy that got furthest, ties to the larger
-    tilted allocation). A benched symbol (``positions[i].benched``) is the
+    flat symbols. The row's strategy is the one nearest to entering: the
+    fewest failing gates, ties to the furthest stage, then to the larger
+    tilted allocation. Its mask is the failing portfolio and symbol gates plus
+    that strategy's failing gates (so a mask with one gate names the gate that
+    alone held an entry back); its reason is the first failing portfolio or
+    symbol gate, else that strategy's first failing gate. A benched symbol (``positions[i].benched``) is the
     first symbol gate: its row says ``benched`` (unless a portfolio gate
     decided) with every other failing gate in the mask; when nothing but the
     bench holds it back (no portfolio or symbol gate, a strategy passed all
@@ -907,6 +990,8 @@ def entry_gates_nb(now_ms, positions, memory, features, signals, regime, equity,
         best_s = -1
         best_stage = -1
         best_reason = -1
+        best_mask = np.int64(0)
+        best_fails = 1 << 30
         if data_ok and signal_ok:
             reg = np.int64(regime[i])
             regime_row = reg + 1 if -1 <= reg <= 2 else 0
@@ -917,18 +1002,22 @@ def entry_gates_nb(now_ms, positions, memory, features, signals, regime, equity,
                     s, now_ms, memory[s], signals.score[i], signals.confidence[i], status_row,
                     features.trend_dir[i], conviction, direction, features.volatility_daily[i],
                     features.funding_rate[i], features.best_bid[i], features.best_ask[i], features.volume_ratio[i],
-                    regime_row, equity, equity_ok, p,
+                    regime_row, equity, equity_ok, stall_scale_nb(now_ms, last_entry[s], p), p,
                 )
                 exp_roi[i, s] = roi
                 win_prob[i, s] = wp
                 kelly_f[i, s] = f
                 size_pre[i, s] = size
-                mask |= gmask
                 passed[i, s] = stage == STAGE_PASSED
-                if stage > best_stage or (stage == best_stage and allocation[s] > allocation[best_s]):
+                fails = popcount_nb(gmask)
+                if fails < best_fails or (fails == best_fails and (
+                        stage > best_stage or (stage == best_stage and allocation[s] > allocation[best_s]))):
+                    best_fails = fails
                     best_stage = stage
                     best_s = s
                     best_reason = gfirst
+                    best_mask = gmask
+        mask |= best_mask
         if best_s >= 0:
             row.strategy_id = best_s
             row.win_prob = win_prob[i, best_s]
@@ -949,9 +1038,9 @@ def entry_gates_nb(now_ms, positions, memory, features, signals, regime, equity,
 
 
 @njit(cache=True)
-def entries_nb(positions, features, signals, equity, allocation, p, passed, size_pre, win_prob, kelly_f, exp_roi,
-               candidate, n_cand, sector_count, strat_notional, n_open, total_notional, intents_out, n_intents,
-               trail_out):
+def entries_nb(now_ms, positions, features, signals, equity, allocation, p, passed, size_pre, win_prob, kelly_f,
+               exp_roi, burn_in, last_entry, candidate, n_cand, sector_count, strat_notional, n_open, total_notional,
+               intents_out, n_intents, trail_out):
     """Apply the risk limits to the candidates by decreasing conviction and write the entry intents.
 
     Position count and sector guard first (they block every strategy), then
@@ -993,8 +1082,9 @@ def entries_nb(positions, features, signals, equity, allocation, p, passed, size
             if s < 0:
                 break
             tried[s] = True
+            kelly_bound = p.max_usd if burn_in[s] else p.min_size_kelly_multiple * kelly_f[i, s] * equity
             contracts, smask, sfirst = risk_size_nb(
-                size_pre[i, s], kelly_f[i, s], equity, total_notional, strat_notional[s], allocation[s], price,
+                size_pre[i, s], kelly_bound, equity, total_notional, strat_notional[s], allocation[s], price,
                 features.contract_size[i], features.min_contracts[i], features.contract_step[i], p,
             )
             if sfirst >= 0:
@@ -1018,6 +1108,7 @@ def entries_nb(positions, features, signals, equity, allocation, p, passed, size
             )
             n_intents += 1
             n_open += 1
+            last_entry[s] = now_ms
             sector_count[bucket] += 1
             total_notional += notional
             strat_notional[s] += notional
@@ -1093,11 +1184,15 @@ def decide_nb(now_ms, positions, portfolio, memory, features, signals, regime, p
     candidate = np.zeros(n, dtype=np.bool_)
     n_cand = entry_gates_nb(
         now_ms, positions, memory, features, signals, regime, equity, equity_ok, port_mask, port_first,
-        allocation_out, p, trail_out, passed, size_pre, win_prob, kelly_f, exp_roi, candidate,
+        allocation_out, port.last_entry_ts_ms, p, trail_out, passed, size_pre, win_prob, kelly_f, exp_roi, candidate,
     )
+    burn_in = np.zeros(n_strat, dtype=np.bool_)
+    for s in range(n_strat):
+        burn_in[s] = burn_in_nb(memory[s], p)
     return entries_nb(
-        positions, features, signals, equity, allocation_out, p, passed, size_pre, win_prob, kelly_f, exp_roi,
-        candidate, n_cand, sector_count, strat_notional, n_open, total_notional, intents_out, n_intents, trail_out,
+        now_ms, positions, features, signals, equity, allocation_out, p, passed, size_pre, win_prob, kelly_f,
+        exp_roi, burn_in, port.last_entry_ts_ms, candidate, n_cand, sector_count, strat_notional, n_open,
+        total_notional, intents_out, n_intents, trail_out,
     )
 
 

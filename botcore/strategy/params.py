@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from botcore.config.models import REGIME_NAMES, SIGNAL_NAMES, STRATEGY_NAMES, Settings
-from botcore.strategy.enums import MEMORY_CAPACITY, N_SIGNALS, PARAM_FIELDS, KillSwitch, params_dt
+from botcore.strategy.enums import MEMORY_CAPACITY, N_CALIB_KNOTS, N_SIGNALS, PARAM_FIELDS, KillSwitch, params_dt
 
 
 class Extra(NamedTuple):
@@ -48,6 +48,20 @@ EXTRA_DEFAULTS: dict[str, Extra] = {
     ),
     "predictive_kelly_cap": Extra(
         0.5, 0.0, 1.0, "predictive sizing: kelly_fraction x volatility scale is capped at this multiple of f*"
+    ),
+    "stall_relax_after_minutes": Extra(
+        720.0, 0.0, 100_000.0, "minutes without an entry (the 12 h stall warning) after which the conviction "
+        "thresholds start to relax"
+    ),
+    "stall_relax_full_minutes": Extra(
+        1200.0, 1.0, 100_000.0, "minutes without an entry at which the thresholds reach stall_relax_floor x their value"
+    ),
+    "stall_relax_floor": Extra(
+        0.5, 0.0, 1.0, "fraction of each conviction threshold left at a full stall (1: thresholds never relax)"
+    ),
+    "burn_in_min_size": Extra(
+        1, 0, 1, "1: while a strategy has fewer than min_trades_for_stats trades, a setup that passes every other "
+        "gate trades min_usd and Kelly does not gate it (the burn-in cannot deadlock); 0: Kelly gates from the start"
     ),
     "profit_seeking_gain": Extra(1.0, 0.0, 100.0, "size scale per unit of (recent mean return / stop loss)"),
     "profit_seeking_window": Extra(10, 1, MEMORY_CAPACITY, "recent trades behind the profit-seeking scale"),
@@ -75,9 +89,12 @@ EXTRA_DEFAULTS: dict[str, Extra] = {
 _PER_STRATEGY = (
     "strategy_enabled", "allocation", "min_conviction", "min_win_rate", "max_consecutive_losses",
     "streak_pause_ms", "min_expected_roi", "expected_hold_minutes", "require_mtf",
+    "calib_n", "calib_conviction", "calib_win_prob", "calib_payoff",
 )
 #: Fields with one value per strategy: overridden as ``"<field>.<strategy name>"``.
 PER_STRATEGY_FIELDS = _PER_STRATEGY
+#: per-strategy knot lists: an override ``"calib_conviction.<strategy>": [...]`` sets ``calib_n`` to its length
+_KNOT_FIELDS = ("calib_conviction", "calib_win_prob")
 def build_params(settings: Settings, overrides: Mapping[str, Any] | None = None) -> np.ndarray:
     """Build validated kernel parameters from the configuration.
 
@@ -109,6 +126,10 @@ def build_params(settings: Settings, overrides: Mapping[str, Any] | None = None)
         per["min_expected_roi"].append(st.min_expected_roi if st else 0.0)
         per["expected_hold_minutes"].append(float(st.expected_hold_minutes) if st else 60.0)
         per["require_mtf"].append(st.require_mtf_confirmation if st else True)
+        per["calib_n"].append(0)  # no calibration: the Kelly prior and the trade memory apply
+        per["calib_conviction"].append([0.0] * N_CALIB_KNOTS)
+        per["calib_win_prob"].append([0.0] * N_CALIB_KNOTS)
+        per["calib_payoff"].append(1.0)
     allowed = np.zeros(params_dt["regime_allowed"].shape, dtype=np.bool_)
     for r, regime in enumerate(REGIME_NAMES):
         for name in settings.regime.allowed.get(regime, ()):
@@ -176,7 +197,16 @@ def _apply_override(values: dict[str, Any], key: str, value: Any) -> None:
         if strategy not in STRATEGY_NAMES:
             raise ValueError(f"override {key!r}: unknown strategy {strategy!r} (known: {list(STRATEGY_NAMES)})")
         seq = list(values[field])
-        seq[STRATEGY_NAMES.index(strategy)] = value
+        idx = STRATEGY_NAMES.index(strategy)
+        if field in _KNOT_FIELDS:
+            knots = [float(v) for v in np.atleast_1d(np.asarray(value, dtype=np.float64))]
+            if not 1 <= len(knots) <= N_CALIB_KNOTS:
+                raise ValueError(f"override {key!r}: {len(knots)} knots, expected 1 to {N_CALIB_KNOTS}")
+            n = list(values["calib_n"])
+            n[idx] = len(knots)
+            values["calib_n"] = n
+            value = knots + [knots[-1]] * (N_CALIB_KNOTS - len(knots))
+        seq[idx] = value
         values[field] = seq
     else:
         values[field] = value
@@ -283,6 +313,16 @@ def validate_params(params: np.ndarray) -> None:
     _check(p.kelly_min_payoff <= p.kelly_max_payoff, "kelly_min_payoff", "must not exceed kelly_max_payoff",
            p.kelly_min_payoff)
     _check(p.min_size_kelly_multiple >= 0, "min_size_kelly_multiple", "must be >= 0", p.min_size_kelly_multiple)
+    for s, name in enumerate(STRATEGY_NAMES):
+        n = int(p.calib_n[s])
+        _check(0 <= n <= N_CALIB_KNOTS, f"calib_n.{name}", f"must lie in [0, {N_CALIB_KNOTS}]", n)
+        x, y = p.calib_conviction[s, :n], p.calib_win_prob[s, :n]
+        _check(bool(np.all(np.diff(x) > 0)), f"calib_conviction.{name}", "knots must increase", x.tolist())
+        _check(bool(np.all(np.diff(y) >= 0) and np.all((y >= 0) & (y <= 1))), f"calib_win_prob.{name}",
+               "must be non-decreasing within [0, 1] (a monotone calibration)", y.tolist())
+        _check(p.calib_payoff[s] > 0, f"calib_payoff.{name}", "must be > 0", float(p.calib_payoff[s]))
+    _check(p.stall_relax_full_minutes > p.stall_relax_after_minutes, "stall_relax_full_minutes",
+           "must exceed stall_relax_after_minutes", p.stall_relax_full_minutes)
 
 
 class _View:

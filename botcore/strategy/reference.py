@@ -161,6 +161,9 @@ def update_portfolio(port: np.void, now_ms: int, P: dict) -> tuple[bool, int]:
             port["peak_equity_usd"] = equity
         if not ok(port["session_start_equity_usd"]):
             port["session_start_equity_usd"] = equity
+        for s in range(N_STRATEGIES):
+            if port["last_entry_ts_ms"][s] <= 0:
+                port["last_entry_ts_ms"][s] = now_ms
         midnight = now_ms // DAY_MS * DAY_MS
         if port["day_start_ts_ms"] != midnight or not ok(port["day_start_equity_usd"]):
             port["day_start_ts_ms"] = midnight
@@ -219,6 +222,11 @@ def kelly_win_rate_and_payoff(mem: np.void, P: dict) -> tuple[float, float]:
     else:
         payoff = (sum(wins) / len(wins)) / (sum(losses) / len(losses))
     return len(wins) / len(returns), clip(payoff, P["kelly_min_payoff"], P["kelly_max_payoff"])
+
+
+def burning_in(mem: np.void, P: dict) -> bool:
+    """Fewer than ``min_trades_for_stats`` trades in memory and ``burn_in_min_size`` on."""
+    return bool(P["burn_in_min_size"]) and len(last_returns(mem, P["trade_memory"])) < P["min_trades_for_stats"]
 
 
 def kelly_stake_usd(equity: float, f: float, volatility: float, mem: np.void, P: dict) -> float:
@@ -349,7 +357,18 @@ class StrategyCheck:
     size_usd: float
 
 
-def check_strategy(s, i, now_ms, mem, features: Features, signals: SignalsIn, regime_row, equity, equity_ok, P):
+def stall_scale(now_ms: int, last_entry_ts_ms: int, P: dict) -> float:
+    """Factor on the conviction thresholds: 1, then down to the floor as the stretch without an entry grows."""
+    if last_entry_ts_ms <= 0:
+        return 1.0
+    minutes = (now_ms - last_entry_ts_ms) / 60_000
+    frac = clip((minutes - P["stall_relax_after_minutes"])
+                / (P["stall_relax_full_minutes"] - P["stall_relax_after_minutes"]), 0.0, 1.0)
+    return 1.0 - (1.0 - P["stall_relax_floor"]) * frac
+
+
+def check_strategy(s, i, now_ms, mem, features: Features, signals: SignalsIn, regime_row, equity, equity_ok, P,
+                   threshold_scale=1.0):
     direction = int(signals.direction[i])
     conviction = float(signals.conviction[i])
     score, confidence, status = signals.score[i], signals.confidence[i], signals.status[i]
@@ -369,7 +388,7 @@ def check_strategy(s, i, now_ms, mem, features: Features, signals: SignalsIn, re
     if len(history) >= P["min_trades_for_stats"]:
         if sum(r > 0 for r in history) / len(history) < P["min_win_rate"][s]:
             fail(Reason.win_rate_below_threshold, "win_rate")
-    if conviction < P["min_conviction"][s]:
+    if conviction < P["min_conviction"][s] * threshold_scale:
         fail(Reason.conviction_below_threshold, "conviction")
     rule = entry_rule(s, score, confidence, status, float(features.volume_ratio[i]), direction, P)
     if rule >= 0:
@@ -382,12 +401,20 @@ def check_strategy(s, i, now_ms, mem, features: Features, signals: SignalsIn, re
                        float(features.best_bid[i]), float(features.best_ask[i]), P["expected_hold_minutes"][s], P)
     if roi < P["min_expected_roi"][s]:
         fail(Reason.roi_below_minimum, "roi")
-    win_rate, payoff = kelly_win_rate_and_payoff(mem, P)
-    win_prob = clip(win_rate + P["kelly_conviction_slope"] * (conviction - P["kelly_conviction_pivot"]), 0.0,
-                    P["kelly_max_win_rate"])
+    if P["calib_n"][s] > 0:  # calibrated: np.interp over the knots (flat beyond them), the fitted payoff
+        n = P["calib_n"][s]
+        win_prob = clip(float(np.interp(conviction, P["calib_conviction"][s][:n], P["calib_win_prob"][s][:n])), 0.0,
+                        P["kelly_max_win_rate"])
+        payoff = clip(P["calib_payoff"][s], P["kelly_min_payoff"], P["kelly_max_payoff"])
+    else:
+        win_rate, payoff = kelly_win_rate_and_payoff(mem, P)
+        win_prob = clip(win_rate + P["kelly_conviction_slope"] * (conviction - P["kelly_conviction_pivot"]), 0.0,
+                        P["kelly_max_win_rate"])
     f = win_prob - (1.0 - win_prob) / payoff
     size = 0.0
-    if not f > 0.0:
+    if burning_in(mem, P):  # burn-in: every other gate decides, the stake is the minimum
+        size = P["min_usd"] if equity_ok else 0.0
+    elif not f > 0.0:
         fail(Reason.kelly_no_edge, "kelly")
     elif equity_ok:
         size = kelly_stake_usd(equity, f, float(features.volatility_daily[i]), mem, P)
@@ -487,6 +514,7 @@ def decide_reference(now_ms: int, positions: np.ndarray, portfolio: np.ndarray, 
 
     checks: dict[int, list[StrategyCheck]] = {}
     candidates: list[int] = []
+    scale = [stall_scale(now_ms, int(port["last_entry_ts_ms"][s]), P) for s in range(N_STRATEGIES)]
     for i in range(n):
         if i in open_idx:
             continue
@@ -518,18 +546,17 @@ def decide_reference(now_ms: int, positions: np.ndarray, portfolio: np.ndarray, 
         if data_ok and signal_ok:
             reg = int(regime[i])
             regime_row = reg + 1 if -1 <= reg <= 2 else 0
-            mine = [check_strategy(s, i, now_ms, memory[s], features, signals, regime_row, equity, equity_ok, P)
-                    for s in range(N_STRATEGIES) if P["strategy_enabled"][s]]
+            mine = [check_strategy(s, i, now_ms, memory[s], features, signals, regime_row, equity, equity_ok, P,
+                                   scale[s]) for s in range(N_STRATEGIES) if P["strategy_enabled"][s]]
         checks[i] = mine
         mask = gates.mask
-        for c in mine:
-            mask |= c.gates.mask
         best = None
-        for c in mine:  # furthest stage wins; ties go to the larger tilted allocation, then the lower id
-            if best is None or c.stage > best.stage or (
-                c.stage == best.stage and allocation[c.strategy_id] > allocation[best.strategy_id]
-            ):
+        for c in mine:  # fewest failing gates; ties: furthest stage, larger tilted allocation, lower id
+            key = (bin(c.gates.mask).count("1"), -c.stage, -allocation[c.strategy_id])
+            if best is None or key < (bin(best.gates.mask).count("1"), -best.stage, -allocation[best.strategy_id]):
                 best = c
+        if best is not None:
+            mask |= best.gates.mask
         reason = gates.first
         if best is not None:
             row["strategy_id"], row["win_prob"], row["kelly_f"] = best.strategy_id, best.win_prob, best.kelly_f
@@ -582,8 +609,9 @@ def decide_reference(now_ms: int, positions: np.ndarray, portfolio: np.ndarray, 
                 contracts = 0.0
                 if risk.first < 0:
                     target = min([c.size_usd] + [cap for _, cap in caps])
-                    bump_cap = min([P["max_usd"]] + [cap for _, cap in caps]
-                                   + [P["min_size_kelly_multiple"] * c.kelly_f * equity])
+                    kelly_bound = P["max_usd"] if burning_in(memory[s], P) else \
+                        P["min_size_kelly_multiple"] * c.kelly_f * equity
+                    bump_cap = min([P["max_usd"]] + [cap for _, cap in caps] + [kelly_bound])
                     contracts = contracts_for(target, bump_cap, price, float(features.contract_size[i]),
                                               float(features.min_contracts[i]), float(features.contract_step[i]),
                                               P["min_usd"])
@@ -615,6 +643,9 @@ def decide_reference(now_ms: int, positions: np.ndarray, portfolio: np.ndarray, 
             row["gate_mask"] = mask
             row["reason"] = gates.first if gates.first >= 0 else Reason.skipped
 
+    for it in intents:
+        if not it[6]:  # an entry intent restarts its strategy's stall clock
+            port["last_entry_ts_ms"][it[7]] = now_ms
     out = np.zeros(len(intents), dtype=intent_dt)
     for k, values in enumerate(intents):
         out[k] = values

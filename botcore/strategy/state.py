@@ -57,6 +57,7 @@ def new_portfolio(equity_usd: float, now_ms: int = -1) -> np.ndarray:
         portfolio[name] = equity_usd
     portfolio["day_start_ts_ms"] = (now_ms // 86_400_000) * 86_400_000 if now_ms >= 0 else -1
     portfolio["breaker_until_ms"] = -1
+    portfolio["last_entry_ts_ms"] = -1
     return portfolio
 
 

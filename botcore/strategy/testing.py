@@ -12,9 +12,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from botcore.config.models import Settings
+from botcore.config.models import STRATEGY_NAMES, Settings
 from botcore.strategy.enums import (
     MEMORY_CAPACITY,
+    N_CALIB_KNOTS,
     N_SECTORS,
     N_SIGNALS,
     N_STRATEGIES,
@@ -76,6 +77,14 @@ def random_params(rng: np.random.Generator, settings: Settings) -> np.ndarray:
         overrides[f"strategy_enabled.{names[s]}"] = 0
         for k, name in enumerate(names):
             overrides[f"allocation.{name}"] = alloc[k]
+    if rng.random() < 0.5:
+        overrides["burn_in_min_size"] = 0
+    for name in STRATEGY_NAMES:
+        if rng.random() < 0.3:  # a Kelly calibration: monotone knots, some setups without edge
+            m = int(rng.integers(1, N_CALIB_KNOTS + 1))
+            overrides[f"calib_conviction.{name}"] = np.sort(rng.choice(np.linspace(0.0, 1.0, 41), m, replace=False))
+            overrides[f"calib_win_prob.{name}"] = np.sort(rng.uniform(0.2, 0.8, m))
+            overrides[f"calib_payoff.{name}"] = float(rng.uniform(0.5, 2.5))
     return build_params(settings, overrides)
 
 
@@ -181,6 +190,8 @@ def random_case(rng: np.random.Generator, settings: Settings, n: int = 15, param
         port["equity_usd"] = (np.nan, 0.0, -100.0)[int(rng.integers(3))]
     if rng.random() < 0.05:
         port["peak_equity_usd"] = np.nan
+    if rng.random() < 0.5:  # a stretch without an entry: the conviction thresholds relax after 12 h
+        port["last_entry_ts_ms"] = now_ms - rng.integers(0, 30 * 3_600_000, N_STRATEGIES)
 
     # trade memory
     memory = new_memory(params)
