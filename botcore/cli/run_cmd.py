@@ -12,11 +12,14 @@ resumed.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+from botcore.timefmt import duration, utc
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +69,12 @@ def split_symbols(symbols: Optional[str]) -> Optional[list[str]]:
     return [s.strip() for s in symbols.split(",") if s.strip()]
 
 
+#: seconds between progress lines when the output is not a terminal (a file, a pipe, a service log)
+PROGRESS_EVERY_S = 30.0
+
+
 def when(ts_ms: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts_ms / 1000))
+    return utc(ts_ms, suffix=False)
 
 
 def run(
@@ -335,25 +342,34 @@ def run_with_progress(loop, total: Optional[int], cycles: Optional[int], console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     fills = 0
+    started, printed = time.monotonic(), [-math.inf]
+
+    def on_step(rep, n: int, progress=None, task=None) -> None:
+        nonlocal fills
+        fills += rep.n_fills
+        if heartbeat is not None:
+            missing = any(age is None for age in rep.feed_age_s.values())
+            heartbeat.tick(cycle_ts_ms=rep.t_ms, status="degraded" if missing else "ok",
+                           positions=rep.n_positions, compute_ms=round(rep.seconds * 1000, 3),
+                           feed_age_s=rep.feed_age_s)
+        line = f"{when(rep.t_ms)} UTC  equity {rep.equity_usd:,.2f}  positions {rep.n_positions}  fills {fills}"
+        if progress is not None:
+            if total is None or n % 30 == 0 or n == total or rep.n_fills:
+                progress.update(task, completed=n, description=line)
+        elif n == 1 or n == total or time.monotonic() - printed[0] >= PROGRESS_EVERY_S:
+            printed[0] = time.monotonic()  # output to a file or a pipe: a plain line every PROGRESS_EVERY_S
+            done = f"cycle {n:,}" + (f"/{total:,} ({100 * n / total:.0f}%)" if total else "")
+            console.print(f"{done}  {line}  [{duration((time.monotonic() - started) * 1000)} elapsed]",
+                          soft_wrap=True, highlight=False)
+        if after is not None:
+            after(rep)
+
+    if not console.is_terminal:
+        return loop.run(cycles=cycles, progress=on_step)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), console=console, transient=False) as progress:
         task = progress.add_task("cycles", total=total)
-
-        def on_step(rep, n: int) -> None:
-            nonlocal fills
-            fills += rep.n_fills
-            if heartbeat is not None:
-                missing = any(age is None for age in rep.feed_age_s.values())
-                heartbeat.tick(cycle_ts_ms=rep.t_ms, status="degraded" if missing else "ok",
-                               positions=rep.n_positions, compute_ms=round(rep.seconds * 1000, 3),
-                               feed_age_s=rep.feed_age_s)
-            if total is None or n % 30 == 0 or n == total or rep.n_fills:
-                progress.update(task, completed=n, description=(
-                    f"{when(rep.t_ms)} UTC  equity {rep.equity_usd:,.2f}  positions {rep.n_positions}  fills {fills}"))
-            if after is not None:
-                after(rep)
-
-        return loop.run(cycles=cycles, progress=on_step)
+        return loop.run(cycles=cycles, progress=lambda rep, n: on_step(rep, n, progress, task))
 
 
 def register(root: typer.Typer) -> None:
