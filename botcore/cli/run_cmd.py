@@ -94,6 +94,7 @@ def run(
     override: Optional[list[str]] = typer.Option(None, "--override", help="Decision-parameter override KEY=VALUE (repeatable; see botcore.strategy.build_params)."),
     fresh: bool = typer.Option(False, "--fresh", help="Refuse to resume: the ledger must hold no run yet."),
     venue_url: Optional[str] = typer.Option(None, "--venue-url", help="BloFin REST base URL (default: ccxt's; a proxy or a local test server)."),
+    reports_dir: Optional[Path] = typer.Option(None, "--reports-dir", help="Render and email the daily report (schedules.daily_report_utc) and the review (every schedules.review_days) into DIR (live runs: default <ledger>.reports; replays: only with this option)."),
     intel_url: Optional[list[str]] = typer.Option(None, "--intel-url", help="PROVIDER=URL base URL of coinglass, alternative_me or cryptocompare (a proxy or a local test server; repeatable)."),
 ) -> None:
     """Run the bot cycle by cycle: feed, decide, venue, ledger.
@@ -170,6 +171,12 @@ def run(
             loop, total, title = start_live(console, settings, led, ledger, mode, venue, symbols, warmup_bars, seed,
                                             overrides, cycles, venue_url, intel_urls)
         install_stop_handlers(loop)
+        reports = None
+        if feed == "live" or reports_dir is not None:
+            from botcore.ops.reports import ScheduledReports
+
+            reports = loop.reports = ScheduledReports.from_settings(
+                ledger, settings, reports_dir or Path(f"{ledger}.reports"), config_dir=str(config) if config else None)
         learner = None
         if feed == "live":
             from botcore.engine.live import LearningRunner
@@ -179,6 +186,8 @@ def run(
                                    after=(lambda rep: learner.poll(rep.t_ms)) if learner else None)
         if learner is not None:
             learner.stop()
+        if reports is not None:
+            reports.close()
     except BotcoreError as exc:
         typer.secho(f"run failed: {exc}", fg=typer.colors.RED, err=True)
         heartbeat.stop(final_status="failed")

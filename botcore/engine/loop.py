@@ -248,6 +248,8 @@ class TradingLoop:
 
             monitor = RedFlagMonitor(Notifier.from_env(ledger=ledger))
         self.monitor = monitor
+        #: the scheduled reports (``after_cycle(t, ledger)`` after every cycle), attached by the caller; None: none
+        self.reports: Any = None
         self.kill_switch = 0
         self.feed = feed
         self.venue = venue
@@ -402,6 +404,8 @@ class TradingLoop:
                                          now_ms=t, symbols=self.symbols)
             except Exception:  # noqa: BLE001 - a red-flag check must never stop trading
                 logger.exception("cycle %d: red-flag checks failed", t)
+        if self.reports is not None:  # botcore.ops.reports.ScheduledReports: queues what is due, never waits
+            self.reports.after_cycle(t, led)
         return report
 
     def _trail_records(self, t: int) -> np.ndarray:
