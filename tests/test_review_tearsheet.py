@@ -23,6 +23,7 @@ import pytest
 from botcore.analytics import tearsheet
 from botcore.analytics.demo import DEMO_START_MS, demo_ledger
 from botcore.market.store import Store
+from pipelines import render_html
 
 REPO = Path(__file__).resolve().parents[1]
 PAPERMILL = Path(sys.executable).with_name("papermill")
@@ -110,3 +111,30 @@ def test_the_review_of_a_three_week_ledger_shows_the_tearsheet(tmp_path):
     assert images >= 9  # the review's own figures plus benchmark, daily bars, heatmap, Sharpe, underwater, histogram
     assert "1704" not in "".join(o.get("data", {}).get("text/html", "") for c in cells for o in c.get("outputs", [])
                                  if "tearsheet" in c.get("id", ""))  # no epoch ms in the tearsheet's tables
+    screenshot_review(render_html(out, tmp_path / "review.html"))
+
+
+def screenshot_review(html: Path) -> None:
+    """Write the rendered review at 1,600 px and 400 px to ``artifacts/`` (needs Chromium and Playwright)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright not installed: review rendered, screenshots not taken")
+    from tests.test_dashboard_e2e import ARTIFACTS, CHROMIUM_ARGS, chromium_path
+
+    chromium = chromium_path()
+    if chromium is None:
+        pytest.skip("chromium not found: review rendered, screenshots not taken")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            for width in (1600, 400):
+                page = browser.new_page(viewport={"width": width, "height": 1000})
+                page.goto(html.as_uri())
+                shot = ARTIFACTS / f"review_{width}px.png"
+                page.screenshot(path=str(shot), full_page=True)
+                assert shot.stat().st_size > 10_000
+                page.close()
+        finally:
+            browser.close()
