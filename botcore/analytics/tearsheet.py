@@ -33,6 +33,7 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
 from botcore.analytics.metrics import DAY_MS, daily_equity, drawdown_series, equity_frame
+from botcore.analytics.report import human_name
 from botcore.timefmt import utc
 
 __all__ = ["BTC", "benchmark_equity", "excess_returns", "daily_pnl", "monthly_returns", "rolling_sharpe",
@@ -42,21 +43,16 @@ __all__ = ["BTC", "benchmark_equity", "excess_returns", "daily_pnl", "monthly_re
 
 BTC = "BTC/USDT:USDT"
 PERIODS_PER_YEAR = 365
-#: report column -> what a person reads
-HUMAN_NAMES: dict[str, str] = {
-    "n_trades": "Trades", "trades": "Trades", "net_pnl_usd": "Net P&L (USD)", "gross_pnl_usd": "Gross P&L (USD)",
-    "fees_usd": "Fees (USD)", "funding_usd": "Funding (USD, + received)", "win_rate": "Win rate",
-    "profit_factor": "Profit factor", "expectancy_usd": "Expectancy per trade (USD)", "verdict": "Verdict",
-    "return_pct": "Return (%)", "max_drawdown_pct": "Max drawdown (%)", "share": "Share",
-    "blocked": "Blocked (decided)", "also_failing": "Also failing", "clamped": "Size clamped",
-    "predicted": "Predicted win rate", "realised": "Realised win rate", "gap": "Gap",
-    "against_net_pnl_usd": "Net P&L against the signal (USD)", "size_usd": "Size (USD)",
-}
 
 
 def human_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return ``frame`` with report column names a person reads (unknown names: underscores to spaces)."""
-    return frame.rename(columns=lambda c: HUMAN_NAMES.get(str(c), str(c).replace("_", " ")))
+    """Return ``frame`` with report column names a person reads (:func:`botcore.analytics.report.human_name`)."""
+    return frame.rename(columns=human_name)
+
+
+def _monthly_closes(closes: pd.Series) -> pd.Series:
+    days = closes.iloc[1:]  # the first value is the starting equity, labelled the day before the window
+    return days.groupby([days.index.year, days.index.month]).last()
 
 
 def run_store(meta: Mapping[str, Any], ledger_path: str | os.PathLike) -> Path | None:
@@ -135,7 +131,7 @@ def daily_pnl(equity: pd.DataFrame, starting_equity_usd: float) -> pd.Series:
 def monthly_returns(equity: pd.DataFrame, starting_equity_usd: float) -> pd.DataFrame:
     """Return the compounded return of each calendar month (fractions), years as rows and months as columns."""
     closes = daily_equity(equity, starting_equity_usd)
-    monthly = closes.groupby([closes.index.year, closes.index.month]).last()
+    monthly = _monthly_closes(closes)
     first = pd.Series([closes.iloc[0]])
     values = pd.concat([first, pd.Series(monthly.to_numpy())]).to_numpy()
     rets = values[1:] / values[:-1] - 1.0
@@ -197,7 +193,7 @@ def trade_pnl_stats(trades: pd.DataFrame) -> pd.DataFrame:
              "5th percentile (USD)": float(np.percentile(net, 5)), "95th percentile (USD)": float(np.percentile(net, 95)),
              "worst (USD)": net.min(), "best (USD)": net.max(),
              "skew": float(pd.Series(net).skew()) if len(net) > 2 else math.nan}
-    return pd.DataFrame({"value": stats})
+    return pd.DataFrame({"value": pd.Series(stats, dtype=object)})
 
 
 # ============================================================================ figures
