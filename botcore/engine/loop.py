@@ -91,6 +91,7 @@ from botcore.market.store import Store
 from botcore.model import Fill, OrderSide, OrderStatus, OrderType
 from botcore.ops.killswitch import kill_switch_state
 from botcore.ops.status import record_breaker_state
+from botcore.timefmt import utc
 from botcore.venues.base import OrderRequest, OrderUpdate, VenueReason
 from botcore.venues.paper import PaperVenue
 from botcore.venues.reconcile import apply_order_update, reconcile_with_venue
@@ -391,11 +392,11 @@ class TradingLoop:
         kernel_cash = float(eng.state.portfolio[0]["cash_usd"])
         if kernel_cash != snap.cash_usd:
             if abs(kernel_cash - snap.cash_usd) > 1e-6:
-                raise OperationalError(f"cycle {t}: kernel cash {kernel_cash!r} != ledger cash {snap.cash_usd!r}")
+                raise OperationalError(f"cycle {utc(t)}: kernel cash {kernel_cash!r} != ledger cash {snap.cash_usd!r}")
             logger.warning("cycle %d: kernel cash %r differs from the ledger's %r in the last bits", t, kernel_cash,
                            snap.cash_usd)
         if equity != snap.equity_usd and abs(equity - snap.equity_usd) > 1e-6:
-            raise OperationalError(f"cycle {t}: kernel equity {equity!r} != ledger equity {snap.equity_usd!r}")
+            raise OperationalError(f"cycle {utc(t)}: kernel equity {equity!r} != ledger equity {snap.equity_usd!r}")
         self._last_t = t
         self.steps_run += 1
         if self.monitor is not None:
@@ -764,8 +765,8 @@ def replay_loop(
         restore_engine(engine, ledger, rec, last_t)
         last_cycle = ReplayFeed(store, engine.symbols, last_t, last_t, staleness=settings, lookback_bars=2).at(last_t)
         restore_paper_venue(venue, ledger, last_cycle, engine.symbols)
-        logger.warning("resumed run at cycle %d (next %d): %d orders, %d open positions in the ledger",
-                       last_t, first, len(ledger.orders()), len(ledger.open_positions()))
+        logger.warning("resumed run at cycle %s (next %s): %d orders, %d open positions in the ledger",
+                       utc(last_t), utc(first), len(ledger.orders()), len(ledger.open_positions()))
         return loop, window
     # the loop reads only each cycle's latest closed 1m bar: a short look-back keeps snapshots cheap
     feed = ReplayFeed(store, engine.symbols, window.start_ms, window.end_ms, speed=speed, staleness=settings,
