@@ -132,6 +132,27 @@ def test_the_price_chart_marks_the_bots_entries_and_exits(replay_page, replay_le
     assert page.locator(".bk-Canvas, canvas").count() > 0
 
 
+def test_the_refresh_keeps_the_readers_scroll(replay_page, replay_ledger):
+    page = replay_page
+    main = "document.querySelector('#main')"
+    page.evaluate(f"() => {main}.scrollTo(0, 900)")
+    before = sql(replay_ledger, "SELECT MAX(ts_ms) FROM decisions")
+    page.wait_for_timeout(4000)  # four refreshes while the replay writes new cycles
+    assert sql(replay_ledger, "SELECT MAX(ts_ms) FROM decisions") > before, "the replay should still be running"
+    assert abs(page.evaluate(f"() => {main}.scrollTop") - 900) < 5
+    page.evaluate(f"() => {main}.scrollTo(0, 0)")
+
+
+def test_the_kill_switch_confirmation_buttons_show_their_whole_text(replay_page):
+    page = replay_page
+    page.get_by_role("button", name="Engage kill switch…").click()
+    for name in ("Confirm: engage kill switch", "Cancel"):
+        button = page.get_by_role("button", name=name)
+        button.wait_for(timeout=10_000)
+        assert button.evaluate("b => b.scrollWidth <= b.clientWidth + 1"), f"{name!r} is cut off"
+    page.get_by_role("button", name="Cancel").click()
+
+
 def test_screenshots_at_desktop_and_phone_width(replay_page):
     page = replay_page
     ARTIFACTS.mkdir(exist_ok=True)
