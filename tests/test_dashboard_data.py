@@ -306,3 +306,37 @@ def test_the_snapshot_reads_a_ledger_while_a_writer_holds_a_transaction(built, c
 def test_time_columns_are_utc(snap):
     assert str(snap.trades["exit_time"].dt.tz) == "UTC"
     assert isinstance(snap.curve["time"].iloc[0], pd.Timestamp)
+
+
+def test_a_replay_is_judged_on_its_simulated_clock_and_its_heartbeats_on_the_wall_clock(tmp_path, cfg):
+    """A replay of 2024 data watched in the present: healthy, today is the replay's day, ages in simulated time."""
+    path = tmp_path / "replay.sqlite"
+    sim = pd.Timestamp("2024-01-04 07:00", tz="UTC").value // 1_000_000
+    wall = sim + 1_000 * DAY_MS  # years later, on the wall clock
+    with Ledger.open(path, starting_cash_usd=10_000.0, mode="paper") as ledger:
+        ledger.set_meta("replay", {"data": str(tmp_path / "market"), "start_ms": sim - 7 * 3_600_000,
+                                   "end_ms": sim + 3_600_000, "warmup_ms": sim - 4 * DAY_MS})
+        ledger.record_equity(sim - DAY_MS, {})  # yesterday (simulated): the day opens at 10,000
+        ledger.record_equity(sim, {})
+        ledger.set_meta("marks", {"ts_ms": sim, "prices": {}})
+        ledger.record_heartbeat("engine", ts_ms=sim, detail={"wall_ms": wall - 3_000})  # the loop's beat
+    snap = load_snapshot(path, cfg, now=wall)
+    assert snap.is_replay and snap.now_ms == sim and snap.generated_ms == wall
+    assert snap.heartbeat_age_s == pytest.approx(3.0)
+    assert snap.status == "ok", snap.problems
+    assert snap.today.n_trades == 0 and snap.daily_pnl["day"].iloc[-1] == pd.Timestamp("2024-01-04")
+    payload = health_payload(snap)
+    assert payload["clock"] == "simulated" and payload["run_now_ts_ms"] == sim
+    assert payload["heartbeats"]["engine"]["healthy"] and payload["heartbeats"]["engine"]["age_s"] == pytest.approx(3.0)
+    dead = load_snapshot(path, cfg, now=wall + 10 * 60_000)  # the replay process stopped beating 10 minutes ago
+    assert dead.status == "down" and "last heartbeat 10m 3s ago" in dead.problems[0]
+
+
+def test_a_live_run_is_judged_on_the_wall_clock(tmp_path, cfg):
+    path = tmp_path / "live.sqlite"
+    now = int(time.time() * 1000)
+    with Ledger.open(path, starting_cash_usd=10_000.0, mode="live") as ledger:
+        ledger.record_equity(now - 60_000, {})
+        ledger.record_heartbeat("engine", ts_ms=now - 5_000)
+    snap = load_snapshot(path, cfg, now=now)
+    assert not snap.is_replay and snap.now_ms == now and snap.heartbeat_age_s == pytest.approx(5.0)

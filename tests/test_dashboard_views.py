@@ -115,7 +115,7 @@ def test_why_not_trading_view_shows_each_symbols_gate_and_the_outage(store):
 
 def test_strategies_view_shows_allocation_bandit_kelly_weights_and_no_benched(store):
     view = StrategiesView(store=store)
-    assert "sentiment_fusion" in view._strategies.object and "0.45" in view._strategies.object
+    assert "sentiment_fusion" in view._strategies.object and "45.0%" in view._strategies.object
     assert kpis(view._benched.object)["benched"] == "none"
     assert kpis(view._weights.object)["weights-version"] == "v3"
     assert len(view._weight_source.data["xs"]) == 10

@@ -165,7 +165,7 @@ def test_plain_papermill_runs_the_cycle_report_with_a_market_store(tmp_path, set
     assert "Unable to parse" not in done.stderr  # every parameter of the cell is understood
     executed = nbformat.read(out, as_version=4)
     text = json.dumps([c.get("outputs", []) for c in executed.cells])
-    for expected in ("BTC/USDT:USDT", "Snapshot", "Signal scores", "hurst_smooth", "recorded_conviction"):
+    for expected in ("BTC/USDT:USDT", "Snapshot", "Signal scores", "hurst_smooth", "matches the recorded decision"):
         assert expected in text, expected
     record = json.loads((tmp_path / "cycle.json").read_text())
     assert len(record["rows"]) == 15 and sum(record["outcomes"].values()) == 15

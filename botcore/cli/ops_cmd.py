@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from botcore.errors import ConfigError, LedgerError
+from botcore.timefmt import duration, utc
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +63,7 @@ def _settings(config: Path | None, *, required: bool) -> Any:
 
 
 def _when(ts_ms: int | None) -> str:
-    if ts_ms is None:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(int(ts_ms) / 1000))
+    return utc(None if ts_ms is None else int(ts_ms), seconds=True)
 
 
 # =========================================================================== kill
@@ -238,6 +236,19 @@ def status(
     raise typer.Exit(0 if report["healthy"] else 1)
 
 
+def _ago(age_s: float | None) -> str:
+    """Return ``12s ago`` / ``3h 4m ago`` (:func:`botcore.timefmt.duration`), or ``age unknown``."""
+    return "age unknown" if age_s is None else f"{duration(float(age_s) * 1000)} ago"
+
+
+def _yes(value: Any, yes: str, no: str, unknown: str = "unknown") -> str:
+    return unknown if value is None else (yes if value else no)
+
+
+def _mb(value: Any) -> str:
+    return "unknown" if value is None else f"{float(value):,.0f} MB"
+
+
 def _print_status(report: dict) -> None:
     console = _console()
     verdict = "[bold green]HEALTHY[/]" if report["healthy"] else "[bold red]UNHEALTHY[/]"
@@ -246,24 +257,42 @@ def _print_status(report: dict) -> None:
     table.add_column("item", style="cyan", no_wrap=True)
     table.add_column("state")
     led = report["ledger"]
-    table.add_row("ledger", f"exists {led.get('exists')}, writable {led.get('ledger_writable')}, "
-                            f"disk free {led.get('disk_free_mb')} MB, mode {led.get('mode', '-')}")
+    table.add_row("ledger", f"{_yes(led.get('exists'), 'exists', 'missing')}, "
+                            f"{_yes(led.get('ledger_writable'), 'writable', 'NOT writable')}, "
+                            f"disk {_mb(led.get('disk_free_mb'))} free, mode {led.get('mode') or 'not recorded'}")
     hb = report.get("heartbeat") or {}
     if hb:
-        table.add_row("heartbeat", f"last {_when(hb.get('last_ts_ms'))} ({hb.get('last_status')}, "
-                                   f"{hb.get('age_s')} s ago), missed {hb.get('missed')}, fresh {hb.get('fresh')}")
+        if hb.get("last_ts_ms") is None:
+            table.add_row("heartbeat", "none recorded")
+        else:
+            missed = hb.get("missed")
+            table.add_row("heartbeat", f"last {_when(hb.get('last_ts_ms'))} ({hb.get('last_status')}, "
+                                       f"{_ago(hb.get('age_s'))}), "
+                                       + ("no live beat recently" if missed is None else f"{missed} missed")
+                                       + f", {'fresh' if hb.get('fresh') else 'STALE'}")
     proc = report.get("process") or {}
     if proc:
-        table.add_row("process", f"pid {proc.get('pid')}, alive {proc.get('alive')}, RSS {proc.get('rss_mb')} MB "
-                                 f"(at last beat {proc.get('rss_mb_at_last_beat')} MB)")
+        if proc.get("pid") is None:
+            table.add_row("process", "no pid recorded in the last heartbeat")
+        else:
+            at_beat = proc.get("rss_mb_at_last_beat")
+            table.add_row("process", f"pid {proc['pid']}, {'running' if proc.get('alive') else 'NOT running'}"
+                                     + (f", RSS {_mb(proc.get('rss_mb'))}" if proc.get("rss_mb") is not None else "")
+                                     + (f" ({_mb(at_beat)} at the last beat)" if at_beat is not None else ""))
     cycle = report.get("last_cycle") or {}
     if cycle:
-        table.add_row("last cycle", f"{_when(cycle.get('ts_ms'))} ({cycle.get('age_s')} s ago), "
-                                    f"{cycle.get('cycles')} cycles")
+        if cycle.get("ts_ms") is None:
+            table.add_row("last cycle", "none yet")
+        else:
+            clock = " (simulated clock)" if cycle.get("clock") == "simulated" else ""
+            cycles = cycle.get("cycles")
+            table.add_row("last cycle", f"{_when(cycle['ts_ms'])}{clock}, {_ago(cycle.get('age_s'))}"
+                                        + (f", {int(cycles):,} cycles this run" if cycles is not None else ""))
     feeds = report.get("feeds") or {}
     if feeds:
-        table.add_row("feeds", ", ".join(f"{k} {v.get('age_s')} s{'' if v.get('fresh') is not False else ' STALE'}"
-                                         for k, v in feeds.items()))
+        table.add_row("feeds", ", ".join(
+            f"{k} {'no data' if v.get('age_s') is None else duration(float(v['age_s']) * 1000) + ' old'}"
+            f"{'' if v.get('fresh') is not False else ' STALE'}" for k, v in feeds.items()))
     pos = report.get("positions")
     if pos is not None:
         table.add_row("positions", f"{pos['count']} open" + (": " + ", ".join(
@@ -272,22 +301,30 @@ def _print_status(report: dict) -> None:
     ks = report.get("kill_switch") or {}
     if ks:
         table.add_row("kill switch", f"[bold red]ENGAGED {ks['action']}[/] since {_when(ks.get('since_ms'))} by "
-                                     f"{ks.get('who')}: {ks.get('why')}" if ks.get("engaged") else "off")
+                                     f"{ks.get('who') or 'unknown'}: {ks.get('why') or 'no reason given'}"
+                      if ks.get("engaged") else "off")
     cb = report.get("circuit_breaker")
     if cb is not None:
         table.add_row("circuit breaker", f"{cb.get('name')} until {_when(cb.get('until_ms'))}"
                       if cb.get("code") else "not tripped")
     inv = report.get("invariant")
     if inv:
-        table.add_row("invariant", f"ok {inv.get('ok')}, cash diff {inv.get('cash_diff_usd')}")
+        diff = inv.get("cash_diff_usd")
+        table.add_row("invariant", f"not checked: {inv.get('error')}" if inv.get("ok") is None and inv.get("error")
+                      else ("ok" if inv.get("ok") else "BROKEN") + ("" if diff is None else
+                                                                    ", cash matches to the cent" if abs(float(diff)) < 0.005
+                                                                    else f", cash off by {float(diff):+,.2f} USD"))
     sup = report.get("supervisor")
     if sup:
-        table.add_row("supervisor", f"{sup.get('state')}, child pid {sup.get('child_pid')}, "
-                                    f"restarts {sup.get('restarts')}")
+        table.add_row("supervisor", f"{sup.get('state')}"
+                                    + (f", child pid {sup['child_pid']}" if sup.get("child_pid") is not None else "")
+                                    + f", {int(sup.get('restarts') or 0)} restarts")
     pre = report.get("preflight")
     if pre:
-        table.add_row("preflight", f"{'ok' if pre.get('ok') else 'FAILED'} at {_when(pre.get('ts_ms'))}: "
-                                   f"{pre.get('counts')}")
+        counts = pre.get("counts") or {}
+        table.add_row("preflight", f"{'ok' if pre.get('ok') else 'FAILED'} at {_when(pre.get('ts_ms'))}"
+                      + (": " + ", ".join(f"{v} {k}" for k, v in counts.items()) if isinstance(counts, dict) and counts
+                         else ""))
     for alert in report.get("alerts") or []:
         table.add_row("alert", f"{_when(alert.get('ts_ms'))} {alert.get('kind')}: {alert.get('subject')}")
     console.print(table)

@@ -16,6 +16,7 @@ from typing import Any
 import typer
 
 from botcore.errors import LedgerError
+from botcore.timefmt import parse_utc
 
 logger = logging.getLogger(__name__)
 
@@ -136,8 +137,8 @@ def review(
 def cycle_report(
     ledger: Path = typer.Option(..., "--ledger", help="The ledger's SQLite file (opened read-only)."),
     data: Path = typer.Option(None, "--data", help="Market store root: rebuild the snapshot, signals and regime of the cycle."),
-    cycle: int = typer.Option(0, "--cycle", help="Decision time of the cycle (ms UTC); default the latest cycle."),
-    lookback_hours: float = typer.Option(48.0, "--lookback-hours", min=1.0, help="History read from the store for signals and regime."),
+    cycle: str = typer.Option("", "--cycle", help="Decision time of the cycle, UTC (2024-01-04 07:12; epoch ms accepted); default the latest cycle."),
+    lookback_hours: float = typer.Option(0.0, "--lookback-hours", min=0.0, help="History read from the store for signals and regime, hours; default (0) the longest signal window, bounded by the run's own history, so the decision reproduces."),
     out: Path = typer.Option(..., "--out", help="Root of the run directories; the run goes to OUT/cycle_report/<UTC timestamp>/."),
     config: Path = typer.Option(None, "--config", help="Configuration directory; default config/."),
 ) -> None:
@@ -148,7 +149,11 @@ def cycle_report(
     that time. Prints where the HTML is. Exit codes as for `botcore review`.
     """
     _check_ledger(ledger)
-    params = {"ledger_path": str(ledger.resolve()), "cycle_ts_ms": int(cycle),
+    try:
+        cycle_ts_ms = parse_utc(cycle, "--cycle") if cycle else 0
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    params = {"ledger_path": str(ledger.resolve()), "cycle_ts_ms": cycle_ts_ms,
               "data_dir": str(data.resolve()) if data else "", "lookback_hours": float(lookback_hours),
               "config_dir": str(config.resolve()) if config else ""}
     result = _run("cycle_report", params, out)

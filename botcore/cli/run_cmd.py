@@ -12,6 +12,7 @@ resumed.
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ import typer
 from botcore.cli.overrides import overrides_or_exit
 from botcore.cli.run_guard import check_resume, check_store, take_ledger
 from botcore.ops.guard import InvariantGuard
+from botcore.timefmt import duration, utc
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +73,12 @@ def split_symbols(symbols: Optional[str]) -> Optional[list[str]]:
     return [s.strip() for s in symbols.split(",") if s.strip()]
 
 
+#: seconds between progress lines when the output is not a terminal (a file, a pipe, a service log)
+PROGRESS_EVERY_S = 30.0
+
+
 def when(ts_ms: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts_ms / 1000))
+    return utc(ts_ms, suffix=False)
 
 
 def run(
@@ -95,6 +101,7 @@ def run(
     resume_with_changes: bool = typer.Option(False, "--resume-with-changes", help="Resume even though --seed, --override or --data differ from the run's (the changes are applied and recorded)."),
     invariant_every: int = typer.Option(60, "--invariant-every", min=0, help="Check the ledger invariant every N cycles (and at start); a broken one freezes entries (0: only at start)."),
     venue_url: Optional[str] = typer.Option(None, "--venue-url", help="BloFin REST base URL (default: ccxt's; a proxy or a local test server)."),
+    reports_dir: Optional[Path] = typer.Option(None, "--reports-dir", help="Render and email the daily report (schedules.daily_report_utc) and the review (every schedules.review_days) into DIR (live runs: default <ledger>.reports; replays: only with this option)."),
     intel_url: Optional[list[str]] = typer.Option(None, "--intel-url", help="PROVIDER=URL base URL of coinglass, alternative_me or cryptocompare (a proxy or a local test server; repeatable)."),
 ) -> None:
     """Run the bot cycle by cycle: feed, decide, venue, ledger.
@@ -182,6 +189,12 @@ def run(
             loop, total, title = start_live(console, settings, led, ledger, mode, venue, symbols, warmup_bars, seed,
                                             overrides, cycles, venue_url, intel_urls, aio=aio)
         install_stop_handlers(loop)
+        reports = None
+        if feed == "live" or reports_dir is not None:
+            from botcore.ops.reports import ScheduledReports
+
+            reports = loop.reports = ScheduledReports.from_settings(
+                ledger, settings, reports_dir or Path(f"{ledger}.reports"), config_dir=str(config) if config else None)
         learner = None
         if feed == "live":
             from botcore.engine.live import LearningRunner
@@ -191,6 +204,8 @@ def run(
                                    after=(lambda rep: learner.poll(rep.t_ms)) if learner else None, guard=guard)
         if learner is not None:
             learner.stop()
+        if reports is not None:
+            reports.close()
     except BotcoreError as exc:
         typer.secho(f"run failed: {exc}", fg=typer.colors.RED, err=True)
         heartbeat.stop(final_status="failed")
@@ -394,27 +409,36 @@ def run_with_progress(loop, total: Optional[int], cycles: Optional[int], console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     fills = 0
+    started, printed = time.monotonic(), [-math.inf]
+
+    def on_step(rep, n: int, progress=None, task=None) -> None:
+        nonlocal fills
+        fills += rep.n_fills
+        if heartbeat is not None:
+            missing = any(age is None for age in rep.feed_age_s.values())
+            heartbeat.tick(cycle_ts_ms=rep.t_ms, status="degraded" if missing else "ok",
+                           positions=rep.n_positions, compute_ms=round(rep.seconds * 1000, 3),
+                           feed_age_s=rep.feed_age_s)
+        line = f"{when(rep.t_ms)} UTC  equity {rep.equity_usd:,.2f}  positions {rep.n_positions}  fills {fills}"
+        if progress is not None:
+            if total is None or n % 30 == 0 or n == total or rep.n_fills:
+                progress.update(task, completed=n, description=line)
+        elif n == 1 or n == total or time.monotonic() - printed[0] >= PROGRESS_EVERY_S:
+            printed[0] = time.monotonic()  # output to a file or a pipe: a plain line every PROGRESS_EVERY_S
+            done = f"cycle {n:,}" + (f"/{total:,} ({100 * n / total:.0f}%)" if total else "")
+            console.print(f"{done}  {line}  [{duration((time.monotonic() - started) * 1000)} elapsed]",
+                          soft_wrap=True, highlight=False)
+        if guard is not None:
+            guard.after_cycle(rep.t_ms, n)
+        if after is not None:
+            after(rep)
+
+    if not console.is_terminal:
+        return loop.run(cycles=cycles, progress=on_step)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), console=console, transient=False) as progress:
         task = progress.add_task("cycles", total=total)
-
-        def on_step(rep, n: int) -> None:
-            nonlocal fills
-            fills += rep.n_fills
-            if heartbeat is not None:
-                missing = any(age is None for age in rep.feed_age_s.values())
-                heartbeat.tick(cycle_ts_ms=rep.t_ms, status="degraded" if missing else "ok",
-                               positions=rep.n_positions, compute_ms=round(rep.seconds * 1000, 3),
-                               feed_age_s=rep.feed_age_s)
-            if total is None or n % 30 == 0 or n == total or rep.n_fills:
-                progress.update(task, completed=n, description=(
-                    f"{when(rep.t_ms)} UTC  equity {rep.equity_usd:,.2f}  positions {rep.n_positions}  fills {fills}"))
-            if guard is not None:
-                guard.after_cycle(rep.t_ms, n)
-            if after is not None:
-                after(rep)
-
-        return loop.run(cycles=cycles, progress=on_step)
+        return loop.run(cycles=cycles, progress=lambda rep, n: on_step(rep, n, progress, task))
 
 
 def stop_on_storage_fault(exc: BaseException, ledger: Path, led, heartbeat) -> None:

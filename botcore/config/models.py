@@ -255,6 +255,8 @@ class Schedules(Frozen):
     learning_hours: int = Field(12, ge=1)
     review_days: int = Field(7, ge=1)
     missed_heartbeats_for_restart: int = Field(3, ge=1)
+    daily_report_utc: str = Field("00:05", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                                  description="UTC time (HH:MM) the live run renders and emails the daily report")
 
 
 class Settings(Frozen):

@@ -48,6 +48,7 @@ from botcore.dashboard.views import (
     ModeBanner,
     PnLView,
     PositionsView,
+    PriceChartView,
     StrategiesView,
     TradesView,
     WhyNotTradingView,
@@ -58,6 +59,18 @@ logger = logging.getLogger(__name__)
 
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 HEALTH_TOKEN_ENV = "BOTCORE_HEALTH_TOKEN"
+
+
+#: the template at a phone's width: main first, the health sidebar below it, one scrolling page
+PHONE_CSS = """
+@media (max-width: 700px) {
+  #content { flex-direction: column; flex-wrap: nowrap; height: auto !important; overflow: visible !important; }
+  #sidebar { max-width: 100% !important; width: 100% !important; height: auto; order: 2; border-right: none;
+             padding: 6px; }
+  #main { order: 1; overflow: visible !important; padding: 4px; flex: none; width: 100%; }
+  .title { font-size: 1.1em !important; }
+}
+"""
 
 
 class DashboardConfigError(BotcoreError, ValueError):
@@ -120,7 +133,7 @@ def build_app(store: DataStore) -> pn.template.BootstrapTemplate:
         header_background=color,
         sidebar_width=360,
         collapsed_sidebar=False,
-        raw_css=[CSS],
+        raw_css=[CSS, PHONE_CSS],
     )
     template.sidebar.extend([
         card("Health", HealthView(store=store)),
@@ -129,6 +142,7 @@ def build_app(store: DataStore) -> pn.template.BootstrapTemplate:
         pn.Column(ModeBanner(store=store), store, sizing_mode="stretch_width"),
         card("P&L", PnLView(store=store)),
         card("Open positions", PositionsView(store=store)),
+        card("Price and trades", PriceChartView(store=store)),
         card("Why not trading", WhyNotTradingView(store=store)),
         card("Strategies and signals", StrategiesView(store=store)),
         card("Closed trades", TradesView(store=store)),

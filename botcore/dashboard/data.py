@@ -46,11 +46,13 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from botcore.analytics.metrics import daily_equity
 from botcore.analytics.trail import binding_gates
 from botcore.config import SIGNAL_NAMES, STRATEGY_NAMES, Settings, load_settings
 from botcore.errors import LedgerError
 from botcore.ledger import Ledger, now_ms
 from botcore.model.enums import PositionSide, TradeCloseReason
+from botcore.ops.heartbeat import beat_wall_ms
 from botcore.strategy.enums import REASON_TEXT, Breaker, Reason, mask_names, reason_name
 
 logger = logging.getLogger(__name__)
@@ -71,6 +73,8 @@ _BREAKER_BY_KERNEL_CODE = {Breaker.session: "session", Breaker.daily: "daily", B
 _CLOSE_REASON_NAMES = {int(r): r.name.lower() for r in TradeCloseReason}
 _SIDE_NAMES = {1: "long", -1: "short"}
 UNKNOWN_AGE = "aged/unknown"
+#: heartbeat statuses of a healthy component (``starting``: compiling; ``idle``: a quiet market)
+HEALTHY_BEATS = frozenset({"ok", "idle", "starting"})
 
 
 # ============================================================================ the snapshot
@@ -142,6 +146,19 @@ class Snapshot:
     invariant_cash_diff_usd: float
     status: str
     problems: tuple[str, ...] = field(default=())
+    #: ``simulated`` (a replay: its latest cycle's time) or ``wall`` (a live run: the wall clock)
+    clock: str = "wall"
+    #: the run's own "now", ms UTC: today, ages, breakers and decision windows are judged on it
+    now_ms: int = 0
+    #: net P&L per UTC day (equity change, unrealised included): ``day``, ``pnl_usd``
+    daily_pnl: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["day", "pnl_usd"]))
+    #: the market store the run traded (a replay's data, a live run's recording), or None
+    market_root: str | None = None
+
+    @property
+    def is_replay(self) -> bool:
+        """Return True when the ledger is a replay's (its clock is simulated)."""
+        return self.clock == "simulated"
 
     @property
     def n_trades(self) -> int:
@@ -183,7 +200,9 @@ def load_snapshot(
         The configuration (universe, allocations, exits, schedules); without it
         the fallbacks that need it are left empty.
     now : int, optional
-        The current time in milliseconds UTC (tests pin it).
+        The wall-clock time in milliseconds UTC (tests pin it). A replay's
+        figures are judged on its own simulated clock (:func:`run_clock`);
+        heartbeats always on the wall clock (they prove the process lives).
     check_invariant : bool
         Also run the ledger invariant check.
     """
@@ -221,6 +240,8 @@ class _Raw:
     """The ledger's tables as read in one snapshot."""
 
     meta: dict[str, tuple[Any, int]]
+    clock: str
+    run_now: int
     starting_cash: float
     cash: float
     trades: pd.DataFrame
@@ -236,21 +257,44 @@ class _Raw:
     invariant: Any
 
 
-def _read(ledger: Ledger, now: int, *, check_invariant: bool) -> _Raw:
+def run_clock(meta: Mapping[str, tuple[Any, int]], equity: pd.DataFrame, wall_now: int) -> tuple[str, int]:
+    """Return the run's clock and its "now": ``("simulated", t)`` for a replay, ``("wall", wall_now)`` otherwise.
+
+    A replay (``meta replay`` written by :func:`botcore.engine.loop.replay_loop`)
+    lives on simulated time: its now is its latest cycle (``meta marks``, else
+    the latest equity snapshot, else the replay's start).
+    """
+    replay = meta.get("replay", (None, 0))[0]
+    if not isinstance(replay, Mapping):
+        return "wall", int(wall_now)
+    marks = meta.get("marks", (None, 0))[0]
+    candidates = [int(marks["ts_ms"])] if isinstance(marks, Mapping) and marks.get("ts_ms") is not None else []
+    if len(equity):
+        candidates.append(int(equity["ts_ms"].iloc[-1]))
+    if not candidates and replay.get("start_ms") is not None:
+        candidates.append(int(replay["start_ms"]))
+    return ("simulated", max(candidates)) if candidates else ("wall", int(wall_now))
+
+
+def _read(ledger: Ledger, wall_now: int, *, check_invariant: bool) -> _Raw:
     with ledger.snapshot():
         meta_frame = ledger.table("meta")
         meta = {k: (json.loads(v), int(t)) for k, v, t in meta_frame[["key", "value", "updated_ts_ms"]].itertuples(False)}
         started = "starting_cash_usd" in meta
         params = ledger.list_params()
+        equity = ledger.equity()
+        clock, now = run_clock(meta, equity, wall_now)
         return _Raw(
             meta=meta,
+            clock=clock,
+            run_now=now,
             starting_cash=ledger.starting_cash() if started else math.nan,
             cash=ledger.cash() if started else math.nan,
             trades=ledger.trades(),
             fills_today=ledger.fills(since_ms=now - now % DAY_MS),
             position_rows=ledger.positions(include_flat=True),
             funding=ledger.funding(),
-            equity=ledger.equity(),
+            equity=equity,
             positions=ledger.open_positions(),
             decisions=_recent_decisions(ledger, now),
             heartbeats=ledger.last_heartbeats(),
@@ -297,8 +341,9 @@ def _recent_decisions(ledger: Ledger, now: int) -> pd.DataFrame:
 # ============================================================================ computing
 
 
-def _compute(raw: _Raw, path: str, settings: Settings | None, now: int, error: str | None) -> Snapshot:
+def _compute(raw: _Raw, path: str, settings: Settings | None, wall_now: int, error: str | None) -> Snapshot:
     meta = {k: v for k, (v, _) in raw.meta.items()}
+    now = raw.run_now
     mode = str(meta.get("mode") or (settings.venue.mode if settings else "paper")).lower()
     start = raw.starting_cash
     day_start = now - now % DAY_MS
@@ -315,8 +360,10 @@ def _compute(raw: _Raw, path: str, settings: Settings | None, now: int, error: s
     positions = positions_frame(raw.positions, raw.fills_today, marks.get("prices", {}) if isinstance(marks, dict) else {},
                                 meta.get("position_state") or {}, settings, now)
     trades = trades_frame(raw.trades)
-    why_not, gate_counts, outages, last_cycle = decision_views(raw.decisions, settings, now)
-    heartbeats, hb_age, cycle_ms = heartbeat_frame(raw.heartbeats, settings, now)
+    overrides = {**(meta.get("live") or {}).get("params_overrides", {}),
+                 **(meta.get("replay") or {}).get("params_overrides", {})}
+    why_not, gate_counts, outages, last_cycle = decision_views(raw.decisions, settings, now, overrides)
+    heartbeats, hb_age, cycle_ms = heartbeat_frame(raw.heartbeats, settings, wall_now)
     breakers = breaker_frame(meta.get("circuit_breaker"), raw.decisions, now)
     kill_value, kill_ts = raw.meta.get("flag:kill_switch", (False, None))
     preflight, preflight_ts = preflight_frame(meta.get("preflight"))
@@ -325,7 +372,7 @@ def _compute(raw: _Raw, path: str, settings: Settings | None, now: int, error: s
 
     snap = Snapshot(
         ledger_path=path,
-        generated_ms=now,
+        generated_ms=wall_now,
         error=error,
         mode=mode,
         starting_cash_usd=start,
@@ -362,6 +409,10 @@ def _compute(raw: _Raw, path: str, settings: Settings | None, now: int, error: s
         invariant_ok=None if inv is None else bool(inv.ok),
         invariant_cash_diff_usd=0.0 if inv is None else float(inv.cash_diff_usd),
         status="ok",
+        clock=raw.clock,
+        now_ms=now,
+        daily_pnl=daily_pnl_frame(raw.equity, start),
+        market_root=market_root(meta, path),
     )
     return _assessed(snap, settings)
 
@@ -374,6 +425,86 @@ def _assessed(snap: Snapshot, settings: Settings | None) -> Snapshot:
 def with_invariant(snap: Snapshot, ok: bool, cash_diff_usd: float, settings: Settings | None) -> Snapshot:
     """Return ``snap`` with an invariant result checked elsewhere (the cache checks it in the background)."""
     return _assessed(replace(snap, invariant_ok=ok, invariant_cash_diff_usd=cash_diff_usd), settings)
+
+
+def daily_pnl_frame(equity: pd.DataFrame, starting_cash_usd: float) -> pd.DataFrame:
+    """Return the net P&L of each UTC day: the change of the day's closing equity (unrealised included)."""
+    if not len(equity):
+        return pd.DataFrame({"day": pd.Series([], dtype="datetime64[ns]"), "pnl_usd": pd.Series([], dtype=float)})
+    start = starting_cash_usd if math.isfinite(starting_cash_usd) else float(equity["equity_usd"].iloc[0])
+    closes = daily_equity(equity[["ts_ms", "equity_usd"]], start)
+    return pd.DataFrame({"day": closes.index[1:], "pnl_usd": closes.diff().to_numpy()[1:]})
+
+
+def market_root(meta: Mapping[str, Any], ledger_path: str) -> str | None:
+    """Return the market store of the run: a replay's ``data``, else the live run's ``<ledger>.market`` if present."""
+    replay = meta.get("replay")
+    if isinstance(replay, Mapping) and replay.get("data"):
+        return str(replay["data"])
+    recorded = Path(f"{ledger_path}.market")
+    return str(recorded) if recorded.is_dir() else None
+
+
+def price_history(root: str | None, symbol: str, start_ms: int, end_ms: int, timeframe: str = "5m") -> pd.DataFrame:
+    """Return ``time, close`` of ``symbol``'s closed ``timeframe`` bars in the store at ``root`` (empty without one)."""
+    empty = pd.DataFrame({"time": pd.Series([], dtype="datetime64[ms, UTC]"), "close": pd.Series([], dtype=float)})
+    if not root or not Path(root).is_dir():
+        return empty
+    return _price_history(root, symbol, int(start_ms), int(end_ms), timeframe).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _price_history(root: str, symbol: str, start_ms: int, end_ms: int, timeframe: str) -> pd.DataFrame:
+    from botcore.market.store import Store  # pyarrow: only when a chart asks for prices
+
+    try:
+        bars = Store(root).candles(symbol, timeframe, start_ms, end_ms)
+    except Exception as exc:  # noqa: BLE001 - a chart without prices is still a chart of the trades
+        logger.warning("dashboard: no prices of %s in %s (%s)", symbol, root, exc)
+        bars = pd.DataFrame({"ts": [], "close": []})
+    return pd.DataFrame({"time": pd.to_datetime(bars["ts"].to_numpy(dtype=np.int64), unit="ms", utc=True),
+                         "close": bars["close"].to_numpy(dtype=float)})
+
+
+def trade_marks(trades: pd.DataFrame, positions: pd.DataFrame, symbol: str) -> dict[str, pd.DataFrame]:
+    """Return the bot's marks on ``symbol``'s chart: ``entries``, ``exits``, ``stops`` (exits by a stop) and open ``levels``.
+
+    ``trades`` is :func:`trades_frame` output (with ``entry_ts_ms``), ``positions``
+    :func:`positions_frame` output; entries and exits carry ``time, price, side, text``.
+    """
+    mine = trades[trades["symbol"] == symbol] if len(trades) else trades
+    entry_t = mine["entry_ts_ms"].dropna().astype("int64") if len(mine) else pd.Series([], dtype="int64")
+    entries = pd.DataFrame({
+        "time": pd.to_datetime(entry_t.to_numpy(), unit="ms", utc=True),
+        "price": mine.loc[entry_t.index, "entry_price"].to_numpy(dtype=float) if len(mine) else [],
+        "side": mine.loc[entry_t.index, "side"].to_numpy(dtype=object) if len(mine) else [],
+        "text": [f"#{i} {s} entry" for i, s in zip(mine.loc[entry_t.index, "trade_id"], mine.loc[entry_t.index, "side"])]
+        if len(mine) else [],
+    })
+    if len(positions) and (positions["symbol"] == symbol).any():
+        pos = positions[positions["symbol"] == symbol].iloc[0]
+        if pos["opened"] is not pd.NaT and not pd.isna(pos["opened"]):
+            entries = pd.concat([entries, pd.DataFrame({"time": [pos["opened"]], "price": [float(pos["entry_price"])],
+                                                        "side": [pos["side"]], "text": [f"open {pos['side']} entry"]})],
+                                ignore_index=True)
+    exits = pd.DataFrame({
+        "time": mine["exit_time"].to_numpy() if len(mine) else pd.Series([], dtype="datetime64[ms, UTC]"),
+        "price": mine["exit_price"].to_numpy(dtype=float) if len(mine) else [],
+        "side": mine["side"].to_numpy(dtype=object) if len(mine) else [],
+        "reason": mine["close_reason"].to_numpy(dtype=object) if len(mine) else [],
+        "text": [f"#{i} exit: {r}, net {n:+,.2f} USD" for i, r, n in
+                 zip(mine["trade_id"], mine["close_reason"], mine["net_pnl_usd"])] if len(mine) else [],
+    })
+    is_stop = exits["reason"].astype(str).str.contains("stop") if len(exits) else pd.Series([], dtype=bool)
+    levels = pd.DataFrame(columns=["name", "price"])
+    if len(positions) and (positions["symbol"] == symbol).any():
+        pos = positions[positions["symbol"] == symbol].iloc[0]
+        levels = pd.DataFrame([{"name": n, "price": float(pos[c])} for n, c in
+                               (("stop", "stop_price"), ("take profit", "take_profit_price"),
+                                ("trailing stop", "trail_stop_price")) if math.isfinite(_num(pos[c]))],
+                              columns=["name", "price"])
+    return {"entries": entries, "exits": exits[~is_stop.to_numpy(dtype=bool)] if len(exits) else exits,
+            "stops": exits[is_stop.to_numpy(dtype=bool)] if len(exits) else exits, "levels": levels}
 
 
 def _current_equity(raw: _Raw) -> tuple[float, int | None]:
@@ -537,6 +668,7 @@ def trades_frame(trades: pd.DataFrame) -> pd.DataFrame:
         "trade_id": trades["trade_id"].astype("int64"),
         "exit_time": pd.to_datetime(trades["exit_ts_ms"].astype("int64"), unit="ms", utc=True),
         "exit_ts_ms": trades["exit_ts_ms"].astype("int64"),
+        "entry_ts_ms": trades["entry_ts_ms"].astype(float),
         "symbol": trades["symbol"].astype(str),
         "side": trades["side"].map(_SIDE_NAMES).astype(str),
         "strategy": trades["strategy_id"].astype(str),
@@ -607,8 +739,20 @@ def trade_summary(trades: pd.DataFrame) -> dict[str, float]:
     }
 
 
+def thresholds(settings: Settings | None, overrides: Mapping[str, Any] | None = None) -> dict[str, tuple[float, float]]:
+    """Return each strategy's ``(min_conviction, min_expected_roi)``: the configuration, then the run's overrides."""
+    out: dict[str, tuple[float, float]] = {}
+    if settings is None:
+        return out
+    overrides = overrides or {}
+    for name, cfg in settings.strategies.strategies.items():
+        out[name] = (_num(overrides.get(f"min_conviction.{name}", cfg.min_conviction)),
+                     _num(overrides.get(f"min_expected_roi.{name}", cfg.min_expected_roi)))
+    return out
+
+
 def decision_views(
-    decisions: pd.DataFrame, settings: Settings | None, now: int
+    decisions: pd.DataFrame, settings: Settings | None, now: int, overrides: Mapping[str, Any] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int | None]:
     """Return (per-symbol latest outcome, gate counts, data outages, last cycle time).
 
@@ -623,12 +767,14 @@ def decision_views(
     latest = decisions.groupby("symbol", sort=False).tail(1).set_index("symbol") if len(decisions) else None
     symbols = universe + sorted(set(latest.index) - set(universe)) if latest is not None else universe
     sectors = {a.symbol: a.sector for a in settings.universe.assets} if settings else {}
+    limits = thresholds(settings, overrides)
     for symbol in symbols:
         if latest is None or symbol not in latest.index:
             rows.append({"symbol": symbol, "sector": sectors.get(symbol, ""), "time": pd.NaT, "age": "",
                          "outcome": "no decision yet", "strategy": "", "gate": "", "other_gates": "",
-                         "why": "no decision recorded yet", "conviction": math.nan, "kelly_f": math.nan,
-                         "size_usd": math.nan})
+                         "why": "no decision recorded yet", "conviction": math.nan, "min_conviction": math.nan,
+                         "expected_roi": math.nan, "min_expected_roi": math.nan, "kelly_f": math.nan,
+                         "win_prob": math.nan, "size_usd": math.nan})
             continue
         r = latest.loc[symbol]
         outcome, reason, mask = int(r["outcome"]), int(r["reason_code"]), int(r["reason_mask"])
@@ -645,11 +791,16 @@ def decision_views(
             "other_gates": ", ".join(others),
             "why": _why(outcome, reason, mask),
             "conviction": _num(detail.get("conviction")),
+            "min_conviction": limits.get(r["strategy"], (math.nan, math.nan))[0],
+            "expected_roi": _num(detail.get("expected_roi")),
+            "min_expected_roi": limits.get(r["strategy"], (math.nan, math.nan))[1],
             "kelly_f": _num(detail.get("kelly_f")),
+            "win_prob": _num(detail.get("win_prob")),
             "size_usd": _num(detail.get("size_usd")),
         })
     why_not = pd.DataFrame(rows, columns=["symbol", "sector", "time", "age", "outcome", "strategy", "gate",
-                                          "other_gates", "why", "conviction", "kelly_f", "size_usd"])
+                                          "other_gates", "why", "conviction", "min_conviction", "expected_roi",
+                                          "min_expected_roi", "kelly_f", "win_prob", "size_usd"])
 
     if len(decisions):
         skipped = decisions[decisions["outcome"] == Reason.skipped]
@@ -870,25 +1021,30 @@ def heartbeat_frame(
 ) -> tuple[pd.DataFrame, float | None, float | None]:
     """Return (latest heartbeat per component with age and health, engine heartbeat age in s, last cycle ms).
 
-    A component is healthy when its status is ``ok`` and its last beat is younger
-    than ``missed_heartbeats_for_restart * heartbeat_seconds``.
+    Ages are on the wall clock ``now``: a beat stamped with a replay's simulated
+    time carries its wall time in ``detail["wall_ms"]`` (:func:`botcore.ops.heartbeat.beat_wall_ms`).
+    A component is healthy when its status is live (``ok``, ``idle``, ``degraded``
+    for a feed only counts as unhealthy) and its last beat is younger than
+    ``missed_heartbeats_for_restart * heartbeat_seconds``.
     """
     limit_s = (settings.schedules.missed_heartbeats_for_restart * settings.schedules.heartbeat_seconds
                if settings else 60)
     rows = []
     for r in last.itertuples(index=False):
-        age_s = (now - int(r.ts_ms)) / 1000.0
         detail = _detail(r.detail)
+        wall = beat_wall_ms(int(r.ts_ms), detail)
+        age_s = (now - wall) / 1000.0
         rows.append({"component": r.component, "status": r.status,
-                     "last": pd.Timestamp(int(r.ts_ms), unit="ms", tz="UTC"), "age_s": age_s,
-                     "age": format_age(age_s * 1000), "healthy": r.status == "ok" and age_s <= limit_s,
+                     "last": pd.Timestamp(wall, unit="ms", tz="UTC"), "age_s": age_s,
+                     "age": format_age(age_s * 1000), "healthy": r.status in HEALTHY_BEATS and age_s <= limit_s,
                      "detail": ", ".join(f"{k}={v}" for k, v in detail.items())})
     frame = pd.DataFrame(rows, columns=["component", "status", "last", "age_s", "age", "healthy", "detail"])
     if not len(frame):
         return frame, None, None
+    engine = frame[frame["component"] == "engine"]
+    ref = engine if len(engine) else frame
+    age = float(ref["age_s"].min())
     engine = last[last["component"] == "engine"]
-    ref = engine if len(engine) else last
-    age = (now - int(ref["ts_ms"].max())) / 1000.0
     cycle_ms = _num(_detail(engine["detail"].iloc[-1]).get("cycle_ms")) if len(engine) else math.nan
     return frame, age, None if math.isnan(cycle_ms) else cycle_ms
 
@@ -975,10 +1131,12 @@ def health_payload(snap: Snapshot) -> dict[str, Any]:
         "problems": list(snap.problems),
         "mode": snap.mode,
         "ledger": snap.ledger_path,
+        "clock": snap.clock,
+        "run_now_ts_ms": snap.now_ms,
         "generated_ts_ms": snap.generated_ms,
         "last_cycle_ts_ms": snap.last_cycle_ts_ms,
         "last_cycle_age_s": None if snap.last_cycle_ts_ms is None
-        else round((snap.generated_ms - snap.last_cycle_ts_ms) / 1000.0, 3),
+        else round((snap.now_ms - snap.last_cycle_ts_ms) / 1000.0, 3),
         "heartbeat_age_s": clean(snap.heartbeat_age_s),
         "heartbeats": {r.component: {"status": r.status, "age_s": round(r.age_s, 3), "healthy": bool(r.healthy)}
                        for r in snap.heartbeats.itertuples(index=False)},

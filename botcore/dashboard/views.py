@@ -25,8 +25,9 @@ from bokeh.plotting import figure
 from panel.io.model import JSCode
 from panel.viewable import Viewer
 
-from botcore.dashboard.data import Snapshot, filter_trades, trade_summary
+from botcore.dashboard.data import Snapshot, filter_trades, price_history, trade_marks, trade_summary
 from botcore.dashboard.store import DataStore
+from botcore.timefmt import utc
 
 MODE_COLORS = {"paper": "#0b6bcb", "demo": "#b35c00", "live": "#c4161c"}
 MODE_TEXT = {
@@ -65,6 +66,14 @@ table.bc-table th { color: #57606a; font-weight: 600; }
 .bc-breaker.ok { background: #dafbe1; color: #116329; } .bc-breaker.tripped { background: #ffebe9; color: #a40e26; }
 .bc-bar { background: #eaeef2; border-radius: 4px; height: 10px; width: 100%; }
 .bc-bar > div { background: #0b6bcb; border-radius: 4px; height: 10px; }
+.bc-clock { font-size: 14px; }
+@media (max-width: 600px) {
+  .bc-kpi { min-width: 130px; flex: 1 1 130px; padding: 6px 8px; }
+  .bc-kpi .bc-value { font-size: 18px; }
+  .bc-banner .bc-mode { font-size: 16px; }
+  table.bc-table { font-size: 12px; }
+  table.bc-table th, table.bc-table td { padding: 3px 5px; }
+}
 """
 
 
@@ -94,12 +103,29 @@ def tone(x: float | None) -> str:
 
 
 def clock(ts: pd.Timestamp | int | None) -> str:
-    """Format a UTC time as ``2024-05-01 12:34:56``; missing as an em dash."""
-    if ts is None or (isinstance(ts, float) and math.isnan(ts)) or ts is pd.NaT:
+    """Format a UTC time as ``2024-05-01 12:34:56`` (:func:`botcore.timefmt.utc`); missing as an em dash."""
+    return utc(ts, seconds=True, suffix=False)
+
+
+def pct_of(x: float | None, n: int | None = None, digits: int = 1) -> str:
+    """Format a fraction as a percentage (``0.6063`` -> ``60.6%``), with its sample size when given."""
+    if x is None or not math.isfinite(x):
         return "—"
-    if not isinstance(ts, pd.Timestamp):
-        ts = pd.Timestamp(int(ts), unit="ms", tz="UTC")
-    return ts.strftime("%Y-%m-%d %H:%M:%S")
+    return f"{100 * x:.{digits}f}%" + (f" (n={n})" if n is not None else "")
+
+
+def versus(value: float, limit: float, *, percent: bool = False) -> str:
+    """Format a value beside the threshold it is held to: ``0.095 < 0.120`` (``—`` when missing)."""
+    def one(x: float) -> str:
+        if not math.isfinite(x):
+            return "—"
+        return f"{100 * x:.2f}%" if percent else f"{x:.3f}"
+
+    if value is None or not math.isfinite(value):
+        return "—"
+    if limit is None or not math.isfinite(limit):
+        return one(value)
+    return f"{one(value)} {'≥' if value >= limit else '<'} {one(limit)}"
 
 
 def kpi(key: str, label: str, value: str, sub: str = "", css: str = "") -> str:
@@ -197,6 +223,15 @@ def table(frame: pd.DataFrame, *, formatters: dict | None = None, pnl_columns: t
     )
 
 
+def set_value(widget: pn.widgets.Tabulator, frame: pd.DataFrame) -> None:
+    """Replace a table's rows only when they changed, so a refresh keeps the reader's scroll and page."""
+    current = widget.value
+    if current is not None and list(current.columns) == list(frame.columns) and current.reset_index(drop=True).equals(
+            frame.reset_index(drop=True)):
+        return
+    widget.value = frame
+
+
 def html_pane(**kwargs) -> pn.pane.HTML:
     return pn.pane.HTML("", stylesheets=[CSS], sizing_mode="stretch_width", **kwargs)
 
@@ -279,8 +314,16 @@ class ModeBanner(StoreView):
             f"<span class='bc-mode' data-kpi='mode'>{html.escape(MODE_TEXT.get(snap.mode, snap.mode.upper()))}</span>"
             f"<span class='bc-pill' style='background:{STATUS_COLORS[snap.status]};border:1px solid #fff' "
             f"data-kpi='status'>{snap.status.upper()}</span>"
+            f"<span class='bc-clock' data-kpi='clock' data-clock='{snap.clock}'>{run_clock_text(snap)}</span>"
             f"<span class='bc-problems'>{problems}</span></div>"
         )
+
+
+def run_clock_text(snap: Snapshot) -> str:
+    """Return which clock the run lives on: a replay's simulated time or the wall clock."""
+    if snap.is_replay:
+        return f"REPLAY · simulated clock {html.escape(utc(snap.now_ms))}"
+    return f"wall clock {html.escape(utc(snap.now_ms))}"
 
 
 # ============================================================================ P&L
@@ -291,7 +334,7 @@ class PnLView(StoreView):
 
     def _build(self) -> pn.viewable.Viewable:
         self._kpis = html_pane()
-        self._table = html_pane()
+        self._table = html_pane(css_classes=["bc-scroll"])
         self._note = html_pane()
         self._source = ColumnDataSource({"time": [], "equity_usd": [], "drawdown_pct": []})
         tools = "pan,xwheel_zoom,box_zoom,reset,save"
@@ -306,11 +349,19 @@ class PnLView(StoreView):
         drawdown.varea("time", y1="drawdown_pct", y2=0, source=self._source, color=LOSS, alpha=0.35)
         drawdown.line("time", "drawdown_pct", source=self._source, color=LOSS, line_width=1)
         drawdown.yaxis.ticker.desired_num_ticks = 3
-        for fig in (equity, drawdown):
+        self._daily_source = ColumnDataSource({"day": [], "pnl_usd": [], "color": [], "label": []})
+        daily = figure(x_axis_type="datetime", height=170, tools="pan,xwheel_zoom,reset,save", toolbar_location=None,
+                       sizing_mode="stretch_width", title="Daily P&L (USD, UTC days, unrealised included)")
+        daily.vbar(x="day", top="pnl_usd", width=0.8 * 86_400_000, source=self._daily_source, color="color")
+        daily.add_tools(HoverTool(tooltips=[("day", "@label"), ("P&L", "@pnl_usd{$0,0.00}")]))
+        daily.yaxis.formatter = NumeralTickFormatter(format="$0,0")
+        self._daily = daily
+        for fig in (equity, drawdown, daily):
             fig.xaxis.formatter = DatetimeTickFormatter(hours="%H:%M", days="%b %d", months="%b %Y")
             fig.min_border_left = 60
         return pn.Column(self._kpis, self._table, self._note, pn.pane.Bokeh(equity, sizing_mode="stretch_width"),
-                         pn.pane.Bokeh(drawdown, sizing_mode="stretch_width"), sizing_mode="stretch_width")
+                         pn.pane.Bokeh(drawdown, sizing_mode="stretch_width"),
+                         pn.pane.Bokeh(daily, sizing_mode="stretch_width"), sizing_mode="stretch_width")
 
     def _render(self, snap: Snapshot) -> None:
         s, t = snap.since_start, snap.today
@@ -321,14 +372,15 @@ class PnLView(StoreView):
             kpi("equity", "Equity", usd(snap.equity_usd), as_of),
             kpi("change-since-start", "Since start", usd(s.change_usd, signed=True),
                 f"{pct(total_pct, signed=True)} of {usd(start)}", tone(s.change_usd)),
-            kpi("change-today", "Today (UTC)", usd(t.change_usd, signed=True), f"{t.n_trades} trades closed",
-                tone(t.change_usd)),
+            kpi("change-today", f"Today {utc(snap.now_ms, suffix=False)[:10]}" + (" (simulated)" if snap.is_replay
+                                                                                   else " (UTC)"),
+                usd(t.change_usd, signed=True), f"{t.n_trades} trades closed", tone(t.change_usd)),
             kpi("drawdown", "Drawdown", pct(snap.drawdown_pct), f"max {pct(snap.max_drawdown_pct)}",
                 "bc-loss" if snap.drawdown_pct < 0 else ""),
             kpi("open-positions", "Open positions", str(len(snap.positions)),
                 f"unrealised {usd(s.unrealized_usd, signed=True)}"),
             kpi("closed-trades", "Closed trades", str(s.n_trades),
-                f"win rate {pct(100 * s.win_rate, digits=1)}" if s.n_trades else "no trades yet"),
+                f"win rate {pct_of(s.win_rate)}" if s.n_trades else "no trades yet"),
         ]) + "</div>"
         rows = [("Realised P&L (gross)", "realized", "realized_usd"), ("Fees", "fees", "fees_usd"),
                 ("Funding (+ received)", "funding", "funding_usd"), ("Net realised", "net", "net_realized_usd"),
@@ -350,6 +402,11 @@ class PnLView(StoreView):
         self._note.object = "" if len(snap.curve) else empty(
             "No equity snapshots yet: the curve starts with the first cycle.")
         self._source.data = {c: snap.curve[c].to_numpy() for c in ("time", "equity_usd", "drawdown_pct")}
+        days = snap.daily_pnl
+        self._daily_source.data = {"day": pd.to_datetime(days["day"]).to_numpy(),
+                                   "pnl_usd": days["pnl_usd"].to_numpy(dtype=float),
+                                   "color": [GAIN if v >= 0 else LOSS for v in days["pnl_usd"]],
+                                   "label": [d.strftime("%Y-%m-%d") for d in pd.to_datetime(days["day"])]}
 
 
 # ============================================================================ positions and trades
@@ -375,7 +432,7 @@ class PositionsView(StoreView):
     def _render(self, snap: Snapshot) -> None:
         positions = snap.positions
         frame = display_frame(positions[list(self.COLUMNS)])
-        self._table.value = frame
+        set_value(self._table, frame)
         self._table.visible = bool(len(frame))
         self._empty.object = "" if len(frame) else empty("No open positions.")
         notes = []
@@ -398,9 +455,9 @@ class TradesView(StoreView):
     date_range = param.DateRange(default=None, allow_None=True, doc="Exit dates (UTC), inclusive.")
 
     COLUMNS = {"trade_id": "#", "exit_ts_ms": "Exit (UTC)", "symbol": "Symbol", "side": "Side",
-               "strategy": "Strategy", "net_pnl_usd": "Net $", "return_pct": "Return %", "close_reason": "Closed by",
-               "hold_ms": "Held", "entry_price": "Entry", "exit_price": "Exit", "gross_pnl_usd": "Gross $",
-               "fees_usd": "Fees $", "funding_usd": "Funding $", "qty_contracts": "Contracts"}
+               "net_pnl_usd": "Net $", "return_pct": "Return %", "gross_pnl_usd": "Gross $", "fees_usd": "Fees $",
+               "funding_usd": "Funding $", "qty_contracts": "Contracts", "close_reason": "Closed by",
+               "hold_ms": "Held", "entry_price": "Entry", "exit_price": "Exit", "strategy": "Strategy"}
 
     def _build(self) -> pn.viewable.Viewable:
         self._summary = html_pane()
@@ -443,10 +500,10 @@ class TradesView(StoreView):
                 f"<div class='bc-row'><b data-kpi='filtered-trades'>{summary['trades']}</b> trades · net "
                 f"<b class='{tone(summary['net_pnl_usd'])}' data-kpi='filtered-net'>"
                 f"{usd(summary['net_pnl_usd'], signed=True)}</b> · fees {usd(summary['fees_usd'])} · funding "
-                f"{usd(summary['funding_usd'], signed=True)} · win rate {pct(100 * summary['win_rate'], digits=1)}"
+                f"{usd(summary['funding_usd'], signed=True)} · win rate {pct_of(summary['win_rate'], summary['trades'])}"
                 f" · profit factor {summary['profit_factor']:.2f}</div>"
             )
-        self._table.value = frame[list(self.COLUMNS)]
+        set_value(self._table, frame[list(self.COLUMNS)])
         self._table.visible = bool(len(frame))
 
 
@@ -456,15 +513,15 @@ class TradesView(StoreView):
 class WhyNotTradingView(StoreView):
     """Per symbol: the latest outcome and the gate(s) that decided it; the day's blocking gates; data outages."""
 
-    COLUMNS = {"symbol": "Symbol", "sector": "Sector", "outcome": "Outcome", "gate": "Deciding gate",
-               "other_gates": "Also", "why": "Why", "strategy": "Strategy", "conviction": "Conviction",
-               "kelly_f": "Kelly f"}
+    COLUMNS = {"symbol": "Symbol", "outcome": "Outcome", "gate": "Deciding gate", "why": "Why",
+               "strategy": "Strategy", "conviction": "Conviction vs min", "expected_roi": "Expected ROI vs min",
+               "kelly_f": "Kelly f", "win_prob": "Win prob", "sector": "Sector", "other_gates": "Also blocked by"}
 
     def _build(self) -> pn.viewable.Viewable:
         self._head = html_pane()
         self._table = table(pd.DataFrame(columns=list(self.COLUMNS)), titles=self.COLUMNS,
-                            formatters={"conviction": NUM4, "kelly_f": NUM4, "why": {"type": "textarea"}},
-                            widths={"why": 300})
+                            formatters={"why": {"type": "textarea"}, "other_gates": {"type": "textarea"}},
+                            widths={"why": 260, "other_gates": 260})
         self._table.style.map(self._outcome_color, subset=["outcome"])
         self._gates = html_pane()
         self._outages = html_pane()
@@ -484,7 +541,7 @@ class WhyNotTradingView(StoreView):
             self._head.object = (f"<div class='bc-row'>Last cycle <b data-kpi='last-cycle'>"
                                  f"{clock(snap.last_cycle_ts_ms)}</b> UTC · <b>{skipped}</b> of "
                                  f"{len(snap.why_not)} symbols not trading</div>")
-        self._table.value = display_frame(snap.why_not[list(self.COLUMNS)])
+        set_value(self._table, why_not_display(snap.why_not)[list(self.COLUMNS)])
         if len(snap.gate_counts):
             total = int(snap.gate_counts["cycles"].sum())
             gate_max = int(snap.gate_counts["cycles"].max())
@@ -514,6 +571,101 @@ class WhyNotTradingView(StoreView):
                           cells={"ongoing": lambda v: td("ongoing", "bc-loss") if v else td("ended")})
                if len(outages) else empty("No data outages in the last 24 h."))
         )
+
+
+def why_not_display(why_not: pd.DataFrame) -> pd.DataFrame:
+    """Return the "why not trading" rows as text: each value beside its threshold, fractions as percentages."""
+    out = display_frame(why_not)
+    out["conviction"] = [versus(v, m) for v, m in zip(why_not["conviction"], why_not["min_conviction"])]
+    out["expected_roi"] = [versus(v, m, percent=True) for v, m in zip(why_not["expected_roi"],
+                                                                       why_not["min_expected_roi"])]
+    out["kelly_f"] = [pct_of(v) for v in why_not["kelly_f"]]
+    out["win_prob"] = [pct_of(v) for v in why_not["win_prob"]]
+    out["other_gates"] = why_not["other_gates"].replace("", "—")
+    out["gate"] = why_not["gate"].replace("", "—")
+    out["strategy"] = why_not["strategy"].replace("", "—")
+    return out
+
+
+# ============================================================================ price chart
+
+
+class PriceChartView(StoreView):
+    """One symbol's price (from the run's market store) with the bot's entries, exits, stops and open levels."""
+
+    symbol = param.Selector(default=None, objects=[], doc="The symbol shown.")
+    #: hours of prices before the run's now
+    HOURS = 48
+
+    def _build(self) -> pn.viewable.Viewable:
+        self._note = html_pane()
+        self._price = ColumnDataSource({"time": [], "close": []})
+        self._entries = ColumnDataSource({"time": [], "price": [], "text": [], "color": []})
+        self._exits = ColumnDataSource({"time": [], "price": [], "text": []})
+        self._stops = ColumnDataSource({"time": [], "price": [], "text": []})
+        self._levels = ColumnDataSource({"price": [], "name": [], "color": []})
+        fig = figure(x_axis_type="datetime", height=300, tools="pan,xwheel_zoom,box_zoom,reset,save",
+                     toolbar_location="above", sizing_mode="stretch_width", title="Price and the bot's trades")
+        fig.line("time", "close", source=self._price, color="#57606a", line_width=1.5, legend_label="close")
+        entries = fig.scatter("time", "price", source=self._entries, marker="triangle", size=11, color="color",
+                              legend_label="entry")
+        exits = fig.scatter("time", "price", source=self._exits, marker="inverted_triangle", size=11,
+                            color="#0b6bcb", legend_label="exit")
+        stops = fig.scatter("time", "price", source=self._stops, marker="x", size=12, line_width=3, color=LOSS,
+                            legend_label="stopped out")
+        fig.hspan(y="price", source=self._levels, line_color="color", line_dash="dashed", line_width=1.5)
+        fig.add_tools(HoverTool(renderers=[entries, exits, stops],
+                                tooltips=[("", "@text"), ("time", "@time{%F %H:%M} UTC"), ("price", "@price{0,0.[0000]}")],
+                                formatters={"@time": "datetime"}))
+        fig.xaxis.formatter = DatetimeTickFormatter(hours="%H:%M", days="%b %d", months="%b %Y")
+        fig.legend.location = "top_left"
+        fig.legend.label_text_font_size = "10px"
+        fig.legend.padding = fig.legend.spacing = 2
+        self.figure = fig
+        self._select = pn.widgets.Select.from_param(self.param.symbol, name="Symbol", width=220)
+        self.param.watch(lambda _: self._draw(self.store.snapshot), "symbol")
+        return pn.Column(self._select, self._note, pn.pane.Bokeh(fig, sizing_mode="stretch_width"),
+                         sizing_mode="stretch_width")
+
+    def _render(self, snap: Snapshot) -> None:
+        traded = list(dict.fromkeys([*snap.positions["symbol"], *snap.trades["symbol"]]))
+        symbols = traded + sorted(set(snap.why_not["symbol"]) - set(traded))
+        if symbols != self.param.symbol.objects:
+            self.param.symbol.objects = symbols
+        if self.symbol not in symbols:
+            self.symbol = symbols[0] if symbols else None  # triggers _draw
+            return
+        self._draw(snap)
+
+    def _draw(self, snap: Snapshot) -> None:
+        symbol = self.symbol
+        if symbol is None:
+            self._note.object = empty("No symbol traded or decided yet.")
+            return
+        end = snap.now_ms - snap.now_ms % 300_000
+        prices = price_history(snap.market_root, symbol, end - self.HOURS * 3_600_000, end)
+        marks = trade_marks(snap.trades, snap.positions, symbol)
+        start = prices["time"].iloc[0] if len(prices) else None
+        keep = (lambda f: f[f["time"] >= start]) if start is not None else (lambda f: f)
+        entries, exits, stops = keep(marks["entries"]), keep(marks["exits"]), keep(marks["stops"])
+        self._price.data = {"time": prices["time"].to_numpy(), "close": prices["close"].to_numpy()}
+        self._entries.data = {"time": entries["time"].to_numpy(), "price": entries["price"].to_numpy(dtype=float),
+                              "text": list(entries["text"]),
+                              "color": [GAIN if s == "long" else LOSS for s in entries["side"]]}
+        for source, frame in ((self._exits, exits), (self._stops, stops)):
+            source.data = {"time": frame["time"].to_numpy(), "price": frame["price"].to_numpy(dtype=float),
+                           "text": list(frame["text"])}
+        levels = marks["levels"]
+        self._levels.data = {"price": levels["price"].to_numpy(dtype=float), "name": list(levels["name"]),
+                             "color": [LOSS if "stop" in n else GAIN for n in levels["name"]]}
+        self.figure.title.text = f"{symbol}: price (5m closes) and the bot's trades"
+        source = "no market store recorded for this run" if not snap.market_root else (
+            "no prices of this symbol in the store" if not len(prices) else f"prices from {snap.market_root}")
+        self._note.object = (
+            f"<div class='bc-muted' data-kpi='price-marks' data-entries='{len(entries)}' data-exits='{len(exits)}' "
+            f"data-stops='{len(stops)}'>{len(entries)} entries, {len(exits)} exits, {len(stops)} stop-outs in the "
+            f"last {self.HOURS} h · open levels dashed ({', '.join(levels['name']) or 'none'}) · "
+            f"{html.escape(source)}</div>")
 
 
 # ============================================================================ strategies and signals
@@ -560,13 +712,19 @@ class StrategiesView(StoreView):
     def _render(self, snap: Snapshot) -> None:
         merged = (snap.allocation.merge(snap.bandit, on="strategy", how="left", suffixes=("", "_bandit"))
                   .merge(snap.strategy_stats, on="strategy", how="left"))
+        merged = merged.assign(win_rate=[(w, n) for w, n in zip(merged["win_rate"], merged["trades"])])
+        percent = lambda v: td(pct_of(v))  # noqa: E731
         self._strategies.object = (
             "<b>Strategies</b>: allocation, bandit (Beta posterior of winning) and closed-trade results "
             f"<span class='bc-muted'>(allocation from {snap.allocation['source'].iloc[0]}, bandit from "
             f"{snap.bandit['source'].iloc[0]})</span>"
-            + html_table(merged, self.STRATEGY_TITLES, cells={"net_pnl_usd": signed_usd_cell}, kpi="strategies"))
+            + html_table(merged, self.STRATEGY_TITLES, kpi="strategies", cells={
+                "net_pnl_usd": signed_usd_cell, "configured": percent, "active": percent, "mean": percent,
+                "profit_factor": lambda v: td("—" if not math.isfinite(v) and math.isnan(v) else f"{v:.2f}"),
+                "win_rate": lambda v: td(pct_of(v[0], None if pd.isna(v[1]) else int(v[1])))}))
         self._kelly.object = "<b>Kelly sizing (latest per strategy, from the decision trail)</b>" + (
-            html_table(snap.kelly, self.KELLY_TITLES, cells={"size_usd": lambda v: td(usd(v))}, kpi="kelly")
+            html_table(snap.kelly, self.KELLY_TITLES, kpi="kelly", cells={
+                "size_usd": lambda v: td(usd(v)), "win_prob": percent, "kelly_f": percent})
             if len(snap.kelly) else empty("No Kelly sizes recorded yet."))
         if len(snap.benched):
             items = ", ".join(f"<b>{html.escape(r.symbol)}</b> ({html.escape(r.reason or r.source)})"
@@ -593,7 +751,7 @@ class StrategiesView(StoreView):
             + (html_table(table_, {c: c for c in table_.columns}, kpi="weights") if len(table_) else
                empty("No signal weights recorded."))
         )
-        self._plot_weights(weights, signals, pd.Timestamp(snap.generated_ms, unit="ms"))
+        self._plot_weights(weights, signals, pd.Timestamp(snap.now_ms, unit="ms"))
 
     def _plot_weights(self, weights: pd.DataFrame, signals: list[str], now: pd.Timestamp) -> None:
         """Step lines of each signal's weight from one version's creation to the next (the last runs to now)."""
@@ -641,13 +799,15 @@ class KillSwitchControl(StoreView):
     def _build(self) -> pn.viewable.Viewable:
         self._state = html_pane()
         self.engage_button = pn.widgets.Button(label="Engage kill switch…", color="danger", width=220)
-        self.confirm_button = pn.widgets.Button(label="Confirm: engage kill switch", color="danger", width=240)
-        self.cancel_button = pn.widgets.Button(label="Cancel", color="light", width=100)
+        self.confirm_button = pn.widgets.Button(label="Confirm: engage kill switch", color="danger",
+                                                sizing_mode="stretch_width", min_width=220)
+        self.cancel_button = pn.widgets.Button(label="Cancel", color="light", sizing_mode="stretch_width",
+                                               min_width=100)
         self._question = pn.pane.HTML(
             "<b>Engage the kill switch?</b> The bot stops opening positions within one cycle "
             "(the configured action may also flatten). Releasing it is explicit, from the command line.",
             stylesheets=[CSS], sizing_mode="stretch_width")
-        self.dialog = pn.Column(self._question, pn.Row(self.confirm_button, self.cancel_button), visible=False,
+        self.dialog = pn.Column(self._question, self.confirm_button, self.cancel_button, visible=False,
                                  styles={"border": f"2px solid {LOSS}", "border-radius": "6px", "padding": "6px"},
                                  sizing_mode="stretch_width")
         self.engage_button.on_click(lambda _: self._ask(True))
@@ -693,7 +853,7 @@ class HealthView(StoreView):
               else f"<span class='{'bc-loss' if snap.status == 'down' else ''}'>"
                    f"{html.escape(_age(snap.heartbeat_age_s))} ago</span>")
         cycle = ("—" if snap.last_cycle_ts_ms is None else
-                 f"{clock(snap.last_cycle_ts_ms)} UTC ({_age((snap.generated_ms - snap.last_cycle_ts_ms) / 1000)} ago"
+                 f"{clock(snap.last_cycle_ts_ms)} UTC ({_age((snap.now_ms - snap.last_cycle_ts_ms) / 1000)} ago"
                  + (f", took {snap.cycle_ms:.0f} ms" if snap.cycle_ms is not None else "") + ")")
         feeds = snap.heartbeats[snap.heartbeats["component"].str.startswith("feed")] if len(snap.heartbeats) else \
             snap.heartbeats
@@ -712,6 +872,7 @@ class HealthView(StoreView):
                      f"<span class='bc-loss'>BROKEN (cash off by {usd(snap.invariant_cash_diff_usd, signed=True)})</span>")
         self._summary.object = (
             "<table class='bc-table bc-wrap'>"
+            f"<tr><td>Clock</td><td data-kpi='health-clock'>{run_clock_text(snap)}</td></tr>"
             f"<tr><td>Engine heartbeat</td><td data-kpi='heartbeat-age'>{hb}</td></tr>"
             f"<tr><td>Last cycle</td><td>{cycle}</td></tr>"
             f"<tr><td>Feeds</td><td>{feed_text}</td></tr>"
@@ -725,7 +886,8 @@ class HealthView(StoreView):
             html_table(snap.heartbeats.assign(state=[(s, h) for s, h in zip(snap.heartbeats["status"],
                                                                            snap.heartbeats["healthy"])]),
                        {"component": "Component", "state": "Status", "age": "Age"}, left=("state",),
-                       kpi="heartbeats", cells={"state": lambda v: td(html.escape(v[0]), "l" if v[1] else "l bc-loss"),
+                       kpi="heartbeats", cells={"state": lambda v: td(html.escape(v[0]) if v[1] or v[0] != "ok"
+                                                                      else "ok (stale)", "l bc-gain" if v[1] else "l bc-loss"),
                                                 "age": lambda v: td(html.escape(v))})
             if len(snap.heartbeats) else empty("No heartbeats recorded yet."))
         if snap.preflight is None:

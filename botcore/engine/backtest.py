@@ -69,6 +69,7 @@ from botcore.engine.learning_link import LearningLink, copy_active_versions, rec
 from botcore.errors import DataError
 from botcore.ledger import Ledger
 from botcore.market.store import Store
+from botcore.timefmt import duration, utc, utc_span
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +138,13 @@ def resolve_window(store: Store, symbols: Sequence[str], start_ms: int | None = 
     end = last if end_ms is None else min(int(end_ms), last)
     end -= end % BAR_MS
     if end < start:
-        raise DataError(f"window: end {end} is before start {start} (data cover {first} .. {last})")
+        cover = f"the data cover {utc_span(first, last)} ({(last - first) // BAR_MS:,} bars)"
+        if start_ms is None and warmup_bars:
+            raise DataError(f"window: the store is shorter than the warm-up: {warmup_bars:,} bars "
+                            f"({duration(warmup_bars * BAR_MS)}) of history come before the first cycle, but {cover}. "
+                            "Use more data, or a shorter warm-up with --warmup-bars N (the signals then start cold)")
+        raise DataError(f"window: end {utc(end)} is before start {utc(start)} ({cover}); choose --start/--end "
+                        "inside the data")
     warm = max(first, start - warmup_bars * BAR_MS)
     warm = min(warm, start)
     if (start - warm) // BAR_MS < warmup_bars:
@@ -398,7 +405,7 @@ def _flush(writer: RecordWriter | None, out_buf: Any) -> None:
 
 def ms_to_text(ts_ms: int) -> str:
     """Return ``YYYY-MM-DD HH:MM`` UTC."""
-    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts_ms / 1000))
+    return utc(ts_ms, suffix=False)
 
 
 __all__ = ["BacktestResult", "DEFAULT_CHUNK_BARS", "DEFAULT_WARMUP_BARS", "Window", "data_range", "fresh_ledger",

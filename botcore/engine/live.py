@@ -56,6 +56,7 @@ from botcore.errors import ConfigError, OperationalError
 from botcore.ledger import Ledger
 from botcore.market.store import Store
 from botcore.venues.base import Venue
+from botcore.timefmt import utc
 
 logger = logging.getLogger(__name__)
 
@@ -280,8 +281,8 @@ def live_loop(
         restore_engine(engine, ledger, rec, last_t)
         if mode == "paper":
             restore_paper_venue(venue, ledger, None, engine.symbols)
-        logger.warning("resumed the %s run of %s (last cycle %d): %d orders, %d open positions, %d orders pending",
-                       mode, ledger.path, last_t, len(ledger.orders()), len(ledger.open_positions()),
+        logger.warning("resumed the %s run of %s (last cycle %s): %d orders, %d open positions, %d orders pending",
+                       mode, ledger.path, utc(last_t), len(ledger.orders()), len(ledger.open_positions()),
                        len(loop.pending))
     if prior is None:
         ledger.set_meta(META_KEY, {"mode": mode, "symbols": list(engine.symbols), "run_seed": run_seed,

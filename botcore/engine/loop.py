@@ -95,6 +95,7 @@ from botcore.market.store import Store
 from botcore.model import Fill, OrderSide, OrderStatus, OrderType
 from botcore.ops.killswitch import kill_switch_state
 from botcore.ops.status import record_breaker_state
+from botcore.timefmt import utc
 from botcore.venues.base import OrderRequest, OrderUpdate, SimulatedVenue, Venue, VenueReason
 from botcore.venues.paper import PaperVenue
 from botcore.venues.reconcile import apply_order_update, reconcile_with_venue
@@ -228,6 +229,8 @@ class TradingLoop:
 
             monitor = RedFlagMonitor(Notifier.from_env(ledger=ledger))
         self.monitor = monitor
+        #: the scheduled reports (``after_cycle(t, ledger)`` after every cycle), attached by the caller; None: none
+        self.reports: Any = None
         self.kill_switch = 0
         self.feed = feed
         self.venue = venue
@@ -397,11 +400,11 @@ class TradingLoop:
         kernel_cash = float(self.engine.state.portfolio[0]["cash_usd"])
         if kernel_cash != snap.cash_usd:
             if abs(kernel_cash - snap.cash_usd) > 1e-6:
-                raise OperationalError(f"cycle {t}: kernel cash {kernel_cash!r} != ledger cash {snap.cash_usd!r}")
+                raise OperationalError(f"cycle {utc(t)}: kernel cash {kernel_cash!r} != ledger cash {snap.cash_usd!r}")
             logger.warning("cycle %d: kernel cash %r differs from the ledger's %r in the last bits", t, kernel_cash,
                            snap.cash_usd)
         if equity != snap.equity_usd and abs(equity - snap.equity_usd) > 1e-6:
-            raise OperationalError(f"cycle {t}: kernel equity {equity!r} != ledger equity {snap.equity_usd!r}")
+            raise OperationalError(f"cycle {utc(t)}: kernel equity {equity!r} != ledger equity {snap.equity_usd!r}")
 
     def _after_cycle(self, t: int) -> None:
         """Red-flag checks on the committed cycle; a failing check never stops trading."""
@@ -413,6 +416,8 @@ class TradingLoop:
                                      now_ms=t, symbols=self.symbols)
         except Exception:  # noqa: BLE001 - a red-flag check must never stop trading
             logger.exception("cycle %d: red-flag checks failed", t)
+        if self.reports is not None:  # botcore.ops.reports.ScheduledReports: queues what is due, never waits
+            self.reports.after_cycle(t, self.ledger)
 
     def _trail_records(self, t: int) -> np.ndarray:
         sc = self.engine.scratch
@@ -771,8 +776,8 @@ def replay_loop(
         restore_engine(engine, ledger, rec, last_t)
         last_cycle = ReplayFeed(store, engine.symbols, last_t, last_t, staleness=settings, lookback_bars=2).at(last_t)
         restore_paper_venue(venue, ledger, last_cycle, engine.symbols)
-        logger.warning("resumed run at cycle %d (next %d): %d orders, %d open positions in the ledger",
-                       last_t, first, len(ledger.orders()), len(ledger.open_positions()))
+        logger.warning("resumed run at cycle %s (next %s): %d orders, %d open positions in the ledger",
+                       utc(last_t), utc(first), len(ledger.orders()), len(ledger.open_positions()))
         return loop, window
     # the loop reads only each cycle's latest closed 1m bar: a short look-back keeps snapshots cheap
     feed = ReplayFeed(store, engine.symbols, window.start_ms, window.end_ms, speed=speed, staleness=settings,

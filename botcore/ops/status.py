@@ -67,6 +67,12 @@ def _json_detail(value: Any) -> dict:
         return {}
 
 
+def _last_decision(ledger: Ledger) -> int | None:
+    """Return the time of the ledger's latest decision row (its last cycle), or None."""
+    row = ledger._con.execute("SELECT MAX(ts_ms) FROM decisions").fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
 def _process(pid: int | None) -> dict[str, Any]:
     if pid is None:
         return {"pid": None, "alive": False, "rss_mb": None}
@@ -176,9 +182,14 @@ def collect_status(
         elif hb["last_ts_ms"] is not None and hb["last_status"] != "stopped" and not process["alive"]:
             problems.append(f"process {process['pid']} of the last heartbeat is not running")
         last_cycle = detail.get("last_cycle_ts_ms")
-        status["last_cycle"] = {"ts_ms": last_cycle,
-                                "age_s": None if last_cycle is None else round((now_ms - int(last_cycle)) / 1000, 3),
-                                "cycles": detail.get("cycles")}
+        if last_cycle is None:  # the loop's own beat (stamped with the cycle time) or no tick yet: the trail says
+            last_cycle = _last_decision(ledger)
+        simulated = ledger.get_meta("replay") is not None
+        # a replay's cycles carry simulated times: how long ago is judged by the wall time of its last beat
+        age_s = (None if last_cycle is None else hb["age_s"] if simulated
+                 else round((now_ms - int(last_cycle)) / 1000, 3))
+        status["last_cycle"] = {"ts_ms": last_cycle, "age_s": age_s, "cycles": detail.get("cycles", detail.get("cycle")),
+                                "clock": "simulated" if simulated else "wall"}
 
         # feeds
         feeds = {}

@@ -26,10 +26,13 @@ from botcore.analytics import trail
 from botcore.analytics.ledger_index import cycle_index
 from botcore.reports.review import ms_to_utc, universe_sectors
 from botcore.ledger import Ledger
+from botcore.signals.enums import SignalParams
+from botcore.timefmt import duration, utc
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CycleData", "MarketContext", "load_cycle", "market_context", "cycle_times"]
+__all__ = ["CycleData", "MarketContext", "load_cycle", "market_context", "cycle_times", "longest_warmup_bars",
+           "default_lookback_hours", "compare_with_record", "format_snapshot"]
 
 BAR_MS = 60_000
 
@@ -37,6 +40,45 @@ BAR_MS = 60_000
 def cycle_times(decisions: pd.DataFrame) -> np.ndarray:
     """Return the distinct cycle times of a decision trail, ascending."""
     return np.unique(decisions["ts_ms"].to_numpy(dtype=np.int64)) if len(decisions) else np.empty(0, np.int64)
+
+
+def longest_warmup_bars(params: SignalParams = SignalParams(), regime_window: int = 256) -> int:
+    """Return the longest history any configured signal (or the Hurst regime) reads, in 1m bars.
+
+    A signal's history is the largest of its ``*_bars`` parameters (window,
+    minimum periods, slow span); the trend's slow EMA is ``slow_factor`` times its
+    long span.
+    """
+    longest = int(regime_window)
+    for group in params:
+        values = group._asdict()
+        longest = max([longest, *(int(v) for k, v in values.items() if k.endswith("_bars"))])
+        if "slow_factor" in values:
+            longest = max(longest, int(values["slow_factor"]) * int(values.get("span_long_bars", 0)))
+    return longest
+
+
+def history_start_ms(meta: dict[str, Any]) -> int | None:
+    """Return when the run's signal history began (a replay's warm-up start), or None when the ledger does not say."""
+    replay = meta.get("replay")
+    if isinstance(replay, dict) and replay.get("warmup_ms") is not None:
+        return int(replay["warmup_ms"])
+    return None
+
+
+def default_lookback_hours(t_ms: int, meta: dict[str, Any] | None = None, *, settings: Any = None) -> float:
+    """Return the look-back that reproduces the decision at ``t_ms``: the longest signal history, in hours.
+
+    When the ledger says where the run's history began (a replay's warm-up),
+    the look-back stops there: the engine saw no bar before it, and neither may
+    the recomputation.
+    """
+    window = settings.regime.window if settings is not None and hasattr(settings, "regime") else 256
+    bars = longest_warmup_bars(regime_window=window)
+    start = history_start_ms(meta or {})
+    if start is not None:
+        bars = min(bars, max(1, (int(t_ms) - start) // BAR_MS))
+    return bars * BAR_MS / 3_600_000
 
 
 @dataclass
@@ -134,13 +176,14 @@ def _snapshot_row(snap: Any) -> dict[str, Any]:
 
 
 def market_context(data_dir: str | os.PathLike, symbols: list[str], t_ms: int, *, settings: Any = None,
-                   lookback_hours: float = 72.0) -> MarketContext:
+                   lookback_hours: float | None = None, meta: dict[str, Any] | None = None) -> MarketContext:
     """Rebuild the cycle at ``t_ms`` from a market store: snapshots, signals, aggregate and regime.
 
     Only rows known at ``t_ms`` are read. Signals run over ``lookback_hours``
-    of 1-minute bars ending at the last bar closed by ``t_ms``; a signal
-    whose window is longer reports ``WARMING_UP`` (shown, never filled in).
-    Symbols the store lacks are listed in ``notes`` and left out.
+    of 1-minute bars ending at the last bar closed by ``t_ms`` (None: the
+    :func:`default_lookback_hours` that reproduces the decision, from the
+    ledger's ``meta``); a signal whose window is longer reports ``WARMING_UP``
+    (shown, never filled in). Symbols the store lacks are listed in ``notes`` and left out.
     """
     from botcore.config import load_settings
     from botcore.market.snapshot import snapshot_at
@@ -153,6 +196,8 @@ def market_context(data_dir: str | os.PathLike, symbols: list[str], t_ms: int, *
 
     if settings is None or isinstance(settings, (str, os.PathLike)):
         settings = load_settings(settings) if settings is not None else load_settings()
+    if lookback_hours is None:
+        lookback_hours = default_lookback_hours(t_ms, meta, settings=settings)
     store = Store(data_dir)
     notes: list[str] = []
     known = set(store.symbols("candles_1m"))
@@ -192,4 +237,67 @@ def market_context(data_dir: str | os.PathLike, symbols: list[str], t_ms: int, *
     if (reg.regime.iloc[-1] < 0).any():
         notes.append(f"regime unknown (warming up) where the {lookback_hours:g} h look-back is too short "
                      f"for the Hurst window ({settings.regime.window} bars) and its smoothing")
+    notes.append(f"signals recomputed over {duration(end - start)} of 1m bars, {utc(start, suffix=False)} .. "
+                 f"{utc(end)} ({lookback_hours:,.1f} h look-back)")
     return MarketContext(t_ms, snapshot, scores, statuses, aggregate_df, regime, notes)
+
+
+def compare_with_record(ctx: MarketContext, rows: pd.DataFrame, *, tol: float = 1e-3) -> pd.DataFrame:
+    """Return, per symbol, the recorded and recomputed direction and conviction, whether they match, and why not.
+
+    ``rows`` is :attr:`CycleData.rows`. A mismatch is explained by the first
+    cause found: signals still warming up or without data in the recomputation,
+    a decision that recorded no aggregate, or (otherwise) the size of the difference.
+    """
+    recorded = rows.set_index("symbol")[["direction", "conviction"]]
+    out = []
+    for symbol, agg in ctx.aggregate.iterrows():
+        rec_dir, rec_conv = (recorded.loc[symbol, "direction"], recorded.loc[symbol, "conviction"]) \
+            if symbol in recorded.index else (np.nan, np.nan)
+        new_dir, new_conv = int(agg["direction"]), float(agg["conviction"])
+        statuses = ctx.statuses.loc[symbol] if symbol in ctx.statuses.index else pd.Series(dtype=object)
+        warming = [s for s, v in statuses.items() if v == "WARMING_UP"]
+        missing = [s for s, v in statuses.items() if v not in ("OK", "WARMING_UP")]
+        if pd.isna(rec_dir) or pd.isna(rec_conv):
+            match, reason = "—", "the decision recorded no aggregate (nothing to compare)"
+        elif int(rec_dir) == new_dir and abs(float(rec_conv) - new_conv) <= tol:
+            match, reason = "yes", ""
+        elif warming:
+            match, reason = "no", (f"signals still warming up in the recomputation: {', '.join(warming)} "
+                                   "(the look-back is shorter than their window: pass a longer --lookback-hours)")
+        elif missing:
+            match, reason = "no", f"signals without data in the recomputation: {', '.join(missing)}"
+        else:
+            match, reason = "no", (f"conviction differs by {new_conv - float(rec_conv):+.3f} with every signal live: "
+                                   "the engine ran on other weights or parameters (learned version, overrides) "
+                                   "or on a different history")
+        out.append({"symbol": symbol, "recorded_direction": _direction(rec_dir), "recomputed_direction": _direction(new_dir),
+                    "recorded_conviction": rec_conv, "recomputed_conviction": new_conv,
+                    "matches the recorded decision": match, "reason": reason})
+    return pd.DataFrame(out).set_index("symbol") if out else pd.DataFrame()
+
+
+def _direction(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return "—"
+    return {1: "long", -1: "short", 0: "flat"}.get(int(value), str(value))
+
+
+def format_snapshot(snapshot: pd.DataFrame) -> pd.DataFrame:
+    """Return the snapshot as a person reads it: prices to 6 significant digits, USD with separators, % and bps."""
+    def num(fmt: str):
+        return lambda v: "missing" if v is None or pd.isna(v) else fmt.format(v)
+
+    out = snapshot.copy()
+    formats = {"last_close": num("{:,.6g}"), "mark_price": num("{:,.6g}"), "best_bid": num("{:,.6g}"),
+               "best_ask": num("{:,.6g}"), "spread_bps": num("{:.1f} bps"), "funding_rate_8h": lambda v: "missing"
+               if pd.isna(v) else f"{100 * v:+.4f}%", "oi_usd": num("${:,.0f}"), "taker_buy_ratio": num("{:.3f}"),
+               "fear_greed": num("{:.0f}"), "social_tone": num("{:+.2f}")}
+    for column, fmt in formats.items():
+        if column in out.columns:
+            out[column] = [fmt(v) for v in out[column]]
+    return out.rename(columns={"last_close": "last close", "mark_price": "mark", "best_bid": "bid", "best_ask": "ask",
+                               "spread_bps": "spread", "funding_rate_8h": "funding (8h)", "next_funding": "next funding",
+                               "oi_usd": "open interest", "taker_buy_ratio": "taker buy ratio",
+                               "fear_greed": "fear & greed", "social_tone": "social tone",
+                               "missing": "missing inputs"})

@@ -17,6 +17,27 @@ from botcore.analytics.flags import Flag
 __all__ = ["fmt_money", "fmt_pct", "fmt_ratio", "summary_table", "flags_html", "banner_html", "table"]
 
 
+#: report column -> what a person reads
+HUMAN_NAMES: dict[str, str] = {
+    "n_trades": "Trades", "trades": "Trades", "net_pnl_usd": "Net P&L (USD)", "gross_pnl_usd": "Gross P&L (USD)",
+    "fees_usd": "Fees (USD)", "funding_usd": "Funding (USD, + received)", "win_rate": "Win rate",
+    "profit_factor": "Profit factor", "expectancy_usd": "Expectancy per trade (USD)", "verdict": "Verdict",
+    "return_pct": "Return (%)", "max_drawdown_pct": "Max drawdown (%)", "share": "Share",
+    "blocked": "Blocked (decided)", "also_failing": "Also failing", "clamped": "Size clamped",
+    "predicted": "Predicted win rate", "realised": "Realised win rate", "gap": "Gap",
+    "against_net_pnl_usd": "Net P&L against the signal (USD)", "size_usd": "Size (USD)",
+}
+
+
+def human_name(column: Any) -> str:
+    """Return a report column's name as a person reads it (``net_pnl_usd`` -> ``Net P&L (USD)``)."""
+    name = HUMAN_NAMES.get(str(column))
+    if name is None:
+        words = str(column).replace("_", " ")
+        name = words[:1].upper() + words[1:]
+    return name
+
+
 def _bad(x: Any) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
 
@@ -106,7 +127,10 @@ def table(df: pd.DataFrame | None, empty: str = "nothing recorded", money: tuple
     formats = {c: "{:+,.2f}" for c in money if c in df.columns}
     formats.update({c: (lambda v: fmt_pct(v)) for c in pct if c in df.columns})
     formats.update({c: (lambda v: fmt_ratio(v)) for c in ratio if c in df.columns})
-    return df.style.format(formats, na_rep="n/a")
+    if df.index.name is not None:  # one header row: the index becomes the first column
+        df = df.reset_index()
+    styler = df.style.format(formats, na_rep="n/a").hide(axis="index")
+    return styler.relabel_index([human_name(c) for c in df.columns], axis="columns")
 
 
 def flags_html(flags: list[Flag]) -> str:
