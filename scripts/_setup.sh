@@ -18,11 +18,13 @@ setup_venv() {
 
 warm_numba_cache() {
     # Compile the Numba kernels once now (cached in __pycache__ next to the sources): a few minutes here,
-    # so that the first `botcore demo` (or backtest) loads them instead of compiling.
+    # so that the first `botcore demo` and `botcore backtest` load them instead of compiling.
     local tmp
     tmp="$(mktemp -d)"
     echo "compiling the Numba kernels once (cached for every later run) ..." >&2
-    if ! .venv/bin/python -m botcore demo --days 0.01 --out "$tmp/demo" >/dev/null 2>"$tmp/warm.log"; then
+    if ! { .venv/bin/python -m botcore demo --days 0.01 --out "$tmp/demo" &&
+           .venv/bin/python -m botcore backtest --data "$tmp/demo/market" --out "$tmp/backtest" --trail none; } \
+           >/dev/null 2>"$tmp/warm.log"; then
         echo "warm-up of the Numba cache failed (the first run will compile instead):" >&2
         tail -n 5 "$tmp/warm.log" >&2
     fi
