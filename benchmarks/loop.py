@@ -5,7 +5,7 @@
   step's wall time (feed snapshot -> bar row, kill-switch read, compiled
   advance + decide, paper venue, ledger transaction, red-flag checks) — no
   network because the feed is the store and the venue is the paper venue.
-  Targets: p50 <= 10 ms, p99 <= 50 ms.
+  Targets: p50 <= 10 ms, p99 <= 5 ms and max <= 50 ms (issue 23).
 - cold start: ``botcore run --mode paper --feed replay ... --cycles 1`` in a
   fresh process with the Numba cache warm (the in-process part already ran),
   wall time to exit, which includes imports, warm-up and the first decision.
@@ -79,8 +79,10 @@ def main(argv: list[str]) -> int:
                      "max": float(ms.max()), "mean": float(ms.mean())},
         "cycles_per_s": len(ms) / total,
         "cold_start_s": cold, "cold_start_exit_code": proc.returncode,
-        "targets": {"p50_ms": 10, "p99_ms": 50, "cold_start_s": 20},
-        "ok": bool(np.percentile(ms, 50) <= 10 and np.percentile(ms, 99) <= 50 and cold <= 20 and proc.returncode == 0),
+        "targets": {"p50_ms": 10, "p99_ms": 5, "max_ms": 50, "cold_start_s": 20},
+        "load_average": os.getloadavg()[0],
+        "ok": bool(np.percentile(ms, 50) <= 10 and np.percentile(ms, 99) <= 5 and ms.max() <= 50 and cold <= 20
+                   and proc.returncode == 0),
         "data": str(root),
     }
     if args.json:
@@ -88,8 +90,9 @@ def main(argv: list[str]) -> int:
     else:
         c = result["cycle_ms"]
         print(f"loop: {len(symbols)} symbols, {len(ms)} cycles: p50 {c['p50']:.2f} ms (target 10), p99 {c['p99']:.2f} ms "
-              f"(target 50), max {c['max']:.2f} ms; cold start to first decision {cold:.1f} s (target 20, exit "
-              f"{proc.returncode}) -> {'OK' if result['ok'] else 'MISSED'}")
+              f"(target 5), max {c['max']:.2f} ms (target 50); cold start to first decision {cold:.1f} s (target 20, "
+              f"exit {proc.returncode}) -> {'OK' if result['ok'] else 'MISSED'}; load average "
+              f"{result['load_average']:.1f} on {os.cpu_count()} CPUs")
         if proc.returncode:
             print(proc.stderr.decode()[-2000:], file=sys.stderr)
     return 0

@@ -9,14 +9,15 @@ random-walk data with a few NaN gaps):
 1. cold compile time of every kernel, in a subprocess with an empty Numba cache;
 2. rolling primitives against pandas (target >= 3x) and vectorbt's kernels
    (target >= 1x);
-3. each signal kernel (all symbols) against its pandas reference (>= 3x);
+3. each signal kernel (all symbols) against its pandas reference (>= 5x, issue 23);
 4. the Hurst estimator against ``hurst.compute_Hc(kind='change',
    simplified=False)`` on the same estimator (its chunk sizes, ddof=1, no
    correction: values are checked equal), and the production rolling kernel
    (R/S-AL, stride 1) per estimate (target >= 100x);
 5. all ten signals + aggregator + regime for ``--symbols`` x ``--days`` of 1m
    bars, warm (compiled and with memory touched once), wall and CPU time
-   (target <= 10 s on 2 cores).
+   (target <= 1.5 s wall on 2 cores; the CPU time is what the work costs
+   when other processes share the cores).
 """
 
 from __future__ import annotations
@@ -207,7 +208,7 @@ def main(argv: list[str]) -> int:
         ours = best_of(lambda: kernel(*arrays, *params), r)
         cols = arrays[0].shape[1]
         theirs = best_of(lambda: [reference(*(a[:, j] for a in arrays), *params) for j in range(cols)], max(1, r - 1))
-        print(row(name, ours, {"pandas": theirs}, ">=3x"))
+        print(row(name, ours, {"pandas": theirs}, ">=5x"))
     ours = best_of(lambda: nb.book_imbalance_nb(x.bid_sz, x.ask_sz, 0.7), r)
     theirs = best_of(lambda: [ref.book_imbalance_ref(x.bid_sz[:, j], x.ask_sz[:, j], 0.7) for j in range(m)], r)
     print(row("book imbalance (5 levels)", ours, {"numpy": theirs}, ">=3x"))
@@ -258,7 +259,7 @@ def main(argv: list[str]) -> int:
             label = "first (cold memory)" if attempt == 0 else "warm"
             print(
                 f"{label:<20} signals {t_sig:5.2f} s  aggregator {t_agg:5.2f} s  regime {t_reg:5.2f} s  "
-                f"total {wall:5.2f} s wall, {cpu:5.2f} s CPU   (target <= 10 s warm)"
+                f"total {wall:5.2f} s wall, {cpu:5.2f} s CPU   (target <= 1.5 s wall warm; load average {os.getloadavg()[0]:.1f})"
             )
         del full
     return 0

@@ -13,6 +13,7 @@ from botcore.config import load_settings
 from botcore.engine.backtest import resolve_window, restrict_settings, run_backtest
 from botcore.engine.report import gate_counts_from_ledger
 from botcore.engine.state import Engine
+from botcore.engine.testing import ACTIVE_OVERRIDES, diff_ledgers
 from botcore.errors import DataError
 from botcore.ledger import Ledger
 from botcore.market.sample import DEFAULT_START_MS, generate_sample_market
@@ -22,6 +23,7 @@ from tests.conftest import CONFIG_DIR
 
 SETTINGS = load_settings(CONFIG_DIR)
 MIN = 60_000
+DECISION_COLUMNS = ("ts_ms", "symbol", "strategy", "outcome", "reason_code", "reason_mask", "detail")
 DAY = 86_400_000
 START = DEFAULT_START_MS + 3 * DAY + MIN
 runner = CliRunner()
@@ -70,6 +72,35 @@ def test_a_compressed_trail_keeps_exact_gate_counts_and_fresh_latest_rows(market
     assert sum(sum(v.values()) for v in result.summary["gate_counts"].values()) == 15 * n_bars
     latest = decisions.groupby("symbol")["ts_ms"].max()
     assert len(latest) == 15 and (latest >= result.window.end_ms - 30 * MIN).all()
+
+
+def test_trail_levels_keep_the_ledger_exact_and_write_full_entry_or_no_decision_rows(market, tmp_path):
+    n_bars = 241
+    runs = {level: run_backtest(market, SETTINGS, tmp_path / level, start_ms=START, end_ms=START + (n_bars - 1) * MIN,
+                                run_seed=4, trail=level, params_overrides=dict(ACTIVE_OVERRIDES))
+            for level in ("full", "entries", "none")}
+    decisions = {}
+    for level, result in runs.items():
+        assert result.summary["trail"] == level and result.summary["invariant_ok"] is True
+        with Ledger.open(result.ledger_path, readonly=True) as led:
+            decisions[level] = led.decisions()[list(DECISION_COLUMNS)].reset_index(drop=True)
+        assert result.summary["decision_rows"] == len(decisions[level])
+    for level in ("entries", "none"):
+        assert diff_ledgers(runs["full"].ledger_path, runs[level].ledger_path) == {}, level
+        assert runs[level].summary["gate_counts"] == runs["full"].summary["gate_counts"]
+        assert runs[level].summary["net_pnl_usd"] == runs["full"].summary["net_pnl_usd"]
+    full = decisions["full"]
+    assert len(full) == 15 * n_bars
+    traded = full[full["outcome"].isin([Reason.entered, Reason.exited])].reset_index(drop=True)
+    assert (traded["outcome"] == Reason.entered).any(), "the case must enter positions"
+    pd.testing.assert_frame_equal(decisions["entries"], traded)
+    assert decisions["none"].empty
+
+
+def test_backtest_command_refuses_an_unknown_trail_level(market, tmp_path):
+    result = runner.invoke(app, ["backtest", "--data", str(market), "--out", str(tmp_path), "--config", str(CONFIG_DIR),
+                                 "--trail", "some"])
+    assert result.exit_code != 0 and "use auto, full, changes, entries or none" in result.output
 
 
 def test_shipped_configuration_trades_rarely_on_the_sample_market_and_says_why(market, tmp_path):

@@ -20,7 +20,7 @@ def backtest(
     config: Optional[Path] = typer.Option(None, "--config", help="Configuration directory (default: $BOTCORE_CONFIG or ./config)."),
     seed: int = typer.Option(0, "--seed", help="Run seed of the bandit (rng = seed ^ cycle time)."),
     warmup_bars: int = typer.Option(4320, "--warmup-bars", min=0, help="1m bars of history fed to the signals before --start."),
-    trail: str = typer.Option("auto", "--trail", help="Decision trail: full (a row per symbol per bar), changes, or auto."),
+    trail: str = typer.Option("auto", "--trail", help="Decision trail: full (a row per symbol per bar), changes, entries (entries and exits only), none, or auto."),
     trail_every: int = typer.Option(60, "--trail-every", min=1, help="With --trail changes: a row at least every N bars."),
     chunk_bars: int = typer.Option(10_080, "--chunk-bars", min=60, help="Bars per compiled call (memory, progress)."),
     params_from: Optional[Path] = typer.Option(None, "--params-from", help="The bot's ledger: backtest with its ACTIVE learned parameters, benches and capital multiplier (copied into the run's ledger)."),
@@ -45,8 +45,8 @@ def backtest(
 
     settings = load_config(config)
     overrides = overrides_or_exit(settings, override)
-    if trail not in ("auto", "full", "changes"):
-        raise typer.BadParameter(f"--trail {trail!r}: use auto, full or changes")
+    if trail not in ("auto", "full", "changes", "entries", "none"):
+        raise typer.BadParameter(f"--trail {trail!r}: use auto, full, changes, entries or none")
     if not data.is_dir():
         typer.secho(f"--data {data}: no such directory", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)

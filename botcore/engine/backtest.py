@@ -27,9 +27,11 @@ loop's trail); ``"changes"`` writes a row when a symbol's (outcome, reason,
 gate mask, strategy) changes, on every entry and exit, and at least every
 ``trail_every`` bars, each row's ``detail.bars`` saying how many consecutive
 bars it stands for (so per-reason counts stay exact when weighted by
-``bars``); ``"auto"`` (default) is full up to 2 million symbol-bars and
-changes beyond. The summary's ``gate_counts`` are always the exact counts of
-every symbol-bar, accumulated in the compiled loop.
+``bars``); ``"entries"`` writes only the rows of the bars where a symbol
+entered or exited a position; ``"none"`` writes no trail (the fastest ledger);
+``"auto"`` (default) is full up to 2 million symbol-bars and changes beyond.
+The summary's ``gate_counts`` are always the exact counts of every symbol-bar,
+accumulated in the compiled loop, whatever the trail level.
 
 Learning
 --------
@@ -69,6 +71,7 @@ from botcore.engine.learning_link import LearningLink, copy_active_versions, rec
 from botcore.errors import DataError
 from botcore.ledger import Ledger
 from botcore.market.store import Store
+from botcore.strategy.enums import Reason
 from botcore.timefmt import duration, utc, utc_span
 
 logger = logging.getLogger(__name__)
@@ -76,6 +79,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_WARMUP_BARS = 4_320  # 3 days: the funding-rate signal needs 3 days of history (min_periods_bars)
 DEFAULT_CHUNK_BARS = 10_080  # one week of 1m bars per compiled call
 FULL_TRAIL_LIMIT = 2_000_000  # symbol-bars up to which "auto" writes the full trail
+TRAIL_LEVELS = ("auto", "full", "changes", "entries", "none")
 DAY_MS = 86_400_000
 
 Progress = Callable[[str, int, int], None]
@@ -167,13 +171,30 @@ class BacktestResult:
 
 
 def _trail_policy(trail: str, n_symbols: int, n_bars: int) -> int:
+    """The compiled loop's trail policy for a trail level ("entries" and "none" keep rows of the compressed trail)."""
     if trail == "full":
         return TRAIL_FULL
-    if trail == "changes":
+    if trail in ("changes", "entries", "none"):
         return TRAIL_CHANGES
     if trail == "auto":
         return TRAIL_FULL if n_symbols * n_bars <= FULL_TRAIL_LIMIT else TRAIL_CHANGES
-    raise ValueError(f"trail: must be 'full', 'changes' or 'auto', got {trail!r}")
+    raise ValueError(f"trail: must be one of {', '.join(TRAIL_LEVELS)}, got {trail!r}")
+
+
+def _trail_level(trail: str, policy: int) -> str:
+    """The level the ledger records: "auto" resolved to "full" or "changes"."""
+    if trail != "auto":
+        return trail
+    return "full" if policy == TRAIL_FULL else "changes"
+
+
+def _kept_trail(trail: np.ndarray, level: str) -> np.ndarray:
+    """The trail rows a level writes: all, those of entries and exits, or none."""
+    if level == "none":
+        return trail[:0]
+    if level == "entries":
+        return trail[np.isin(trail["outcome"], (Reason.entered, Reason.exited))]
+    return trail
 
 
 def fresh_ledger(path: Path, starting_cash_usd: float, mode: str) -> Ledger:
@@ -220,8 +241,8 @@ def run_backtest(
         1m bars of history fed to the signals before ``start``.
     run_seed : int
         Seeds the bandit (``run_seed ^ t`` each cycle).
-    trail : {"auto", "full", "changes"}
-        Decision-trail policy (see the module docstring); ``trail_every`` bars between rows at most.
+    trail : {"auto", "full", "changes", "entries", "none"}
+        Decision-trail level (see the module docstring); with "changes", ``trail_every`` bars between rows at most.
     chunk_bars : int
         Bars per compiled call (memory and progress granularity).
     params_overrides : dict, optional
@@ -254,6 +275,7 @@ def run_backtest(
     syms = engine.symbols
     window = resolve_window(store, syms, start_ms, end_ms, warmup_bars)
     policy = _trail_policy(trail, len(syms), window.n_bars)
+    level = _trail_level(trail, policy)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ledger_path = out / "ledger.sqlite"
@@ -273,7 +295,7 @@ def run_backtest(
             ledger.set_meta("backtest", {
                 "data": str(store.root), "synthetic": store.synthetic, "symbols": list(syms),
                 "start_ms": window.start_ms, "end_ms": window.end_ms, "warmup_ms": window.warmup_ms,
-                "run_seed": run_seed, "trail": ("full" if policy == TRAIL_FULL else "changes"),
+                "run_seed": run_seed, "trail": level,
                 "trail_every": trail_every, "params_overrides": dict(params_overrides or {}),
                 "params_from": None if params_from is None else str(getattr(params_from, "path", params_from)),
                 "bench_from_start": bool(bench_from_start),
@@ -321,7 +343,7 @@ def run_backtest(
                 if stop == lo and out_buf.counts.sum() == 0:
                     raise RuntimeError("backtest: a bar produced more records than the buffers hold")
                 entry_signals = out_buf.signals[: out_buf.counts[5]].copy()
-                _flush(writer, out_buf)
+                _flush(writer, out_buf, level)
                 if ledger is not None and stop > lo:
                     record_backtest_outcomes(ledger, entry_signals, int(rows.ts_ms[lo]), int(rows.ts_ms[stop - 1]),
                                              syms)
@@ -338,7 +360,7 @@ def run_backtest(
                     "symbols": list(syms), "n_symbols": len(syms), "n_bars": window.n_bars,
                     "warmup_bars": window.warmup_bars, "synthetic_data": store.synthetic, "data": str(store.root),
                     "ledger": str(ledger_path), "run_seed": run_seed,
-                    "trail": "full" if policy == TRAIL_FULL else "changes",
+                    "trail": level,
                     "decision_rows": writer.n_trail if writer else 0, "orders": writer.n_orders if writer else 0,
                 },
             )
@@ -395,11 +417,11 @@ def _prefetch(chunks):
             yield rows, waited
 
 
-def _flush(writer: RecordWriter | None, out_buf: Any) -> None:
+def _flush(writer: RecordWriter | None, out_buf: Any, level: str) -> None:
     c = out_buf.counts
     if writer is not None:
         writer.write(out_buf.orders[: c[0]], out_buf.fills[: c[1]], out_buf.funding[: c[2]], out_buf.equity[: c[3]],
-                     out_buf.trail[: c[4]])
+                     _kept_trail(out_buf.trail[: c[4]], level))
     out_buf.reset()
 
 
@@ -408,5 +430,5 @@ def ms_to_text(ts_ms: int) -> str:
     return utc(ts_ms, suffix=False)
 
 
-__all__ = ["BacktestResult", "DEFAULT_CHUNK_BARS", "DEFAULT_WARMUP_BARS", "Window", "data_range", "fresh_ledger",
+__all__ = ["BacktestResult", "DEFAULT_CHUNK_BARS", "DEFAULT_WARMUP_BARS", "TRAIL_LEVELS", "Window", "data_range", "fresh_ledger",
            "ms_to_text", "resolve_window", "restrict_settings", "run_backtest"]

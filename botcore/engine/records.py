@@ -84,6 +84,14 @@ def fmt_num(x: float) -> str:
     return repr(x) if math.isfinite(x) else "null"
 
 
+def _json_numbers(values: np.ndarray) -> list[str]:
+    """:func:`fmt_num` of every value, in bulk (``repr`` of the finite ones, null for the rest)."""
+    text = list(map(repr, values.tolist()))
+    for k in np.flatnonzero(~np.isfinite(values)).tolist():
+        text[k] = "null"
+    return text
+
+
 def trail_rows(trail: np.ndarray, symbols: Sequence[str]) -> pd.DataFrame:
     """Turn trail records (``trail_rec_dt``) into rows of the ledger's ``decisions`` table.
 
@@ -94,13 +102,13 @@ def trail_rows(trail: np.ndarray, symbols: Sequence[str]) -> pd.DataFrame:
     sym = np.asarray(symbols, dtype=object)
     names = np.asarray([strategy_name(i) for i in range(-1, len(STRATEGY_NAMES))], dtype=object)
     details = [
-        f'{{"bars": {bars}, "conviction": {fmt_num(conv)}, "direction": {direction}, '
-        f'"expected_roi": {fmt_num(roi)}, "kelly_f": {fmt_num(kf)}, "regime": {regime}, '
-        f'"size_usd": {fmt_num(size)}, "win_prob": {fmt_num(wp)}}}'
+        f'{{"bars": {bars}, "conviction": {conv}, "direction": {direction}, '
+        f'"expected_roi": {roi}, "kelly_f": {kf}, "regime": {regime}, '
+        f'"size_usd": {size}, "win_prob": {wp}}}'
         for bars, conv, direction, roi, kf, regime, size, wp in zip(
-            trail["bars"].tolist(), trail["conviction"].tolist(), trail["direction"].tolist(),
-            trail["expected_roi"].tolist(), trail["kelly_f"].tolist(), trail["regime"].tolist(),
-            trail["size_usd"].tolist(), trail["win_prob"].tolist())
+            trail["bars"].tolist(), _json_numbers(trail["conviction"]), trail["direction"].tolist(),
+            _json_numbers(trail["expected_roi"]), _json_numbers(trail["kelly_f"]), trail["regime"].tolist(),
+            _json_numbers(trail["size_usd"]), _json_numbers(trail["win_prob"]))
     ]
     strategy = np.clip(trail["strategy_id"], -1, len(STRATEGY_NAMES) - 1) + 1
     return pd.DataFrame({

@@ -218,14 +218,16 @@ def hurst_step_nb(st, close, sizes, calib_raw, calib_true, window_bars=256, stri
     st[1] = px
     pos = int(st[3])
     st[HURST_HEADER + pos] = r
-    pos = (pos + 1) % window_bars
+    pos += 1
+    if pos == window_bars:
+        pos = 0
     st[3] = float(pos)
     st[0] = t + 1.0
     if t >= window_bars and (t + offset_bars) % stride_bars == 0:
         buf = np.empty(window_bars)
         valid = 0
-        for k in range(window_bars):
-            v = st[HURST_HEADER + (pos + k) % window_bars]  # oldest first
+        for k in range(pos, pos + window_bars):  # oldest first: the ring from pos, then from its start
+            v = st[HURST_HEADER + (k if k < window_bars else k - window_bars)]
             if not math.isnan(v):
                 buf[valid] = v
                 valid += 1

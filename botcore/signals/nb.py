@@ -47,13 +47,47 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import intrinsic
 
 BLOCK_BARS = 512  # 2-D kernels walk time in blocks, one symbol at a time per block: state and inputs stay in cache
 
 OK = np.int8(0)
 WARMING_UP = np.int8(1)
 DATA_OUTAGE = np.int8(2)
+
+# --------------------------------------------------------------------------- state without reference counting
+# The 2-D kernels pass their state matrix to an inlined step per value; Numba
+# counts a reference to it on every call (two atomic operations per value that
+# its reference-count pruning does not remove across the steps' branches). The
+# loops use a borrowed view instead: the same data with no owner to count, the
+# owning array kept alive until the loops are done.
+
+
+@intrinsic
+def _borrowed_nb(typingctx, array):
+    """Return a view of ``array`` that is not reference-counted (the caller keeps ``array`` alive)."""
+
+    def codegen(context, builder, sig, args):
+        src = context.make_array(sig.args[0])(context, builder, value=args[0])
+        view = context.make_array(sig.return_type)(context, builder)
+        for name in ("data", "shape", "strides", "itemsize", "parent", "nitems"):
+            setattr(view, name, getattr(src, name))
+        view.meminfo = context.get_constant_null(types.MemInfoPointer(types.voidptr))
+        return view._getvalue()
+
+    return array(array), codegen
+
+
+@intrinsic
+def _keep_alive_nb(typingctx, array):
+    """Use ``array`` here, so that it lives at least until this point (the owner of a borrowed view)."""
+
+    def codegen(context, builder, sig, args):
+        return context.get_dummy_value()
+
+    return types.none(array), codegen
+
 
 # --------------------------------------------------------------------------- rolling block
 # Layout at offset o: [pos, count, sum, sumsq, anchor, nonzero, buf_0 .. buf_{w-1}];
@@ -175,8 +209,9 @@ def roll_rms_nb(st, j, o):
 @njit(cache=True, inline="always")
 def roll_lag_nb(st, j, o, window, lag):
     """Return the value pushed ``lag`` pushes ago (0 = the last one); ``lag < window``."""
-    pos = int(st[j, o])
-    k = (pos - 1 - lag) % window
+    k = int(st[j, o]) - 1 - lag
+    if k < 0:  # (k % window) without an integer division: k >= -window
+        k += window
     return st[j, o + ROLL_HEADER + k]
 
 
@@ -207,7 +242,10 @@ def ring_push_nb(st, j, o, window, x):
 @njit(cache=True, inline="always")
 def ring_lag_nb(st, j, o, window, lag):
     """Return the value pushed ``lag`` pushes ago (0 = the last one); ``lag < window``."""
-    return st[j, o + 1 + (int(st[j, o]) - 1 - lag) % window]
+    k = int(st[j, o]) - 1 - lag
+    if k < 0:  # (k % window) without an integer division: k >= -window
+        k += window
+    return st[j, o + 1 + k]
 
 
 # --------------------------------------------------------------------------- monotone deque
@@ -218,6 +256,12 @@ def ring_lag_nb(st, j, o, window, lag):
 @njit(cache=True)
 def deque_len(cap: int) -> int:
     return 2 + 2 * cap
+
+
+@njit(cache=True, inline="always")
+def _wrap(k, cap):
+    """``k % cap`` for ``0 <= k < 2 * cap``, without an integer division."""
+    return k - cap if k >= cap else k
 
 
 @njit(cache=True, inline="always")
@@ -234,7 +278,9 @@ def deque_evict_nb(st, j, o, cap, oldest_idx):
     head = int(st[j, o])
     size = int(st[j, o + 1])
     while size > 0 and st[j, o + 2 + head] < oldest_idx:
-        head = (head + 1) % cap
+        head += 1
+        if head == cap:
+            head = 0
         size -= 1
     st[j, o] = float(head)
     st[j, o + 1] = float(size)
@@ -244,9 +290,9 @@ def deque_evict_nb(st, j, o, cap, oldest_idx):
 def deque_push_max_nb(st, j, o, cap, idx, x):
     head = int(st[j, o])
     size = int(st[j, o + 1])
-    while size > 0 and st[j, o + 2 + cap + (head + size - 1) % cap] <= x:
+    while size > 0 and st[j, o + 2 + cap + _wrap(head + size - 1, cap)] <= x:
         size -= 1
-    k = (head + size) % cap
+    k = _wrap(head + size, cap)
     st[j, o + 2 + k] = idx
     st[j, o + 2 + cap + k] = x
     st[j, o + 1] = float(size + 1)
@@ -387,7 +433,7 @@ def _new_outputs(n):
 
 @njit(cache=True)
 def _new_outputs_2d(n, m):
-    return np.zeros((n, m), dtype=np.float64), np.zeros((n, m), dtype=np.float64), np.empty((n, m), dtype=np.int8)
+    return np.empty((n, m), dtype=np.float64), np.empty((n, m), dtype=np.float64), np.empty((n, m), dtype=np.int8)
 
 
 # =========================================================================== 1. order-flow imbalance
@@ -505,12 +551,14 @@ def order_flow_imbalance_nb(imbalance, span_fast_bars=5, span_slow_bars=30, chan
     """2-D form of :func:`order_flow_imbalance_1d_nb`: ``(n, m)`` -> three ``(n, m)`` arrays (bars outside, symbols inside, one state row per symbol)."""
     n, m = imbalance.shape
     score, conf, status = _new_outputs_2d(n, m)
-    state = ofi_new_state_nb(m, span_fast_bars, span_slow_bars)
+    owner = ofi_new_state_nb(m, span_fast_bars, span_slow_bars)
+    state = _borrowed_nb(owner)
     for t0 in range(0, n, BLOCK_BARS):
         t1 = min(t0 + BLOCK_BARS, n)
         for j in range(m):
             for t in range(t0, t1):
                 score[t, j], conf[t, j], status[t, j] = _ofi_step_inline_nb(state, j, imbalance[t, j], span_fast_bars, span_slow_bars, change_weight, gain)
+    _keep_alive_nb(owner)
     return score, conf, status
 
 
@@ -566,12 +614,14 @@ def funding_rate_nb(rate, window_bars=10_080, min_periods_bars=4_320, z_entry=1.
     """2-D form of :func:`funding_rate_1d_nb` (bars outside, symbols inside, one state row per symbol)."""
     n, m = rate.shape
     score, conf, status = _new_outputs_2d(n, m)
-    state = funding_new_state_nb(m, window_bars)
+    owner = funding_new_state_nb(m, window_bars)
+    state = _borrowed_nb(owner)
     for t0 in range(0, n, BLOCK_BARS):
         t1 = min(t0 + BLOCK_BARS, n)
         for j in range(m):
             for t in range(t0, t1):
                 score[t, j], conf[t, j], status[t, j] = _funding_step_inline_nb(state, j, rate[t, j], window_bars, min_periods_bars, z_entry, z_full, min_std)
+    _keep_alive_nb(owner)
     return score, conf, status
 
 
@@ -651,12 +701,14 @@ def open_interest_velocity_nb(
     """2-D form of :func:`open_interest_velocity_1d_nb` (bars outside, symbols inside, one state row per symbol)."""
     n, m = oi_usd.shape
     score, conf, status = _new_outputs_2d(n, m)
-    state = oi_new_state_nb(m, lag_bars, window_bars)
+    owner = oi_new_state_nb(m, lag_bars, window_bars)
+    state = _borrowed_nb(owner)
     for t0 in range(0, n, BLOCK_BARS):
         t1 = min(t0 + BLOCK_BARS, n)
         for j in range(m):
             for t in range(t0, t1):
                 score[t, j], conf[t, j], status[t, j] = _oi_step_inline_nb(state, j, oi_usd[t, j], close[t, j], lag_bars, window_bars, min_periods_bars, oi_scale, price_scale)
+    _keep_alive_nb(owner)
     return score, conf, status
 
 
@@ -728,12 +780,14 @@ def liquidation_cascade_nb(long_liq_usd, short_liq_usd, burst_bars=5, window_bar
     """2-D form of :func:`liquidation_cascade_1d_nb` (bars outside, symbols inside, one state row per symbol)."""
     n, m = long_liq_usd.shape
     score, conf, status = _new_outputs_2d(n, m)
-    state = liq_new_state_nb(m, burst_bars, window_bars)
+    owner = liq_new_state_nb(m, burst_bars, window_bars)
+    state = _borrowed_nb(owner)
     for t0 in range(0, n, BLOCK_BARS):
         t1 = min(t0 + BLOCK_BARS, n)
         for j in range(m):
             for t in range(t0, t1):
                 score[t, j], conf[t, j], status[t, j] = _liq_step_inline_nb(state, j, long_liq_usd[t, j], short_liq_usd[t, j], burst_bars, window_bars, min_periods_bars, burst_ratio)
+    _keep_alive_nb(owner)
     return score, conf, status
 
 
@@ -802,12 +856,14 @@ def taker_ratio_nb(taker_buy_base, taker_sell_base, flow_bars=15, window_bars=1_
     """2-D form of :func:`taker_ratio_1d_nb` (bars outside, symbols inside, one state row per symbol)."""
     n, m = taker_buy_base.shape
     score, conf, status = _new_outputs_2d(n, m)
-    state = taker_new_state_nb(m, flow_bars, window_bars)
+    owner = taker_new_state_nb(m, flow_bars, window_bars)
+    state = _borrowed_nb(owner)
     for t0 in range(0, n, BLOCK_BARS):
         t1 = min(t0 + BLOCK_BARS, n)
         for j in range(m):
             for t in range(t0, t1):
                 score[t, j], conf[t, j], status[t, j] = _taker_step_inline_nb(state, j, taker_buy_base[t, j], taker_sell_base[t, j], flow_bars, window_bars, min_periods_bars, z_scale, min_std)
+    _keep_alive_nb(owner)
     return score, conf, status
 
 
@@ -895,12 +951,14 @@ def trend_nb(close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, slow
     """2-D form of :func:`trend_1d_nb` (bars outside, symbols inside, one state row per symbol)."""
     n, m = close.shape
     score, conf, status = _new_outputs_2d(n, m)
-    state = trend_new_state_nb(m)
+    owner = trend_new_state_nb(m)
+    state = _borrowed_nb(owner)
     for t0 in range(0, n, BLOCK_BARS):
         t1 = min(t0 + BLOCK_BARS, n)
         for j in range(m):
             for t in range(t0, t1):
                 score[t, j], conf[t, j], status[t, j] = _trend_step_inline_nb(state, j, close[t, j], span_short_bars, span_mid_bars, span_long_bars, slow_factor, vol_span_bars, scale)
+    _keep_alive_nb(owner)
     return score, conf, status
 
 
@@ -989,12 +1047,14 @@ def breakout_nb(high, low, close, channel_bars=60, atr_span_bars=30, range_mult=
     """2-D form of :func:`breakout_1d_nb` (bars outside, symbols inside, one state row per symbol)."""
     n, m = high.shape
     score, conf, status = _new_outputs_2d(n, m)
-    state = breakout_new_state_nb(m, channel_bars)
+    owner = breakout_new_state_nb(m, channel_bars)
+    state = _borrowed_nb(owner)
     for t0 in range(0, n, BLOCK_BARS):
         t1 = min(t0 + BLOCK_BARS, n)
         for j in range(m):
             for t in range(t0, t1):
                 score[t, j], conf[t, j], status[t, j] = _breakout_step_inline_nb(state, j, high[t, j], low[t, j], close[t, j], channel_bars, atr_span_bars, range_mult, scale)
+    _keep_alive_nb(owner)
     return score, conf, status
 
 
@@ -1075,12 +1135,14 @@ def mean_reversion_nb(close, window_bars=60, vol_short_bars=60, vol_long_bars=1_
     """2-D form of :func:`mean_reversion_1d_nb` (bars outside, symbols inside, one state row per symbol)."""
     n, m = close.shape
     score, conf, status = _new_outputs_2d(n, m)
-    state = mr_new_state_nb(m, window_bars, vol_short_bars, vol_long_bars)
+    owner = mr_new_state_nb(m, window_bars, vol_short_bars, vol_long_bars)
+    state = _borrowed_nb(owner)
     for t0 in range(0, n, BLOCK_BARS):
         t1 = min(t0 + BLOCK_BARS, n)
         for j in range(m):
             for t in range(t0, t1):
                 score[t, j], conf[t, j], status[t, j] = _mr_step_inline_nb(state, j, close[t, j], window_bars, vol_short_bars, vol_long_bars, min_periods_bars, z_scale, max_vol_ratio)
+    _keep_alive_nb(owner)
     return score, conf, status
 
 
@@ -1200,12 +1262,14 @@ def social_sentiment_nb(mentions, tone, span_fast_bars=360, span_slow_bars=1_440
     """2-D form of :func:`social_sentiment_1d_nb` (bars outside, symbols inside, one state row per symbol)."""
     n, m = mentions.shape
     score, conf, status = _new_outputs_2d(n, m)
-    state = social_new_state_nb(m)
+    owner = social_new_state_nb(m)
+    state = _borrowed_nb(owner)
     for t0 in range(0, n, BLOCK_BARS):
         t1 = min(t0 + BLOCK_BARS, n)
         for j in range(m):
             for t in range(t0, t1):
                 score[t, j], conf[t, j], status[t, j] = _social_step_inline_nb(state, j, mentions[t, j], tone[t, j], span_fast_bars, span_slow_bars, tone_gain, mention_gain)
+    _keep_alive_nb(owner)
     return score, conf, status
 
 
