@@ -310,6 +310,20 @@ def test_candles_from_trades_resample_to_any_bar_with_the_stores_resampler() -> 
         resample_bars(five, "5m", "1m")
 
 
+def test_an_import_can_also_store_coarser_bars_from_its_trades(tmp_path: Path) -> None:
+    header = "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n"
+    rows = "".join(f"binance-futures,BTCUSDT,{(DAY + i * 10_000) * 1000},{(DAY + i * 10_000) * 1000},{i},buy,{100 + i % 7},1\n"
+                   for i in range(6 * 65))  # 65 minutes of trades every 10 s
+    path = write(tmp_path / "binance-futures_trades_2024-01-01_BTCUSDT.csv", header + rows)
+    frames = import_path(path, symbol="BTC/USDT:USDT", resample_to=("5m", "1h")).frames
+    minutes = frames["candles_1m"]
+    pd.testing.assert_frame_equal(frames["candles_5m"], resample_bars(minutes, "1m", "5m"))
+    assert frames["candles_1h"]["ts"].tolist() == [DAY] and frames["candles_1h"]["volume"].iloc[0] == 360.0
+    funding = write(tmp_path / "BTCUSDT-fundingRate-2024-01.csv", f"calc_time,funding_interval_hours,last_funding_rate\n{DAY},8,0.0001\n")
+    with pytest.raises(DataError, match=r"field 'resample'.*no candles"):
+        import_path(funding, symbol="BTC/USDT:USDT", resample_to=("5m",))
+
+
 def test_every_vendor_file_imports_through_the_cli_and_data_info_shows_it(tmp_path: Path) -> None:
     store = tmp_path / "store"
     cdd = write(tmp_path / "Binance_BTCUSDT_minute.csv", CDD)

@@ -1431,6 +1431,7 @@ def import_path(
     volume_unit: Literal["base", "quote"] = "quote",
     contract_value: float | None = None,
     csv_options: CsvOptions | None = None,
+    resample_to: Iterable[str] = (),
 ) -> Imported:
     """Parse one file into store tables, detecting the format when not given.
 
@@ -1445,6 +1446,7 @@ def import_path(
     contract_value : QUOTE units per contract of a coin-margined (inverse) symbol such as
         BTC/USD:BTC; required for one, refused for a linear symbol (:func:`contract_for`).
     csv_options : layout of a ``csv`` file that is not ``timestamp, open, ... volume`` (:class:`CsvOptions`).
+    resample_to : stored timeframes ('5m', '1h') also built from the file's finest candles (:func:`resample_bars`).
     """
     path = Path(path)
     if not path.is_file():
@@ -1477,5 +1479,16 @@ def import_path(
         Format.TARDIS_TICKER: lambda: read_tardis_derivative_ticker(path, contract),
     }
     frames = readers[fmt]()
+    for timeframe in resample_to:
+        if timeframe not in CANDLE_KIND_BY_TIMEFRAME:
+            raise _fail(path, "resample", f"{timeframe!r} is not a stored timeframe {list(CANDLE_KIND_BY_TIMEFRAME)}")
+        finest = next((k for k in CANDLE_KINDS if k in frames), None)
+        if finest is None:
+            raise _fail(path, "resample", f"the file gives no candles to resample (it gives {list(frames)})")
+        source_tf = finest.removeprefix("candles_")
+        try:
+            frames.setdefault(CANDLE_KIND_BY_TIMEFRAME[timeframe], resample_bars(frames[finest], source_tf, timeframe))
+        except DataError as exc:
+            raise _fail(path, "resample", str(exc)) from None
     log.info("%s (%s, %s): %s", path, fmt.value, symbol, {k: len(v) for k, v in frames.items()})
     return Imported(symbol, fmt, frames)
