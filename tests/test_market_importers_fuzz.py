@@ -145,7 +145,7 @@ def test_every_seed_imports_as_written(tmp_path: Path, name: str, fmt: str, symb
 def test_mutated_corpus_of_each_format_imports_or_fails_cleanly(tmp_path: Path, name: str, fmt: str, symbol: str | None, text: str) -> None:
     rng = random.Random(f"corpus-{fmt}")
     outcomes = {"imported": 0, "error": 0}
-    for i in range(150):
+    for i in range(100):
         data = mutate(text, rng)
         if i % 3 == 0:
             data = mutate(data.decode(errors="replace"), rng)
@@ -155,7 +155,7 @@ def test_mutated_corpus_of_each_format_imports_or_fails_cleanly(tmp_path: Path, 
     assert outcomes["error"] > 0 and outcomes["imported"] > 0, outcomes  # the corpus exercises both ends
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.sampled_from(SEEDS), damage=st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=3), detect=st.booleans())
 def test_any_damage_to_any_format_imports_or_fails_cleanly(tmp_path: Path, seed: tuple, damage: list[int], detect: bool) -> None:
     name, fmt, symbol, text = seed

@@ -183,6 +183,10 @@ def test_binance_depth_snapshot_and_updates_replay_into_minute_books(tmp_path: P
     assert (second.ask_px_1, second.ask_sz_1) == (102.0, 3.0) and np.isnan(second.ask_px_2)  # 101 removed at 00:00:30
     snapshot = import_path(tmp_path / "BTCUSDT_T_DEPTH_2024-01-01_depth_snap.csv", symbol="BTC/USDT:USDT").frames["book"]
     assert snapshot["ts"].tolist() == [DAY - 500] and snapshot["ask_sz_2"].iloc[0] == 3.0
+    renamed = write(tmp_path / "updates.csv", upd_body)
+    assert detect_format(renamed) is Format.BINANCE_DEPTH  # by its header
+    with pytest.raises(DataError, match=r"updates\.csv: field 'update_type': row 1 is 'set'.*_depth_snap\.csv"):
+        import_path(renamed, symbol="BTC/USDT:USDT")
     (tmp_path / "BTCUSDT_T_DEPTH_2024-01-01_depth_snap.csv").unlink()
     with pytest.raises(DataError, match=r"field 'snapshot'.*depth_snap\.csv is not beside"):
         import_path(path, symbol="BTC/USDT:USDT")

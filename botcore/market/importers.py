@@ -1187,6 +1187,14 @@ def read_binance_depth(path: Path, contract: Contract, levels: int = BOOK_LEVELS
         }
         times, tops, _ = replay_book_minutes(snapshot, _depth_messages(df), path, levels)
     else:
+        updates = df["update_type"] != "snap"
+        if updates.any():
+            row = int(np.flatnonzero(updates.to_numpy(dtype=bool))[0])
+            raise _fail(
+                path, "update_type",
+                f"row {row + 1} is {df['update_type'].iloc[row]!r}: depth updates replay over a snapshot; keep Binance's names "
+                f"(<SYMBOL>_T_DEPTH_<date>_depth_update.csv beside <SYMBOL>_T_DEPTH_<date>_depth_snap.csv)",
+            )
         times, tops = [], []
         for ts_ms, rows in df.groupby("ts_ms", sort=True):
             bids = parse_levels(rows.loc[rows["side"] == "b", ["price", "qty"]].astype("string").to_numpy().tolist(), path, f"line {rows.index[0] + 2}: bids")
