@@ -841,8 +841,8 @@ def times_to_ms(
         parsed = pd.to_datetime(values.astype("string"), format=fmt or "ISO8601")
         parsed = parsed.dt.tz_localize(tz) if parsed.dt.tz is None else parsed
         parsed = parsed.dt.tz_convert("UTC")
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise _fail(source, field, f"unparseable time with format {fmt or 'ISO8601'!r} in zone {tz} ({exc})") from None
+    except (ValueError, TypeError, OverflowError, KeyError) as exc:  # KeyError: an unknown time zone
+        raise _fail(source, field, f"unparseable time with format {fmt or 'ISO8601'!r} in zone {tz!r} ({exc})") from None
     if parsed.isna().any():
         row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
         raise _fail(source, field, f"missing time at row {row}")
@@ -1022,6 +1022,9 @@ def read_csv_with_options(path: Path, options: CsvOptions, volume_unit: Literal[
     if unknown:
         raise _fail(path, f"column {unknown[0]!r}", f"not in the file's header {list(df.columns)}")
     df = df.rename(columns={column: field for field, column in mapping.items()})
+    twice = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+    if twice:
+        raise _fail(path, f"column {twice[0]!r}", f"appears twice after renaming {mapping}; map each field to one column")
     _require_columns(df, (options.time_column, *CANDLE_COLUMNS), path)
     ts_ms = times_to_ms(df[options.time_column], path, options.time_column, options.time_unit, options.time_format, options.time_zone)
     _check_order(ts_ms, options.order, path, options.time_column)
