@@ -339,6 +339,10 @@ def test_every_vendor_file_imports_through_the_cli_and_data_info_shows_it(tmp_pa
         assert done.returncode == 0, done.stderr
     refused = subprocess.run([*cli, "import", str(coin_m), "--out", str(store), "--symbol", "BTC/USDT:USDT"], capture_output=True, text=True, timeout=120, check=False)
     assert refused.returncode == 1 and "coin-margined" in refused.stderr and "Traceback" not in refused.stderr
+    empty = write(tmp_path / "empty.csv", "")
+    done = subprocess.run([*cli, "import", str(empty), "--out", str(store), "--format", "csv", "--symbol", "BTC/USDT"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1 and "empty.csv: field 'file': empty" in done.stderr and "Traceback" not in done.stderr
     info = subprocess.run([*cli, "info", str(store)], capture_output=True, text=True, timeout=120, check=False)
     assert info.returncode == 0, info.stderr
     for needle in ("BTC/USDT", "BTC/USDT:USDT", "BTC/USD:BTC", "candles_1m", "taker", "2024-01-01 00:00"):

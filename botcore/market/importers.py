@@ -1129,7 +1129,7 @@ def read_binance_metrics(path: Path, contract: Contract) -> Frames:
     oi = _numeric(df[column], path, column) * (contract.size if contract.inverse else 1.0)
     if (oi < 0).any():
         raise _fail(path, column, "open interest must not be negative")
-    log.info("%s: taker and long/short ratios are not stored (no store kind); open interest in USD is", path)
+    log.info("%s: open interest stored in USD; the long/short and taker ratios have no store kind and are not stored", path)
     return {"open_interest": _finish(ts_ms, {"oi_usd": oi}, path)}
 
 
