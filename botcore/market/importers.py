@@ -1305,8 +1305,9 @@ def read_tardis_derivative_ticker(path: Path, contract: Contract) -> Frames:
         junk = raw.isna() & df[col].notna()
         if junk.any():
             raise _fail(path, col, f"row {int(np.flatnonzero(junk.to_numpy())[0]) + 1} is {df[col][junk].iloc[0]!r}, not a number")
-        if (~np.isfinite(raw.dropna())).any() or (raw.dropna() < 0).any() and col != "funding_rate":
-            raise _fail(path, col, "values must be finite (and not negative)")
+        given = raw.dropna().to_numpy()
+        if not np.isfinite(given).all() or (col != "funding_rate" and (given < 0).any()):
+            raise _fail(path, col, "values must be finite" + ("" if col == "funding_rate" else " and not negative"))
         values[col] = raw.ffill().to_numpy()
     grid, rows = _minute_samples(ts)
     frames: Frames = {}
