@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from botcore.cli.data_io_cmd import register_data_commands
 from botcore.config.loader import load_settings
 from botcore.config.models import SIGNAL_NAMES
+from botcore.engine.backtest import run_backtest
 from botcore.engine.enums import RowScalars
 from botcore.engine.inputs import load_rows
 from botcore.errors import TemporaryError
@@ -170,3 +171,12 @@ def test_a_three_day_download_brings_every_signal_but_order_flow_live(tmp_path: 
     live = {name: bool((status[:, k] == SignalStatuses.ok).all()) for k, name in enumerate(SIGNAL_NAMES)}
     assert live == {name: name != "order_flow_imbalance" for name in SIGNAL_NAMES}, live
     assert (status[:, SIGNAL_NAMES.index("order_flow_imbalance")] == SignalStatuses.data_outage).all()
+    # the backtest on it: the shipped config requires order flow (the book), so it holds off with data_outage;
+    # without that requirement no bar lacks an input: what blocks entries is the strategies' own conviction gate
+    book_free = settings.model_copy(update={"signals": settings.signals.model_copy(update={"required_signals": []})})
+    for config, out in ((settings, "shipped"), (book_free, "book_free")):
+        result = run_backtest(tmp_path / "s", config, tmp_path / out, symbols=[BTC], warmup_bars=3 * 1440)
+        assert result.summary["invariant_ok"] and result.summary["n_bars"] == bars - 3 * 1440
+        blocks = result.summary["gate_counts"]["skipped"]
+        assert ("data_outage" in blocks) == (out == "shipped"), blocks
+        assert "min_live_signals" not in blocks, blocks

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from botcore.errors import DataError
-from botcore.market.importers import Format, import_path
+from botcore.market.importers import CsvOptions, Format, import_path
 from botcore.market.store import Store
 from tests.test_market_importers_vendors import CDD, DAY, KLINE_HEADER, KLINES
 
@@ -145,7 +145,7 @@ def test_every_seed_imports_as_written(tmp_path: Path, name: str, fmt: str, symb
 def test_mutated_corpus_of_each_format_imports_or_fails_cleanly(tmp_path: Path, name: str, fmt: str, symbol: str | None, text: str) -> None:
     rng = random.Random(f"corpus-{fmt}")
     outcomes = {"imported": 0, "error": 0}
-    for i in range(150):
+    for i in range(100):
         data = mutate(text, rng)
         if i % 3 == 0:
             data = mutate(data.decode(errors="replace"), rng)
@@ -155,7 +155,7 @@ def test_mutated_corpus_of_each_format_imports_or_fails_cleanly(tmp_path: Path, 
     assert outcomes["error"] > 0 and outcomes["imported"] > 0, outcomes  # the corpus exercises both ends
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.sampled_from(SEEDS), damage=st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=3), detect=st.booleans())
 def test_any_damage_to_any_format_imports_or_fails_cleanly(tmp_path: Path, seed: tuple, damage: list[int], detect: bool) -> None:
     name, fmt, symbol, text = seed
@@ -182,3 +182,24 @@ def test_any_table_in_a_freqtrade_feather_imports_or_fails_cleanly(tmp_path: Pat
     except (ValueError, TypeError, OverflowError):
         return
     import_or_clean_error(path, None, None, tmp_path / "store")
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    skip=st.integers(-1, 3),
+    time_column=st.sampled_from(["timestamp", "Zeit", "open", "x"]),
+    unit=st.sampled_from(["auto", "s", "ms", "us", "ns", "minutes"]),
+    fmt=st.one_of(st.none(), st.sampled_from(["%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M:%S", "%Q", "", "%s"]), st.text(max_size=6)),
+    zone=st.sampled_from(["UTC", "Europe/Berlin", "Mars/Base", "", "+02:00"]),
+    order=st.sampled_from(["any", "ascending", "descending", "sideways"]),
+    rename=st.lists(st.tuples(st.sampled_from(["timestamp", "open", "high", "volume", "bogus"]), st.sampled_from(["Zeit", "o", "low", "vol", "nope"])), max_size=3),
+)
+def test_any_csv_options_import_or_fail_cleanly(tmp_path: Path, skip, time_column, unit, fmt, zone, order, rename) -> None:
+    path = tmp_path / "custom.csv"
+    path.write_text("banner\nZeit,o,high,low,close,vol\n01/07/2024 02:01,10,12,9,11,5\n01/07/2024 02:00,9,10,8,10,4\n")
+    options = CsvOptions(skip_lines=skip, columns=tuple(rename), time_column=time_column, time_unit=unit, time_format=fmt,
+                         time_zone=zone, order=order)
+    try:
+        import_path(path, "csv", "BTC/USDT", csv_options=options, volume_unit="base")
+    except DataError as exc:
+        assert str(exc).startswith(str(path)) and "field '" in str(exc), str(exc)

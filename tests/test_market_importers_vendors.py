@@ -183,6 +183,10 @@ def test_binance_depth_snapshot_and_updates_replay_into_minute_books(tmp_path: P
     assert (second.ask_px_1, second.ask_sz_1) == (102.0, 3.0) and np.isnan(second.ask_px_2)  # 101 removed at 00:00:30
     snapshot = import_path(tmp_path / "BTCUSDT_T_DEPTH_2024-01-01_depth_snap.csv", symbol="BTC/USDT:USDT").frames["book"]
     assert snapshot["ts"].tolist() == [DAY - 500] and snapshot["ask_sz_2"].iloc[0] == 3.0
+    renamed = write(tmp_path / "updates.csv", upd_body)
+    assert detect_format(renamed) is Format.BINANCE_DEPTH  # by its header
+    with pytest.raises(DataError, match=r"updates\.csv: field 'update_type': row 1 is 'set'.*_depth_snap\.csv"):
+        import_path(renamed, symbol="BTC/USDT:USDT")
     (tmp_path / "BTCUSDT_T_DEPTH_2024-01-01_depth_snap.csv").unlink()
     with pytest.raises(DataError, match=r"field 'snapshot'.*depth_snap\.csv is not beside"):
         import_path(path, symbol="BTC/USDT:USDT")
@@ -310,6 +314,20 @@ def test_candles_from_trades_resample_to_any_bar_with_the_stores_resampler() -> 
         resample_bars(five, "5m", "1m")
 
 
+def test_an_import_can_also_store_coarser_bars_from_its_trades(tmp_path: Path) -> None:
+    header = "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n"
+    rows = "".join(f"binance-futures,BTCUSDT,{(DAY + i * 10_000) * 1000},{(DAY + i * 10_000) * 1000},{i},buy,{100 + i % 7},1\n"
+                   for i in range(6 * 65))  # 65 minutes of trades every 10 s
+    path = write(tmp_path / "binance-futures_trades_2024-01-01_BTCUSDT.csv", header + rows)
+    frames = import_path(path, symbol="BTC/USDT:USDT", resample_to=("5m", "1h")).frames
+    minutes = frames["candles_1m"]
+    pd.testing.assert_frame_equal(frames["candles_5m"], resample_bars(minutes, "1m", "5m"))
+    assert frames["candles_1h"]["ts"].tolist() == [DAY] and frames["candles_1h"]["volume"].iloc[0] == 360.0
+    funding = write(tmp_path / "BTCUSDT-fundingRate-2024-01.csv", f"calc_time,funding_interval_hours,last_funding_rate\n{DAY},8,0.0001\n")
+    with pytest.raises(DataError, match=r"field 'resample'.*no candles"):
+        import_path(funding, symbol="BTC/USDT:USDT", resample_to=("5m",))
+
+
 def test_every_vendor_file_imports_through_the_cli_and_data_info_shows_it(tmp_path: Path) -> None:
     store = tmp_path / "store"
     cdd = write(tmp_path / "Binance_BTCUSDT_minute.csv", CDD)
@@ -321,6 +339,10 @@ def test_every_vendor_file_imports_through_the_cli_and_data_info_shows_it(tmp_pa
         assert done.returncode == 0, done.stderr
     refused = subprocess.run([*cli, "import", str(coin_m), "--out", str(store), "--symbol", "BTC/USDT:USDT"], capture_output=True, text=True, timeout=120, check=False)
     assert refused.returncode == 1 and "coin-margined" in refused.stderr and "Traceback" not in refused.stderr
+    empty = write(tmp_path / "empty.csv", "")
+    done = subprocess.run([*cli, "import", str(empty), "--out", str(store), "--format", "csv", "--symbol", "BTC/USDT"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1 and "empty.csv: field 'file': empty" in done.stderr and "Traceback" not in done.stderr
     info = subprocess.run([*cli, "info", str(store)], capture_output=True, text=True, timeout=120, check=False)
     assert info.returncode == 0, info.stderr
     for needle in ("BTC/USDT", "BTC/USDT:USDT", "BTC/USD:BTC", "candles_1m", "taker", "2024-01-01 00:00"):

@@ -68,6 +68,7 @@ def register_data_commands(data_app: typer.Typer) -> None:
         time_format: str = typer.Option(None, "--time-format", help="csv: strptime format of text times, e.g. '%d/%m/%Y %H:%M' (default ISO 8601)."),
         time_zone: str = typer.Option(None, "--time-zone", help="csv: zone of naive text times, e.g. Europe/Berlin (default UTC)."),
         order: str = typer.Option(None, "--order", help="csv: expected row order: ascending, descending or any (default)."),
+        resample: str = typer.Option("", "--resample", help="Also store these timeframes built from the file's candles (or trades), e.g. 5m,1h."),
     ) -> None:
         """Import one market-data file into a Parquet store and print what was written.
 
@@ -96,6 +97,7 @@ def register_data_commands(data_app: typer.Typer) -> None:
             imported = import_path(
                 path, "csv" if layout else format, symbol, contract_size=contract_size, volume_unit=volume_unit,  # type: ignore[arg-type]
                 contract_value=contract_value, csv_options=CsvOptions(**layout) if layout else None,
+                resample_to=_split_symbols([resample]),
             )
             store = Store(out)
             table = Table(title=f"{path.name} ({imported.format.value}) → {out}")

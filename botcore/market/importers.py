@@ -841,8 +841,8 @@ def times_to_ms(
         parsed = pd.to_datetime(values.astype("string"), format=fmt or "ISO8601")
         parsed = parsed.dt.tz_localize(tz) if parsed.dt.tz is None else parsed
         parsed = parsed.dt.tz_convert("UTC")
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise _fail(source, field, f"unparseable time with format {fmt or 'ISO8601'!r} in zone {tz} ({exc})") from None
+    except (ValueError, TypeError, OverflowError, KeyError) as exc:  # KeyError: an unknown time zone
+        raise _fail(source, field, f"unparseable time with format {fmt or 'ISO8601'!r} in zone {tz!r} ({exc})") from None
     if parsed.isna().any():
         row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
         raise _fail(source, field, f"missing time at row {row}")
@@ -1022,6 +1022,9 @@ def read_csv_with_options(path: Path, options: CsvOptions, volume_unit: Literal[
     if unknown:
         raise _fail(path, f"column {unknown[0]!r}", f"not in the file's header {list(df.columns)}")
     df = df.rename(columns={column: field for field, column in mapping.items()})
+    twice = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+    if twice:
+        raise _fail(path, f"column {twice[0]!r}", f"appears twice after renaming {mapping}; map each field to one column")
     _require_columns(df, (options.time_column, *CANDLE_COLUMNS), path)
     ts_ms = times_to_ms(df[options.time_column], path, options.time_column, options.time_unit, options.time_format, options.time_zone)
     _check_order(ts_ms, options.order, path, options.time_column)
@@ -1126,7 +1129,7 @@ def read_binance_metrics(path: Path, contract: Contract) -> Frames:
     oi = _numeric(df[column], path, column) * (contract.size if contract.inverse else 1.0)
     if (oi < 0).any():
         raise _fail(path, column, "open interest must not be negative")
-    log.info("%s: taker and long/short ratios are not stored (no store kind); open interest in USD is", path)
+    log.info("%s: open interest stored in USD; the long/short and taker ratios have no store kind and are not stored", path)
     return {"open_interest": _finish(ts_ms, {"oi_usd": oi}, path)}
 
 
@@ -1187,6 +1190,14 @@ def read_binance_depth(path: Path, contract: Contract, levels: int = BOOK_LEVELS
         }
         times, tops, _ = replay_book_minutes(snapshot, _depth_messages(df), path, levels)
     else:
+        updates = df["update_type"] != "snap"
+        if updates.any():
+            row = int(np.flatnonzero(updates.to_numpy(dtype=bool))[0])
+            raise _fail(
+                path, "update_type",
+                f"row {row + 1} is {df['update_type'].iloc[row]!r}: depth updates replay over a snapshot; keep Binance's names "
+                f"(<SYMBOL>_T_DEPTH_<date>_depth_update.csv beside <SYMBOL>_T_DEPTH_<date>_depth_snap.csv)",
+            )
         times, tops = [], []
         for ts_ms, rows in df.groupby("ts_ms", sort=True):
             bids = parse_levels(rows.loc[rows["side"] == "b", ["price", "qty"]].astype("string").to_numpy().tolist(), path, f"line {rows.index[0] + 2}: bids")
@@ -1294,8 +1305,9 @@ def read_tardis_derivative_ticker(path: Path, contract: Contract) -> Frames:
         junk = raw.isna() & df[col].notna()
         if junk.any():
             raise _fail(path, col, f"row {int(np.flatnonzero(junk.to_numpy())[0]) + 1} is {df[col][junk].iloc[0]!r}, not a number")
-        if (~np.isfinite(raw.dropna())).any() or (raw.dropna() < 0).any() and col != "funding_rate":
-            raise _fail(path, col, "values must be finite (and not negative)")
+        given = raw.dropna().to_numpy()
+        if not np.isfinite(given).all() or (col != "funding_rate" and (given < 0).any()):
+            raise _fail(path, col, "values must be finite" + ("" if col == "funding_rate" else " and not negative"))
         values[col] = raw.ffill().to_numpy()
     grid, rows = _minute_samples(ts)
     frames: Frames = {}
@@ -1431,6 +1443,7 @@ def import_path(
     volume_unit: Literal["base", "quote"] = "quote",
     contract_value: float | None = None,
     csv_options: CsvOptions | None = None,
+    resample_to: Iterable[str] = (),
 ) -> Imported:
     """Parse one file into store tables, detecting the format when not given.
 
@@ -1445,6 +1458,7 @@ def import_path(
     contract_value : QUOTE units per contract of a coin-margined (inverse) symbol such as
         BTC/USD:BTC; required for one, refused for a linear symbol (:func:`contract_for`).
     csv_options : layout of a ``csv`` file that is not ``timestamp, open, ... volume`` (:class:`CsvOptions`).
+    resample_to : stored timeframes ('5m', '1h') also built from the file's finest candles (:func:`resample_bars`).
     """
     path = Path(path)
     if not path.is_file():
@@ -1477,5 +1491,16 @@ def import_path(
         Format.TARDIS_TICKER: lambda: read_tardis_derivative_ticker(path, contract),
     }
     frames = readers[fmt]()
+    for timeframe in resample_to:
+        if timeframe not in CANDLE_KIND_BY_TIMEFRAME:
+            raise _fail(path, "resample", f"{timeframe!r} is not a stored timeframe {list(CANDLE_KIND_BY_TIMEFRAME)}")
+        finest = next((k for k in CANDLE_KINDS if k in frames), None)
+        if finest is None:
+            raise _fail(path, "resample", f"the file gives no candles to resample (it gives {list(frames)})")
+        source_tf = finest.removeprefix("candles_")
+        try:
+            frames.setdefault(CANDLE_KIND_BY_TIMEFRAME[timeframe], resample_bars(frames[finest], source_tf, timeframe))
+        except DataError as exc:
+            raise _fail(path, "resample", str(exc)) from None
     log.info("%s (%s, %s): %s", path, fmt.value, symbol, {k: len(v) for k, v in frames.items()})
     return Imported(symbol, fmt, frames)
