@@ -94,6 +94,8 @@ def test_sweep_command_writes_csv_and_json_and_prints_in_and_out_of_sample(marke
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "walk-forward" in result.output and "out of sample" in result.output
+    text = " ".join(result.output.split())
+    assert "PBO not computed: needs 48 hours of returns" in text and "best point" in text
     doc = json.loads((out / "sweep.json").read_text())
     assert len(doc["results"]) == 4 and len(doc["folds"]) == 1
     assert (out / "results.csv").exists() and (out / "folds.csv").exists()
