@@ -137,3 +137,12 @@ def test_deflated_sharpe_ratio_equals_vectorbt_over_the_grid():
     assert st["dsr_best"] == st["dsr"][2] and st["pbo_note"] == "" and 0 <= st["pbo"] <= 1
     short = grid_statistics(x[:20], list(range(6)), best_point=0)
     assert np.isnan(short["pbo"]) and short["pbo_note"] == "needs 48 hours of returns (8 blocks of 6 h), have 20"
+
+
+def test_hourly_returns_take_each_hours_last_snapshot_and_carry_gaps():
+    from botcore.research.sweep import hourly_returns
+
+    h = 3_600_000
+    eq = pd.DataFrame({"ts_ms": [0, 60_000, h - 60_000, 2 * h + 5, 2 * h + 9], "equity_usd": [1.0, 2.0, 110.0, 99.0, 121.0]})
+    r = hourly_returns(eq, 100.0, 0, 3 * h)
+    assert r.tolist() == pytest.approx([0.10, 0.0, 0.10, 0.0])  # 100 -> 110, carried, -> 121, carried
