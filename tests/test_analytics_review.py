@@ -302,3 +302,30 @@ def test_a_data_outage_of_some_symbols_is_not_a_market_wide_outage():
         {"ts_ms": 3, "symbol": "B", "outcome": Reason.skipped, "reason_code": Reason.data_outage},
     ])
     assert trail.data_outage_cycles(d).to_dict() == {1: False, 2: False, 3: True}
+
+
+def test_p_and_l_by_signal_of_a_backtest_comes_from_the_recorded_entry_scores(tmp_path):
+    from botcore.config import load_settings
+    from botcore.engine.backtest import restrict_settings, run_backtest
+    from botcore.engine.testing import ACTIVE_OVERRIDES
+    from botcore.market.sample import DEFAULT_START_MS, generate_sample_market
+    from tests.conftest import CONFIG_DIR
+
+    settings = restrict_settings(load_settings(CONFIG_DIR), ["BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"])
+    generate_sample_market(tmp_path / "market", 1.5, 11, settings)
+    start = DEFAULT_START_MS + DAY
+    bt = run_backtest(tmp_path / "market", settings, tmp_path / "bt", start_ms=start, end_ms=start + 600 * 60_000,
+                      run_seed=4, params_overrides=ACTIVE_OVERRIDES, warmup_bars=1_440)
+    r = review_ledger(bt.ledger_path, days=30, settings=settings)
+    n = r.summary["n_trades"]
+    assert n >= 3, "the window must trade"
+    assert r.trades_ctx["signals"].map(lambda s: isinstance(s, dict)).sum() == n  # every trade has its entry scores
+    by_signal = r.by_signal
+    assert by_signal is not None and len(by_signal) >= 3
+    assert (by_signal["trades"] + by_signal["against_trades"] <= n).all()
+    with Ledger.open(bt.ledger_path, readonly=True) as led:
+        entries = led.table("signal_outcomes").query("event == 'entry'")
+    first = r.trades_ctx.iloc[0]
+    recorded = json.loads(entries[(entries["symbol"] == first["symbol"])
+                                  & (entries["ts_ms"] == int(first["entry_ts_ms"]))]["scores"].iloc[0])
+    assert first["signals"] == recorded

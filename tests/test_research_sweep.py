@@ -94,6 +94,8 @@ def test_sweep_command_writes_csv_and_json_and_prints_in_and_out_of_sample(marke
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "walk-forward" in result.output and "out of sample" in result.output
+    text = " ".join(result.output.split())
+    assert "PBO not computed: needs 48 hours of returns" in text and "best point" in text
     doc = json.loads((out / "sweep.json").read_text())
     assert len(doc["results"]) == 4 and len(doc["folds"]) == 1
     assert (out / "results.csv").exists() and (out / "folds.csv").exists()
@@ -135,3 +137,12 @@ def test_deflated_sharpe_ratio_equals_vectorbt_over_the_grid():
     assert st["dsr_best"] == st["dsr"][2] and st["pbo_note"] == "" and 0 <= st["pbo"] <= 1
     short = grid_statistics(x[:20], list(range(6)), best_point=0)
     assert np.isnan(short["pbo"]) and short["pbo_note"] == "needs 48 hours of returns (8 blocks of 6 h), have 20"
+
+
+def test_hourly_returns_take_each_hours_last_snapshot_and_carry_gaps():
+    from botcore.research.sweep import hourly_returns
+
+    h = 3_600_000
+    eq = pd.DataFrame({"ts_ms": [0, 60_000, h - 60_000, 2 * h + 5, 2 * h + 9], "equity_usd": [1.0, 2.0, 110.0, 99.0, 121.0]})
+    r = hourly_returns(eq, 100.0, 0, 3 * h)
+    assert r.tolist() == pytest.approx([0.10, 0.0, 0.10, 0.0])  # 100 -> 110, carried, -> 121, carried

@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["ReviewData", "Review", "LearningChanges", "NO_LEARNING_CHANGES", "load_review", "build_review",
            "review_ledger", "ledger_summary", "param_changes", "learning_changes", "learning_figure",
-           "alerts_in_window", "universe_sectors", "ms_to_utc"]
+           "alerts_in_window", "universe_sectors", "ms_to_utc", "with_recorded_signals"]
 
 DAY_MS = metrics.DAY_MS
 
@@ -139,6 +139,7 @@ class ReviewData:
     lifetime_trades: int | None = None  # closed trades of the whole ledger up to the window's end
     min_trades: int = metrics.MIN_TRADES  # closed trades in the window a verdict needs
     burn_in_trades: int | None = None  # the sizing's min_trades_for_stats: the ledger's burn-in
+    entry_signals: pd.DataFrame | None = None  # signal_outcomes entry events: symbol, ts_ms, scores (JSON)
 
     @property
     def days(self) -> float:
@@ -186,6 +187,7 @@ def load_review(ledger_path: str | os.PathLike, days: float = 7.0, end_ms: int |
         with ledger.snapshot():  # only the window's rows are read, and the count of every closed trade
             lifetime = ledger.trades()
             trades = lifetime[lifetime["exit_ts_ms"] >= start_ms] if len(lifetime) else lifetime
+            outcomes = ledger.table("signal_outcomes")
             equity = ledger.equity(since_ms=start_ms)
             decisions = ledger.decisions(since_ms=start_ms)
             heartbeats = ledger.heartbeats(since_ms=start_ms)
@@ -206,7 +208,37 @@ def load_review(ledger_path: str | os.PathLike, days: float = 7.0, end_ms: int |
         params=params, meta=meta, invariant=invariant, sectors=universe_sectors(settings),
         lifetime_trades=int((lifetime["exit_ts_ms"] <= end_ms).sum()) if len(lifetime) else 0,
         min_trades=int(min_trades), burn_in_trades=_burn_in_trades(settings),
+        entry_signals=_entry_signals(outcomes, end_ms),
     )
+
+
+def _entry_signals(outcomes: pd.DataFrame, end_ms: int) -> pd.DataFrame:
+    """The scores the signals gave at each real entry (``signal_outcomes`` entry events up to ``end_ms``)."""
+    cols = ["symbol", "ts_ms", "scores"]
+    if outcomes.empty:
+        return pd.DataFrame(columns=cols)
+    e = outcomes[(outcomes["event"] == "entry") & (outcomes["shadow"] == 0) & (outcomes["ts_ms"] <= end_ms)
+                 & outcomes["scores"].notna()]
+    return e[cols].reset_index(drop=True)
+
+
+def with_recorded_signals(ctx: pd.DataFrame, entry_signals: pd.DataFrame | None) -> pd.DataFrame:
+    """Fill ``ctx["signals"]`` where the entry decision carried none from the recorded entry scores.
+
+    A trade matches the entry event of its symbol at its ``entry_ts_ms`` (the cycle its entry filled, which
+    the engine records in paper, backtest and live runs: :mod:`botcore.learning.engine_hooks`).
+    """
+    if entry_signals is None or entry_signals.empty or ctx.empty or "entry_ts_ms" not in ctx.columns:
+        return ctx
+    scores = {(r.symbol, int(r.ts_ms)): json.loads(r.scores) if isinstance(r.scores, str) else r.scores
+              for r in entry_signals.itertuples(index=False)}
+    out = ctx.copy()
+    values = out["signals"].to_numpy(dtype=object).copy()
+    for i, (sym, ts) in enumerate(zip(out["symbol"], out["entry_ts_ms"])):
+        if not isinstance(values[i], Mapping) and ts == ts and ts is not None:
+            values[i] = scores.get((sym, int(ts)))
+    out["signals"] = pd.Series(values, index=out.index, dtype=object)
+    return out
 
 
 def _burn_in_trades(settings: Any) -> int | None:
@@ -453,7 +485,7 @@ def build_review(data: ReviewData, *, heartbeat_seconds: float = 20.0, missed_af
     summary = metrics.summary(trades, data.equity, data.starting_equity_usd, start_ms=data.start_ms,
                               end_ms=data.end_ms, min_trades=data.min_trades, lifetime_trades=data.lifetime_trades,
                               burn_in_trades=data.burn_in_trades)
-    ctx = trail.attach_entry_context(trades, data.decisions)
+    ctx = with_recorded_signals(trail.attach_entry_context(trades, data.decisions), data.entry_signals)
     if "regime" in trades.columns and trades["regime"].notna().any():  # trade rows that carry their own regime
         ctx["regime"] = trades["regime"].to_numpy(dtype=object)
     close_names = [TradeCloseReason(int(c)).name.lower() if int(c) in TradeCloseReason._value2member_map_

@@ -163,7 +163,9 @@ def hourly_returns(equity: pd.DataFrame, starting_cash: float, start_ms: int, en
     if len(eq):
         hours = (eq.index.to_numpy(np.int64) - start_ms) // HOUR_MS
         keep = (hours >= 0) & (hours < n)
-        closes[hours[keep]] = eq.to_numpy()[keep]  # ascending times: the last of each hour wins
+        h, v = hours[keep], eq.to_numpy()[keep]
+        last = np.flatnonzero(np.r_[h[1:] != h[:-1], True]) if len(h) else h  # ascending: each hour's last
+        closes[h[last]] = v[last]
     values = pd.Series(np.concatenate([[float(starting_cash)], closes])).ffill().to_numpy()
     return values[1:] / values[:-1] - 1.0
 
