@@ -50,6 +50,7 @@ from botcore.analytics.metrics import daily_equity
 from botcore.config import SIGNAL_NAMES, STRATEGY_NAMES, Settings, load_settings
 from botcore.errors import LedgerError
 from botcore.ledger import Ledger, now_ms
+from botcore.market.store import Store
 from botcore.model.enums import PositionSide, TradeCloseReason
 from botcore.ops.heartbeat import beat_wall_ms
 from botcore.strategy.enums import REASON_TEXT, Breaker, Reason, mask_names, reason_name
@@ -454,8 +455,6 @@ def price_history(root: str | None, symbol: str, start_ms: int, end_ms: int, tim
 
 @functools.lru_cache(maxsize=64)
 def _price_history(root: str, symbol: str, start_ms: int, end_ms: int, timeframe: str) -> pd.DataFrame:
-    from botcore.market.store import Store  # pyarrow: only when a chart asks for prices
-
     try:
         bars = Store(root).candles(symbol, timeframe, start_ms, end_ms)
     except Exception as exc:  # noqa: BLE001 - a chart without prices is still a chart of the trades
