@@ -54,6 +54,7 @@ from botcore.market.store import Store
 from botcore.model.enums import PositionSide, TradeCloseReason
 from botcore.ops.heartbeat import beat_wall_ms
 from botcore.strategy.enums import REASON_TEXT, Breaker, Reason, mask_names, reason_name
+from botcore.timefmt import duration
 
 logger = logging.getLogger(__name__)
 
@@ -574,15 +575,7 @@ def format_age(ms: float | None) -> str:
     """Return a duration as "2d 3h", "3h 12m", "4m 5s" or "12s"; None as "aged/unknown"."""
     if ms is None or not math.isfinite(ms):
         return UNKNOWN_AGE
-    s = max(0, int(ms // 1000))
-    d, h, m = s // 86_400, s % 86_400 // 3600, s % 3600 // 60
-    if d:
-        return f"{d}d {h}h"
-    if h:
-        return f"{h}h {m}m"
-    if m:
-        return f"{m}m {s % 60}s"
-    return f"{s}s"
+    return duration(ms)
 
 
 def positions_frame(
