@@ -242,7 +242,7 @@ def test_every_section_shows_the_ledgers_numbers(page, ledger_path):
 
 def test_trade_filters_work_in_the_browser(page, ledger_path):
     longs = sql(ledger_path, "SELECT COUNT(*) FROM trades WHERE side = 1")
-    side = page.locator("select").nth(2)
+    side = page.locator("select", has=page.locator("option", has_text="short")).first  # the trades' side filter
     side.select_option("long")
     wait_kpi(page, "filtered-trades", str(longs))
     side.select_option("all")

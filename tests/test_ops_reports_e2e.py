@@ -26,6 +26,7 @@ from botcore.ledger import Ledger  # noqa: E402
 from botcore.market.sample import DEFAULT_START_MS, generate_sample_market  # noqa: E402
 from botcore.ops.reports import SCHEDULE_KEY, ScheduledReports, parse_hhmm, report_runs  # noqa: E402
 from botcore.ops.testing import LocalSmtpServer  # noqa: E402
+from pipelines import run_review  # noqa: E402
 from tests.conftest import CONFIG_DIR  # noqa: E402
 
 MIN, HOUR, DAY = 60_000, 3_600_000, 86_400_000
@@ -83,7 +84,8 @@ def test_a_replay_mails_its_daily_report_and_review_retrying_when_smtp_is_down(s
     path = tmp_path / "ledger.db"
     led = fresh_ledger(path, float(settings.venue.starting_equity_usd), "paper")
     reports = ScheduledReports(path, tmp_path / "reports", daily_at="01:00", review_every_ms=HOUR,
-                               config_dir=str(CONFIG_DIR), retry_attempts=20, retry_wait_s=0.5)
+                               run_pipeline=run_review, config_dir=str(CONFIG_DIR), retry_attempts=20,
+                               retry_wait_s=0.5)
     try:
         loop, _ = replay_loop(tmp_path / "market", settings, led, start_ms=START, end_ms=END, run_seed=3,
                               warmup_bars=1440)

@@ -34,6 +34,7 @@ from matplotlib.figure import Figure
 
 from botcore.analytics.metrics import DAY_MS, daily_equity, drawdown_series, equity_frame
 from botcore.analytics.report import human_name
+from botcore.market.store import Store
 from botcore.timefmt import utc
 
 __all__ = ["BTC", "benchmark_equity", "excess_returns", "daily_pnl", "monthly_returns", "rolling_sharpe",
@@ -91,8 +92,6 @@ def benchmark_equity(store: Any, symbols: Sequence[str], start_ms: int, end_ms: 
     benchmark's upper bound). Columns ``buy-and-hold BTC`` and
     ``equal-weight universe (N)``, either absent when the store lacks its data.
     """
-    from botcore.market.store import Store  # pyarrow only when a review asks for benchmarks
-
     store = store if hasattr(store, "candles") else Store(store)
     closes = {s: _daily_closes(store, s, start_ms, end_ms) for s in dict.fromkeys([btc, *symbols])}
     closes = {s: c for s, c in closes.items() if len(c)}

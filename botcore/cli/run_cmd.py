@@ -192,9 +192,11 @@ def run(
         reports = None
         if feed == "live" or reports_dir is not None:
             from botcore.ops.reports import ScheduledReports
+            from pipelines import run_review
 
             reports = loop.reports = ScheduledReports.from_settings(
-                ledger, settings, reports_dir or Path(f"{ledger}.reports"), config_dir=str(config) if config else None)
+                ledger, settings, reports_dir or Path(f"{ledger}.reports"), run_pipeline=run_review,
+                config_dir=str(config) if config else None)
         learner = None
         if feed == "live":
             from botcore.engine.live import LearningRunner

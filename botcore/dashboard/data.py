@@ -51,9 +51,11 @@ from botcore.analytics.trail import binding_gates
 from botcore.config import SIGNAL_NAMES, STRATEGY_NAMES, Settings, load_settings
 from botcore.errors import LedgerError
 from botcore.ledger import Ledger, now_ms
+from botcore.market.store import Store
 from botcore.model.enums import PositionSide, TradeCloseReason
 from botcore.ops.heartbeat import beat_wall_ms
 from botcore.strategy.enums import REASON_TEXT, Breaker, Reason, mask_names, reason_name
+from botcore.timefmt import duration
 
 logger = logging.getLogger(__name__)
 
@@ -455,8 +457,6 @@ def price_history(root: str | None, symbol: str, start_ms: int, end_ms: int, tim
 
 @functools.lru_cache(maxsize=64)
 def _price_history(root: str, symbol: str, start_ms: int, end_ms: int, timeframe: str) -> pd.DataFrame:
-    from botcore.market.store import Store  # pyarrow: only when a chart asks for prices
-
     try:
         bars = Store(root).candles(symbol, timeframe, start_ms, end_ms)
     except Exception as exc:  # noqa: BLE001 - a chart without prices is still a chart of the trades
@@ -576,15 +576,7 @@ def format_age(ms: float | None) -> str:
     """Return a duration as "2d 3h", "3h 12m", "4m 5s" or "12s"; None as "aged/unknown"."""
     if ms is None or not math.isfinite(ms):
         return UNKNOWN_AGE
-    s = max(0, int(ms // 1000))
-    d, h, m = s // 86_400, s % 86_400 // 3600, s % 3600 // 60
-    if d:
-        return f"{d}d {h}h"
-    if h:
-        return f"{h}h {m}m"
-    if m:
-        return f"{m}m {s % 60}s"
-    return f"{s}s"
+    return duration(ms)
 
 
 def positions_frame(

@@ -11,8 +11,8 @@ due:
   (or the last review): the same pipeline over that many days.
 
 Both go through the pipeline of ``botcore review`` (``notebooks/pipelines/review.ipynb``
-run by :func:`pipelines.run_notebook`, the executed notebook and its HTML kept
-under ``out_dir``) and are emailed with :meth:`botcore.ops.notify.Notifier.send_report`.
+run by :func:`pipelines.run_review`, passed in as ``run_pipeline``: the executed
+notebook and its HTML kept under ``out_dir``) and are emailed with :meth:`botcore.ops.notify.Notifier.send_report`.
 A due report is queued and the cycle goes on: a worker thread renders and
 sends it, retrying the email with a growing wait when SMTP fails (the SMTP
 settings are re-read from the environment at every attempt). Every step is
@@ -73,15 +73,6 @@ def parse_hhmm(text: str) -> int:
     return (hours * 60 + minutes) * 60_000
 
 
-def run_review_pipeline(ledger_path: str, days: float, end_ms: int, runs_root: Path, config_dir: str | None) -> Any:
-    """Run the review pipeline (as ``botcore review`` does) over ``days`` ending at ``end_ms``; return its RunResult."""
-    from pipelines import PIPELINE_NOTEBOOKS, run_notebook  # papermill: loaded when the first report is due
-
-    params = {"ledger_path": str(ledger_path), "days": float(days), "end": utc(end_ms, suffix=False),
-              "config_dir": config_dir or ""}
-    return run_notebook(PIPELINE_NOTEBOOKS["review"], params, runs_root=runs_root)
-
-
 class ScheduledReports:
     """Queue the daily report and the review when due on the run's clock; render and email them in a worker thread.
 
@@ -99,16 +90,17 @@ class ScheduledReports:
         Configuration directory passed to the pipeline.
     retry_attempts, retry_wait_s : int, float
         Email attempts per report and the first wait between them (doubling each time).
-    run_pipeline : callable, optional
-        ``(ledger_path, days, end_ms, runs_root, config_dir) -> RunResult`` (default :func:`run_review_pipeline`).
+    run_pipeline : callable
+        ``(ledger_path, days, end_ms, runs_root, config_dir) -> RunResult`` with ``run_dir`` and
+        ``html``: :func:`pipelines.run_review` (the pipelines sit above botcore, so the caller passes it).
     notifier_factory : callable, optional
         Returns the Notifier of an attempt (default ``Notifier.from_env(ledger=ledger_path)``).
     """
 
-    def __init__(self, ledger_path: str | os.PathLike, out_dir: str | os.PathLike, *, daily_at: str | None = "00:05",
+    def __init__(self, ledger_path: str | os.PathLike, out_dir: str | os.PathLike, *,
+                 run_pipeline: Callable[..., Any], daily_at: str | None = "00:05",
                  review_every_ms: int = 7 * DAY_MS, config_dir: str | None = None, retry_attempts: int = 5,
-                 retry_wait_s: float = 30.0, run_pipeline: Callable[..., Any] = run_review_pipeline,
-                 notifier_factory: Callable[[], Notifier] | None = None) -> None:
+                 retry_wait_s: float = 30.0, notifier_factory: Callable[[], Notifier] | None = None) -> None:
         self.ledger_path = str(ledger_path)
         self.out_dir = Path(out_dir)
         self.daily_ms = None if daily_at is None else parse_hhmm(daily_at)
@@ -286,4 +278,4 @@ def report_runs(ledger: Ledger) -> list[dict]:
     return list(ledger.get_meta(RUNS_KEY) or [])
 
 
-__all__ = ["DueReport", "ScheduledReports", "parse_hhmm", "report_runs", "run_review_pipeline"]
+__all__ = ["DueReport", "ScheduledReports", "parse_hhmm", "report_runs"]
