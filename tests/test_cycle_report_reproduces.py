@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from botcore.analytics.cycle import compare_with_record, default_lookback_hours, load_cycle, longest_warmup_bars, market_context
+from botcore.reports.cycle import compare_with_record, default_lookback_hours, load_cycle, longest_warmup_bars, market_context
 from botcore.cli import app
 from botcore.config import load_settings
 from botcore.engine.backtest import fresh_ledger, restrict_settings

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from botcore.analytics import tearsheet
+from botcore.reports import tearsheet
 from botcore.analytics.demo import DEMO_START_MS, demo_ledger
 from botcore.market.store import Store
 from pipelines import render_html

@@ -9,5 +9,6 @@ Modules
 ``review``  load a ledger window and build the whole :class:`~botcore.reports.review.Review`
             (``ledger_summary`` for a whole run)
 ``cycle``   one decision cycle explained (the cycle report)
-``format``  formatting helpers of the report notebooks (banners, ratios, tables)
+``format``     formatting helpers of the report notebooks (banners, ratios, tables)
+``tearsheet``  benchmarks, daily and monthly returns, rolling Sharpe, drawdowns, trade distribution
 """

@@ -226,7 +226,7 @@ def with_recorded_signals(ctx: pd.DataFrame, entry_signals: pd.DataFrame | None)
     """Fill ``ctx["signals"]`` where the entry decision carried none from the recorded entry scores.
 
     A trade matches the entry event of its symbol at its ``entry_ts_ms`` (the cycle its entry filled, which
-    the engine records in paper, backtest and live runs: :mod:`botcore.learning.engine_hooks`).
+    the engine records in paper, backtest and live runs: :mod:`botcore.engine.learning_link`).
     """
     if entry_signals is None or entry_signals.empty or ctx.empty or "entry_ts_ms" not in ctx.columns:
         return ctx

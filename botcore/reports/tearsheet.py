@@ -1,7 +1,7 @@
 """The review's tearsheet: benchmarks, daily and monthly returns, rolling Sharpe, drawdowns, trade distribution.
 
 What a quant reads beside the headline metrics (after quantstats' tearsheet),
-computed from a review window (:class:`botcore.analytics.review.ReviewData`)
+computed from a review window (:class:`botcore.reports.review.ReviewData`)
 and the market store the run traded:
 
 - :func:`benchmark_equity`: buy-and-hold BTC and the equal-weight universe
@@ -33,7 +33,7 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
 from botcore.analytics.metrics import DAY_MS, daily_equity, drawdown_series, equity_frame
-from botcore.analytics.report import human_name
+from botcore.reports.format import human_name
 from botcore.market.store import Store
 from botcore.timefmt import utc
 
@@ -47,7 +47,7 @@ PERIODS_PER_YEAR = 365
 
 
 def human_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return ``frame`` with report column names a person reads (:func:`botcore.analytics.report.human_name`)."""
+    """Return ``frame`` with report column names a person reads (:func:`botcore.reports.format.human_name`)."""
     return frame.rename(columns=human_name)
 
 
