@@ -1,7 +1,10 @@
 """Time for the whole package: the clocks, the live loop's scheduler, the time constants, one UTC formatter.
 
 Everything that needs a minute in milliseconds, a clock or a person-readable
-UTC time imports it from here (this module imports nothing of botcore).
+UTC time imports it from here (this module imports nothing of botcore): every
+message, table and report formats a time with :func:`utc` and a duration with
+:func:`duration`, never as epoch milliseconds; a person's time is read with
+:func:`parse_utc`.
 
 The scheduler puts cycle times on a fixed grid: no drift, overruns recorded.
 
@@ -28,12 +31,14 @@ so a stop wakes a sleeping scheduler at once.
 from __future__ import annotations
 
 import collections
+import math
 import logging
 import threading
 import time
-from datetime import datetime, timezone
 from collections.abc import Callable, Iterator
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
+
+import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -44,23 +49,86 @@ HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
 
 
-def fmt_utc(ts_ms: int | float | None, *, seconds: bool = False, missing: str = "—") -> str:
-    """Format epoch milliseconds as a UTC date and time (``2024-01-03 00:00 UTC``); ``missing`` for None/NaN."""
-    if ts_ms is None:
-        return missing
-    try:
-        value = float(ts_ms)
-    except (TypeError, ValueError):
-        return missing
-    if value != value:  # NaN
-        return missing
-    moment = datetime.fromtimestamp(value / 1000.0, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
-
-
 
 #: Overruns kept in memory (the ledger keeps its own bounded record): a 24/7 run must not grow without bound.
 OVERRUNS_KEPT = 1_000
+
+
+# --------------------------------------------------------------------------- times as a person reads them
+
+#: how a missing time or duration is shown
+MISSING = "—"
+
+
+def utc(ts: Any, *, seconds: bool = False, suffix: bool = True) -> str:
+    """Format a time as ``2024-01-04 07:12 UTC``.
+
+    Parameters
+    ----------
+    ts : int, float, pandas.Timestamp, datetime or None
+        Epoch milliseconds (UTC) or a timestamp (naive ones are taken as UTC).
+    seconds : bool
+        Show the seconds (``07:12:05``).
+    suffix : bool
+        Append `` UTC`` (off in table columns whose title already says UTC).
+    """
+    if ts is None or ts is pd.NaT or (isinstance(ts, float) and not math.isfinite(ts)):
+        return MISSING
+    if isinstance(ts, (int, float)) and not isinstance(ts, bool):
+        text = time.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M", time.gmtime(int(ts) / 1000))
+    else:
+        stamp = pd.Timestamp(ts)
+        if pd.isna(stamp):
+            return MISSING
+        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+        text = stamp.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return f"{text} UTC" if suffix else text
+
+
+def utc_span(start: Any, end: Any) -> str:
+    """Format a window as ``2024-01-01 00:01 .. 2024-01-04 00:00 UTC``."""
+    return f"{utc(start, suffix=False)} .. {utc(end)}"
+
+
+def duration(ms: float | None) -> str:
+    """Format a duration as ``2d 3h``, ``3h 12m``, ``4m 5s`` or ``12s``; missing as an em dash."""
+    if ms is None or not math.isfinite(ms):
+        return MISSING
+    s = max(0, int(ms // 1000))
+    d, h, m = s // 86_400, s % 86_400 // 3600, s % 3600 // 60
+    if d:
+        return f"{d}d {h}h"
+    if h:
+        return f"{h}h {m}m"
+    if m:
+        return f"{m}m {s % 60}s"
+    return f"{s}s"
+
+
+def parse_utc(text: str | int, name: str) -> int:
+    """Return epoch milliseconds of a UTC time (``2024-01-04 07:12``, ISO 8601, or epoch ms digits).
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` (the option or field) and the accepted forms.
+    """
+    if isinstance(text, int) or str(text).strip().lstrip("-").isdigit():
+        return int(text)
+    try:
+        stamp = pd.Timestamp(str(text).strip())
+    except (ValueError, TypeError):
+        stamp = pd.NaT
+    if pd.isna(stamp):
+        raise ValueError(f"{name} {text!r}: not a time; use a UTC date such as 2024-01-04 or 2024-01-04 07:12")
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return int(stamp.value // 1_000_000)
+
+
+__all__ = ["MISSING", "duration", "parse_utc", "utc", "utc_span"]
+
+
+# --------------------------------------------------------------------------- the scheduler
 
 
 class Tick(NamedTuple):

@@ -9,7 +9,7 @@ notebooks under ``notebooks/pipelines/``. ``botcore review`` and
 from pathlib import Path
 from typing import Any
 
-from botcore.timefmt import utc
+from botcore.clock import utc
 from pipelines.runner import DEFAULT_KERNEL, PipelineError, RunResult, new_run_dir, notebook_parameters, render_html, run_notebook
 
 #: ``notebooks/pipelines/`` of this repository.

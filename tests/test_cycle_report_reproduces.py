@@ -18,7 +18,7 @@ from botcore.config import load_settings
 from botcore.engine.backtest import fresh_ledger, restrict_settings
 from botcore.engine.loop import replay_loop
 from botcore.market.sample import DEFAULT_START_MS, generate_sample_market
-from botcore.timefmt import parse_utc, utc
+from botcore.clock import parse_utc, utc
 from tests.conftest import CONFIG_DIR
 
 SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT", "DOGE/USDT:USDT")

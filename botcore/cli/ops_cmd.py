@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from botcore.errors import ConfigError, LedgerError
-from botcore.timefmt import duration, utc
+from botcore.clock import duration, utc
 
 logger = logging.getLogger(__name__)
 
@@ -237,7 +237,7 @@ def status(
 
 
 def _ago(age_s: float | None) -> str:
-    """Return ``12s ago`` / ``3h 4m ago`` (:func:`botcore.timefmt.duration`), or ``age unknown``."""
+    """Return ``12s ago`` / ``3h 4m ago`` (:func:`botcore.clock.duration`), or ``age unknown``."""
     return "age unknown" if age_s is None else f"{duration(float(age_s) * 1000)} ago"
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import typer
 
 from botcore.errors import LedgerError
-from botcore.timefmt import parse_utc
+from botcore.clock import parse_utc
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ import typer
 from botcore.cli.overrides import overrides_or_exit
 from botcore.cli.run_guard import check_resume, check_store, take_ledger
 from botcore.ops.guard import InvariantGuard
-from botcore.timefmt import duration, utc
+from botcore.clock import duration, utc
 
 logger = logging.getLogger(__name__)
 

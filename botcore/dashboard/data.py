@@ -55,7 +55,7 @@ from botcore.market.store import Store
 from botcore.model.enums import PositionSide, TradeCloseReason
 from botcore.ops.heartbeat import beat_wall_ms
 from botcore.strategy.enums import REASON_TEXT, Breaker, Reason, mask_names, reason_name
-from botcore.timefmt import duration
+from botcore.clock import duration
 
 logger = logging.getLogger(__name__)
 

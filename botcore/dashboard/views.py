@@ -27,7 +27,7 @@ from panel.viewable import Viewer
 
 from botcore.dashboard.data import Snapshot, filter_trades, price_history, trade_marks, trade_summary
 from botcore.dashboard.store import DataStore
-from botcore.timefmt import utc
+from botcore.clock import utc
 
 MODE_COLORS = {"paper": "#0b6bcb", "demo": "#b35c00", "live": "#c4161c"}
 MODE_TEXT = {
@@ -103,7 +103,7 @@ def tone(x: float | None) -> str:
 
 
 def clock(ts: pd.Timestamp | int | None) -> str:
-    """Format a UTC time as ``2024-05-01 12:34:56`` (:func:`botcore.timefmt.utc`); missing as an em dash."""
+    """Format a UTC time as ``2024-05-01 12:34:56`` (:func:`botcore.clock.utc`); missing as an em dash."""
     return utc(ts, seconds=True, suffix=False)
 
 

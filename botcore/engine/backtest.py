@@ -72,7 +72,7 @@ from botcore.errors import DataError
 from botcore.ledger import Ledger
 from botcore.market.store import Store
 from botcore.strategy.enums import Reason
-from botcore.timefmt import duration, utc, utc_span
+from botcore.clock import duration, utc, utc_span
 
 logger = logging.getLogger(__name__)
 

@@ -56,7 +56,7 @@ from botcore.errors import ConfigError, OperationalError
 from botcore.ledger import Ledger
 from botcore.market.store import Store
 from botcore.venues.base import Venue
-from botcore.timefmt import utc
+from botcore.clock import utc
 
 logger = logging.getLogger(__name__)
 

@@ -95,7 +95,7 @@ from botcore.market.store import Store
 from botcore.model import Fill, OrderSide, OrderStatus, OrderType
 from botcore.ops.killswitch import kill_switch_state
 from botcore.ops.status import record_breaker_state
-from botcore.timefmt import utc
+from botcore.clock import utc
 from botcore.venues.base import OrderRequest, OrderUpdate, SimulatedVenue, Venue, VenueReason
 from botcore.venues.paper import PaperVenue
 from botcore.venues.reconcile import apply_order_update, reconcile_with_venue

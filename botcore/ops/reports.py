@@ -36,7 +36,7 @@ from typing import Any, Callable
 
 from botcore.ledger import Ledger
 from botcore.ops.notify import Notifier
-from botcore.timefmt import utc
+from botcore.clock import utc
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from botcore.analytics.ledger_index import cycle_index
 from botcore.reports.review import ms_to_utc, universe_sectors
 from botcore.ledger import Ledger
 from botcore.signals.enums import SignalParams
-from botcore.timefmt import duration, utc
+from botcore.clock import duration, utc
 
 logger = logging.getLogger(__name__)
 

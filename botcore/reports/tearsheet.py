@@ -35,7 +35,7 @@ from matplotlib.figure import Figure
 from botcore.analytics.metrics import DAY_MS, daily_equity, drawdown_series, equity_frame
 from botcore.reports.format import human_name
 from botcore.market.store import Store
-from botcore.timefmt import utc
+from botcore.clock import utc
 
 __all__ = ["BTC", "benchmark_equity", "excess_returns", "daily_pnl", "monthly_returns", "rolling_sharpe",
            "worst_drawdowns", "trade_pnl_stats", "run_store", "human_columns", "benchmark_figure",
