@@ -31,7 +31,7 @@ from tests._ledger_helpers import STARTING_CASH_USD, write_cycle
 from tests.conftest import CONFIG_DIR
 
 runner = CliRunner()
-FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+FUZZ = settings(max_examples=int(os.environ.get("BOTCORE_FUZZ_EXAMPLES", "40")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                       HealthCheck.too_slow])
 SETTINGS = load_settings(CONFIG_DIR)
 

@@ -49,7 +49,7 @@ def parse_time(text: Optional[str], name: str) -> Optional[int]:
         ts = pd.Timestamp(text)
         ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
         return int(ts.value // 1_000_000)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise typer.BadParameter(f"{name} {text!r}: not a UTC time like 2024-01-04 or 2024-01-04 12:00 ({exc})") from None
 
 
