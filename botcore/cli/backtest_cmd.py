@@ -77,6 +77,11 @@ def backtest(
             progress.stop()
             typer.secho(f"backtest failed: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(1) from None
+        except OSError as exc:  # --out not a directory, not writable, disk full
+            progress.stop()
+            typer.secho(f"backtest failed: {exc.filename or out}: {exc.strerror or exc}", fg=typer.colors.RED,
+                        err=True)
+            raise typer.Exit(1) from None
     s = result.summary
     w = result.window
     if s.get("synthetic_data"):

@@ -102,5 +102,8 @@ def export(
     except LedgerError as exc:
         typer.secho(f"ledger unusable: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
+    except OSError as exc:
+        typer.secho(f"--out {out}: {exc.strerror or exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
     for name, n_rows in counts.items():
         typer.echo(f"{out / (name + '.csv')}: {n_rows} rows")

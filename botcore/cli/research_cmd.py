@@ -103,10 +103,14 @@ def sweep(
                            start_ms=parse_time(start, "--start"), end_ms=parse_time(end, "--end"),
                            symbols=split_symbols(symbols), warmup_bars=warmup_bars, run_seed=seed, metric=metric,
                            scheduler=scheduler, n_workers=workers)
-    except (BotcoreError, ValueError) as exc:
+    except (BotcoreError, ValueError, OSError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
-    paths = result.write(out)
+    try:
+        paths = result.write(out)
+    except OSError as exc:
+        console.print(f"[red]error:[/red] writing {out}: {exc}")
+        raise typer.Exit(1) from None
     res = result.results
     table = Table(title=f"sweep: {len(res)} tasks ({metric})")
     for c in ("fold", "segment", "params", metric, "n_trades", "max_drawdown_pct"):

@@ -192,6 +192,11 @@ class Ledger:
         else:
             if not path.exists() and not create:
                 raise LedgerError(f"ledger {path} does not exist (pass create=True to make one)")
+            if path.is_dir():
+                raise LedgerError(f"ledger {path} is a directory, not a ledger file")
+            if path.exists() and path.stat().st_size == 0:  # a truncated ledger must not silently become a new one
+                raise LedgerError(f"ledger {path} is an empty file (0 bytes): truncated or never written; restore it "
+                                  f"from a backup, or delete it to start a new ledger")
             path.parent.mkdir(parents=True, exist_ok=True)
             con = sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
         con.row_factory = sqlite3.Row
