@@ -7,7 +7,6 @@ from typing import Optional
 
 import typer
 
-from botcore.cli.overrides import overrides_or_exit
 from botcore.cli.run_cmd import load_config, parse_time, quiet_logs, split_symbols, when
 
 
@@ -39,6 +38,7 @@ def backtest(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    from botcore.cli.overrides import overrides_or_exit
     from botcore.engine.backtest import run_backtest
     from botcore.engine.report import summary_table
     from botcore.errors import BotcoreError

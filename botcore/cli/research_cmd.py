@@ -7,7 +7,6 @@ from typing import Optional
 
 import typer
 
-from botcore.cli.overrides import overrides_or_exit
 from botcore.cli.run_cmd import load_config, parse_time, quiet_logs, split_symbols, when
 
 audit_app = typer.Typer(help="Audits of the research results' fidelity (look-ahead).", no_args_is_help=True)
@@ -90,6 +89,7 @@ def sweep(
     from rich.table import Table
 
     from botcore.errors import BotcoreError
+    from botcore.cli.overrides import overrides_or_exit
     from botcore.research.sweep import parse_grid, run_sweep
 
     console = Console()

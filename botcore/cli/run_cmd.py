@@ -19,10 +19,6 @@ from typing import Optional
 
 import typer
 
-from botcore.cli.overrides import overrides_or_exit
-from botcore.cli.run_guard import check_resume, check_store, take_ledger
-from botcore.ops.guard import InvariantGuard
-
 logger = logging.getLogger(__name__)
 
 INTEL_PROVIDERS = ("coinglass", "alternative_me", "cryptocompare")
@@ -113,8 +109,11 @@ def run(
     """
     from rich.console import Console
 
+    from botcore.cli.overrides import overrides_or_exit
+    from botcore.cli.run_guard import check_resume, take_ledger
     from botcore.engine.live import check_mode
     from botcore.errors import BotcoreError, ConfigError
+    from botcore.ops.guard import InvariantGuard
 
     settings = load_config(config)
     console = Console(width=120)
@@ -245,6 +244,7 @@ def venue_starting_cash(venue) -> float:
 
 def start_replay(console, settings, led, ledger, data, start, end, symbols, warmup_bars, seed, speed, overrides, fresh):
     """Build the paper replay loop; return (loop, cycles to run, title)."""
+    from botcore.cli.run_guard import check_store
     from botcore.engine.loop import replay_loop
     from botcore.market.store import Store
 
