@@ -323,20 +323,6 @@ def close_quietly(loop) -> None:
     loop.close()
 
 
-def parse_overrides(items: Optional[list[str]]) -> dict:
-    """Parse ``KEY=VALUE`` overrides (VALUE as a number when it parses as one)."""
-    out: dict = {}
-    for item in items or ():
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise typer.BadParameter(f"--override {item!r}: use KEY=VALUE")
-        try:
-            out[key.strip()] = float(value) if any(c in value for c in ".eE") else int(value)
-        except ValueError:
-            out[key.strip()] = value
-    return out
-
-
 def install_stop_handlers(loop) -> None:
     """SIGTERM (and SIGINT) ask the loop to stop after the current step; a second one interrupts at once."""
     import signal
