@@ -31,7 +31,7 @@ from tests._ledger_helpers import STARTING_CASH_USD, write_cycle
 from tests.conftest import CONFIG_DIR
 
 runner = CliRunner()
-FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+FUZZ = settings(max_examples=int(os.environ.get("BOTCORE_FUZZ_EXAMPLES", "40")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                       HealthCheck.too_slow])
 SETTINGS = load_settings(CONFIG_DIR)
 
@@ -76,15 +76,16 @@ def argv(draw, paths: dict[str, Path]) -> list[str]:
     data = draw(st.sampled_from([str(paths["root"] / "adir"), str(paths["root"] / "nowhere"),
                                  str(paths["root"] / "garbage.db")]))
     time_text = draw(st.one_of(NUMBER, TEXT, st.just("2024-01-04 12:00")))
+    out = draw(st.sampled_from([str(paths["root"] / "out"), str(paths["root"] / "garbage.db")]))  # a file in the way
     command = draw(st.sampled_from(["run", "backtest", "sweep", "ledger check", "ledger export", "status", "kill",
                                     "preflight", "config check", "data info", "review"]))
     base = {
         "run": ["run", "--data", data, "--ledger", ledger, "--start", time_text],
-        "backtest": ["backtest", "--data", data, "--out", str(paths["root"] / "bt"), "--end", time_text],
-        "sweep": ["sweep", "--data", data, "--out", str(paths["root"] / "sw"), "--grid",
+        "backtest": ["backtest", "--data", data, "--out", out, "--end", time_text],
+        "sweep": ["sweep", "--data", data, "--out", out, "--grid",
                   draw(st.one_of(TEXT, st.just("kelly_fraction=0.2,0.3")))],
         "ledger check": ["ledger", "check", ledger],
-        "ledger export": ["ledger", "export", ledger, "--out", str(paths["root"] / "export"), "--table",
+        "ledger export": ["ledger", "export", ledger, "--out", out, "--table",
                           draw(st.sampled_from(["fills", "nope", "meta"]))],
         "status": ["status", "--ledger", ledger],
         "kill": ["kill", "--ledger", ledger, "--why", draw(TEXT)] + draw(st.sampled_from([[], ["--release"],

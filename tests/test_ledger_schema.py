@@ -19,9 +19,17 @@ def table_names(path) -> set[str]:
     return names
 
 
-def test_empty_file_is_migrated_to_the_latest_schema(tmp_path):
+def test_empty_database_is_migrated_to_the_latest_schema_but_a_0_byte_file_is_refused(tmp_path):
+    truncated = tmp_path / "truncated.db"
+    truncated.touch()  # a 0-byte file is a truncated ledger, never silently a new one
+    with pytest.raises(LedgerError, match="empty file"):
+        Ledger.open(truncated, create=False)
+    assert truncated.stat().st_size == 0
     path = tmp_path / "empty.db"
-    path.touch()
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE scratch (a)")
+    con.execute("DROP TABLE scratch")
+    con.close()
     with Ledger.open(path, create=False) as ledger:
         assert ledger.schema_version == LATEST_VERSION
         versions = ledger.table("schema_version")["version"].tolist()

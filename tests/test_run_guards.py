@@ -107,7 +107,7 @@ def test_a_resume_with_changed_arguments_is_refused_naming_each_unless_asked(fir
     with Ledger.open(path, readonly=True) as led:
         assert led.get_meta("replay")["run_seed"] == SEED and len(led.equity()) == FIRST
     moved = _run(first_run.parent, path, "--data", str(first_run.parent))
-    assert moved.returncode != 0 and "Traceback" not in moved.stderr
+    assert moved.returncode == 2 and f"--data {first_run.parent} (the run replays" in moved.stderr, moved.stderr[-2000:]
     applied = _run(first_run.parent, path, "--cycles", "1", "--resume-with-changes", seed=8)
     assert applied.returncode == 0, applied.stderr[-3000:]
     with Ledger.open(path, readonly=True) as led:

@@ -7,7 +7,6 @@ from typing import Optional
 
 import typer
 
-from botcore.cli.overrides import overrides_or_exit
 from botcore.cli.run_cmd import load_config, parse_time, quiet_logs, split_symbols, when
 
 
@@ -39,6 +38,7 @@ def backtest(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    from botcore.cli.overrides import overrides_or_exit
     from botcore.engine.backtest import run_backtest
     from botcore.engine.report import summary_table
     from botcore.errors import BotcoreError
@@ -76,6 +76,11 @@ def backtest(
         except BotcoreError as exc:
             progress.stop()
             typer.secho(f"backtest failed: {exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from None
+        except OSError as exc:  # --out not a directory, not writable, disk full
+            progress.stop()
+            typer.secho(f"backtest failed: {exc.filename or out}: {exc.strerror or exc}", fg=typer.colors.RED,
+                        err=True)
             raise typer.Exit(1) from None
     s = result.summary
     w = result.window

@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 import yaml
 
-from botcore.cli.overrides import OverrideError, check_overrides
 from botcore.config import load_settings
 from botcore.errors import ConfigError
 
@@ -28,6 +27,8 @@ def check(
     except ConfigError as exc:
         typer.secho(f"configuration invalid:\n{exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
+    from botcore.cli.overrides import OverrideError, check_overrides
+
     try:
         check_overrides(settings, {})  # what `botcore run` builds from it: the kernel's parameters
     except OverrideError as exc:

@@ -83,6 +83,11 @@ def export(
     if unknown:
         typer.secho(f"unknown tables {unknown}; known: {', '.join(TABLES)}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
+    integrity = check_integrity(path)
+    if not integrity.exists or not integrity.ok:
+        for problem in integrity.problems or (f"{path} does not exist",):
+            typer.secho(f"ledger unusable: {problem}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
     try:
         with Ledger.open(path, readonly=True) as ledger, typer.progressbar(
             length=len(tables), label="exporting", file=None
@@ -97,5 +102,8 @@ def export(
     except LedgerError as exc:
         typer.secho(f"ledger unusable: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
+    except OSError as exc:
+        typer.secho(f"--out {out}: {exc.strerror or exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
     for name, n_rows in counts.items():
         typer.echo(f"{out / (name + '.csv')}: {n_rows} rows")

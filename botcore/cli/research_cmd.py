@@ -7,7 +7,6 @@ from typing import Optional
 
 import typer
 
-from botcore.cli.overrides import overrides_or_exit
 from botcore.cli.run_cmd import load_config, parse_time, quiet_logs, split_symbols, when
 
 audit_app = typer.Typer(help="Audits of the research results' fidelity (look-ahead).", no_args_is_help=True)
@@ -95,6 +94,7 @@ def sweep(
     from rich.table import Table
 
     from botcore.errors import BotcoreError
+    from botcore.cli.overrides import overrides_or_exit
     from botcore.research.sweep import parse_grid, run_sweep
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -114,10 +114,14 @@ def sweep(
                                symbols=split_symbols(symbols), warmup_bars=warmup_bars, run_seed=seed,
                                metric=metric, scheduler=scheduler, n_workers=workers,
                                progress=lambda done, total: bar.update(task, completed=done, total=total))
-    except (BotcoreError, ValueError) as exc:
+    except (BotcoreError, ValueError, OSError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
-    paths = result.write(out)
+    try:
+        paths = result.write(out)
+    except OSError as exc:
+        console.print(f"[red]error:[/red] writing {out}: {exc}")
+        raise typer.Exit(1) from None
     res = result.results
     table = Table(title=f"sweep: {len(res)} tasks ({metric})")
     for c in ("fold", "segment", "params", metric, "n_trades", "max_drawdown_pct"):

@@ -51,7 +51,7 @@ def parse_time(text: Optional[str], name: str) -> Optional[int]:
         ts = pd.Timestamp(text)
         ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
         return int(ts.value // 1_000_000)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise typer.BadParameter(f"{name} {text!r}: not a UTC time like 2024-01-04 or 2024-01-04 12:00 ({exc})") from None
 
 
@@ -120,8 +120,11 @@ def run(
     """
     from rich.console import Console
 
+    from botcore.cli.overrides import overrides_or_exit
+    from botcore.cli.run_guard import check_resume, take_ledger
     from botcore.engine.live import check_mode
     from botcore.errors import BotcoreError, ConfigError
+    from botcore.ops.guard import InvariantGuard
 
     settings = load_config(config)
     console = Console(width=120)
@@ -289,6 +292,7 @@ def venue_starting_cash(venue, aio=None) -> float:
 
 def start_replay(console, settings, led, ledger, data, start, end, symbols, warmup_bars, seed, speed, overrides, fresh):
     """Build the paper replay loop; return (loop, cycles to run, title)."""
+    from botcore.cli.run_guard import check_store
     from botcore.engine.loop import replay_loop
     from botcore.market.store import Store
 
@@ -372,20 +376,6 @@ def close_quietly(loop) -> None:
         except Exception:  # noqa: BLE001
             logger.exception("closing the venue")
     loop.close()
-
-
-def parse_overrides(items: Optional[list[str]]) -> dict:
-    """Parse ``KEY=VALUE`` overrides (VALUE as a number when it parses as one)."""
-    out: dict = {}
-    for item in items or ():
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise typer.BadParameter(f"--override {item!r}: use KEY=VALUE")
-        try:
-            out[key.strip()] = float(value) if any(c in value for c in ".eE") else int(value)
-        except ValueError:
-            out[key.strip()] = value
-    return out
 
 
 def install_stop_handlers(loop) -> None:

@@ -50,7 +50,7 @@ import numpy as np
 from botcore.config.models import SECTORS, SIGNAL_NAMES, Settings
 from botcore.errors import BotcoreError
 from botcore.ledger import Ledger
-from botcore.ledger.integrity import IntegrityReport, check_integrity
+from botcore.ledger.integrity import IntegrityReport, LedgerDamaged, check_integrity
 from botcore.ops.heartbeat import COMPONENT, LIVE_STATUSES, beat_wall_ms, ledger_access
 from botcore.ops.killswitch import kill_file_state, kill_switch_state
 from botcore.ops.redflags import HIGH_CONVICTION, kelly_sizes
@@ -535,6 +535,8 @@ def check_financial_integrity(ledger: Ledger | None, venue: Any = None) -> Check
         return CheckResult(name, title, Status.WARN, "no ledger yet: it is created at the first run")
     try:
         report = ledger.check_invariant()
+    except LedgerDamaged as exc:
+        return CheckResult(name, title, Status.FAIL, f"invariant not checkable: {exc}")
     except Exception as exc:  # noqa: BLE001 - an uninitialised account is reported, not raised
         return CheckResult(name, title, Status.WARN, f"invariant not checkable: {exc}")
     data: dict[str, Any] = {"invariant": report.to_dict()}

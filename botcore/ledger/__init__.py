@@ -14,6 +14,16 @@ nested transactions join the outer one (as SAVEPOINTs), and every write method
 opens its own, so a lone call is atomic too. Group reads that must agree in
 ``with ledger.snapshot():`` (each reader method already reads one snapshot).
 
+One writer, integrity
+---------------------
+``botcore run`` holds :class:`WriterLock` (``fcntl.flock`` on ``<ledger>.lock``,
+with the holder's pid and start time) for its whole life: a second writer is
+refused naming the holder, and a lock left by a killed process is taken over
+(the kernel drops it with the process). :func:`check_integrity` (SQLite
+``quick_check`` and the schema check, read-only, never raises) guards
+``run``, ``ledger check``, ``preflight`` and ``status``; a record a damaged
+page garbled raises :class:`LedgerDamaged`.
+
 The invariant
 -------------
 ``cash == starting cash + realised P&L - fees + funding`` (funding positive
@@ -55,7 +65,9 @@ file, not a ledger, schema newer than the code) and the input errors above.
 """
 
 from botcore.ledger.export import export_csv
+from botcore.ledger.integrity import IntegrityReport, LedgerDamaged, check_integrity
 from botcore.ledger.invariant import Check, InvariantReport
+from botcore.ledger.lock import LedgerLocked, WriterLock
 from botcore.ledger.schema import LATEST_VERSION, MIGRATIONS, TABLES
 from botcore.ledger.store import (
     DuplicateOrder,
@@ -70,13 +82,18 @@ __all__ = [
     "Check",
     "DuplicateOrder",
     "EquitySnapshot",
+    "IntegrityReport",
     "InvariantReport",
     "LATEST_VERSION",
     "Ledger",
+    "LedgerDamaged",
+    "LedgerLocked",
     "MIGRATIONS",
     "ParamSet",
     "RecordNotFound",
     "TABLES",
+    "WriterLock",
+    "check_integrity",
     "export_csv",
     "now_ms",
 ]

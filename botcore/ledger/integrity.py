@@ -19,9 +19,14 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
+from botcore.errors import LedgerError
 from botcore.ledger import schema
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class LedgerDamaged(LedgerError):
+    """A record of the ledger cannot be decoded: the file is damaged (restore it from a backup)."""
 
 
 @dataclass(frozen=True)
@@ -123,58 +128,67 @@ def check_integrity(path: str | os.PathLike[str], *, full: bool = False) -> Inte
     problems: list[str] = []
     warnings: list[str] = []
     checks: list[str] = []
-    version = None
     try:
         con, note = _connect_ro(path)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, ValueError) as exc:  # ValueError: text a damaged page turned into invalid UTF-8
         return IntegrityReport(name, True, (f"ledger {path} cannot be opened ({exc}): damaged or truncated; restore "
                                             f"it from a backup",), size_bytes=size)
     if note:
         warnings.append(note)
     try:
-        pragma = "integrity_check" if full else "quick_check"
-        try:
-            rows = [" ".join(str(r[0]).split()) for r in con.execute(f"PRAGMA {pragma}(20)")]
-        except sqlite3.DatabaseError as exc:
-            rows = [str(exc)]
-        if rows != ["ok"]:
-            found = "; ".join(rows)
-            problems.append(f"ledger {path} is damaged (SQLite {pragma}: "
-                            + (found if len(found) <= 160 else found[:160] + " ...")
-                            + "); restore it from a backup")
-            return IntegrityReport(name, True, tuple(problems), tuple(warnings), None, size, tuple(checks))
-        checks.append(f"SQLite {pragma} ok")
-        try:
-            tables = _tables(con)
-        except sqlite3.DatabaseError as exc:
-            problems.append(f"ledger {path}: schema unreadable ({exc})")
-            return IntegrityReport(name, True, tuple(problems), tuple(warnings), None, size, tuple(checks))
-        if not tables:
-            problems.append(f"ledger {path} is an empty SQLite database (no tables): not a botcore ledger")
-        elif "schema_version" not in tables:
-            problems.append(f"ledger {path} is not a botcore ledger: tables {sorted(tables)[:6]} but no schema_version")
-        else:
-            try:
-                version = int(con.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0)
-            except (sqlite3.DatabaseError, TypeError, ValueError) as exc:
-                problems.append(f"ledger {path}: schema_version unreadable ({exc})")
-            latest = schema.LATEST_VERSION
-            if version is not None and version > latest:
-                problems.append(f"ledger {path} has schema version {version}, newer than this botcore's {latest}; "
-                                f"upgrade botcore")
-            elif version is not None and version < latest:
-                warnings.append(f"schema version {version} (this botcore: {latest}); a writer migrates it")
-            elif version is not None:
-                expected = expected_schema()
-                missing = sorted(set(expected) - set(tables))
-                if missing:
-                    problems.append(f"ledger {path} lacks tables {missing}: damaged; restore it from a backup")
-                for table in sorted(set(expected) & set(tables)):
-                    lost = [c for c in expected[table] if c not in tables[table]]
-                    if lost:
-                        problems.append(f"ledger {path}: table {table} lacks columns {lost}")
-                if not problems:
-                    checks.append(f"schema v{version} ok ({len(expected)} tables)")
+        return _check_open(con, path, name, size, full, problems, warnings, checks)
+    except (sqlite3.Error, ValueError) as exc:
+        problems.append(f"ledger {path} cannot be read ({exc}): damaged; restore it from a backup")
+        return IntegrityReport(name, True, tuple(problems), tuple(warnings), None, size, tuple(checks))
     finally:
         con.close()
+
+
+def _check_open(con: sqlite3.Connection, path: Path, name: str, size: int, full: bool, problems: list[str],
+                warnings: list[str], checks: list[str]) -> IntegrityReport:
+    """The SQLite integrity check and the schema check on an open connection (the body of :func:`check_integrity`)."""
+    version = None
+    pragma = "integrity_check" if full else "quick_check"
+    try:
+        rows = [" ".join(str(r[0]).split()) for r in con.execute(f"PRAGMA {pragma}(20)")]
+    except sqlite3.DatabaseError as exc:
+        rows = [str(exc)]
+    if rows != ["ok"]:
+        found = "; ".join(rows)
+        problems.append(f"ledger {path} is damaged (SQLite {pragma}: "
+                        + (found if len(found) <= 160 else found[:160] + " ...")
+                        + "); restore it from a backup")
+        return IntegrityReport(name, True, tuple(problems), tuple(warnings), None, size, tuple(checks))
+    checks.append(f"SQLite {pragma} ok")
+    try:
+        tables = _tables(con)
+    except sqlite3.DatabaseError as exc:
+        problems.append(f"ledger {path}: schema unreadable ({exc})")
+        return IntegrityReport(name, True, tuple(problems), tuple(warnings), None, size, tuple(checks))
+    if not tables:
+        problems.append(f"ledger {path} is an empty SQLite database (no tables): not a botcore ledger")
+    elif "schema_version" not in tables:
+        problems.append(f"ledger {path} is not a botcore ledger: tables {sorted(tables)[:6]} but no schema_version")
+    else:
+        try:
+            version = int(con.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0)
+        except (sqlite3.DatabaseError, TypeError, ValueError) as exc:
+            problems.append(f"ledger {path}: schema_version unreadable ({exc})")
+        latest = schema.LATEST_VERSION
+        if version is not None and version > latest:
+            problems.append(f"ledger {path} has schema version {version}, newer than this botcore's {latest}; "
+                            f"upgrade botcore")
+        elif version is not None and version < latest:
+            warnings.append(f"schema version {version} (this botcore: {latest}); a writer migrates it")
+        elif version is not None:
+            expected = expected_schema()
+            missing = sorted(set(expected) - set(tables))
+            if missing:
+                problems.append(f"ledger {path} lacks tables {missing}: damaged; restore it from a backup")
+            for table in sorted(set(expected) & set(tables)):
+                lost = [c for c in expected[table] if c not in tables[table]]
+                if lost:
+                    problems.append(f"ledger {path}: table {table} lacks columns {lost}")
+            if not problems:
+                checks.append(f"schema v{version} ok ({len(expected)} tables)")
     return IntegrityReport(name, True, tuple(problems), tuple(warnings), version, size, tuple(checks))

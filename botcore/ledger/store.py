@@ -29,6 +29,7 @@ import pandas as pd
 
 from botcore.errors import BotcoreError, DataError, DuplicateFill, LedgerError
 from botcore.ledger import schema
+from botcore.ledger.integrity import LedgerDamaged
 from botcore.ledger.invariant import DEFAULT_TOL, InvariantReport, check_invariant
 from botcore.model.enums import OrderStatus, TradeCloseReason
 from botcore.model.fills import Fill, FundingPayment
@@ -191,6 +192,11 @@ class Ledger:
         else:
             if not path.exists() and not create:
                 raise LedgerError(f"ledger {path} does not exist (pass create=True to make one)")
+            if path.is_dir():
+                raise LedgerError(f"ledger {path} is a directory, not a ledger file")
+            if path.exists() and path.stat().st_size == 0:  # a truncated ledger must not silently become a new one
+                raise LedgerError(f"ledger {path} is an empty file (0 bytes): truncated or never written; restore it "
+                                  f"from a backup, or delete it to start a new ledger")
             path.parent.mkdir(parents=True, exist_ok=True)
             con = sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
         con.row_factory = sqlite3.Row
@@ -373,8 +379,21 @@ class Ledger:
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         """Return the value stored under ``key``, or ``default``."""
-        row = self._con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return default if row is None else json.loads(row[0])
+        with self._unreadable():
+            row = self._con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            return default if row is None else json.loads(row[0])
+
+    @contextmanager
+    def _unreadable(self) -> Iterator[None]:
+        """Turn a record SQLite or JSON cannot decode (a damaged page's bytes) into a LedgerError naming the file."""
+        try:
+            yield
+        except (sqlite3.DatabaseError, ValueError) as exc:
+            if isinstance(exc, sqlite3.IntegrityError) or (
+                    isinstance(exc, ValueError) and not isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError))):
+                raise
+            raise LedgerDamaged(f"ledger {self.path}: a record cannot be read ({exc}): damaged; run `botcore ledger "
+                              f"check {self.path}` and restore it from a backup") from None
 
     def set_flag(self, name: str, value: bool) -> None:
         """Set a boolean flag such as ``kill_switch``."""
@@ -821,7 +840,7 @@ class Ledger:
     # ================================================================== readers
 
     def _frame(self, sql: str, params: tuple = ()) -> pd.DataFrame:
-        with self.snapshot():
+        with self._unreadable(), self.snapshot():
             cur = self._con.execute(sql, params)
             rows = cur.fetchall()
         columns = [d[0] for d in cur.description]
@@ -897,7 +916,7 @@ class Ledger:
 
     def check_invariant(self, *, tol: float = DEFAULT_TOL) -> InvariantReport:
         """Check cash = start + realised P&L - fees + funding and its cross-checks, on one snapshot."""
-        with self.snapshot():
+        with self._unreadable(), self.snapshot():
             report = check_invariant(self._con, schema_version=self.schema_version, tol=tol)
         if not report.ok:
             logger.error("ledger %s invariant broken:\n%s", self.path, report.summary())
