@@ -1356,8 +1356,10 @@ def ofi_new_state_nb(n_symbols, span_fast_bars=5, span_slow_bars=30):
 def ofi_update_nb(state, imbalance, span_fast_bars=5, span_slow_bars=30, change_weight=1.0, gain=2.0):
     m = imbalance.shape[0]
     score, conf, status = _new_outputs(m)
+    st = _borrowed_nb(state)
     for j in range(m):
-        score[j], conf[j], status[j] = ofi_step_nb(state, j, imbalance[j], span_fast_bars, span_slow_bars, change_weight, gain)
+        score[j], conf[j], status[j] = _ofi_step_inline_nb(st, j, imbalance[j], span_fast_bars, span_slow_bars, change_weight, gain)
+    _keep_alive_nb(state)
     return score, conf, status
 
 
@@ -1373,8 +1375,10 @@ def funding_new_state_nb(n_symbols, window_bars=10_080):
 def funding_update_nb(state, rate, window_bars=10_080, min_periods_bars=4_320, z_entry=1.0, z_full=3.0, min_std=1e-5):
     m = rate.shape[0]
     score, conf, status = _new_outputs(m)
+    st = _borrowed_nb(state)
     for j in range(m):
-        score[j], conf[j], status[j] = funding_step_nb(state, j, rate[j], window_bars, min_periods_bars, z_entry, z_full, min_std)
+        score[j], conf[j], status[j] = _funding_step_inline_nb(st, j, rate[j], window_bars, min_periods_bars, z_entry, z_full, min_std)
+    _keep_alive_nb(state)
     return score, conf, status
 
 
@@ -1390,9 +1394,11 @@ def oi_new_state_nb(n_symbols, lag_bars=15, window_bars=1_440):
 def oi_update_nb(state, oi_usd, close, lag_bars=15, window_bars=1_440, min_periods_bars=720, oi_scale=1.0, price_scale=1.0):
     m = oi_usd.shape[0]
     score, conf, status = _new_outputs(m)
+    st = _borrowed_nb(state)
     for j in range(m):
-        score[j], conf[j], status[j] = oi_step_nb(state, j, oi_usd[j], close[j], lag_bars, window_bars, min_periods_bars, oi_scale, price_scale
+        score[j], conf[j], status[j] = _oi_step_inline_nb(st, j, oi_usd[j], close[j], lag_bars, window_bars, min_periods_bars, oi_scale, price_scale
         )
+    _keep_alive_nb(state)
     return score, conf, status
 
 
@@ -1408,9 +1414,11 @@ def liq_new_state_nb(n_symbols, burst_bars=5, window_bars=1_440):
 def liq_update_nb(state, long_liq_usd, short_liq_usd, burst_bars=5, window_bars=1_440, min_periods_bars=720, burst_ratio=5.0):
     m = long_liq_usd.shape[0]
     score, conf, status = _new_outputs(m)
+    st = _borrowed_nb(state)
     for j in range(m):
-        score[j], conf[j], status[j] = liq_step_nb(state, j, long_liq_usd[j], short_liq_usd[j], burst_bars, window_bars, min_periods_bars, burst_ratio
+        score[j], conf[j], status[j] = _liq_step_inline_nb(st, j, long_liq_usd[j], short_liq_usd[j], burst_bars, window_bars, min_periods_bars, burst_ratio
         )
+    _keep_alive_nb(state)
     return score, conf, status
 
 
@@ -1426,9 +1434,11 @@ def taker_new_state_nb(n_symbols, flow_bars=15, window_bars=1_440):
 def taker_update_nb(state, taker_buy_base, taker_sell_base, flow_bars=15, window_bars=1_440, min_periods_bars=720, z_scale=2.0, min_std=1e-3):
     m = taker_buy_base.shape[0]
     score, conf, status = _new_outputs(m)
+    st = _borrowed_nb(state)
     for j in range(m):
-        score[j], conf[j], status[j] = taker_step_nb(state, j, taker_buy_base[j], taker_sell_base[j], flow_bars, window_bars, min_periods_bars, z_scale, min_std
+        score[j], conf[j], status[j] = _taker_step_inline_nb(st, j, taker_buy_base[j], taker_sell_base[j], flow_bars, window_bars, min_periods_bars, z_scale, min_std
         )
+    _keep_alive_nb(state)
     return score, conf, status
 
 
@@ -1444,9 +1454,11 @@ def trend_new_state_nb(n_symbols):
 def trend_update_nb(state, close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, slow_factor=4, vol_span_bars=240, scale=1.0):
     m = close.shape[0]
     score, conf, status = _new_outputs(m)
+    st = _borrowed_nb(state)
     for j in range(m):
-        score[j], conf[j], status[j] = trend_step_nb(state, j, close[j], span_short_bars, span_mid_bars, span_long_bars, slow_factor, vol_span_bars, scale
+        score[j], conf[j], status[j] = _trend_step_inline_nb(st, j, close[j], span_short_bars, span_mid_bars, span_long_bars, slow_factor, vol_span_bars, scale
         )
+    _keep_alive_nb(state)
     return score, conf, status
 
 
@@ -1462,9 +1474,11 @@ def breakout_new_state_nb(n_symbols, channel_bars=60):
 def breakout_update_nb(state, high, low, close, channel_bars=60, atr_span_bars=30, range_mult=1.5, scale=1.0):
     m = close.shape[0]
     score, conf, status = _new_outputs(m)
+    st = _borrowed_nb(state)
     for j in range(m):
-        score[j], conf[j], status[j] = breakout_step_nb(state, j, high[j], low[j], close[j], channel_bars, atr_span_bars, range_mult, scale
+        score[j], conf[j], status[j] = _breakout_step_inline_nb(st, j, high[j], low[j], close[j], channel_bars, atr_span_bars, range_mult, scale
         )
+    _keep_alive_nb(state)
     return score, conf, status
 
 
@@ -1480,9 +1494,11 @@ def mr_new_state_nb(n_symbols, window_bars=60, vol_short_bars=60, vol_long_bars=
 def mr_update_nb(state, close, window_bars=60, vol_short_bars=60, vol_long_bars=1_440, min_periods_bars=720, z_scale=2.0, max_vol_ratio=2.0):
     m = close.shape[0]
     score, conf, status = _new_outputs(m)
+    st = _borrowed_nb(state)
     for j in range(m):
-        score[j], conf[j], status[j] = mr_step_nb(state, j, close[j], window_bars, vol_short_bars, vol_long_bars, min_periods_bars, z_scale, max_vol_ratio
+        score[j], conf[j], status[j] = _mr_step_inline_nb(st, j, close[j], window_bars, vol_short_bars, vol_long_bars, min_periods_bars, z_scale, max_vol_ratio
         )
+    _keep_alive_nb(state)
     return score, conf, status
 
 
@@ -1507,9 +1523,11 @@ def social_new_state_nb(n_symbols):
 def social_update_nb(state, mentions, tone, span_fast_bars=360, span_slow_bars=1_440, tone_gain=4.0, mention_gain=1.0):
     m = mentions.shape[0]
     score, conf, status = _new_outputs(m)
+    st = _borrowed_nb(state)
     for j in range(m):
-        score[j], conf[j], status[j] = social_step_nb(state, j, mentions[j], tone[j], span_fast_bars, span_slow_bars, tone_gain, mention_gain
+        score[j], conf[j], status[j] = _social_step_inline_nb(st, j, mentions[j], tone[j], span_fast_bars, span_slow_bars, tone_gain, mention_gain
         )
+    _keep_alive_nb(state)
     return score, conf, status
 
 
