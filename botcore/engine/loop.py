@@ -84,7 +84,7 @@ from botcore.engine.recovery import (
 )
 from botcore.strategy.enums import KillSwitch
 from botcore.engine.state import Engine
-from botcore.clock import Clock, SimClock, WallClock
+from botcore.clock import Clock, SimClock, WallClock, utc
 from botcore.engine.learning_link import LearningLink, record_step_outcomes
 from botcore.config.models import STRATEGY_NAMES
 from botcore.errors import BotcoreError, OperationalError
@@ -95,7 +95,6 @@ from botcore.market.store import Store
 from botcore.model import Fill, OrderSide, OrderStatus, OrderType
 from botcore.ops.killswitch import kill_switch_state
 from botcore.ops.status import record_breaker_state
-from botcore.clock import utc
 from botcore.venues.base import OrderRequest, OrderUpdate, SimulatedVenue, Venue, VenueReason
 from botcore.venues.paper import PaperVenue
 from botcore.venues.reconcile import apply_order_update, reconcile_with_venue
@@ -298,7 +297,7 @@ class TradingLoop:
         wall0 = time.perf_counter()
         t = int(cycle.t_ms)
         if self._last_t is not None and t <= self._last_t:
-            raise OperationalError(f"cycle {t} is not after the previous one {self._last_t}")
+            raise OperationalError(f"cycle {utc(t)} is not after the previous one {utc(self._last_t)}")
         self.clock.advance(t)
         row = row_from_cycle(cycle.arrays(lookback_bars=1))
         report = StepReport(t, late_ms=int(late_ms), feed_age_s=feed_ages(cycle))
@@ -322,8 +321,8 @@ class TradingLoop:
         if not self._reconcile_due:
             return
         if any(o.created_ts_ms >= t for o in self.ledger.open_orders()):
-            logger.warning("cycle %d: orders written ahead for this cycle by a stopped run are re-sent first; "
-                           "reconciliation at the next cycle", t)
+            logger.warning("cycle %s: orders written ahead for this cycle by a stopped run are re-sent first; "
+                           "reconciliation at the next cycle", utc(t))
             return
         await self.reconcile(t)
         self._reconcile_due = False
@@ -338,7 +337,7 @@ class TradingLoop:
         if self.halted is not None:
             code = max(code, FREEZE)
         if code != self.kill_switch:
-            logger.warning("cycle %d: kill switch code %d (was %d)", t, code, self.kill_switch)
+            logger.warning("cycle %s: kill switch code %d (was %d)", utc(t), code, self.kill_switch)
         self.kill_switch = code
         self.engine.set_kill_switch(code)
         self.learning.at_cycle(self.engine, t)
@@ -401,7 +400,7 @@ class TradingLoop:
         if kernel_cash != snap.cash_usd:
             if abs(kernel_cash - snap.cash_usd) > 1e-6:
                 raise OperationalError(f"cycle {utc(t)}: kernel cash {kernel_cash!r} != ledger cash {snap.cash_usd!r}")
-            logger.warning("cycle %d: kernel cash %r differs from the ledger's %r in the last bits", t, kernel_cash,
+            logger.warning("cycle %s: kernel cash %r differs from the ledger's %r in the last bits", utc(t), kernel_cash,
                            snap.cash_usd)
         if equity != snap.equity_usd and abs(equity - snap.equity_usd) > 1e-6:
             raise OperationalError(f"cycle {utc(t)}: kernel equity {equity!r} != ledger equity {snap.equity_usd!r}")
@@ -415,7 +414,7 @@ class TradingLoop:
             self.monitor.after_cycle(eng.scratch.trail, eng.state.portfolio, eng.state.memory, eng.params,
                                      now_ms=t, symbols=self.symbols)
         except Exception:  # noqa: BLE001 - a red-flag check must never stop trading
-            logger.exception("cycle %d: red-flag checks failed", t)
+            logger.exception("cycle %s: red-flag checks failed", utc(t))
         if self.reports is not None:  # botcore.ops.reports.ScheduledReports: queues what is due, never waits
             self.reports.after_cycle(t, self.ledger)
 
@@ -458,7 +457,7 @@ class TradingLoop:
                 self._funding_from = t + 1
             except (BotcoreError, OSError, asyncio.TimeoutError, ConnectionError) as exc:
                 # read again next cycle from the same point (a payment is booked once: by its funding id)
-                logger.warning("cycle %d: funding not read from the venue (%s); read again next cycle", t, exc)
+                logger.warning("cycle %s: funding not read from the venue (%s); read again next cycle", utc(t), exc)
                 report.n_faults += 1
         else:
             self._funding_from = t + 1
@@ -505,7 +504,7 @@ class TradingLoop:
             raise OperationalError("limit intents are not supported by the loop yet (entry_post_only must be 0)")
         if not reduce_only and any(p.symbol_idx == i for p in self.pending.values()):
             # an earlier order of this symbol has an unknown outcome: another entry could double the position
-            logger.warning("cycle %d: %s entry held back: an earlier order's outcome is still unknown", t, symbol)
+            logger.warning("cycle %s: %s entry held back: an earlier order's outcome is still unknown", utc(t), symbol)
             report.n_held += 1
             return None
         cid = order_cid(t, i, kind)
@@ -625,7 +624,7 @@ class TradingLoop:
             with self.ledger.transaction(), routine_booking():
                 self._book_update(t, p.symbol_idx, p.strategy, found, report)
                 save_engine_state(self.ledger, self.engine, self._last_t if self._last_t is not None else t)
-            logger.warning("order %s (%s): outcome resolved at cycle %d: %s", cid, order.symbol, t,
+            logger.warning("order %s (%s): outcome resolved at cycle %s: %s", cid, order.symbol, utc(t),
                            self.ledger.order(cid).status.name)
 
     async def reconcile(self, t: int) -> Any:
@@ -638,27 +637,27 @@ class TradingLoop:
             report = await asyncio.wait_for(reconcile_with_venue(self.ledger, self.venue, t),
                                             timeout=4 * self.submit_timeout_s)
         except (BotcoreError, OSError, asyncio.TimeoutError, ConnectionError) as exc:
-            logger.warning("cycle %d: reconciliation skipped, the venue could not be read (%s)", t, exc)
+            logger.warning("cycle %s: reconciliation skipped, the venue could not be read (%s)", utc(t), exc)
             return None
         self.reconciliations += 1
         if report.changes:
-            logger.warning("cycle %d: reconciliation changed the ledger (%d changes): the kernel's positions and cash "
-                           "are rebuilt from it", t, len(report.changes))
+            logger.warning("cycle %s: reconciliation changed the ledger (%d changes): the kernel's positions and cash "
+                           "are rebuilt from it", utc(t), len(report.changes))
             rebuild_from_ledger(self.engine, self.ledger, self._last_t if self._last_t is not None else t)
             self.pending = {cid: p for cid, p in self.pending.items() if self.ledger.order(cid).is_open}
         if not report.ok:
             if self.halted is None:
-                logger.error("cycle %d: reconciliation mismatch: entries stopped until a clean reconciliation: %s", t,
+                logger.error("cycle %s: reconciliation mismatch: entries stopped until a clean reconciliation: %s", utc(t),
                              "; ".join(report.problems))
             self.halted = tuple(report.problems)
         elif self.halted is not None:
-            logger.warning("cycle %d: reconciliation clean again: entries resume", t)
+            logger.warning("cycle %s: reconciliation clean again: entries resume", utc(t))
             self.halted = None
         if self.monitor is not None:
             try:
                 self.monitor.after_reconcile(report)
             except Exception:  # noqa: BLE001 - an alert must never stop trading
-                logger.exception("cycle %d: reconciliation alert failed", t)
+                logger.exception("cycle %s: reconciliation alert failed", utc(t))
         return report
 
     # ------------------------------------------------------------------ running
