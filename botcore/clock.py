@@ -269,8 +269,9 @@ class Scheduler:
         first = last_ms + self.period_ms
         rec = Overrun(last_ms, first, missed, now_ms - first, due_ms)
         self.overruns.append(rec)
-        logger.warning("cycle %d overran: ended %d ms after %d, %d grid time(s) missed, next cycle %d",
-                       last_ms, rec.late_ms, first, missed, due_ms)
+        logger.warning("cycle %s overran: ended %d ms after %s, %d grid time(s) missed, next cycle %s",
+                       utc(last_ms, seconds=True), rec.late_ms, utc(first, seconds=True), missed,
+                       utc(due_ms, seconds=True))
         if self.on_overrun is not None:
             self.on_overrun(rec)
 

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from botcore.clock import utc
 from botcore.config.models import STRATEGY_NAMES, Settings
 from botcore.engine.enums import KIND_ENTRY, entry_signal_rec_dt
 from botcore.engine.records import order_cid
@@ -159,7 +160,7 @@ class LearningLink:
             if not np.array_equal(mask, was):
                 on = [s for s, m, w in zip(self.symbols, mask, was) if m and not w]
                 off = [s for s, m, w in zip(self.symbols, mask, was) if w and not m]
-                logger.warning("cycle %d: benched %s, returned %s (entries held back, exits run)", int(t_ms),
+                logger.warning("cycle %s: benched %s, returned %s (entries held back, exits run)", utc(t_ms),
                                on or "none", off or "none")
             engine.set_benched(mask)
         return changed

@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from botcore.clock import utc
 from botcore.engine.enums import Acct, Clock
 from botcore.engine.state import Engine
 from botcore.ledger import Ledger
@@ -179,8 +180,8 @@ def rebuild_from_ledger(engine: Engine, ledger: Ledger, t_ms: int) -> None:
     port = st.portfolio[0]
     port["cash_usd"] = cash
     st.clock[Clock.last_venue_ms] = int(t_ms)
-    logger.warning("engine state rebuilt from the ledger at %d: %d open positions, %d trades in memory, cash %.6f",
-                   t_ms, len(open_pos), len(trades), cash)
+    logger.warning("engine state rebuilt from the ledger at %s: %d open positions, %d trades in memory, cash %.2f",
+                   utc(t_ms), len(open_pos), len(trades), cash)
 
 
 def restore_paper_venue(venue: Any, ledger: Ledger, cycle: Any, symbols: tuple[str, ...]) -> None:

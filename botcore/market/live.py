@@ -90,7 +90,7 @@ import numpy as np
 import pandas as pd
 import tenacity
 
-from botcore.clock import Scheduler
+from botcore.clock import Scheduler, utc
 from botcore.errors import BotcoreError, DataError
 from botcore.market.download import RetryPolicy, book_row, download_funding, download_ohlcv, make_exchange
 from botcore.market.enums import TIMEFRAMES
@@ -799,7 +799,7 @@ class LiveFeed:
         if faults:
             n = sum(len(v) for v in faults.values())
             detail = "; ".join(f"{owner} {name}: {why}" for owner, v in faults.items() for name, why in v.items())
-            logger.warning("cycle %d: %d input(s) missing: %s", t, n, detail[:2_000])
+            logger.warning("cycle %s: %d input(s) missing: %s", utc(t), n, detail[:2_000])
 
     # ------------------------------------------------------------------ synchronous face
 
