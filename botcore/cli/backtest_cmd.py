@@ -50,6 +50,10 @@ def backtest(
     if not data.is_dir():
         typer.secho(f"--data {data}: no such directory", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
+    from botcore.cli.run_guard import check_store
+    from botcore.market.store import Store
+
+    check_store(Store(data), split_symbols(symbols) or [a.symbol for a in settings.universe.enabled])
     if params_from is not None and not params_from.is_file():
         typer.secho(f"--params-from {params_from}: no such ledger", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
