@@ -32,6 +32,7 @@ ACTIVE_OVERRIDES: dict[str, Any] = {
     "min_conviction.trend_conservative": 0.12,
     "min_conviction.breakout_aggressive": 0.12,
     "kelly_conviction_pivot": 0.1,
+    "max_entries_per_day": 0,  # no daily entry budget: these tests want dozens of trades in hours
 }
 
 TABLE_KEYS = {
