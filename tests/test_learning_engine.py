@@ -114,7 +114,8 @@ def test_an_active_learning_version_changes_decisions_and_rollback_restores_them
     assert len(dec_base) == len(dec_learned) == 361 * 15
     conv_base, conv_learned = _detail(dec_base, "conviction"), _detail(dec_learned, "conviction")
     both = np.isfinite(conv_base) & np.isfinite(conv_learned)
-    assert both.sum() > 1000 and np.mean(np.abs(conv_base[both] - conv_learned[both]) > 1e-9) > 0.5
+    # (flat symbol-bars only: the burn-in keeps more symbols in positions)
+    assert both.sum() > 500 and np.mean(np.abs(conv_base[both] - conv_learned[both]) > 1e-9) > 0.5
     assert diff_ledgers(base.ledger_path, run.ledger_path, ("orders", "trades"))
 
     result = runner.invoke(app, ["params", "rollback", "learning", "--ledger", str(bot_path)])

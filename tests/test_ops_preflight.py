@@ -248,7 +248,8 @@ def test_outage_check_fails_when_the_outage_is_held_back_by_another_gate(setting
 
 
 def test_outage_check_warns_when_the_control_setup_does_not_enter(settings):
-    params = build_params(settings, {"bandit_enabled": 0, "default_win_rate": 0.3})  # no edge: nothing enters
+    params = build_params(settings, {"bandit_enabled": 0, "default_win_rate": 0.3,  # no edge: nothing enters
+                                     "burn_in_min_size": 0})  # (Kelly gates from the first trade)
     result = pf.check_data_outage(settings, params=params)
     assert result.status == Status.WARN, result.detail
     assert "the control setup with a book did not enter (skipped/kelly_no_edge)" in result.detail

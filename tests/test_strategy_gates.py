@@ -331,3 +331,16 @@ def test_a_new_portfolio_starts_its_entry_clock_at_the_first_cycle(settings):
     world.portfolio[0]["last_entry_ts_ms"] = -1
     world.decide()
     assert (world.portfolio[0]["last_entry_ts_ms"] == world.now_ms).all()
+
+
+def test_the_days_entry_budget_caps_entries_and_resets_at_midnight(settings):
+    world = make_world(settings, overrides=only(TC, max_entries_per_day=2))
+    port = world.portfolio[0]
+    port["day_entries"] = 1
+    decision = world.decide()
+    assert entered(decision.trail[0]) and port["day_entries"] == 2
+    world.positions[0]["qty_base"] = 0.0  # flat again: the budget is used up
+    row = world.row()
+    assert row["reason"] == Reason.daily_entry_limit and int(row["gate_mask"]) == 1 << Reason.daily_entry_limit
+    world.now_ms += 86_400_000  # the next UTC day
+    assert entered(world.row()) and port["day_entries"] == 1

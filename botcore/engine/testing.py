@@ -32,6 +32,8 @@ ACTIVE_OVERRIDES: dict[str, Any] = {
     "min_conviction.trend_conservative": 0.12,
     "min_conviction.breakout_aggressive": 0.12,
     "kelly_conviction_pivot": 0.1,
+    "max_entries_per_day": 0,  # no daily entry budget: these tests want dozens of trades in hours
+    "burn_in_min_size": 0,  # Kelly sizes from the first trade (the pivot above gives it an edge), as these tests pin
 }
 
 TABLE_KEYS = {

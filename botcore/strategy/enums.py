@@ -137,6 +137,7 @@ class ReasonT(NamedTuple):
     no_strategy_enabled: int = 38
     # symbol gate set by the learning system (last code: adding it kept the earlier codes)
     benched: int = 39
+    daily_entry_limit: int = 40
 
 
 Reason = ReasonT()
@@ -187,6 +188,7 @@ REASON_TEXT: dict[int, str] = {
     Reason.state_invalid: "position record is inconsistent (quantity not finite)",
     Reason.no_strategy_enabled: "no strategy is enabled",
     Reason.benched: "symbol benched by the learning system: no new entries, evaluated on paper",
+    Reason.daily_entry_limit: "the day's entry budget (max_entries_per_day) is used up",
 }
 assert set(REASON_TEXT) == set(REASON_NAMES)
 
@@ -270,6 +272,7 @@ portfolio_dt = np.dtype(
         ("breaker_code", np.int8),  # Breaker.*
         ("breaker_until_ms", np.int64),
         ("kill_switch", np.int8),  # KillSwitch.*
+        ("day_entries", np.int64),  # entries opened since 00:00 UTC (reset with the day reference)
         ("last_entry_ts_ms", np.int64, (N_STRATEGIES,)),  # each strategy's last entry; <= 0: unset (starts now)
     ],
     align=True,
@@ -425,6 +428,7 @@ params_dt = np.dtype(
         ("stall_relax_full_minutes", np.float64),  # ... and reach stall_relax_floor x their value here
         ("stall_relax_floor", np.float64),
         ("burn_in_min_size", np.uint8),
+        ("max_entries_per_day", np.int64),  # entries a UTC day may open; 0: no limit
         # Kelly calibration per strategy (research / ``botcore learn``): win probability at conviction knots
         ("calib_n", np.int64, (N_STRATEGIES,)),  # knots in use; 0: no calibration (the prior and memory apply)
         ("calib_conviction", np.float64, (N_STRATEGIES, N_CALIB_KNOTS)),  # increasing

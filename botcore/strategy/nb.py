@@ -241,6 +241,8 @@ def update_portfolio_nb(port, now_ms, p):
                 port.last_entry_ts_ms[s] = now_ms
         day_ms = (now_ms // MS_PER_DAY) * MS_PER_DAY
         if port.day_start_ts_ms != day_ms or not is_pos_finite_nb(port.day_start_equity_usd):
+            if port.day_start_ts_ms != day_ms:
+                port.day_entries = 0
             port.day_start_ts_ms = day_ms
             port.day_start_equity_usd = equity
     code = np.int64(port.breaker_code)
@@ -1038,12 +1040,13 @@ def entry_gates_nb(now_ms, positions, memory, features, signals, regime, equity,
 
 
 @njit(cache=True)
-def entries_nb(now_ms, positions, features, signals, equity, allocation, p, passed, size_pre, win_prob, kelly_f,
-               exp_roi, burn_in, last_entry, candidate, n_cand, sector_count, strat_notional, n_open, total_notional,
+def entries_nb(now_ms, positions, port, features, signals, equity, allocation, p, passed, size_pre, win_prob,
+               kelly_f, exp_roi, burn_in, last_entry, candidate, n_cand, sector_count, strat_notional, n_open, total_notional,
                intents_out, n_intents, trail_out):
     """Apply the risk limits to the candidates by decreasing conviction and write the entry intents.
 
-    Position count and sector guard first (they block every strategy), then
+    Position count, sector guard and the day's entry budget first (they
+    block every strategy; an entry counts in ``port.day_entries``), then
     for each passing strategy in order of tilted allocation the exposure caps
     and contract rounding (``risk_size_nb``); the first strategy that fits
     enters. Entries consume the limits for the candidates after them.
@@ -1072,6 +1075,8 @@ def entries_nb(now_ms, positions, features, signals, equity, allocation, p, pass
             mask, first = add_reason_nb(mask, first, Reason.max_positions)
         if sector_count[bucket] >= p.max_positions_per_sector:
             mask, first = add_reason_nb(mask, first, Reason.sector_limit)
+        if p.max_entries_per_day > 0 and port.day_entries >= p.max_entries_per_day:
+            mask, first = add_reason_nb(mask, first, Reason.daily_entry_limit)
         entered = False
         tried[:] = False
         for _attempt in range(n_strat if first < 0 else 0):
@@ -1108,6 +1113,7 @@ def entries_nb(now_ms, positions, features, signals, equity, allocation, p, pass
             )
             n_intents += 1
             n_open += 1
+            port.day_entries += 1
             last_entry[s] = now_ms
             sector_count[bucket] += 1
             total_notional += notional
@@ -1190,7 +1196,7 @@ def decide_nb(now_ms, positions, portfolio, memory, features, signals, regime, p
     for s in range(n_strat):
         burn_in[s] = burn_in_nb(memory[s], p)
     return entries_nb(
-        now_ms, positions, features, signals, equity, allocation_out, p, passed, size_pre, win_prob, kelly_f,
+        now_ms, positions, port, features, signals, equity, allocation_out, p, passed, size_pre, win_prob, kelly_f,
         exp_roi, burn_in, port.last_entry_ts_ms, candidate, n_cand, sector_count, strat_notional, n_open,
         total_notional, intents_out, n_intents, trail_out,
     )

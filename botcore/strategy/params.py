@@ -59,6 +59,9 @@ EXTRA_DEFAULTS: dict[str, Extra] = {
     "stall_relax_floor": Extra(
         0.5, 0.0, 1.0, "fraction of each conviction threshold left at a full stall (1: thresholds never relax)"
     ),
+    "max_entries_per_day": Extra(
+        20, 0, 100_000, "entries a UTC day may open (the 5-20 a day target's upper end); 0: no limit"
+    ),
     "burn_in_min_size": Extra(
         1, 0, 1, "1: while a strategy has fewer than min_trades_for_stats trades, a setup that passes every other "
         "gate trades min_usd and Kelly does not gate it (the burn-in cannot deadlock); 0: Kelly gates from the start"

@@ -166,6 +166,8 @@ def update_portfolio(port: np.void, now_ms: int, P: dict) -> tuple[bool, int]:
                 port["last_entry_ts_ms"][s] = now_ms
         midnight = now_ms // DAY_MS * DAY_MS
         if port["day_start_ts_ms"] != midnight or not ok(port["day_start_equity_usd"]):
+            if port["day_start_ts_ms"] != midnight:
+                port["day_entries"] = 0
             port["day_start_ts_ms"] = midnight
             port["day_start_equity_usd"] = equity
     code = int(port["breaker_code"])
@@ -584,6 +586,8 @@ def decide_reference(now_ms: int, positions: np.ndarray, portfolio: np.ndarray, 
             gates.add(Reason.max_positions)
         if sectors[bucket(i)] >= P["max_positions_per_sector"]:
             gates.add(Reason.sector_limit)
+        if P["max_entries_per_day"] > 0 and port["day_entries"] >= P["max_entries_per_day"]:
+            gates.add(Reason.daily_entry_limit)
         mask |= gates.mask
         entered = False
         if gates.first < 0:
@@ -630,6 +634,7 @@ def decide_reference(now_ms: int, positions: np.ndarray, portfolio: np.ndarray, 
                                 limit, False, s, Reason.entered, -1, price, size_usd,
                                 price * (1.0 - direction * P["stop_loss_pct"])))
                 n_open += 1
+                port["day_entries"] += 1
                 sectors[bucket(i)] += 1
                 total_notional += size_usd
                 by_strategy[s] += size_usd

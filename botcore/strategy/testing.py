@@ -79,6 +79,8 @@ def random_params(rng: np.random.Generator, settings: Settings) -> np.ndarray:
             overrides[f"allocation.{name}"] = alloc[k]
     if rng.random() < 0.5:
         overrides["burn_in_min_size"] = 0
+    if rng.random() < 0.2:
+        overrides["max_entries_per_day"] = int(rng.integers(0, 4))
     for name in STRATEGY_NAMES:
         if rng.random() < 0.3:  # a Kelly calibration: monotone knots, some setups without edge
             m = int(rng.integers(1, N_CALIB_KNOTS + 1))
@@ -190,6 +192,8 @@ def random_case(rng: np.random.Generator, settings: Settings, n: int = 15, param
         port["equity_usd"] = (np.nan, 0.0, -100.0)[int(rng.integers(3))]
     if rng.random() < 0.05:
         port["peak_equity_usd"] = np.nan
+    if rng.random() < 0.3:  # the day's entry budget nearly or fully used
+        port["day_entries"] = int(rng.integers(0, p["max_entries_per_day"] + 1))
     if rng.random() < 0.5:  # a stretch without an entry: the conviction thresholds relax after 12 h
         port["last_entry_ts_ms"] = now_ms - rng.integers(0, 30 * 3_600_000, N_STRATEGIES)
 
