@@ -43,7 +43,7 @@ from tests.fakes.intel_servers import FakeIntelServer
 REPO = Path(__file__).resolve().parents[1]
 MIN = 60_000
 SPEED = 30.0                     # one minute of the run in two real seconds
-FUNDING_MS = 2 * MIN             # the fake settles funding every two (run) minutes
+FUNDING_MS = MIN                 # the fake settles every (run) minute: the adopting cycle's time is a settlement
 SYMBOLS = ["BTC/USDT:USDT", "ETH/USDT:USDT"]
 ENV = {"BLOFIN_API_KEY": TEST_API_KEY, "BLOFIN_API_SECRET": TEST_API_SECRET, "BLOFIN_PASSPHRASE": TEST_PASSPHRASE}
 #: decision parameters that make the bot trade on the fake's market (the replay tests' ACTIVE_OVERRIDES, looser)

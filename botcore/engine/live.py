@@ -265,8 +265,11 @@ def live_loop(
         equity = ledger.equity()
         last_t = int(rec["t_ms"]) if rec is not None else (int(equity["ts_ms"].max()) if len(equity) else 0)
     timeout = float(settings.venue.request_timeout_ms) / 1000.0 if submit_timeout_s is None else submit_timeout_s
+    # a new demo/live ledger's cash is the balance read when it was opened: funding settled since is booked
+    funding_from = None if resumed or mode == "paper" else ledger.account_opened_ms()
     loop = TradingLoop(settings, feed, venue, ledger, WallClock(), engine=engine, run_seed=run_seed,
-                       resume_from_ms=last_t, submit_timeout_s=timeout, monitor=monitor, aio=aio)
+                       resume_from_ms=last_t, submit_timeout_s=timeout, monitor=monitor, funding_from_ms=funding_from,
+                       aio=aio)
     store = Store(store if store is not None else Path(f"{ledger.path}.market"))
     if warmup_bars:
         w = feed.warm_up(store, warmup_bars, **(warm_up_kwargs or {}))

@@ -213,13 +213,17 @@ class TradingLoop:
         Cycles between reconciliations with the venue (default ``venue.reconcile_every_cycles``; 0: never).
     finished : bool
         The run's window is already complete (a resumed run that had reached its end): :meth:`run` runs nothing.
+    funding_from_ms : int, optional
+        A new run's first funding settlement to book (a demo/live run: when its starting cash, the account's
+        balance, was read, so the funding settled on the adopted positions since is booked); None: from the
+        first cycle on. A resumed run books from ``resume_from_ms``.
     """
 
     def __init__(self, settings: Settings, feed: Feed, venue: Venue, ledger: Ledger, clock: Clock | None = None, *,
                  engine: Engine | None = None, run_seed: int = 0, params_overrides: dict[str, Any] | None = None,
                  resume_from_ms: int | None = None, submit_timeout_s: float = 10.0,
                  monitor: Any = "default", reconcile_every: int | None = None, finished: bool = False,
-                 aio: asyncio.AbstractEventLoop | None = None) -> None:
+                 funding_from_ms: int | None = None, aio: asyncio.AbstractEventLoop | None = None) -> None:
         self.settings = settings
         self.submit_timeout_s = float(submit_timeout_s)
         if monitor == "default":
@@ -243,7 +247,7 @@ class TradingLoop:
         self.learning = LearningLink(ledger, settings, self.symbols)
         self._record_outcomes = record_step_outcomes
         self._last_t: int | None = resume_from_ms
-        self._funding_from: int | None = None if resume_from_ms is None else resume_from_ms + 1
+        self._funding_from: int | None = funding_from_ms if resume_from_ms is None else resume_from_ms + 1
         self.reconcile_every = int(settings.venue.reconcile_every_cycles if reconcile_every is None else reconcile_every)
         self.reconciliations = 0
         self._reconcile_due = False

@@ -354,6 +354,13 @@ class Ledger:
             raise LedgerError(f"ledger {self.path}: account not initialised (open with starting_cash_usd=...)")
         return float(value)
 
+    def account_opened_ms(self) -> int:
+        """Return when the account was opened with its starting cash (a demo/live run: the venue's balance read), ms UTC."""
+        row = self._con.execute("SELECT updated_ts_ms FROM meta WHERE key = 'starting_cash_usd'").fetchone()
+        if row is None:
+            raise LedgerError(f"ledger {self.path}: account not initialised (open with starting_cash_usd=...)")
+        return int(row[0])
+
     def cash(self) -> float:
         """Return the account's cash, USD (start + realised P&L - fees + funding)."""
         row = self._con.execute("SELECT cash_usd FROM account WHERE id = 1").fetchone()
