@@ -410,15 +410,14 @@ class TradingLoop:
             raise OperationalError(f"cycle {utc(t)}: kernel equity {equity!r} != ledger equity {snap.equity_usd!r}")
 
     def _after_cycle(self, t: int) -> None:
-        """Red-flag checks on the committed cycle; a failing check never stops trading."""
-        if self.monitor is None:
-            return
+        """Red-flag checks on the committed cycle and the reports that are due; neither ever stops trading."""
         eng = self.engine
-        try:
-            self.monitor.after_cycle(eng.scratch.trail, eng.state.portfolio, eng.state.memory, eng.params,
-                                     now_ms=t, symbols=self.symbols)
-        except Exception:  # noqa: BLE001 - a red-flag check must never stop trading
-            logger.exception("cycle %s: red-flag checks failed", utc(t))
+        if self.monitor is not None:
+            try:
+                self.monitor.after_cycle(eng.scratch.trail, eng.state.portfolio, eng.state.memory, eng.params,
+                                         now_ms=t, symbols=self.symbols)
+            except Exception:  # noqa: BLE001 - a red-flag check must never stop trading
+                logger.exception("cycle %s: red-flag checks failed", utc(t))
         if self.reports is not None:  # botcore.ops.reports.ScheduledReports: queues what is due, never waits
             self.reports.after_cycle(t, self.ledger)
 
