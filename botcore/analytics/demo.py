@@ -29,6 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from botcore.clock import DAY_MS, HOUR_MS, MINUTE_MS
 from botcore.config.models import SIGNAL_NAMES, STRATEGY_NAMES
 from botcore.ledger import LATEST_VERSION, Ledger
 from botcore.model.enums import LiquiditySide, OrderSide, OrderStatus, OrderType, TradeCloseReason
@@ -43,9 +44,6 @@ __all__ = ["DEMO_START_MS", "DemoAsset", "DEFAULT_ASSETS", "write_demo_ledger"]
 
 #: 2024-01-01 00:00 UTC, the start of the bundled sample market.
 DEMO_START_MS = 1_704_067_200_000
-MINUTE_MS = 60_000
-HOUR_MS = 60 * MINUTE_MS
-DAY_MS = 24 * HOUR_MS
 TAKER_FEE = 0.0006
 
 

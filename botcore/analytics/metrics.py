@@ -75,6 +75,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
+from botcore.clock import DAY_MS
 
 __all__ = [
     "CI_LEVEL",
@@ -109,8 +110,6 @@ __all__ = [
     "win_rate",
 ]
 
-DAY_MS = 86_400_000
-#: Annualisation: crypto perpetuals trade 365 days a year.
 PERIODS_PER_YEAR = 365
 #: Profit factor strictly above this is a success.
 SUCCESS_ABOVE = 1.2

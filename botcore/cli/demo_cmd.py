@@ -17,12 +17,10 @@ from typing import Optional
 
 import typer
 
+from botcore.clock import DAY_MS
 from botcore.cli.run_cmd import load_config, quiet_logs, run_with_progress, when
 
 WARMUP_DAYS = 3
-DAY_MS = 86_400_000
-
-
 def demo(
     days: float = typer.Option(7.0, "--days", min=0.01, max=60.0, help="Simulated days of paper trading."),
     seed: int = typer.Option(7, "--seed", help="Seed of the sample market and of the bandit."),

@@ -46,6 +46,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from botcore.clock import DAY_MS
 from botcore.analytics.metrics import daily_equity
 from botcore.analytics.trail import binding_gates
 from botcore.config import SIGNAL_NAMES, STRATEGY_NAMES, Settings, load_settings
@@ -59,8 +60,6 @@ from botcore.clock import duration
 
 logger = logging.getLogger(__name__)
 
-DAY_MS = 86_400_000
-#: decisions window of the "why not trading" view, before the latest decision
 DECISION_WINDOW_MS = DAY_MS
 #: equity points sent to the browser at most (the drawdown figures use every point)
 MAX_CURVE_POINTS = 4_000

@@ -80,8 +80,6 @@ DEFAULT_WARMUP_BARS = 4_320  # 3 days: the funding-rate signal needs 3 days of h
 DEFAULT_CHUNK_BARS = 10_080  # one week of 1m bars per compiled call
 FULL_TRAIL_LIMIT = 2_000_000  # symbol-bars up to which "auto" writes the full trail
 TRAIL_LEVELS = ("auto", "full", "changes", "entries", "none")
-DAY_MS = 86_400_000
-
 Progress = Callable[[str, int, int], None]
 
 

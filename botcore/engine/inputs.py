@@ -29,13 +29,13 @@ from typing import Any
 
 import numpy as np
 
+from botcore.clock import BAR_MS
 from botcore.engine.enums import N_ROW_SCALARS, BarRow, BarRows, RowScalars
 from botcore.errors import DataError
 from botcore.market.enums import Inputs, SnapFields
 from botcore.market.snapshot import SnapshotArrays, staleness_ms
 from botcore.market.store import BOOK_LEVELS, MARKET, Store, book_columns
 
-BAR_MS = 60_000
 _R = RowScalars
 
 

@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from botcore.clock import MINUTE_MS
 from botcore.config.models import SECTORS, SIGNAL_NAMES, Settings
 from botcore.errors import BotcoreError
 from botcore.ledger import Ledger
@@ -61,8 +62,6 @@ from botcore.engine.recovery import load_engine_state
 
 logger = logging.getLogger(__name__)
 
-DAY_MS = 86_400_000
-MINUTE_MS = 60_000
 WALLET_TOLERANCE_USD = 1.0
 
 

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from botcore.clock import BAR_MS
 from botcore.config.models import SECTORS, Settings
 from botcore.engine import nb
 from botcore.engine.enums import N_ACCT, N_CLOCK, N_ROW_SCALARS, Clock, trail_rec_dt
@@ -51,7 +52,6 @@ from botcore.strategy.state import new_memory, new_portfolio, new_positions
 from botcore.fills.enums import fill_dt, funding_dt
 from botcore.engine.enums import entry_signal_rec_dt, equity_rec_dt, order_rec_dt
 
-BAR_MS = 60_000
 BOOK_LEVELS = 10
 N_OUTCOMES = 4
 

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from botcore.clock import DAY_MS, HOUR_MS, MINUTE_MS
 from botcore.errors import OperationalError
 from botcore.intel import parse
 from botcore.intel.clients import (
@@ -48,10 +49,6 @@ from botcore.intel.symbols import coinglass_pair
 
 logger = logging.getLogger(__name__)
 
-MINUTE_MS = 60_000
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
-#: CoinGlass intervals, finest first (those a per-minute kind can use: 1m only)
 COINGLASS_INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "4h")
 COINGLASS_PAGE_BARS = 1_000
 CRYPTOCOMPARE_PAGE_HOURS = 2_000

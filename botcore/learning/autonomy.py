@@ -60,6 +60,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from botcore.clock import DAY_MS, HOUR_MS
 from botcore.config.models import SIGNAL_NAMES, Settings
 from botcore.ledger import Ledger, now_ms as wall_now_ms
 from botcore.learning.config import AutonomyConfig, DriftConfig, LearningConfig
@@ -88,8 +89,6 @@ __all__ = [
 #: Parameter kind of the autonomy controller's versions.
 KIND = "autonomy"
 COMPONENTS = ("heartbeats", "outages", "reconciliation", "drawdown", "expectancy", "backtest", "signal_drift")
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
 _EPS = 1e-4
 
 

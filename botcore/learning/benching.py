@@ -53,6 +53,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from botcore.clock import BAR_MS, HOUR_MS
 from botcore.analytics.metrics import profit_factor
 from botcore.config.models import Settings
 from botcore.ledger import Ledger, now_ms as wall_now_ms
@@ -76,8 +77,6 @@ __all__ = [
 KIND = "benched_symbols"
 #: ``detail`` key the engine sets on the trail row of an entry it skipped because the symbol is benched.
 BENCHED_DETAIL_KEY = "benched"
-BAR_MS = 60_000
-HOUR_MS = 3_600_000
 _ENTERED = 2  # botcore.strategy.enums.Reason.entered
 _BENCHED = 39  # botcore.strategy.enums.Reason.benched: the kernel's gate for a benched symbol
 

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from botcore.clock import DAY_MS
 from botcore.analytics.trail import binding_gates
 from botcore.config.models import SIGNAL_NAMES, STRATEGY_NAMES, Settings
 from botcore.ledger import Ledger, now_ms as wall_now_ms
@@ -57,9 +58,6 @@ __all__ = [
 KIND = "learning"
 #: ``meta`` key with the outcome of the last (non dry-run) cycle.
 LAST_CYCLE_META = "learning:last_cycle"
-DAY_MS = 86_400_000
-
-
 def _clean(x: Any) -> Any:
     """Return ``x`` JSON-safe: non-finite floats become None, NumPy scalars Python ones."""
     if isinstance(x, dict):

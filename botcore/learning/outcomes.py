@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from botcore.clock import BAR_MS
 from botcore.config.models import SIGNAL_NAMES, Settings
 from botcore.errors import DataError
 from botcore.ledger import Ledger
@@ -71,8 +72,6 @@ MAX_OUTCOME_ROWS = 50_000
 ENTRY_TOLERANCE_MS = 15 * 60_000
 #: Score column of each signal in the frames of this module, SIGNAL_NAMES order.
 SCORE_COLUMNS = tuple(f"score_{name}" for name in SIGNAL_NAMES)
-BAR_MS = 60_000
-#: History read before the first entry bar when signals are recomputed (the funding z-score needs 3 days).
 RECOMPUTE_LOOKBACK_MS = 80 * 3_600_000
 
 _SIGNAL_OK = 0

@@ -53,6 +53,7 @@ import pandas as pd
 from scipy import special
 from statsmodels.stats.multitest import multipletests
 
+from botcore.clock import DAY_MS
 from botcore.config.models import REGIME_NAMES, STRATEGY_NAMES, Settings
 from botcore.ledger import Ledger, now_ms as wall_now_ms
 from botcore.learning.config import LearningConfig, PatternConfig
@@ -73,9 +74,6 @@ __all__ = [
 #: Parameter kind of the learner's proposals.
 KIND = "patterns"
 LAST_RUN_META = "patterns:last_run"
-DAY_MS = 86_400_000
-
-
 def condition_labels(trades: pd.DataFrame, cfg: PatternConfig = PatternConfig()) -> pd.DataFrame:
     """Return one label column per searched dimension (None where unknown).
 

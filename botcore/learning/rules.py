@@ -47,13 +47,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from botcore.clock import DAY_MS
 from botcore.config.models import SIGNAL_NAMES
 from botcore.learning.config import ThresholdConfig, WeightConfig
 
 __all__ = ["WeightUpdate", "signal_edges", "tune_thresholds", "update_weights"]
-
-DAY_MS = 86_400_000
-
 
 def signal_edges(scores: np.ndarray, side: np.ndarray, net_return: np.ndarray, min_abs_score: float = 0.0) -> pd.DataFrame:
     """Return each signal's attribution over closed trades.

@@ -24,6 +24,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from botcore.clock import HOUR_MS
 from botcore.config.models import REGIME_NAMES, SIGNAL_NAMES, STRATEGY_NAMES
 from botcore.ledger import Ledger
 from botcore.learning.outcomes import close_row, entry_row, record_signal_outcomes
@@ -35,7 +36,6 @@ from botcore.regime.enums import Regimes
 __all__ = ["SyntheticHistory", "SyntheticSpec", "write_demo_learning_ledger", "write_synthetic_history"]
 
 START_MS = 1_704_067_200_000  # 2024-01-01 00:00 UTC
-HOUR_MS = 3_600_000
 TAKER_FEE = 0.0006
 DEFAULT_SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT", "LINK/USDT:USDT", "DOGE/USDT:USDT")
 

@@ -30,13 +30,12 @@ import pandas as pd
 import tenacity
 from tqdm import tqdm
 
+from botcore.clock import HOUR_MS
 from botcore.errors import DataError, TemporaryError
 from botcore.market.store import BOOK_LEVELS, CANDLE_KINDS, Store, book_columns
 
 log = logging.getLogger(__name__)
 
-HOUR_MS = 3_600_000
-#: candle kind and bar length of each timeframe the store keeps natively ('1m', '5m', '1h')
 KIND_BY_TIMEFRAME = {kind.removeprefix("candles_"): kind for kind in CANDLE_KINDS}
 TIMEFRAME_MS = {kind.removeprefix("candles_"): bar_ms for kind, bar_ms in CANDLE_KINDS.items()}
 #: funding windows span page_limit × this, so no window holds more settlements than a page (1 h is the shortest interval)

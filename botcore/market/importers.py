@@ -35,6 +35,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
+from botcore.clock import MINUTE_MS
 from botcore.errors import DataError
 from botcore.market.store import (
     BOOK_LEVELS,
@@ -49,7 +50,6 @@ from botcore.market.store import TIMEFRAME_MS as STORE_TIMEFRAME_MS
 
 log = logging.getLogger(__name__)
 
-MINUTE_MS = 60_000
 TAKER_COLUMNS = ("taker_buy_base", "taker_sell_base")
 #: candle kind and bar length of each timeframe the store keeps natively ('1m', '5m', '1h')
 CANDLE_KIND_BY_TIMEFRAME = {kind.removeprefix("candles_"): kind for kind in CANDLE_KINDS}

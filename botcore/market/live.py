@@ -90,6 +90,7 @@ import numpy as np
 import pandas as pd
 import tenacity
 
+from botcore.clock import BAR_MS, HOUR_MS
 from botcore.clock import Scheduler, utc
 from botcore.errors import BotcoreError, DataError
 from botcore.market.download import RetryPolicy, book_row, download_funding, download_ohlcv, make_exchange
@@ -112,8 +113,6 @@ from botcore.market.streams import BookStream
 
 logger = logging.getLogger(__name__)
 
-BAR_MS = 60_000
-HOUR_MS = 3_600_000
 MARKET = "MARKET"
 #: most candles BloFin returns per request
 MAX_CANDLES = 1_440

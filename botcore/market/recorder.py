@@ -44,13 +44,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from botcore.clock import BAR_MS
 from botcore.market.replay import Cycle
 from botcore.market.snapshot import MarketSnapshot
 from botcore.market.store import BOOK_LEVELS, MARKET, Store, book_columns
 
 logger = logging.getLogger(__name__)
 
-BAR_MS = 60_000
 JOURNAL = "recording.jsonl"
 SOURCE = "live recording"
 #: value columns of each recorded kind besides ``ts``

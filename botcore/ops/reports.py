@@ -34,13 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from botcore.clock import DAY_MS
 from botcore.ledger import Ledger
 from botcore.ops.notify import Notifier
 from botcore.clock import utc
 
 logger = logging.getLogger(__name__)
 
-DAY_MS = 86_400_000
 SCHEDULE_KEY = "reports:schedule"
 RUNS_KEY = "reports:runs"
 RUNS_LIMIT = 100

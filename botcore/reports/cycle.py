@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from botcore.clock import BAR_MS
 from botcore.analytics import trail
 from botcore.analytics.ledger_index import cycle_index
 from botcore.reports.review import ms_to_utc, universe_sectors
@@ -33,9 +34,6 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["CycleData", "MarketContext", "load_cycle", "market_context", "cycle_times", "longest_warmup_bars",
            "default_lookback_hours", "compare_with_record", "format_snapshot"]
-
-BAR_MS = 60_000
-
 
 def cycle_times(decisions: pd.DataFrame) -> np.ndarray:
     """Return the distinct cycle times of a decision trail, ascending."""

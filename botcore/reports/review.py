@@ -28,12 +28,12 @@ import logging
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 import pandas as pd
 
+from botcore.clock import DAY_MS
 from botcore.analytics import flags as _flags
 from botcore.analytics import metrics, trail
 from botcore.analytics.ledger_index import equity_before, ledger_bounds
@@ -48,9 +48,6 @@ logger = logging.getLogger(__name__)
 __all__ = ["ReviewData", "Review", "LearningChanges", "NO_LEARNING_CHANGES", "load_review", "build_review",
            "review_ledger", "ledger_summary", "param_changes", "learning_changes", "learning_figure",
            "alerts_in_window", "universe_sectors", "ms_to_utc", "with_recorded_signals"]
-
-DAY_MS = metrics.DAY_MS
-
 
 def ms_to_utc(ts_ms: int | float | None) -> str:
     """Return ``YYYY-MM-DD HH:MM UTC`` for a time in ms (``"-"`` for None/NaN/negative)."""

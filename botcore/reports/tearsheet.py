@@ -32,7 +32,8 @@ import pandas as pd
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
-from botcore.analytics.metrics import DAY_MS, daily_equity, drawdown_series, equity_frame
+from botcore.analytics.metrics import daily_equity, drawdown_series, equity_frame
+from botcore.clock import DAY_MS
 from botcore.reports.format import human_name
 from botcore.market.store import Store
 from botcore.clock import utc

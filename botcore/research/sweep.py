@@ -55,6 +55,7 @@ import pandas as pd
 from scipy import stats as sps
 from vectorbt.returns import metrics as vbt_metrics
 
+from botcore.clock import DAY_MS, HOUR_MS
 from botcore.analytics.metrics import equity_frame
 from botcore.config.models import Settings
 from botcore.engine.backtest import resolve_window, restrict_settings, run_backtest
@@ -65,9 +66,6 @@ from botcore.market.store import Store
 
 logger = logging.getLogger(__name__)
 
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
-#: Blocks of the CSCV split (C(8, 4) = 70 train/test combinations).
 CSCV_BLOCKS = 8
 #: Hours each CSCV block needs (fewer: no PBO, and the report says why).
 CSCV_MIN_BLOCK_HOURS = 6

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from botcore.clock import DAY_MS
 from botcore.signals.enums import SignalIds, SignalStatuses
 from botcore.strategy.enums import (
     N_SECTOR_BUCKETS,
@@ -31,7 +32,6 @@ from botcore.strategy.enums import (
 )
 from botcore.strategy.state import Decision
 
-DAY_MS = 86_400_000
 EPS = 1e-9
 SENTIMENT = (
     SignalIds.order_flow_imbalance, SignalIds.funding_rate, SignalIds.taker_ratio, SignalIds.fear_greed,

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from botcore.clock import DAY_MS
 from botcore.config.models import STRATEGY_NAMES, Settings
 from botcore.strategy.enums import (
     MEMORY_CAPACITY,
@@ -25,7 +26,6 @@ from botcore.strategy.enums import (
 from botcore.strategy.params import build_params
 from botcore.strategy.state import new_memory, new_portfolio, new_positions
 
-DAY_MS = 86_400_000
 NOW_MS = 1_767_225_600_000  # 2026-01-01 00:00 UTC
 
 
