@@ -120,7 +120,7 @@ def main(argv: list[str]) -> int:
     boundary = next((r for r in rows if r["boundary_4h"]), None)
     fetch = np.array([r["fetch_s"] for r in rows])
     per_min: dict[int, int] = {}
-    for k, r in enumerate(rows):
+    for _k, r in enumerate(rows):
         per_min[r["t_ms"] // MIN] = per_min.get(r["t_ms"] // MIN, 0) + r["rest"]
     result = {
         "symbols": len(symbols),

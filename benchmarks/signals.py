@@ -146,7 +146,7 @@ def main(argv: list[str]) -> int:
     from botcore.signals import nb
     from botcore.signals import reference as ref
     from botcore.signals.engine import aggregate, compute_signals
-    from botcore.signals.enums import SignalInputs, SignalParams
+    from botcore.signals.enums import SignalParams
 
     settings = load_settings("config")
     print(f"benchmark signals: {os.cpu_count()} CPUs, numpy {np.__version__}, pandas {pd.__version__}")
@@ -205,9 +205,10 @@ def main(argv: list[str]) -> int:
     }
     for name, (kernel, reference, inputs, params) in cases.items():
         arrays = [np.ascontiguousarray(a) for a in inputs]
-        ours = best_of(lambda: kernel(*arrays, *params), r)
+        ours = best_of(lambda kernel=kernel, arrays=arrays, params=params: kernel(*arrays, *params), r)
         cols = arrays[0].shape[1]
-        theirs = best_of(lambda: [reference(*(a[:, j] for a in arrays), *params) for j in range(cols)], max(1, r - 1))
+        theirs = best_of(lambda reference=reference, arrays=arrays, params=params, cols=cols:
+                         [reference(*(a[:, j] for a in arrays), *params) for j in range(cols)], max(1, r - 1))
         print(row(name, ours, {"pandas": theirs}, ">=5x"))
     ours = best_of(lambda: nb.book_imbalance_nb(x.bid_sz, x.ask_sz, 0.7), r)
     theirs = best_of(lambda: [ref.book_imbalance_ref(x.bid_sz[:, j], x.ask_sz[:, j], 0.7) for j in range(m)], r)

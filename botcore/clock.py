@@ -31,8 +31,8 @@ so a stop wakes a sleeping scheduler at once.
 from __future__ import annotations
 
 import collections
-import math
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator

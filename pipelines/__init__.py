@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from botcore.clock import utc
-from pipelines.runner import DEFAULT_KERNEL, PipelineError, RunResult, new_run_dir, notebook_parameters, render_html, run_notebook
+from pipelines.runner import (
+    DEFAULT_KERNEL,
+    PipelineError,
+    RunResult,
+    new_run_dir,
+    notebook_parameters,
+    render_html,
+    run_notebook,
+)
 
 #: ``notebooks/pipelines/`` of this repository.
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks" / "pipelines"

@@ -26,10 +26,11 @@ import logging
 import os
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class PipelineError(RuntimeError):
 
 
 def _utc_stamp(now: datetime | None = None) -> str:
-    return (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
 
 
 def new_run_dir(runs_root: str | os.PathLike, name: str) -> Path:
@@ -237,7 +238,7 @@ def run_notebook(
         params["out_dir"] = str(run_dir.resolve())
     executed = run_dir / f"{name}.ipynb"
     html_path = run_dir / f"{name}.html"
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     t0 = time.perf_counter()
     error: str | None = None
     failed_cell: int | None = None

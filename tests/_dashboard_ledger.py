@@ -235,7 +235,7 @@ def build_ledger(
                         ledger.update_order_status(rejected.client_order_id, OrderStatus.REJECTED, now + 40,
                                                    reason="post-only order would cross")
                 while next_funding <= now:
-                    for symbol, (strategy, sign) in sorted(holding.items()):
+                    for symbol, (_strategy, sign) in sorted(holding.items()):
                         position = ledger.position(symbol)
                         rate = float(rng.normal(0.0001, 0.00008))
                         notional = abs(position.qty_base) * marks[symbol]

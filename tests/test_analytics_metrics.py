@@ -167,8 +167,8 @@ def test_bootstrap_interval_agrees_with_scipy_percentile_bootstrap():
 
 def test_probabilistic_sharpe_ratio_agrees_with_vectorbt_returns_statistics():
     import vectorbt as vbt
-    from vectorbt.returns import metrics as vbt_metrics
     from scipy import stats
+    from vectorbt.returns import metrics as vbt_metrics
 
     rng = np.random.default_rng(5)
     r = rng.standard_t(5, 90) * 0.01 + 0.001

@@ -11,10 +11,10 @@ import pytest
 
 from botcore.analytics import flags as fl
 from botcore.analytics import kelly, trail
-from botcore.reports.cycle import load_cycle
 from botcore.analytics.metrics import summary
-from botcore.reports.review import ledger_summary, load_review, param_changes, review_ledger
 from botcore.ledger import Ledger
+from botcore.reports.cycle import load_cycle
+from botcore.reports.review import ledger_summary, load_review, param_changes, review_ledger
 from botcore.strategy.enums import Reason
 from tests._review_ledger import DAY, HOUR, START_CASH, T0, demo_ledger, hand_ledger
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pydantic
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -50,7 +51,7 @@ def test_every_sector_is_used_and_no_sector_is_invented(settings):
 
 
 def test_models_are_frozen(settings):
-    with pytest.raises(Exception):
+    with pytest.raises(pydantic.ValidationError):
         settings.risk.max_positions = 99
 
 

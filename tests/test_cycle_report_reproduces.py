@@ -12,13 +12,19 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from botcore.reports.cycle import compare_with_record, default_lookback_hours, load_cycle, longest_warmup_bars, market_context
 from botcore.cli import app
+from botcore.clock import parse_utc, utc
 from botcore.config import load_settings
 from botcore.engine.backtest import fresh_ledger, restrict_settings
 from botcore.engine.loop import replay_loop
 from botcore.market.sample import DEFAULT_START_MS, generate_sample_market
-from botcore.clock import parse_utc, utc
+from botcore.reports.cycle import (
+    compare_with_record,
+    default_lookback_hours,
+    load_cycle,
+    longest_warmup_bars,
+    market_context,
+)
 from tests.conftest import CONFIG_DIR
 
 SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT", "DOGE/USDT:USDT")

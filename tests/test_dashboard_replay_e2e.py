@@ -28,7 +28,19 @@ from botcore.engine.loop import replay_loop
 from botcore.engine.testing import ACTIVE_OVERRIDES
 from botcore.market.sample import DEFAULT_START_MS, generate_sample_market
 from tests.conftest import CONFIG_DIR
-from tests.test_dashboard_e2e import ARTIFACTS, browser, free_port, get, kpi, launch, screenshot, sql, stop, wait_kpi, wait_up  # noqa: F401
+from tests.test_dashboard_e2e import (  # noqa: F401
+    ARTIFACTS,
+    browser,
+    free_port,
+    get,
+    kpi,
+    launch,
+    screenshot,
+    sql,
+    stop,
+    wait_kpi,
+    wait_up,
+)
 
 SETTINGS = load_settings(CONFIG_DIR)
 MIN, DAY = 60_000, 86_400_000

@@ -21,11 +21,11 @@ from typer.testing import CliRunner
 from botcore.cli import app
 from botcore.cli.overrides import OverrideError, check_overrides
 from botcore.config import load_settings
+from botcore.engine.preflight import run_preflight
 from botcore.errors import BotcoreError, ConfigError, DataError
 from botcore.ledger import Ledger
 from botcore.ledger.integrity import check_integrity
 from botcore.market.store import KINDS, Store
-from botcore.engine.preflight import run_preflight
 from botcore.ops.status import collect_status
 from tests._ledger_helpers import STARTING_CASH_USD, write_cycle
 from tests.conftest import CONFIG_DIR

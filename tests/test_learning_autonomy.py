@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from botcore.config.models import SIGNAL_NAMES, Universe
-from botcore.ledger import Ledger
 from botcore.learning import active_overrides
 from botcore.learning.autonomy import (
     KIND,
@@ -21,6 +20,7 @@ from botcore.learning.autonomy import (
 )
 from botcore.learning.config import AutonomyConfig, DriftConfig, LearningConfig
 from botcore.learning.synthetic import SyntheticSpec, write_synthetic_history
+from botcore.ledger import Ledger
 from botcore.strategy.params import build_params
 
 DAY = 86_400_000

@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from botcore.ledger import Ledger
 from botcore.learning import benched_mask, evaluate_benching, read_signal_outcomes
 from botcore.learning.benching import KIND, paper_trades, would_be_entries
 from botcore.learning.config import BenchingConfig, LearningConfig
 from botcore.learning.outcomes import close_row, entry_row, record_signal_outcomes
 from botcore.learning.synthetic import SyntheticSpec, write_synthetic_history
+from botcore.ledger import Ledger
 from botcore.market.store import Store
 from botcore.strategy.enums import Reason
 

@@ -7,7 +7,11 @@ import pandas as pd
 import pytest
 
 from botcore.learning.calibration import (
-    MIN_TRADES, calibration_overrides, fit_calibration, walk_forward, wilson_interval,
+    MIN_TRADES,
+    calibration_overrides,
+    fit_calibration,
+    walk_forward,
+    wilson_interval,
 )
 
 

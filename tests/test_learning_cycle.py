@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 
 from botcore.config.models import SIGNAL_NAMES
-from botcore.ledger import Ledger
 from botcore.learning import active_overrides, run_learning_cycle
 from botcore.learning.config import LearningConfig, ThresholdConfig, WeightConfig
 from botcore.learning.cycle import KIND, LAST_CYCLE_META
 from botcore.learning.rules import signal_edges, tune_thresholds, update_weights
 from botcore.learning.synthetic import SyntheticSpec, write_synthetic_history
+from botcore.ledger import Ledger
 from botcore.signals.engine import weights_array
 from botcore.strategy.params import build_params, params_to_dict
 

@@ -18,6 +18,7 @@ from botcore.config import load_settings
 from botcore.config.models import SIGNAL_NAMES
 from botcore.engine.backtest import fresh_ledger, run_backtest
 from botcore.engine.enums import KIND_ENTRY
+from botcore.engine.learning_link import LearningLink, active_versions, copy_active_versions
 from botcore.engine.loop import replay_loop
 from botcore.engine.records import order_cid
 from botcore.engine.state import Engine
@@ -25,7 +26,6 @@ from botcore.engine.testing import ACTIVE_OVERRIDES, MONEY_TABLES, diff_ledgers
 from botcore.learning import benching
 from botcore.learning.benching import would_be_entries
 from botcore.learning.cycle import prior_body
-from botcore.engine.learning_link import LearningLink, active_versions, copy_active_versions
 from botcore.ledger import Ledger
 from botcore.market.sample import DEFAULT_START_MS, generate_sample_market
 from botcore.strategy.enums import Reason

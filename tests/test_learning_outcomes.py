@@ -8,7 +8,6 @@ import pytest
 
 from botcore.config.models import SIGNAL_NAMES
 from botcore.errors import DataError
-from botcore.ledger import Ledger
 from botcore.learning import MAX_OUTCOME_ROWS, read_signal_outcomes, record_signal_outcomes, run_learning_cycle
 from botcore.learning.outcomes import (
     SCORE_COLUMNS,
@@ -19,6 +18,7 @@ from botcore.learning.outcomes import (
     trade_contexts,
 )
 from botcore.learning.synthetic import SyntheticSpec, write_synthetic_history
+from botcore.ledger import Ledger
 from botcore.market.store import Store
 from botcore.signals.engine import weights_array
 from botcore.strategy.enums import Reason

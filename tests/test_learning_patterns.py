@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 
 from botcore.config.models import REGIME_NAMES, STRATEGY_NAMES
-from botcore.ledger import Ledger
 from botcore.learning import active_overrides
 from botcore.learning.config import LearningConfig, PatternConfig
 from botcore.learning.patterns import KIND, discover_patterns, run_pattern_learner
 from botcore.learning.synthetic import SyntheticSpec, write_synthetic_history
+from botcore.ledger import Ledger
 from botcore.strategy.params import build_params
 
 SYMBOLS = ("BTC", "ETH", "SOL", "LINK", "NOISE")

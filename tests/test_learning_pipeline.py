@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from botcore.cli import app
-from botcore.ledger import Ledger
 from botcore.learning import active_overrides
 from botcore.learning.pipeline import LEARNING_NOTEBOOK
 from botcore.learning.synthetic import write_demo_learning_ledger
+from botcore.ledger import Ledger
 from botcore.signals.engine import weights_array
 
 runner = CliRunner()

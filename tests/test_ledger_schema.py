@@ -43,7 +43,7 @@ def test_every_timestamp_column_is_not_null_except_adopted_entry_times(tmp_path)
     con = sqlite3.connect(path)
     nullable = []
     for table in TABLES:
-        for _, name, _, notnull, _, pk in con.execute(f"PRAGMA table_info({table})"):
+        for _, name, _, notnull, _, _pk in con.execute(f"PRAGMA table_info({table})"):
             if name.endswith("ts_ms") and not notnull:
                 nullable.append(f"{table}.{name}")
     con.close()

@@ -113,7 +113,7 @@ class FlakyVenue:
     async def balance(self):
         if self._fails():
             self.faults["balance"] += 1
-            raise asyncio.TimeoutError()
+            raise TimeoutError()
         return await self.inner.balance()
 
 

@@ -19,12 +19,12 @@ import pytest
 from tenacity import wait_none
 
 from botcore.cli.run_cmd import venue_starting_cash
+from botcore.clock import Scheduler
 from botcore.engine.backtest import restrict_settings
 from botcore.engine.enums import KIND_ENTRY, Acct
 from botcore.engine.live import META_KEY, OVERRUNS_KEY, live_loop, open_venue
 from botcore.engine.loop import FREEZE
 from botcore.engine.records import order_cid, order_for
-from botcore.clock import Scheduler
 from botcore.intel import IntelFeeds
 from botcore.ledger import Ledger
 from botcore.market.live import LiveFeed, live_intel_options, public_exchange

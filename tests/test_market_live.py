@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from tenacity import wait_none
 
-from botcore.engine.inputs import load_rows, row_from_cycle
 from botcore.engine.enums import RowScalars as R
+from botcore.engine.inputs import load_rows, row_from_cycle
+from botcore.errors import DataError
 from botcore.intel import IntelFeeds, IntelOptions
 from botcore.market.download import RetryPolicy, make_exchange
 from botcore.market.enums import INPUT_NAMES
@@ -29,7 +30,6 @@ from botcore.market.live import (
     warm_up_live,
 )
 from botcore.market.store import Store
-from botcore.errors import DataError
 from tests.fakes import blofin_public
 from tests.fakes.blofin_server import FakeBlofin
 from tests.fakes.intel_servers import (

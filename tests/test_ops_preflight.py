@@ -12,11 +12,11 @@ from typer.testing import CliRunner
 
 from botcore.cli import app
 from botcore.config.models import STRATEGY_NAMES, CircuitBreaker
+from botcore.engine import preflight as pf
+from botcore.engine.preflight import Status
 from botcore.ledger import Ledger
 from botcore.model import OrderSide
-from botcore.engine import preflight as pf
 from botcore.ops.killswitch import engage
-from botcore.engine.preflight import Status
 from botcore.ops.status import record_breaker_state
 from botcore.strategy import build_params, decide, new_memory
 from botcore.venues import VenueBalance, VenuePosition

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from botcore.ops.notify import Notifier
 from botcore.engine.preflight import _world
+from botcore.ops.notify import Notifier
 from botcore.ops.redflags import RedFlagMonitor, kelly_sizes
 from botcore.strategy import Reason, build_params, decide, new_memory
 

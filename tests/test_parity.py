@@ -20,7 +20,14 @@ import pytest
 from botcore.config import load_settings
 from botcore.engine.backtest import fresh_ledger, run_backtest
 from botcore.engine.loop import replay_loop
-from botcore.engine.testing import ACTIVE_OVERRIDES, MONEY_TABLES, diff_ledgers, ledger_tables, real_candle_store, with_signals
+from botcore.engine.testing import (
+    ACTIVE_OVERRIDES,
+    MONEY_TABLES,
+    diff_ledgers,
+    ledger_tables,
+    real_candle_store,
+    with_signals,
+)
 from botcore.ledger import Ledger
 from botcore.market.sample import DEFAULT_START_MS, generate_sample_market
 from tests.conftest import CONFIG_DIR

@@ -15,10 +15,10 @@ import math
 import pytest
 from typer.testing import CliRunner
 
-from botcore.reports.review import review_ledger
 from botcore.cli import app
 from botcore.config import load_settings
 from botcore.ledger import Ledger
+from botcore.reports.review import review_ledger
 from tests.conftest import CONFIG_DIR
 
 engine_backtest = pytest.importorskip("botcore.engine.backtest")

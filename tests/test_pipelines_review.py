@@ -13,10 +13,10 @@ import nbformat
 import pytest
 from typer.testing import CliRunner
 
-from botcore.reports import format as report
-from botcore.reports.review import ledger_summary
 from botcore.cli import app
 from botcore.ledger import Ledger
+from botcore.reports import format as report
+from botcore.reports.review import ledger_summary
 from tests._review_ledger import T0, demo_ledger
 
 PAPERMILL = Path(sys.executable).with_name("papermill")

@@ -16,7 +16,6 @@ import nbformat
 import pandas as pd
 import pytest
 
-from botcore.reports.review import NO_LEARNING_CHANGES, learning_figure, load_review, build_review, review_ledger
 from botcore.config import SIGNAL_NAMES
 from botcore.learning import evaluate_autonomy, evaluate_benching, run_learning_cycle
 from botcore.learning.cycle import prior_body
@@ -31,6 +30,7 @@ from botcore.learning.history import (
 )
 from botcore.learning.synthetic import START_MS, SyntheticSpec, write_synthetic_history
 from botcore.ledger import Ledger
+from botcore.reports.review import NO_LEARNING_CHANGES, build_review, learning_figure, load_review, review_ledger
 from botcore.strategy.enums import Reason
 
 DAY = 86_400_000

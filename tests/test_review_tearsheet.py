@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from botcore.reports import tearsheet
 from botcore.analytics.demo import DEMO_START_MS, demo_ledger
 from botcore.market.store import Store
+from botcore.reports import tearsheet
 from pipelines import render_html
 
 REPO = Path(__file__).resolve().parents[1]

@@ -114,7 +114,7 @@ def test_record_trade_updates_ring_posterior_and_streak():
     p = SETTINGS.strategies.strategies["trend_conservative"]
     s = StrategyId.trend_conservative
     assert record_trade_nb(memory, s, 0.02, 1_000, PARAMS)
-    for k in range(p.max_consecutive_losses - 1):
+    for _k in range(p.max_consecutive_losses - 1):
         record_trade_nb(memory, s, -0.01, 2_000, PARAMS)
     mem = memory[s]
     assert mem["n_trades"] == p.max_consecutive_losses and mem["consecutive_losses"] == p.max_consecutive_losses - 1

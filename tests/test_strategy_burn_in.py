@@ -8,7 +8,6 @@ SYNTHETIC sample market.
 
 from __future__ import annotations
 
-
 from botcore.config import load_settings
 from botcore.engine.backtest import run_backtest
 from botcore.ledger import Ledger

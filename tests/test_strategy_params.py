@@ -9,7 +9,7 @@ import pytest
 
 from botcore.config.models import STRATEGY_NAMES
 from botcore.strategy import explain, mask_names, reason_name, trail_frame
-from botcore.strategy.enums import N_REASONS, REASON_NAMES, PARAM_FIELDS, Reason, params_dt
+from botcore.strategy.enums import N_REASONS, PARAM_FIELDS, REASON_NAMES, Reason, params_dt
 from botcore.strategy.params import EXTRA_DEFAULTS, build_params, params_to_dict, validate_params
 from botcore.strategy.state import check_inputs, decision_rows
 from tests._strategy_world import has, make_world

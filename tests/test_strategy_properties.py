@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings as hyp_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from botcore.config import load_settings
 from botcore.config.models import SECTORS

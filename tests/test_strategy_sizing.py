@@ -6,7 +6,9 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings as hyp_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from botcore.config import load_settings
 from botcore.strategy.enums import Reason

@@ -449,7 +449,8 @@ def test_credentials_are_only_read_from_the_environment(monkeypatch, fake) -> No
 
 def _failed(code: str, msg: str) -> str:
     """The body ccxt puts in its exception when BloFin answers ``All operations failed``."""
-    return 'blofin {"code":"1","msg":"All operations failed","data":[{"orderId":null,"clientOrderId":"x","msg":"%s","code":"%s"}]}' % (msg, code)
+    return ('blofin {"code":"1","msg":"All operations failed","data":[{"orderId":null,"clientOrderId":"x",'
+            f'"msg":"{msg}","code":"{code}"}}]}}')
 
 
 @pytest.mark.parametrize(

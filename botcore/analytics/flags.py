@@ -40,10 +40,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from botcore.analytics.trail import data_outage_cycles, kelly_zero_strategies
 from botcore.model.enums import TradeCloseReason
 from botcore.strategy.enums import Reason
-
-from botcore.analytics.trail import data_outage_cycles, kelly_zero_strategies
 
 __all__ = ["Flag", "FLAG_NAMES", "red_flags", "flags_frame"]
 

@@ -75,6 +75,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
+
 from botcore.clock import DAY_MS
 
 __all__ = [

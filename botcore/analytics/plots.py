@@ -68,7 +68,7 @@ def calibration_figure(by_bucket: pd.DataFrame | None) -> Figure:
     if by_bucket is not None and not by_bucket.empty:
         sizes = 20 + 200 * by_bucket["trades"] / max(1, by_bucket["trades"].max())
         ax.scatter(by_bucket["predicted"], by_bucket["realised"], s=sizes, color="tab:blue", label="trades (size = n)")
-        for label, row in by_bucket.iterrows():
+        for _label, row in by_bucket.iterrows():
             if not math.isnan(row["realised"]):
                 ax.annotate(f"n={int(row['trades'])}", (row["predicted"], row["realised"]), fontsize=8,
                             xytext=(4, 4), textcoords="offset points")

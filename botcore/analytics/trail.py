@@ -27,11 +27,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from botcore.analytics.metrics import breakdown, expectancy, profit_factor, verdict, win_rate
 from botcore.config.models import SIGNAL_NAMES, STRATEGY_NAMES
 from botcore.regime.enums import REGIME_LABELS
 from botcore.strategy.enums import OUTCOME_CODES, REASON_NAMES, REASON_TEXT, Reason, explain, mask_codes
-
-from botcore.analytics.metrics import breakdown, expectancy, profit_factor, verdict, win_rate
 
 __all__ = [
     "DETAIL_FIELDS",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -13,17 +12,17 @@ from botcore.cli.run_cmd import load_config, parse_time, quiet_logs, split_symbo
 def backtest(
     data: Path = typer.Option(..., "--data", help="Store directory (e.g. from `botcore data sample` or `botcore data import`)."),
     out: Path = typer.Option(..., "--out", help="Output directory: ledger.sqlite and summary.json."),
-    start: Optional[str] = typer.Option(None, "--start", help="First cycle, UTC (default: the data's start + warm-up)."),
-    end: Optional[str] = typer.Option(None, "--end", help="Last cycle, UTC (default: the data's end)."),
-    symbols: Optional[str] = typer.Option(None, "--symbols", help="Comma-separated subset of the universe."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Configuration directory (default: $BOTCORE_CONFIG or ./config)."),
+    start: str | None = typer.Option(None, "--start", help="First cycle, UTC (default: the data's start + warm-up)."),
+    end: str | None = typer.Option(None, "--end", help="Last cycle, UTC (default: the data's end)."),
+    symbols: str | None = typer.Option(None, "--symbols", help="Comma-separated subset of the universe."),
+    config: Path | None = typer.Option(None, "--config", help="Configuration directory (default: $BOTCORE_CONFIG or ./config)."),
     seed: int = typer.Option(0, "--seed", help="Run seed of the bandit (rng = seed ^ cycle time)."),
     warmup_bars: int = typer.Option(4320, "--warmup-bars", min=0, help="1m bars of history fed to the signals before --start."),
     trail: str = typer.Option("auto", "--trail", help="Decision trail: full (a row per symbol per bar), changes, entries (entries and exits only), none, or auto."),
     trail_every: int = typer.Option(60, "--trail-every", min=1, help="With --trail changes: a row at least every N bars."),
     chunk_bars: int = typer.Option(10_080, "--chunk-bars", min=60, help="Bars per compiled call (memory, progress)."),
-    params_from: Optional[Path] = typer.Option(None, "--params-from", help="The bot's ledger: backtest with its ACTIVE learned parameters, benches and capital multiplier (copied into the run's ledger)."),
-    override: Optional[list[str]] = typer.Option(None, "--override", help="Decision-parameter override KEY=VALUE (repeatable; per-strategy keys as min_conviction.<strategy>)."),
+    params_from: Path | None = typer.Option(None, "--params-from", help="The bot's ledger: backtest with its ACTIVE learned parameters, benches and capital multiplier (copied into the run's ledger)."),
+    override: list[str] | None = typer.Option(None, "--override", help="Decision-parameter override KEY=VALUE (repeatable; per-strategy keys as min_conviction.<strategy>)."),
     bench_from_start: bool = typer.Option(False, "--bench-from-start", help="With --params-from: apply benches from the window's start rather than from when they began."),
 ) -> None:
     """Backtest the configured bot on a stored market with the paper fill model.
@@ -36,7 +35,14 @@ def backtest(
     Exit 1 when the ledger invariant does not hold exactly.
     """
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from botcore.cli.overrides import overrides_or_exit
     from botcore.engine.backtest import run_backtest

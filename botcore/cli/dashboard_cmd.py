@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 
 def dashboard(
-    ledger: Optional[Path] = typer.Option(
+    ledger: Path | None = typer.Option(
         None, "--ledger", help="The ledger's SQLite file (default: $BOTCORE_LEDGER, else data/ledger.db, as every command)."),
     port: int = typer.Option(5000, "--port", help="TCP port."),
     address: str = typer.Option("127.0.0.1", "--address", help="Interface to bind; beyond localhost needs auth."),
-    config_dir: Optional[Path] = typer.Option(None, "--config", help="Configuration directory (default: config/)."),
+    config_dir: Path | None = typer.Option(None, "--config", help="Configuration directory (default: config/)."),
     refresh_s: float = typer.Option(5.0, "--refresh", min=0.5, help="Seconds between refreshes of the views."),
-    basic_auth: Optional[str] = typer.Option(
+    basic_auth: str | None = typer.Option(
         None, "--basic-auth", envvar="BOTCORE_DASHBOARD_BASIC_AUTH",
         help="Panel basic auth: a password, or a JSON file mapping users to passwords."),
-    cookie_secret: Optional[str] = typer.Option(
+    cookie_secret: str | None = typer.Option(
         None, "--cookie-secret", envvar="BOTCORE_DASHBOARD_COOKIE_SECRET", help="Secret signing the login cookie."),
-    oauth_provider: Optional[str] = typer.Option(
+    oauth_provider: str | None = typer.Option(
         None, "--oauth-provider", help="Panel OAuth provider (key and secret from PANEL_OAUTH_KEY/_SECRET)."),
-    websocket_origin: Optional[list[str]] = typer.Option(
+    websocket_origin: list[str] | None = typer.Option(
         None, "--allow-websocket-origin", help="HOST:PORT browsers use to reach a non-local dashboard (repeatable)."),
     show: bool = typer.Option(False, "--show", help="Open a browser tab."),
 ) -> None:

@@ -94,7 +94,7 @@ def sample(
         f"{len(market.symbols)} symbols, {_when(market.start_ms)} to {_when(market.end_ms)} UTC, "
         f"{regimes} regime segments over {len(market.segments)} sectors, {market.seconds:.1f} s."
     )
-    console.print(f"[bold yellow]This market is SYNTHETIC[/]: use it to run the system offline, never as evidence about real markets.")
+    console.print("[bold yellow]This market is SYNTHETIC[/]: use it to run the system offline, never as evidence about real markets.")
 
 
 @app.command("info")

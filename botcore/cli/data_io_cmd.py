@@ -147,7 +147,14 @@ def register_data_commands(data_app: typer.Typer) -> None:
         live order books per symbol, sizes converted from contracts to base
         units. Exits 2 when the venue stays unavailable (rows fetched so far are kept).
         """
-        from botcore.market.download import RetryPolicy, download_funding, download_mark, download_ohlcv, make_exchange, record_books
+        from botcore.market.download import (
+            RetryPolicy,
+            download_funding,
+            download_mark,
+            download_ohlcv,
+            make_exchange,
+            record_books,
+        )
         from botcore.market.store import Store
 
         store = Store(out)
@@ -196,7 +203,14 @@ def _download_intel(store, symbols: list[str], start_ms: int, end_ms: int, url: 
 
     import aiohttp
 
-    from botcore.intel.clients import ALTERNATIVE_ME_URL, COINGLASS_URL, CRYPTOCOMPARE_URL, AlternativeMeClient, CoinGlassClient, CryptoCompareClient
+    from botcore.intel.clients import (
+        ALTERNATIVE_ME_URL,
+        COINGLASS_URL,
+        CRYPTOCOMPARE_URL,
+        AlternativeMeClient,
+        CoinGlassClient,
+        CryptoCompareClient,
+    )
     from botcore.intel.history import download_intel_history
     from botcore.intel.http import RetryPolicy as HttpRetry
 

@@ -80,9 +80,8 @@ def learn(
         typer.secho(f"ledger unusable: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(EXIT_UNUSABLE) from None
     if notebook:
-        from pipelines import PipelineError
-
         from botcore.learning.pipeline import run_learning_notebook
+        from pipelines import PipelineError
 
         try:
             result = run_learning_notebook(ledger, out=out, data_dir=data, config_dir=config,

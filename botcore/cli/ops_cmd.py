@@ -18,8 +18,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from botcore.errors import ConfigError, LedgerError
 from botcore.clock import duration, utc
+from botcore.errors import ConfigError, LedgerError
 
 logger = logging.getLogger(__name__)
 

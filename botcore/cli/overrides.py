@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -58,7 +58,7 @@ def _key_error(item: str, key: str) -> OverrideError:
                          f"of {', '.join(STRATEGY_NAMES)})")
 
 
-def parse_override_items(items: Optional[list[str]]) -> dict[str, Any]:
+def parse_override_items(items: list[str] | None) -> dict[str, Any]:
     """Parse ``KEY=VALUE`` items into {key: number}; raise :class:`OverrideError` on a malformed, unknown or non-numeric one."""
     keys = set(override_keys())
     out: dict[str, Any] = {}
@@ -96,7 +96,7 @@ def check_overrides(settings: Any, overrides: dict[str, Any]) -> None:
         raise OverrideError(f"--override {given}: {exc}") from None
 
 
-def overrides_or_exit(settings: Any, items: Optional[list[str]]) -> dict[str, Any]:
+def overrides_or_exit(settings: Any, items: list[str] | None) -> dict[str, Any]:
     """Parse and check ``--override`` items for a command; exit 2 with the reason on any mistake."""
     try:
         overrides = parse_override_items(items)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,14 +14,14 @@ audit_app = typer.Typer(help="Audits of the research results' fidelity (look-ahe
 @audit_app.command("lookahead")
 def lookahead(
     data: Path = typer.Option(..., "--data", help="Store directory."),
-    start: Optional[str] = typer.Option(None, "--start", help="First audited cycle, UTC (default: the data's start + warm-up)."),
-    end: Optional[str] = typer.Option(None, "--end", help="Last audited cycle, UTC."),
-    symbols: Optional[str] = typer.Option(None, "--symbols", help="Comma-separated subset of the universe."),
-    bars: Optional[int] = typer.Option(None, "--bars", min=1, help="Audit at most N bars from the start."),
+    start: str | None = typer.Option(None, "--start", help="First audited cycle, UTC (default: the data's start + warm-up)."),
+    end: str | None = typer.Option(None, "--end", help="Last audited cycle, UTC."),
+    symbols: str | None = typer.Option(None, "--symbols", help="Comma-separated subset of the universe."),
+    bars: int | None = typer.Option(None, "--bars", min=1, help="Audit at most N bars from the start."),
     warmup_bars: int = typer.Option(1440, "--warmup-bars", min=0, help="1m bars of history before the start."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Configuration directory."),
+    config: Path | None = typer.Option(None, "--config", help="Configuration directory."),
     seed: int = typer.Option(0, "--seed", help="Run seed of the bandit."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the violations as CSV here."),
+    out: Path | None = typer.Option(None, "--out", help="Write the violations as CSV here."),
     batch: bool = typer.Option(True, "--batch/--no-batch", help="Also audit the batch signal path (compute_signals)."),
 ) -> None:
     """Recompute every bar with the data truncated at that bar (engine path and batch signals); list what changes."""
@@ -76,28 +75,27 @@ def sweep(
     train_days: float = typer.Option(1.0, "--train-days", help="Days of each fold's in-sample window."),
     test_days: float = typer.Option(0.5, "--test-days", help="Days of each fold's out-of-sample window."),
     metric: str = typer.Option("total_return", "--metric", help="What picks the best grid point in sample."),
-    start: Optional[str] = typer.Option(None, "--start", help="First cycle, UTC (default: the data's start + warm-up)."),
-    end: Optional[str] = typer.Option(None, "--end", help="Last cycle, UTC."),
-    symbols: Optional[str] = typer.Option(None, "--symbols", help="Comma-separated subset of the universe."),
+    start: str | None = typer.Option(None, "--start", help="First cycle, UTC (default: the data's start + warm-up)."),
+    end: str | None = typer.Option(None, "--end", help="Last cycle, UTC."),
+    symbols: str | None = typer.Option(None, "--symbols", help="Comma-separated subset of the universe."),
     warmup_bars: int = typer.Option(1440, "--warmup-bars", min=0, help="1m bars of history before each task's start."),
     seed: int = typer.Option(0, "--seed", help="Run seed of the bandit (the same for every task)."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler ADDRESS of an existing cluster "
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler ADDRESS of an existing cluster "
                                             "(default: a LocalCluster of worker processes; 'serial' runs in this "
                                             "process)."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="LocalCluster worker processes "
+    workers: int | None = typer.Option(None, "--workers", min=1, help="LocalCluster worker processes "
                                           "(default: the machine's cores)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Configuration directory."),
-    override: Optional[list[str]] = typer.Option(None, "--override", help="Override KEY=VALUE held fixed at every grid point (repeatable)."),
+    config: Path | None = typer.Option(None, "--config", help="Configuration directory."),
+    override: list[str] | None = typer.Option(None, "--override", help="Override KEY=VALUE held fixed at every grid point (repeatable)."),
 ) -> None:
     """Run a parameter grid (and walk-forward folds) as backtest tasks on Dask; report out of sample beside in sample."""
     from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from botcore.errors import BotcoreError
     from botcore.cli.overrides import overrides_or_exit
+    from botcore.errors import BotcoreError
     from botcore.research.sweep import parse_grid, run_sweep
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console()
     settings = load_config(config)

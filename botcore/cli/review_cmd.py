@@ -15,8 +15,8 @@ from typing import Any
 
 import typer
 
-from botcore.errors import LedgerError
 from botcore.clock import parse_utc
+from botcore.errors import LedgerError
 
 logger = logging.getLogger(__name__)
 

@@ -16,14 +16,13 @@ import math
 import sqlite3
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from botcore.cli.overrides import overrides_or_exit
 from botcore.cli.run_guard import check_resume, check_store, take_ledger
-from botcore.ops.guard import InvariantGuard
 from botcore.clock import duration, utc
+from botcore.ops.guard import InvariantGuard
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ def quiet_logs() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def parse_time(text: Optional[str], name: str) -> Optional[int]:
+def parse_time(text: str | None, name: str) -> int | None:
     """Parse ``YYYY-MM-DD[ HH:MM]`` (UTC) or integer milliseconds into ms UTC; None stays None."""
     if text is None or text == "":
         return None
@@ -55,7 +54,7 @@ def parse_time(text: Optional[str], name: str) -> Optional[int]:
         raise typer.BadParameter(f"{name} {text!r}: not a UTC time like 2024-01-04 or 2024-01-04 12:00 ({exc})") from None
 
 
-def load_config(config: Optional[Path]):
+def load_config(config: Path | None):
     """Load and validate the configuration, or exit 1 naming the file and key."""
     from botcore.config import load_settings
     from botcore.errors import ConfigError
@@ -67,7 +66,7 @@ def load_config(config: Optional[Path]):
         raise typer.Exit(1) from None
 
 
-def split_symbols(symbols: Optional[str]) -> Optional[list[str]]:
+def split_symbols(symbols: str | None) -> list[str] | None:
     if not symbols:
         return None
     return [s.strip() for s in symbols.split(",") if s.strip()]
@@ -85,24 +84,24 @@ def run(
     ctx: typer.Context,
     mode: str = typer.Option("paper", "--mode", help="paper (default: simulated fills) | demo (BloFin demo trading) | live (real money)."),
     feed: str = typer.Option("replay", "--feed", help="replay (a stored market, --data) | live (BloFin public data + intel feeds, wall clock)."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Store directory to replay (--feed replay)."),
-    start: Optional[str] = typer.Option(None, "--start", help="First cycle, UTC (replay; default: the data's start + warm-up)."),
-    end: Optional[str] = typer.Option(None, "--end", help="Last cycle, UTC (replay; default: the data's end)."),
-    cycles: Optional[int] = typer.Option(None, "--cycles", min=1, help="Stop after this many cycles (default: replay to the end; live forever)."),
+    data: Path | None = typer.Option(None, "--data", help="Store directory to replay (--feed replay)."),
+    start: str | None = typer.Option(None, "--start", help="First cycle, UTC (replay; default: the data's start + warm-up)."),
+    end: str | None = typer.Option(None, "--end", help="Last cycle, UTC (replay; default: the data's end)."),
+    cycles: int | None = typer.Option(None, "--cycles", min=1, help="Stop after this many cycles (default: replay to the end; live forever)."),
     ledger: Path = typer.Option(..., "--ledger", help="The ledger's SQLite file (created; an existing run in it is resumed)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Configuration directory (default: $BOTCORE_CONFIG or ./config)."),
-    symbols: Optional[str] = typer.Option(None, "--symbols", help="Comma-separated subset of the universe."),
+    config: Path | None = typer.Option(None, "--config", help="Configuration directory (default: $BOTCORE_CONFIG or ./config)."),
+    symbols: str | None = typer.Option(None, "--symbols", help="Comma-separated subset of the universe."),
     seed: int = typer.Option(0, "--seed", help="Run seed of the bandit (rng = seed ^ cycle time); as in the backtest."),
     warmup_bars: int = typer.Option(4320, "--warmup-bars", min=0, help="1m bars of history fed to the signals first (live: downloaded)."),
-    speed: Optional[float] = typer.Option(None, "--speed", min=0.001, help="Replay at SPEED x real time (default: as fast as possible)."),
+    speed: float | None = typer.Option(None, "--speed", min=0.001, help="Replay at SPEED x real time (default: as fast as possible)."),
     confirm_live: bool = typer.Option(False, "--confirm-live", help="Second opt-in for live trading (with mode: live in venue.yaml)."),
-    override: Optional[list[str]] = typer.Option(None, "--override", help="Decision-parameter override KEY=VALUE (repeatable; see botcore.strategy.build_params)."),
+    override: list[str] | None = typer.Option(None, "--override", help="Decision-parameter override KEY=VALUE (repeatable; see botcore.strategy.build_params)."),
     fresh: bool = typer.Option(False, "--fresh", help="Refuse to resume: the ledger must hold no run yet."),
     resume_with_changes: bool = typer.Option(False, "--resume-with-changes", help="Resume even though --seed, --override or --data differ from the run's (the changes are applied and recorded)."),
     invariant_every: int = typer.Option(60, "--invariant-every", min=0, help="Check the ledger invariant every N cycles (and at start); a broken one freezes entries (0: only at start)."),
-    venue_url: Optional[str] = typer.Option(None, "--venue-url", help="BloFin REST base URL (default: ccxt's; a proxy or a local test server)."),
-    reports_dir: Optional[Path] = typer.Option(None, "--reports-dir", help="Render and email the daily report (schedules.daily_report_utc) and the review (every schedules.review_days) into DIR (live runs: default <ledger>.reports; replays: only with this option)."),
-    intel_url: Optional[list[str]] = typer.Option(None, "--intel-url", help="PROVIDER=URL base URL of coinglass, alternative_me or cryptocompare (a proxy or a local test server; repeatable)."),
+    venue_url: str | None = typer.Option(None, "--venue-url", help="BloFin REST base URL (default: ccxt's; a proxy or a local test server)."),
+    reports_dir: Path | None = typer.Option(None, "--reports-dir", help="Render and email the daily report (schedules.daily_report_utc) and the review (every schedules.review_days) into DIR (live runs: default <ledger>.reports; replays: only with this option)."),
+    intel_url: list[str] | None = typer.Option(None, "--intel-url", help="PROVIDER=URL base URL of coinglass, alternative_me or cryptocompare (a proxy or a local test server; repeatable)."),
 ) -> None:
     """Run the bot cycle by cycle: feed, decide, venue, ledger.
 
@@ -120,11 +119,8 @@ def run(
     """
     from rich.console import Console
 
-    from botcore.cli.overrides import overrides_or_exit
-    from botcore.cli.run_guard import check_resume, take_ledger
     from botcore.engine.live import check_mode
     from botcore.errors import BotcoreError, ConfigError
-    from botcore.ops.guard import InvariantGuard
 
     settings = load_config(config)
     console = Console(width=120)
@@ -237,7 +233,7 @@ def run(
     raise typer.Exit(0 if ok else 1)
 
 
-def open_live_venue(settings, mode: str, venue_url: Optional[str]):
+def open_live_venue(settings, mode: str, venue_url: str | None):
     """Open the BloFin venue of ``mode`` or exit 2 with the reason (missing credentials, bad configuration)."""
     from botcore.engine.live import open_venue
     from botcore.errors import BotcoreError
@@ -292,7 +288,6 @@ def venue_starting_cash(venue, aio=None) -> float:
 
 def start_replay(console, settings, led, ledger, data, start, end, symbols, warmup_bars, seed, speed, overrides, fresh):
     """Build the paper replay loop; return (loop, cycles to run, title)."""
-    from botcore.cli.run_guard import check_store
     from botcore.engine.loop import replay_loop
     from botcore.market.store import Store
 
@@ -313,7 +308,7 @@ def start_replay(console, settings, led, ledger, data, start, end, symbols, warm
     return loop, window.n_bars, "paper replay"
 
 
-def parse_urls(items: Optional[list[str]]) -> dict[str, str]:
+def parse_urls(items: list[str] | None) -> dict[str, str]:
     """Parse ``PROVIDER=URL`` items of --intel-url."""
     out = {}
     for item in items or ():
@@ -392,13 +387,20 @@ def install_stop_handlers(loop) -> None:
         signal.signal(sig, on_signal)
 
 
-def run_with_progress(loop, total: Optional[int], cycles: Optional[int], console, heartbeat=None, after=None,
+def run_with_progress(loop, total: int | None, cycles: int | None, console, heartbeat=None, after=None,
                       guard=None):
     """Run ``loop`` with a rich progress bar (cycle time, equity, fills; ``after(report)`` per cycle); return its RunReport.
 
     ``guard`` (an :class:`botcore.ops.guard.InvariantGuard`) checks the ledger invariant every N committed cycles.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     fills = 0
     started, printed = time.monotonic(), [-math.inf]

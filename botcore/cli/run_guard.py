@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -34,7 +34,7 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def take_ledger(ledger: Path, ctx: Optional[typer.Context] = None) -> WriterLock:
+def take_ledger(ledger: Path, ctx: typer.Context | None = None) -> WriterLock:
     """Check ``--ledger`` and take its writer lock (held until the process ends); exit 1 or 2 with the reason."""
     if ledger.is_dir():
         raise _fail(f"--ledger {ledger} is a directory; pass the ledger's file, e.g. --ledger {ledger / 'ledger.db'}", 2)
@@ -87,9 +87,9 @@ def _resolved(path: Any) -> str:
         return str(path)
 
 
-def resume_differences(prior: dict, *, seed: int, overrides: dict, data: Optional[Path] = None,
-                       symbols: Optional[list[str]] = None, start_ms: Optional[int] = None,
-                       end_ms: Optional[int] = None) -> tuple[list[str], list[str]]:
+def resume_differences(prior: dict, *, seed: int, overrides: dict, data: Path | None = None,
+                       symbols: list[str] | None = None, start_ms: int | None = None,
+                       end_ms: int | None = None) -> tuple[list[str], list[str]]:
     """Return (changes that ``--resume-with-changes`` may apply, changes never allowed) against ``prior``."""
     allowed: list[str] = []
     never: list[str] = []
@@ -118,8 +118,8 @@ def _utc(ts_ms: int) -> str:
 
 
 def check_resume(led, meta_key: str, *, seed: int, overrides: dict, with_changes: bool,
-                 data: Optional[Path] = None, symbols: Optional[list[str]] = None,
-                 start_ms: Optional[int] = None, end_ms: Optional[int] = None) -> list[str]:
+                 data: Path | None = None, symbols: list[str] | None = None,
+                 start_ms: int | None = None, end_ms: int | None = None) -> list[str]:
     """Refuse (exit 2) a resume whose arguments differ from the ledger's record, or apply and record the changes.
 
     Returns the accepted changes (empty for a new run or an unchanged resume).

@@ -115,7 +115,7 @@ class Strategies(Frozen):
     bandit: Bandit = Bandit()
 
     @model_validator(mode="after")
-    def _known_and_summing(self) -> "Strategies":
+    def _known_and_summing(self) -> Strategies:
         unknown = set(self.strategies) - set(STRATEGY_NAMES)
         if unknown:
             raise ValueError(f"unknown strategies {sorted(unknown)}; known: {list(STRATEGY_NAMES)}")
@@ -159,7 +159,7 @@ class Sizing(Frozen):
     profit_seeking_bounds: tuple[float, float] = (0.8, 1.25)
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Sizing":
+    def _ordered(self) -> Sizing:
         if self.min_usd > self.max_usd:
             raise ValueError(f"min_usd {self.min_usd} exceeds max_usd {self.max_usd}")
         for name in ("volatility_scale_bounds", "profit_seeking_bounds"):
@@ -198,7 +198,7 @@ class Signals(Frozen):
     max_staleness_seconds: dict[str, int] = Field(description="age past which an input counts as missing")
 
     @model_validator(mode="after")
-    def _known(self) -> "Signals":
+    def _known(self) -> Signals:
         for name in list(self.weights) + list(self.required_signals):
             if name not in SIGNAL_NAMES:
                 raise ValueError(f"unknown signal {name!r}; known: {list(SIGNAL_NAMES)}")
@@ -221,7 +221,7 @@ class Regime(Frozen):
     allowed: dict[str, tuple[str, ...]] = Field(description="regime -> strategies it allows")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Regime":
+    def _consistent(self) -> Regime:
         if self.mean_reverting_below >= self.trending_above:
             raise ValueError("mean_reverting_below must be below trending_above")
         for regime, names in self.allowed.items():

@@ -33,8 +33,9 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import panel as pn
 from tornado.web import RequestHandler

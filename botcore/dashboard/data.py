@@ -38,17 +38,18 @@ import math
 import tempfile
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from botcore.clock import DAY_MS
 from botcore.analytics.metrics import daily_equity
 from botcore.analytics.trail import binding_gates
+from botcore.clock import DAY_MS, duration
 from botcore.config import SIGNAL_NAMES, STRATEGY_NAMES, Settings, load_settings
 from botcore.errors import LedgerError
 from botcore.ledger import Ledger, now_ms
@@ -56,7 +57,6 @@ from botcore.market.store import Store
 from botcore.model.enums import PositionSide, TradeCloseReason
 from botcore.ops.heartbeat import beat_wall_ms
 from botcore.strategy.enums import REASON_TEXT, Breaker, Reason, mask_names, reason_name
-from botcore.clock import duration
 
 logger = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from bokeh.plotting import figure
 from panel.io.model import JSCode
 from panel.viewable import Viewer
 
+from botcore.clock import utc
 from botcore.dashboard.data import Snapshot, filter_trades, price_history, trade_marks, trade_summary
 from botcore.dashboard.store import DataStore
-from botcore.clock import utc
 
 MODE_COLORS = {"paper": "#0b6bcb", "demo": "#b35c00", "live": "#c4161c"}
 MODE_TEXT = {

@@ -31,9 +31,9 @@ so its cash and trade returns equal the ledger's bit for bit; both book their
 records through the same ledger calls with deterministic client order ids.
 """
 
+from botcore.clock import SimClock, WallClock
 from botcore.engine.backtest import BacktestResult, Window, resolve_window, restrict_settings, run_backtest
 from botcore.engine.inputs import iter_chunks, load_rows, row_from_cycle
-from botcore.clock import SimClock, WallClock
 from botcore.engine.loop import StepReport, TradingLoop, replay_loop
 from botcore.engine.report import ledger_summary, summary_table, write_summary
 from botcore.engine.state import Engine

@@ -60,19 +60,19 @@ from typing import Any
 
 import numpy as np
 
+from botcore.clock import duration, utc, utc_span
 from botcore.config.models import Settings
 from botcore.engine import nb
 from botcore.engine.enums import TRAIL_CHANGES, TRAIL_FULL
 from botcore.engine.inputs import BAR_MS, iter_chunks
+from botcore.engine.learning_link import LearningLink, copy_active_versions, record_backtest_outcomes
 from botcore.engine.records import RecordWriter
 from botcore.engine.report import ledger_summary, write_summary
 from botcore.engine.state import Engine, new_outputs
-from botcore.engine.learning_link import LearningLink, copy_active_versions, record_backtest_outcomes
 from botcore.errors import DataError
 from botcore.ledger import Ledger
 from botcore.market.store import Store
 from botcore.strategy.enums import Reason
-from botcore.clock import duration, utc, utc_span
 
 logger = logging.getLogger(__name__)
 

@@ -74,7 +74,7 @@ class BarRows(NamedTuple):
     book: np.ndarray
     scalars: np.ndarray
 
-    def row(self, k: int) -> "BarRow":
+    def row(self, k: int) -> BarRow:
         """Return bar ``k`` as a :class:`BarRow` (views)."""
         return BarRow(int(self.ts_ms[k]), self.ohlcv[k], self.book[k], self.scalars[k])
 

@@ -48,8 +48,8 @@ from botcore.clock import utc
 from botcore.config.models import STRATEGY_NAMES, Settings
 from botcore.engine.enums import KIND_ENTRY, entry_signal_rec_dt
 from botcore.engine.records import order_cid
-from botcore.ledger import Ledger
 from botcore.learning.outcomes import close_row, entry_row, record_signal_outcomes
+from botcore.ledger import Ledger
 
 logger = logging.getLogger(__name__)
 

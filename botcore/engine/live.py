@@ -45,10 +45,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from botcore.clock import WallClock, utc
 from botcore.config.models import Settings
 from botcore.engine.backtest import DEFAULT_WARMUP_BARS, restrict_settings
 from botcore.engine.inputs import BAR_MS
-from botcore.clock import WallClock
 from botcore.engine.loop import TradingLoop, restore_engine
 from botcore.engine.recovery import load_engine_state, restore_paper_venue
 from botcore.engine.state import Engine
@@ -56,7 +56,6 @@ from botcore.errors import ConfigError, OperationalError
 from botcore.ledger import Ledger
 from botcore.market.store import Store
 from botcore.venues.base import Venue
-from botcore.clock import utc
 
 logger = logging.getLogger(__name__)
 

@@ -68,10 +68,12 @@ from typing import Any, cast
 
 import numpy as np
 
-from botcore.config.models import Settings
+from botcore.clock import Clock, SimClock, WallClock, utc
+from botcore.config.models import STRATEGY_NAMES, Settings
 from botcore.engine.backtest import DEFAULT_WARMUP_BARS, Window, resolve_window, restrict_settings
 from botcore.engine.enums import KIND_ENTRY, KIND_EXIT, KIND_LIQUIDATION, BarRow, RowScalars, trail_rec_dt
 from botcore.engine.inputs import BAR_MS, iter_chunks, row_from_cycle
+from botcore.engine.learning_link import LearningLink, record_step_outcomes
 from botcore.engine.records import order_cid, order_for, routine_booking, trail_rows
 from botcore.engine.recovery import (
     STATE_KEY,
@@ -82,19 +84,16 @@ from botcore.engine.recovery import (
     restore_paper_venue,
     save_engine_state,
 )
-from botcore.strategy.enums import KillSwitch
 from botcore.engine.state import Engine
-from botcore.clock import Clock, SimClock, WallClock, utc
-from botcore.engine.learning_link import LearningLink, record_step_outcomes
-from botcore.config.models import STRATEGY_NAMES
 from botcore.errors import BotcoreError, OperationalError
 from botcore.ledger import EquitySnapshot, Ledger, RecordNotFound
 from botcore.market.feed import Feed
 from botcore.market.replay import Cycle, ReplayFeed
 from botcore.market.store import Store
-from botcore.model import Fill, OrderSide, OrderStatus, OrderType
+from botcore.model import Fill, OrderStatus, OrderType
 from botcore.ops.killswitch import kill_switch_state
 from botcore.ops.status import record_breaker_state
+from botcore.strategy.enums import KillSwitch
 from botcore.venues.base import OrderRequest, OrderUpdate, SimulatedVenue, Venue, VenueReason
 from botcore.venues.paper import PaperVenue
 from botcore.venues.reconcile import apply_order_update, reconcile_with_venue
@@ -458,7 +457,7 @@ class TradingLoop:
             try:
                 payments = await asyncio.wait_for(venue.funding_since(self._funding_from), timeout=self.submit_timeout_s)
                 self._funding_from = t + 1
-            except (BotcoreError, OSError, asyncio.TimeoutError, ConnectionError) as exc:
+            except (TimeoutError, BotcoreError, OSError, ConnectionError) as exc:
                 # read again next cycle from the same point (a payment is booked once: by its funding id)
                 logger.warning("cycle %s: funding not read from the venue (%s); read again next cycle", utc(t), exc)
                 report.n_faults += 1
@@ -548,7 +547,7 @@ class TradingLoop:
                                reduce_only=order.reduce_only)
         try:
             return await asyncio.wait_for(self.venue.submit(request), timeout=self.submit_timeout_s)
-        except (BotcoreError, OSError, asyncio.TimeoutError, ConnectionError) as exc:
+        except (TimeoutError, BotcoreError, OSError, ConnectionError) as exc:
             what = "timed out" if isinstance(exc, asyncio.TimeoutError) else f"{type(exc).__name__}: {exc}"
             if isinstance(exc, OperationalError):  # key, permission or broker id refused: no retry fixes it
                 logger.error("order %s (%s): %s: entries stopped until a clean reconciliation", cid, order.symbol, exc)
@@ -573,7 +572,7 @@ class TradingLoop:
         """Return the venue's state of order ``cid``, None when it never saw it, or :data:`UNKNOWN`."""
         try:
             return await asyncio.wait_for(self.venue.fetch_order(cid, symbol=symbol), timeout=self.submit_timeout_s)
-        except (BotcoreError, OSError, asyncio.TimeoutError, ConnectionError) as exc:
+        except (TimeoutError, BotcoreError, OSError, ConnectionError) as exc:
             logger.warning("order %s: lookup failed (%s)", cid, exc)
             return UNKNOWN
 
@@ -639,7 +638,7 @@ class TradingLoop:
         try:
             report = await asyncio.wait_for(reconcile_with_venue(self.ledger, self.venue, t),
                                             timeout=4 * self.submit_timeout_s)
-        except (BotcoreError, OSError, asyncio.TimeoutError, ConnectionError) as exc:
+        except (TimeoutError, BotcoreError, OSError, ConnectionError) as exc:
             logger.warning("cycle %s: reconciliation skipped, the venue could not be read (%s)", utc(t), exc)
             return None
         self.reconciliations += 1

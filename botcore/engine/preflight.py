@@ -49,6 +49,7 @@ import numpy as np
 
 from botcore.clock import MINUTE_MS
 from botcore.config.models import SECTORS, SIGNAL_NAMES, Settings
+from botcore.engine.recovery import load_engine_state
 from botcore.errors import BotcoreError
 from botcore.ledger import Ledger
 from botcore.ledger.integrity import IntegrityReport, LedgerDamaged, check_integrity
@@ -58,7 +59,6 @@ from botcore.ops.redflags import HIGH_CONVICTION, kelly_sizes
 from botcore.ops.status import BREAKER_META_KEY, BREAKER_NAMES, PREFLIGHT_META_KEY, RECONCILE_META_KEY
 from botcore.strategy import Features, Reason, build_params, decide, new_memory, new_portfolio, new_positions
 from botcore.strategy.enums import SignalsIn, mask_names, reason_name
-from botcore.engine.recovery import load_engine_state
 
 logger = logging.getLogger(__name__)
 

@@ -128,8 +128,8 @@ def check_against_ledger(engine: Engine, ledger: Ledger, tol: float = 1e-6) -> l
 
 def rebuild_from_ledger(engine: Engine, ledger: Ledger, t_ms: int) -> None:
     """Rebuild the decision state from the ledger alone (no persisted state; see the module docstring)."""
-    from botcore.strategy.nb import record_trade_nb
     from botcore.config.models import STRATEGY_NAMES
+    from botcore.strategy.nb import record_trade_nb
 
     st = engine.state
     cs = engine.cfg.contract_size
@@ -186,8 +186,8 @@ def rebuild_from_ledger(engine: Engine, ledger: Ledger, t_ms: int) -> None:
 
 def restore_paper_venue(venue: Any, ledger: Ledger, cycle: Any, symbols: tuple[str, ...]) -> None:
     """Give a fresh paper venue the ledger's positions and cash and the market of the last completed ``cycle``."""
-    from botcore.engine.inputs import BAR_MS, row_from_cycle
     from botcore.engine.enums import RowScalars as _R
+    from botcore.engine.inputs import BAR_MS, row_from_cycle
     from botcore.fills import validate_book
     from botcore.venues.paper import _Market
 

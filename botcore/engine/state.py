@@ -30,8 +30,18 @@ import numpy as np
 from botcore.clock import BAR_MS
 from botcore.config.models import SECTORS, Settings
 from botcore.engine import nb
-from botcore.engine.enums import N_ACCT, N_CLOCK, N_ROW_SCALARS, Clock, trail_rec_dt
-from botcore.engine.features_nb import FeatureParams, features_new_state_nb, N_TREND_TF
+from botcore.engine.enums import (
+    N_ACCT,
+    N_CLOCK,
+    N_ROW_SCALARS,
+    Clock,
+    entry_signal_rec_dt,
+    equity_rec_dt,
+    order_rec_dt,
+    trail_rec_dt,
+)
+from botcore.engine.features_nb import N_TREND_TF, FeatureParams, features_new_state_nb
+from botcore.fills.enums import fill_dt, funding_dt
 from botcore.fills.model import FillParams
 from botcore.regime import nb as regime_nb
 from botcore.regime.engine import classifier_params, hurst_params, rs_al_calibration
@@ -49,8 +59,6 @@ from botcore.strategy.enums import (
 )
 from botcore.strategy.params import build_params
 from botcore.strategy.state import new_memory, new_portfolio, new_positions
-from botcore.fills.enums import fill_dt, funding_dt
-from botcore.engine.enums import entry_signal_rec_dt, equity_rec_dt, order_rec_dt
 
 BOOK_LEVELS = 10
 N_OUTCOMES = 4
@@ -104,7 +112,7 @@ class EngineState(NamedTuple):
     trail_open: np.ndarray
     reason_counts: np.ndarray
 
-    def copy(self) -> "EngineState":
+    def copy(self) -> EngineState:
         """Return a deep copy (every array copied)."""
         return EngineState(*(a.copy() for a in self))
 

@@ -63,7 +63,7 @@ class FillParams(Frozen):
     funding_anchor_ts: int = Field(FUNDING_ANCHOR_MS, description="any funding time of the default grid, ms UTC")
 
     @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> "FillParams":
+    def from_settings(cls, settings: Any, **overrides: Any) -> FillParams:
         """Take fees from ``settings.fees`` and leverage and margin mode from ``settings.risk``."""
         values: dict[str, Any] = {
             "taker_fee": settings.fees.taker,

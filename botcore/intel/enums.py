@@ -107,6 +107,6 @@ class FeedValue:
     @classmethod
     def outage_of(
         cls, kind: str, symbol: str, outage: OutageKind, reason: str, source: str = "", ts_ms: int | None = None
-    ) -> "FeedValue":
+    ) -> FeedValue:
         """Return a ``DATA_OUTAGE`` value (no numbers, only the reason)."""
         return cls(kind, symbol, FeedStatus.DATA_OUTAGE, ts_ms, {}, reason, outage, source)

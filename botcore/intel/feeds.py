@@ -173,7 +173,7 @@ class IntelFeeds:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def __aenter__(self) -> "IntelFeeds":
+    async def __aenter__(self) -> IntelFeeds:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -66,7 +66,7 @@ async def _get_once(
         async with session.get(url, params=params, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
             status = resp.status
             body = await resp.read()
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise TemporaryError(f"{what}: timed out after {timeout_s:g} s") from None
     except aiohttp.ClientError as exc:
         raise TemporaryError(f"{what}: {type(exc).__name__}: {exc}") from None

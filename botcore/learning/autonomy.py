@@ -53,18 +53,20 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from botcore.analytics.trail import data_outage_cycles
 from botcore.clock import DAY_MS, HOUR_MS
 from botcore.config.models import SIGNAL_NAMES, Settings
-from botcore.ledger import Ledger, now_ms as wall_now_ms
 from botcore.learning.config import AutonomyConfig, DriftConfig, LearningConfig
-from botcore.analytics.trail import data_outage_cycles
+from botcore.ledger import Ledger
+from botcore.ledger import now_ms as wall_now_ms
 
 logger = logging.getLogger(__name__)
 

@@ -47,18 +47,20 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from botcore.clock import BAR_MS, HOUR_MS
 from botcore.analytics.metrics import profit_factor
+from botcore.clock import BAR_MS, HOUR_MS
 from botcore.config.models import Settings
-from botcore.ledger import Ledger, now_ms as wall_now_ms
 from botcore.learning.config import BenchingConfig, LearningConfig
 from botcore.learning.outcomes import close_row, entry_row, read_signal_outcomes, record_signal_outcomes
+from botcore.ledger import Ledger
+from botcore.ledger import now_ms as wall_now_ms
 
 logger = logging.getLogger(__name__)
 

@@ -55,7 +55,7 @@ class WeightConfig(_Frozen):
         0.0, ge=0, le=1, description="a signal counts at an entry when |score| > this (and its status was OK)")
 
     @model_validator(mode="after")
-    def _ordered(self) -> "WeightConfig":
+    def _ordered(self) -> WeightConfig:
         if self.min_ratio > 1.0 or self.max_ratio < 1.0:
             raise ValueError(f"need min_ratio <= 1 <= max_ratio, got {self.min_ratio}, {self.max_ratio}")
         return self
@@ -76,7 +76,7 @@ class ThresholdConfig(_Frozen):
     ceiling: float = Field(0.90, ge=0, le=1, description="highest threshold ever proposed")
 
     @model_validator(mode="after")
-    def _ordered(self) -> "ThresholdConfig":
+    def _ordered(self) -> ThresholdConfig:
         if self.min_trades_per_day > self.max_trades_per_day:
             raise ValueError("min_trades_per_day exceeds max_trades_per_day")
         if self.floor > self.ceiling:
@@ -100,7 +100,7 @@ class PatternConfig(_Frozen):
     lookback_days: float = Field(60.0, gt=0, description="trades of the last days searched")
 
     @model_validator(mode="after")
-    def _hours(self) -> "PatternConfig":
+    def _hours(self) -> PatternConfig:
         if 24 % self.hour_bucket_hours:
             raise ValueError(f"hour_bucket_hours {self.hour_bucket_hours} does not divide 24")
         if self.max_order > len(self.dimensions):
@@ -121,7 +121,7 @@ class BenchingConfig(_Frozen):
         None, ge=1, description="would-be trades exit after this hold; None: the strategy's expected hold")
 
     @model_validator(mode="after")
-    def _hysteresis(self) -> "BenchingConfig":
+    def _hysteresis(self) -> BenchingConfig:
         if self.recover_profit_factor < self.min_profit_factor:
             raise ValueError("recover_profit_factor must not be below min_profit_factor (hysteresis)")
         if self.window_trades > self.min_trades:
@@ -143,7 +143,7 @@ class DriftConfig(_Frozen):
     recent_days: float = Field(1.0, gt=0, description="recent signal window, days")
 
     @model_validator(mode="after")
-    def _ordered(self) -> "DriftConfig":
+    def _ordered(self) -> DriftConfig:
         if self.psi_alert > self.psi_limit:
             raise ValueError("psi_alert exceeds psi_limit")
         return self
@@ -175,7 +175,7 @@ class AutonomyConfig(_Frozen):
                                  "expectancy": 1.0, "backtest": 1.0, "signal_drift": 1.0},
         description="weight of each health component (renormalised over the components with data)")
 
-    def resolved(self, settings: Any = None) -> "AutonomyConfig":
+    def resolved(self, settings: Any = None) -> AutonomyConfig:
         """Return a copy with the None knobs filled from ``settings`` (schedules, risk) or their fallbacks."""
         sched = getattr(settings, "schedules", None)
         risk = getattr(settings, "risk", None)
@@ -186,7 +186,7 @@ class AutonomyConfig(_Frozen):
         })
 
     @model_validator(mode="after")
-    def _bounds(self) -> "AutonomyConfig":
+    def _bounds(self) -> AutonomyConfig:
         if self.min_multiplier > self.max_multiplier:
             raise ValueError("min_multiplier exceeds max_multiplier")
         known = {"heartbeats", "outages", "reconciliation", "drawdown", "expectancy", "backtest", "signal_drift"}

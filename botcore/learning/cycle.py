@@ -31,15 +31,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from botcore.clock import DAY_MS
+from botcore.analytics.metrics import expectancy, profit_factor, summary, win_rate
 from botcore.analytics.trail import binding_gates
+from botcore.clock import DAY_MS
 from botcore.config.models import SIGNAL_NAMES, STRATEGY_NAMES, Settings
-from botcore.ledger import Ledger, now_ms as wall_now_ms
 from botcore.learning import calibration
 from botcore.learning.config import LearningConfig
 from botcore.learning.outcomes import SCORE_COLUMNS, trade_contexts
 from botcore.learning.rules import WeightUpdate, signal_edges, tune_thresholds, update_weights
-from botcore.analytics.metrics import expectancy, profit_factor, summary, win_rate
+from botcore.ledger import Ledger
+from botcore.ledger import now_ms as wall_now_ms
 
 logger = logging.getLogger(__name__)
 

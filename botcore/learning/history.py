@@ -28,7 +28,8 @@ rollback moved away from it, or it was stored as a proposal).
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -45,11 +45,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from botcore.analytics.trail import attach_entry_context
 from botcore.clock import BAR_MS
 from botcore.config.models import SIGNAL_NAMES, Settings
 from botcore.errors import DataError
 from botcore.ledger import Ledger
-from botcore.analytics.trail import attach_entry_context
 
 logger = logging.getLogger(__name__)
 

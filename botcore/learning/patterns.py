@@ -55,8 +55,9 @@ from statsmodels.stats.multitest import multipletests
 
 from botcore.clock import DAY_MS
 from botcore.config.models import REGIME_NAMES, STRATEGY_NAMES, Settings
-from botcore.ledger import Ledger, now_ms as wall_now_ms
 from botcore.learning.config import LearningConfig, PatternConfig
+from botcore.ledger import Ledger
+from botcore.ledger import now_ms as wall_now_ms
 
 logger = logging.getLogger(__name__)
 

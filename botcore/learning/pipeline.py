@@ -20,12 +20,13 @@ import numpy as np
 import pandas as pd
 
 from botcore.config.models import Settings
-from botcore.ledger import Ledger, now_ms as wall_now_ms
 from botcore.learning.autonomy import AutonomyReport, evaluate_autonomy
 from botcore.learning.benching import BenchingReport, evaluate_benching
 from botcore.learning.config import LearningConfig
 from botcore.learning.cycle import CycleReport, run_learning_cycle
 from botcore.learning.patterns import PatternReport, patterns_due, run_pattern_learner
+from botcore.ledger import Ledger
+from botcore.ledger import now_ms as wall_now_ms
 
 logger = logging.getLogger(__name__)
 

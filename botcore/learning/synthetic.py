@@ -18,16 +18,17 @@ Nothing here is market data or trading results.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from botcore.clock import HOUR_MS
 from botcore.config.models import REGIME_NAMES, SIGNAL_NAMES, STRATEGY_NAMES
-from botcore.ledger import Ledger
 from botcore.learning.outcomes import close_row, entry_row, record_signal_outcomes
+from botcore.ledger import Ledger
 from botcore.model.enums import LiquiditySide, OrderSide, OrderStatus, OrderType, TradeCloseReason
 from botcore.model.fills import Fill
 from botcore.model.orders import Order

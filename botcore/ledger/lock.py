@@ -87,7 +87,7 @@ class WriterLock:
         """Return True while this object holds the lock."""
         return self._fd is not None
 
-    def acquire(self) -> "WriterLock":
+    def acquire(self) -> WriterLock:
         """Take the lock or raise :class:`LedgerLocked` (another live writer) or :class:`LedgerError` (no access)."""
         if self._fd is not None:
             return self
@@ -140,7 +140,7 @@ class WriterLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "WriterLock":
+    def __enter__(self) -> WriterLock:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:

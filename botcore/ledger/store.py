@@ -19,10 +19,11 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import pandas as pd
@@ -153,7 +154,7 @@ class Ledger:
         timeout_s: float = 10.0,
         synchronous: str = "FULL",
         migrations: tuple[schema.Migration, ...] = schema.MIGRATIONS,
-    ) -> "Ledger":
+    ) -> Ledger:
         """Open (and by default create and migrate) a ledger.
 
         Parameters
@@ -248,7 +249,7 @@ class Ledger:
         """Close the connection (an open transaction is rolled back)."""
         self._con.close()
 
-    def __enter__(self) -> "Ledger":
+    def __enter__(self) -> Ledger:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -257,7 +258,7 @@ class Ledger:
     # ================================================================== transactions
 
     @contextmanager
-    def transaction(self) -> Iterator["Ledger"]:
+    def transaction(self) -> Iterator[Ledger]:
         """Run the block as one write transaction; nested calls join the outer one.
 
         The outermost call commits on success and rolls back on any exception; a
@@ -267,7 +268,7 @@ class Ledger:
             yield self
 
     @contextmanager
-    def _transaction(self) -> Iterator["Ledger"]:
+    def _transaction(self) -> Iterator[Ledger]:
         if self.readonly:
             raise LedgerError(f"ledger {self.path} is open read-only")
         if self._depth == 0:
@@ -305,13 +306,13 @@ class Ledger:
             self._depth -= 1
 
     @contextmanager
-    def snapshot(self) -> Iterator["Ledger"]:
+    def snapshot(self) -> Iterator[Ledger]:
         """Run the block's reads against one consistent snapshot (joins any open transaction)."""
         with self._lock, self._snapshot():
             yield self
 
     @contextmanager
-    def _snapshot(self) -> Iterator["Ledger"]:
+    def _snapshot(self) -> Iterator[Ledger]:
         if self._depth > 0:
             self._depth += 1
             try:

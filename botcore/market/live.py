@@ -90,8 +90,7 @@ import numpy as np
 import pandas as pd
 import tenacity
 
-from botcore.clock import BAR_MS, HOUR_MS
-from botcore.clock import Scheduler, utc
+from botcore.clock import BAR_MS, HOUR_MS, Scheduler, utc
 from botcore.errors import BotcoreError, DataError
 from botcore.market.download import RetryPolicy, book_row, download_funding, download_ohlcv, make_exchange
 from botcore.market.enums import TIMEFRAMES
@@ -267,7 +266,7 @@ class MinuteHistory:
         self.ohlcv = np.empty((0, 5)) if ohlcv is None else np.asarray(ohlcv, np.float64).reshape(-1, 5)
 
     @classmethod
-    def from_store(cls, store: Store, symbol: str, start_ms: int, end_ms: int) -> "MinuteHistory":
+    def from_store(cls, store: Store, symbol: str, start_ms: int, end_ms: int) -> MinuteHistory:
         """The stored 1m bars of ``symbol`` opening in ``[start_ms, end_ms]``."""
         df = store.read("candles_1m", symbol, start_ms, end_ms)
         return cls(df["ts"].to_numpy(np.int64), df[list(CANDLE_COLUMNS)].to_numpy(np.float64))
@@ -670,7 +669,7 @@ class LiveFeed:
         """Return the source's result within the budget (market loading and retries included), or why not."""
         try:
             return await asyncio.wait_for(coro, self.timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return f"timed out after {self.timeout_s:g} s"
         except _Failed as exc:
             return str(exc)
@@ -714,7 +713,7 @@ class LiveFeed:
             got[s]["funding"] = self._funding_rate(s, fundings, t)
         cycle = self._assemble(t, got)
         self._last_t = t
-        for s, hist in self._hist.items():
+        for hist in self._hist.values():
             if len(hist.ts) > 2 * ((t - self._history_start(t)) // BAR_MS) + 1_000:
                 hist.trim(self._history_start(t))
         if self.recorder is not None:
@@ -844,7 +843,7 @@ class LiveFeed:
             self._aio.run_until_complete(self.aclose())
             self._aio.close()
 
-    def warm_up(self, store: Store, bars: int, **kwargs: Any) -> "WarmUp":
+    def warm_up(self, store: Store, bars: int, **kwargs: Any) -> WarmUp:
         """Download ``bars`` minutes of history into ``store`` with :func:`warm_up_live` (intel on this feed's loop).
 
         The feed then builds its higher timeframes from that store's 1m history

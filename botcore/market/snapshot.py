@@ -347,7 +347,7 @@ class Rows:
     columns: tuple[str, ...]
 
     @classmethod
-    def from_frame(cls, kind: str, df: pd.DataFrame, columns: Sequence[str]) -> "Rows":
+    def from_frame(cls, kind: str, df: pd.DataFrame, columns: Sequence[str]) -> Rows:
         ts = df["ts"].to_numpy(np.int64)
         cols = tuple(columns)
         values = np.column_stack([

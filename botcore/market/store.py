@@ -704,7 +704,7 @@ def resample_candles(df: pd.DataFrame, base_ms: int, tf_ms: int, end_ms: int) ->
     bucket = ts - ts % tf_ms
     starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
     ends = np.r_[starts[1:], len(ts)] - 1
-    o, h, l, c, v = (df[k].to_numpy(np.float64) for k in CANDLE_COLUMNS)
+    o, h, lo, c, v = (df[k].to_numpy(np.float64) for k in CANDLE_COLUMNS)
     with np.errstate(invalid="ignore"):
         vol = np.add.reduceat(np.nan_to_num(v), starts)
         has_vol = np.add.reduceat((~np.isnan(v)).astype(np.int64), starts) > 0
@@ -713,7 +713,7 @@ def resample_candles(df: pd.DataFrame, base_ms: int, tf_ms: int, end_ms: int) ->
             "ts": bucket[starts],
             "open": o[starts],
             "high": np.fmax.reduceat(h, starts),
-            "low": np.fmin.reduceat(l, starts),
+            "low": np.fmin.reduceat(lo, starts),
             "close": c[ends],
             "volume": np.where(has_vol, vol, np.nan),
         }

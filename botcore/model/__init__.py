@@ -40,12 +40,12 @@ Example
 """
 
 from botcore.model.enums import (
+    TERMINAL_STATUSES,
     LiquiditySide,
     OrderSide,
     OrderStatus,
     OrderType,
     PositionSide,
-    TERMINAL_STATUSES,
     TradeCloseReason,
 )
 from botcore.model.fills import Fill, FundingPayment

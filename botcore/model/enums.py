@@ -18,7 +18,7 @@ class OrderSide(IntEnum):
     SELL = -1
 
     @property
-    def opposite(self) -> "OrderSide":
+    def opposite(self) -> OrderSide:
         """Return the other side."""
         return OrderSide(-int(self))
 

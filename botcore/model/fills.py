@@ -91,7 +91,7 @@ class Fill:
         liquidity: LiquiditySide,
         ts_ms: int,
         reduce_only: bool = False,
-    ) -> "Fill":
+    ) -> Fill:
         """Build a fill from a quantity in contracts and the asset's ``contract_size``."""
         contract_size = _checks.positive("Fill", "contract_size", contract_size)
         return cls(

@@ -19,9 +19,9 @@ average fill price.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Mapping
 
 from botcore.errors import DataError, IllegalTransition
 from botcore.model import _checks
@@ -164,7 +164,7 @@ class Order:
 
     # ------------------------------------------------------------------ transitions
 
-    def transition(self, to_status: OrderStatus, ts_ms: int, *, reason: str | None = None) -> "Order":
+    def transition(self, to_status: OrderStatus, ts_ms: int, *, reason: str | None = None) -> Order:
         """Return this order moved to ``to_status``.
 
         Raises
@@ -186,28 +186,28 @@ class Order:
             status_reason=reason if reason is not None else self.status_reason,
         )
 
-    def submit(self, ts_ms: int) -> "Order":
+    def submit(self, ts_ms: int) -> Order:
         """Return the order as sent to the venue (NEW -> SUBMITTED)."""
         return self.transition(OrderStatus.SUBMITTED, ts_ms)
 
-    def accept(self, ts_ms: int, venue_order_id: str | None = None) -> "Order":
+    def accept(self, ts_ms: int, venue_order_id: str | None = None) -> Order:
         """Return the order acknowledged by the venue (SUBMITTED -> ACCEPTED)."""
         order = self.transition(OrderStatus.ACCEPTED, ts_ms)
         return replace(order, venue_order_id=venue_order_id) if venue_order_id is not None else order
 
-    def reject(self, ts_ms: int, reason: str) -> "Order":
+    def reject(self, ts_ms: int, reason: str) -> Order:
         """Return the order refused by the venue or by a pre-trade check."""
         return self.transition(OrderStatus.REJECTED, ts_ms, reason=reason)
 
-    def cancel(self, ts_ms: int, reason: str | None = None) -> "Order":
+    def cancel(self, ts_ms: int, reason: str | None = None) -> Order:
         """Return the order cancelled (what was filled stays filled)."""
         return self.transition(OrderStatus.CANCELED, ts_ms, reason=reason)
 
-    def expire(self, ts_ms: int) -> "Order":
+    def expire(self, ts_ms: int) -> Order:
         """Return the order expired by its time in force."""
         return self.transition(OrderStatus.EXPIRED, ts_ms)
 
-    def apply_fill(self, fill: Fill) -> "Order":
+    def apply_fill(self, fill: Fill) -> Order:
         """Return the order after ``fill``: PARTIALLY_FILLED, or FILLED once nothing remains.
 
         Raises

@@ -196,7 +196,7 @@ class Position:
         ts_ms: int,
         *,
         strategy_id: str = "",
-    ) -> "Position":
+    ) -> Position:
         """Return a position found open on the venue with no fill of ours behind it.
 
         Its ``entry_ts_ms`` is None (the exit logic treats it as aged); it moves

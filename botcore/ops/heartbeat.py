@@ -293,7 +293,7 @@ class Heartbeat:
 
     # ------------------------------------------------------------------ thread mode
 
-    def start(self) -> "Heartbeat":
+    def start(self) -> Heartbeat:
         """Start beating from a daemon thread (the first beat is immediate); return self."""
         if self._thread is not None and self._thread.is_alive():
             return self
@@ -322,7 +322,7 @@ class Heartbeat:
             self.beat(final_status)
             self._close_ledger()
 
-    def __enter__(self) -> "Heartbeat":
+    def __enter__(self) -> Heartbeat:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

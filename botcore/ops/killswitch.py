@@ -28,10 +28,10 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
 
 from botcore.errors import BotcoreError
 from botcore.ledger import Ledger

@@ -44,14 +44,14 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from botcore.ledger import Ledger
 
@@ -112,7 +112,7 @@ class SmtpConfig:
     timeout_s: float = 10.0
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "SmtpConfig | None":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SmtpConfig | None:
         """Read ``SMTP_HOST``, ``SMTP_USER``, ``SMTP_PASS``, ``REPORT_TO_EMAIL`` (and the optional ones).
 
         Returns None, after one log line naming what is missing, when notifications are not configured.
@@ -196,7 +196,7 @@ class Notifier:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **kwargs: Any) -> "Notifier":
+    def from_env(cls, env: Mapping[str, str] | None = None, **kwargs: Any) -> Notifier:
         """Return a notifier configured from the environment (disabled when it is not)."""
         return cls(SmtpConfig.from_env(env), **kwargs)
 

@@ -30,14 +30,14 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from botcore.clock import DAY_MS
+from botcore.clock import DAY_MS, utc
 from botcore.ledger import Ledger
 from botcore.ops.notify import Notifier
-from botcore.clock import utc
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class ScheduledReports:
 
     @classmethod
     def from_settings(cls, ledger_path: str | os.PathLike, settings: Any, out_dir: str | os.PathLike,
-                      **kwargs: Any) -> "ScheduledReports":
+                      **kwargs: Any) -> ScheduledReports:
         """Build from ``settings.schedules`` (``daily_report_utc``, ``review_days``)."""
         schedules = settings.schedules
         return cls(ledger_path, out_dir, daily_at=getattr(schedules, "daily_report_utc", "00:05"),

@@ -101,7 +101,7 @@ class SupervisorPolicy:
     poll_s: float | None = None  # default: heartbeat_s / 4, at most 1 s
 
     @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> "SupervisorPolicy":
+    def from_settings(cls, settings: Any, **overrides: Any) -> SupervisorPolicy:
         """Take ``heartbeat_seconds`` and ``missed_heartbeats_for_restart`` from ``settings.schedules``."""
         s = settings.schedules
         values = {"heartbeat_s": float(s.heartbeat_seconds), "missed_beats": int(s.missed_heartbeats_for_restart)}

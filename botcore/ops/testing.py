@@ -35,7 +35,7 @@ def self_signed_cert(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Pa
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "botcore test smtp")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name).issuer_name(name).public_key(key.public_key())
@@ -124,7 +124,7 @@ class LocalSmtpServer:
 
     # lifecycle -------------------------------------------------------------------
 
-    def start(self) -> "LocalSmtpServer":
+    def start(self) -> LocalSmtpServer:
         from aiosmtpd.controller import Controller
 
         kwargs: dict[str, Any] = {"authenticator": self._authenticator, "auth_required": True}
@@ -146,7 +146,7 @@ class LocalSmtpServer:
             self._tmp.cleanup()
             self._tmp = None
 
-    def __enter__(self) -> "LocalSmtpServer":
+    def __enter__(self) -> LocalSmtpServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -22,13 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from botcore.clock import BAR_MS
 from botcore.analytics import trail
 from botcore.analytics.ledger_index import cycle_index
-from botcore.reports.review import ms_to_utc, universe_sectors
+from botcore.clock import BAR_MS, duration, utc
 from botcore.ledger import Ledger
+from botcore.reports.review import ms_to_utc, universe_sectors
 from botcore.signals.enums import SignalParams
-from botcore.clock import duration, utc
 
 logger = logging.getLogger(__name__)
 
@@ -184,13 +183,13 @@ def market_context(data_dir: str | os.PathLike, symbols: list[str], t_ms: int, *
     (shown, never filled in). Symbols the store lacks are listed in ``notes`` and left out.
     """
     from botcore.config import load_settings
+    from botcore.config.models import SIGNAL_NAMES
     from botcore.market.snapshot import snapshot_at
     from botcore.market.store import Store
     from botcore.regime.engine import compute_regime
     from botcore.regime.enums import REGIME_LABELS
     from botcore.signals.engine import aggregate, compute_signals, load_inputs
     from botcore.signals.enums import STATUS_NAMES
-    from botcore.config.models import SIGNAL_NAMES
 
     if settings is None or isinstance(settings, (str, os.PathLike)):
         settings = load_settings(settings) if settings is not None else load_settings()

@@ -27,16 +27,17 @@ import json
 import logging
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from botcore.clock import DAY_MS
 from botcore.analytics import flags as _flags
 from botcore.analytics import metrics, trail
 from botcore.analytics.ledger_index import equity_before, ledger_bounds
+from botcore.clock import DAY_MS
 from botcore.config.models import SIGNAL_NAMES
 from botcore.ledger import Ledger
 

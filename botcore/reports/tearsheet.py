@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,10 +34,9 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
 from botcore.analytics.metrics import daily_equity, drawdown_series, equity_frame
-from botcore.clock import DAY_MS
-from botcore.reports.format import human_name
+from botcore.clock import DAY_MS, utc
 from botcore.market.store import Store
-from botcore.clock import utc
+from botcore.reports.format import human_name
 
 __all__ = ["BTC", "benchmark_equity", "excess_returns", "daily_pnl", "monthly_returns", "rolling_sharpe",
            "worst_drawdowns", "trade_pnl_stats", "run_store", "human_columns", "benchmark_figure",

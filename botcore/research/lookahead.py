@@ -52,9 +52,9 @@ import numpy as np
 import pandas as pd
 
 from botcore.config.models import SIGNAL_NAMES, Settings
+from botcore.engine import inputs as engine_inputs
 from botcore.engine import nb as engine_nb
 from botcore.engine.backtest import resolve_window, restrict_settings
-from botcore.engine import inputs as engine_inputs
 from botcore.engine.enums import TRAIL_FULL, Clock, RowScalars
 from botcore.engine.inputs import BAR_MS
 from botcore.engine.state import Engine, new_outputs
@@ -98,7 +98,7 @@ class TruncatedStore:
         self._arrays = {k: {c: df[c].to_numpy() for c in df.columns} for k, df in frames.items()}
 
     @classmethod
-    def load(cls, store: Store, symbols: Sequence[str], first_ms: int, last_ms: int) -> "TruncatedStore":
+    def load(cls, store: Store, symbols: Sequence[str], first_ms: int, last_ms: int) -> TruncatedStore:
         """Read every kind of ``symbols`` (and the market-wide kinds) stamped in ``[first_ms, last_ms]`` into memory."""
         frames = {}
         for kind in store.kinds():
@@ -107,14 +107,14 @@ class TruncatedStore:
                     frames[(kind, sym)] = store.read(kind, sym, first_ms, last_ms).reset_index(drop=True)
         return cls(frames, store.root, store.synthetic)
 
-    def at(self, cut_ms: int | None) -> "TruncatedStore":
+    def at(self, cut_ms: int | None) -> TruncatedStore:
         """Return the view cut at ``cut_ms`` (None: everything loaded)."""
         view = TruncatedStore.__new__(TruncatedStore)
         view._frames, view.root, view.synthetic, view.cut_ms = self._frames, self.root, self.synthetic, cut_ms
         view._known, view._ts, view._arrays, view.light = self._known, self._ts, self._arrays, self.light
         return view
 
-    def with_light_frames(self, light: bool = True) -> "TruncatedStore":
+    def with_light_frames(self, light: bool = True) -> TruncatedStore:
         """Return a view whose :meth:`read` returns :class:`LightFrame` (fast) instead of DataFrames."""
         view = self.at(self.cut_ms)
         view.light = light
@@ -241,7 +241,7 @@ class AuditReport:
         g = t.groupby(["symbol", "field"], sort=False)
         return pd.DataFrame({"first_bar": g["bar"].min(), "n": g.size()}).reset_index()
 
-    def merge(self, other: "AuditReport") -> "AuditReport":
+    def merge(self, other: AuditReport) -> AuditReport:
         """Join the report of another path over the same bars (its fields and bar counts added)."""
         if other.n_bars != self.n_bars:
             raise AuditError(f"merge: {other.n_bars} bars audited on {', '.join(other.bars_run)} vs {self.n_bars}")

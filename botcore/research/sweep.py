@@ -55,8 +55,8 @@ import pandas as pd
 from scipy import stats as sps
 from vectorbt.returns import metrics as vbt_metrics
 
-from botcore.clock import DAY_MS, HOUR_MS
 from botcore.analytics.metrics import equity_frame
+from botcore.clock import DAY_MS, HOUR_MS
 from botcore.config.models import Settings
 from botcore.engine.backtest import resolve_window, restrict_settings, run_backtest
 from botcore.engine.inputs import BAR_MS
@@ -237,7 +237,7 @@ class _Runner:
         if self.cluster is not None:
             self.cluster.close()
 
-    def __enter__(self) -> "_Runner":
+    def __enter__(self) -> _Runner:
         return self
 
     def __exit__(self, *exc: Any) -> None:

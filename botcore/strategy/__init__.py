@@ -11,7 +11,6 @@ the reason codes; :mod:`botcore.strategy.enums` for layouts,
 
 from botcore.strategy.enums import (
     Breaker,
-    params_dt,
     Features,
     KillSwitch,
     OrderType,
@@ -23,6 +22,7 @@ from botcore.strategy.enums import (
     intent_dt,
     mask_names,
     memory_dt,
+    params_dt,
     portfolio_dt,
     position_dt,
     reason_name,

@@ -40,7 +40,7 @@ class Case(NamedTuple):
     params: np.ndarray
     rng_seed: int
 
-    def copy(self) -> "Case":
+    def copy(self) -> Case:
         """Deep copy of the mutable state (positions, portfolio, memory)."""
         return self._replace(positions=self.positions.copy(), portfolio=self.portfolio.copy(),
                              memory=self.memory.copy())

@@ -142,7 +142,7 @@ class MarketSpec:
                 raise DataError(f"MarketSpec {self.symbol}: {name} must be a finite number > 0, got {value!r}")
 
     @classmethod
-    def from_asset(cls, asset) -> "MarketSpec":
+    def from_asset(cls, asset) -> MarketSpec:
         """Build the spec of a configured :class:`botcore.config.models.Asset` (the paper venue's markets)."""
         return cls(
             symbol=asset.symbol,
@@ -251,7 +251,7 @@ class OrderRequest:
             raise DataError(f"OrderRequest {self.client_order_id}: post_only needs a LIMIT order")
 
     @classmethod
-    def from_order(cls, order: Order) -> "OrderRequest":
+    def from_order(cls, order: Order) -> OrderRequest:
         """Return the request that places a ledger :class:`~botcore.model.Order` (size in contracts)."""
         return cls(
             client_order_id=order.client_order_id,

@@ -333,7 +333,7 @@ class BlofinVenue:
         logger.info("BloFin venue (%s) at %s", mode, exchange.urls["api"]["rest"] if isinstance(exchange.urls["api"], dict) else exchange.urls["api"])
 
     @classmethod
-    def from_settings(cls, settings: Any, *, mode: str | None = None, **kwargs: Any) -> "BlofinVenue":
+    def from_settings(cls, settings: Any, *, mode: str | None = None, **kwargs: Any) -> BlofinVenue:
         """Build the venue from :class:`botcore.config.models.Settings`.
 
         Takes the mode, position mode, request timeout, request spacing and broker id from
@@ -410,7 +410,7 @@ class BlofinVenue:
         """Close ccxt's HTTP session."""
         await self._ex.close()
 
-    async def __aenter__(self) -> "BlofinVenue":
+    async def __aenter__(self) -> BlofinVenue:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

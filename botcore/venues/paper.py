@@ -163,7 +163,7 @@ class PaperVenue:
         self._funding_seen: dict[str, int] = {}
 
     @classmethod
-    def from_settings(cls, settings: Any, **kwargs: Any) -> "PaperVenue":
+    def from_settings(cls, settings: Any, **kwargs: Any) -> PaperVenue:
         """Build the venue from :class:`botcore.config.models.Settings`.
 
         Markets are ``settings.universe.enabled`` in file order (the symbol columns),

@@ -250,7 +250,7 @@ class FakeBlofin:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "FakeBlofin":
+    def start(self) -> FakeBlofin:
         """Serve in a daemon thread on a random free port of 127.0.0.1."""
         fake = self
 
@@ -283,7 +283,7 @@ class FakeBlofin:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> "FakeBlofin":
+    def __enter__(self) -> FakeBlofin:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

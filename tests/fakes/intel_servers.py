@@ -31,7 +31,6 @@ recorded in :attr:`FakeIntelServer.requests`.
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -177,7 +176,7 @@ class FakeIntelServer:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def __enter__(self) -> "FakeIntelServer":
+    def __enter__(self) -> FakeIntelServer:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="fake-intel", daemon=True)
         self._thread.start()
