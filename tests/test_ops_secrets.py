@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from botcore.cli import app
+from botcore.cli.run_cmd import NOISY_LOGGERS
 from botcore.ledger import Ledger
 from botcore.model import OrderSide
 from botcore.ops.heartbeat import Heartbeat
@@ -35,7 +36,7 @@ def root_log(tmp_path):
     before = list(root.handlers)
     level = root.level
     # An in-process CLI run earlier in the session (botcore demo/run) may have quietened botcore's loggers.
-    quietened = {name: logging.getLogger(name).level for name in ("botcore", "botcore.ops", "botcore.ledger")}
+    quietened = {name: logging.getLogger(name).level for name in ("botcore", "botcore.ops", *NOISY_LOGGERS)}
     for name in quietened:
         logging.getLogger(name).setLevel(logging.NOTSET)
     yield tmp_path / "logs"
