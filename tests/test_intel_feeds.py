@@ -23,8 +23,8 @@ from botcore.intel import (
     IntelFeeds,
     IntelOptions,
     OutageKind,
-    RetryPolicy,
 )
+from botcore.net import RetryPolicy
 from tests.fakes.intel_servers import (
     DAY_MS,
     HOUR_MS,

@@ -29,10 +29,11 @@ from botcore.intel import IntelFeeds
 from botcore.ledger import Ledger
 from botcore.market.live import LiveFeed, live_intel_options, public_exchange
 from botcore.model import OrderSide, OrderStatus, OrderType, TradeCloseReason
+from botcore.net import RetryPolicy, backoff
 from botcore.ops.notify import LOG_KEY
 from botcore.ops.secrets import scan_for_secrets
 from botcore.strategy.enums import Reason
-from botcore.venues import BlofinVenue, OrderRequest, RetryPolicy
+from botcore.venues import BlofinVenue, OrderRequest
 from tests.fakes import blofin_public
 from tests.fakes.blofin_server import TEST_API_KEY, TEST_API_SECRET, TEST_PASSPHRASE, FakeBlofin
 from tests.fakes.intel_servers import FakeIntelServer
@@ -42,7 +43,7 @@ T = 1_710_072_000_000  # 2024-03-10 12:00 UTC
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 SYMBOLS = [BTC, ETH]
 ENV = {"BLOFIN_API_KEY": TEST_API_KEY, "BLOFIN_API_SECRET": TEST_API_SECRET, "BLOFIN_PASSPHRASE": TEST_PASSPHRASE}
-FAST = RetryPolicy(attempts=3, wait_min_s=0.01, wait_max_s=0.02)
+FAST = RetryPolicy(attempts=3, wait=backoff(0.01, 0.02))
 WARMUP = 300
 
 

@@ -12,16 +12,16 @@ from typer.testing import CliRunner
 from botcore.cli.data_io_cmd import register_data_commands
 from botcore.errors import DataError, TemporaryError
 from botcore.market.download import (
-    RetryPolicy,
     download_funding,
     download_ohlcv,
     make_exchange,
     record_books,
 )
 from botcore.market.store import Store
+from botcore.net import RetryPolicy, backoff
 from tests.fakes.blofin_server import HOUR_MS, MINUTE_MS, START_MS, FakeBlofin
 
-FAST = RetryPolicy(attempts=3, wait_min_s=0.01, wait_max_s=0.02)
+FAST = RetryPolicy(attempts=3, wait=backoff(0.01, 0.02))
 BTC = "BTC/USDT:USDT"
 NOW = START_MS + 1_000 * MINUTE_MS + 30_000  # the venue's clock: the 1,001st bar is still forming
 

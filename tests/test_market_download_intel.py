@@ -27,8 +27,8 @@ from botcore.intel.clients import (
     CryptoCompareClient,
 )
 from botcore.intel.history import download_intel_history
-from botcore.intel.http import RetryPolicy
 from botcore.market.store import MARKET, Store
+from botcore.net import RetryPolicy
 from botcore.signals.engine import compute_signals, load_inputs
 from botcore.signals.enums import SignalStatuses
 from tests.fakes.blofin_server import HOUR_MS, MINUTE_MS, START_MS, FakeBlofin

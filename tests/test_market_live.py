@@ -18,7 +18,7 @@ from botcore.engine.enums import RowScalars as R
 from botcore.engine.inputs import load_rows, row_from_cycle
 from botcore.errors import DataError
 from botcore.intel import IntelFeeds, IntelOptions
-from botcore.market.download import RetryPolicy, make_exchange
+from botcore.market.download import make_exchange
 from botcore.market.enums import INPUT_NAMES
 from botcore.market.live import (
     LiveFeed,
@@ -30,6 +30,7 @@ from botcore.market.live import (
     warm_up_live,
 )
 from botcore.market.store import Store
+from botcore.net import RetryPolicy, backoff
 from tests.fakes import blofin_public
 from tests.fakes.blofin_server import FakeBlofin
 from tests.fakes.intel_servers import (
@@ -317,7 +318,7 @@ def test_warm_up_stores_the_history_the_signals_read_and_returns_the_range(setti
         store = Store(tmp_path / "market")
         try:
             first, last, faults = warm_up_live(store, [BTC], 90, end_ms=T + 3_000, exchange=exchange,
-                                               intel=feed.intel, run=feed.run, retry=RetryPolicy(2, 0.01, 0.02))
+                                               intel=feed.intel, run=feed.run, retry=RetryPolicy(2, backoff(0.01, 0.02)))
         finally:
             feed.close()
     assert (first, last, faults) == (T - 89 * MIN, T, {})

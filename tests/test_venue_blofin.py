@@ -17,13 +17,14 @@ import pytest
 from botcore.config.models import Asset
 from botcore.errors import DataError, OperationalError, TemporaryError
 from botcore.model import LiquiditySide, OrderSide, OrderStatus, OrderType
-from botcore.venues import BlofinVenue, OrderRequest, RetryPolicy, VenueReason, make_client_order_id
+from botcore.net import RetryPolicy, backoff
+from botcore.venues import BlofinVenue, OrderRequest, VenueReason, make_client_order_id
 from botcore.venues.blofin import CREDENTIAL_ENV, VenueRejection
 from tests.fakes.blofin_server import TEST_API_KEY, TEST_API_SECRET, TEST_PASSPHRASE, FakeBlofin
 
 BTC, ETH, XRP, LTC = "BTC/USDT:USDT", "ETH/USDT:USDT", "XRP/USDT:USDT", "LTC/USDT:USDT"
 ENV = {"BLOFIN_API_KEY": TEST_API_KEY, "BLOFIN_API_SECRET": TEST_API_SECRET, "BLOFIN_PASSPHRASE": TEST_PASSPHRASE}
-FAST = RetryPolicy(attempts=3, wait_min_s=0.01, wait_max_s=0.02)
+FAST = RetryPolicy(attempts=3, wait=backoff(0.01, 0.02))
 SECRETS = (TEST_API_KEY, TEST_API_SECRET, TEST_PASSPHRASE)
 
 

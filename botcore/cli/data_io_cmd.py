@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -148,7 +149,7 @@ def register_data_commands(data_app: typer.Typer) -> None:
         units. Exits 2 when the venue stays unavailable (rows fetched so far are kept).
         """
         from botcore.market.download import (
-            RetryPolicy,
+            DOWNLOAD_RETRY,
             download_funding,
             download_mark,
             download_ohlcv,
@@ -160,7 +161,7 @@ def register_data_commands(data_app: typer.Typer) -> None:
         store = Store(out)
         since_ms = parse_time_ms(since)
         until_ms = parse_time_ms(until) if until else None
-        retry = RetryPolicy(attempts=retries)
+        retry = replace(DOWNLOAD_RETRY, attempts=retries)
         reports = []
         try:
             exchange = make_exchange(exchange_id, api_url, rate_limit_ms)
@@ -212,9 +213,9 @@ def _download_intel(store, symbols: list[str], start_ms: int, end_ms: int, url: 
         CryptoCompareClient,
     )
     from botcore.intel.history import download_intel_history
-    from botcore.intel.http import RetryPolicy as HttpRetry
+    from botcore.net import RetryPolicy
 
-    policy = HttpRetry(attempts=retries)
+    policy = RetryPolicy(attempts=retries)
     cg_key, cc_key = os.environ.get("COINGLASS_API_KEY") or None, os.environ.get("CRYPTOCOMPARE_API_KEY") or None
 
     async def run() -> list:

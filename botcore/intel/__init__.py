@@ -24,12 +24,12 @@ from botcore.intel.enums import (
     OutageKind,
 )
 from botcore.intel.feeds import IntelFeeds, IntelOptions
-from botcore.intel.http import RetryPolicy, TTLCache
+from botcore.intel.http import TTLCache
 from botcore.intel.symbols import base_coin, coinglass_pair
 
 __all__ = [
     "AlternativeMeClient", "CoinGlassClient", "CryptoCompareClient", "MissingApiKey",
     "COLUMNS", "FEAR_GREED", "FUNDING", "LIQUIDATIONS", "MARKET", "MARKET_KINDS", "OPEN_INTEREST", "SOCIAL",
     "SYMBOL_KINDS", "TAKER_RATIO", "FeedStatus", "FeedValue", "OutageKind",
-    "IntelFeeds", "IntelOptions", "RetryPolicy", "TTLCache", "base_coin", "coinglass_pair",
+    "IntelFeeds", "IntelOptions", "TTLCache", "base_coin", "coinglass_pair",
 ]

@@ -17,7 +17,8 @@ import pandas as pd
 
 from botcore.errors import OperationalError
 from botcore.intel import parse
-from botcore.intel.http import RetryPolicy, get_json
+from botcore.intel.http import get_json
+from botcore.net import RetryPolicy
 
 T = TypeVar("T")
 

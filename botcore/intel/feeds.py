@@ -57,8 +57,9 @@ from botcore.intel.enums import (
     FeedValue,
     OutageKind,
 )
-from botcore.intel.http import RetryPolicy, TTLCache, redact
+from botcore.intel.http import TTLCache
 from botcore.intel.symbols import coinglass_pair
+from botcore.net import RetryPolicy, redact
 
 logger = logging.getLogger(__name__)
 

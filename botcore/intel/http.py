@@ -1,12 +1,12 @@
 """The HTTP plumbing the intel clients share: one GET with retries, a TTL cache.
 
-A GET is tried ``RetryPolicy.attempts`` times (3 by default) with
-exponential backoff, retrying only :class:`~botcore.errors.TemporaryError`:
-timeouts, connection errors, HTTP 408/425/429/5xx and bodies that are not
-JSON. HTTP 401/403 and other 4xx raise
+A GET is tried ``RetryPolicy.attempts`` times (3 by default; the policy and
+the retrier are :mod:`botcore.net`'s) with exponential backoff, retrying only
+:class:`~botcore.errors.TemporaryError`: timeouts, connection errors, HTTP
+408/425/429/5xx and bodies that are not JSON. HTTP 401/403 and other 4xx raise
 :class:`~botcore.errors.OperationalError` at once. Secrets (API keys) never
 reach a log line or an exception message: they travel only in headers and
-every message built here passes through :func:`redact`.
+every message built here passes through :func:`botcore.net.redact`.
 """
 
 from __future__ import annotations
@@ -16,47 +16,17 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import aiohttp
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
-from tenacity.wait import wait_base, wait_exponential_jitter
 
 from botcore.errors import DataError, OperationalError, TemporaryError
+from botcore.net import RetryPolicy, redact, retrying
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _TEMPORARY_STATUS = {408, 425, 429}
-
-
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Return ``text`` with every non-empty secret replaced by ``***``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How one GET is retried.
-
-    Attributes
-    ----------
-    attempts : int
-        Tries in total, the first included.
-    wait : tenacity wait strategy
-        Backoff between tries (exponential with jitter: ~0.5 s, ~1 s, capped at 4 s);
-        tests inject ``wait_none()``.
-    timeout_s : float
-        Total time allowed for one try.
-    """
-
-    attempts: int = 3
-    wait: wait_base = field(default_factory=lambda: wait_exponential_jitter(initial=0.5, max=4.0, jitter=0.25))
-    timeout_s: float = 10.0
 
 
 async def _get_once(
@@ -110,24 +80,8 @@ async def get_json(
     """
     secrets = tuple(secrets)
     what = f"{provider} {path}"
-
-    def log_retry(state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        wait_s = state.next_action.sleep if state.next_action else 0.0
-        logger.warning(
-            "%s: attempt %d of %d failed (%s); retrying in %.2f s",
-            what, state.attempt_number, policy.attempts, redact(str(exc), secrets), wait_s,
-        )
-
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(policy.attempts),
-        wait=policy.wait,
-        retry=retry_if_exception_type(TemporaryError),
-        before_sleep=log_retry,
-        reraise=True,
-    )
     try:
-        async for attempt in retrying:
+        async for attempt in retrying(policy, TemporaryError, what=what, logger=logger, secrets=secrets):
             with attempt:
                 url = base_url.rstrip("/") + path
                 return parse(await _get_once(session, url, what, params or {}, headers or {}, policy.timeout_s))

@@ -27,12 +27,12 @@ from typing import Any, NamedTuple
 import ccxt
 import numpy as np
 import pandas as pd
-import tenacity
 from tqdm import tqdm
 
 from botcore.clock import HOUR_MS
 from botcore.errors import DataError, TemporaryError
 from botcore.market.store import BOOK_LEVELS, CANDLE_KINDS, Store, book_columns
+from botcore.net import RetryPolicy, backoff, retrying_sync
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +42,8 @@ TIMEFRAME_MS = {kind.removeprefix("candles_"): bar_ms for kind, bar_ms in CANDLE
 MIN_FUNDING_INTERVAL_MS = HOUR_MS
 
 
-class RetryPolicy(NamedTuple):
-    """Retries of temporary failures: ``attempts`` in all, exponential wait from ``wait_min_s`` to ``wait_max_s``."""
-
-    attempts: int = 6
-    wait_min_s: float = 1.0
-    wait_max_s: float = 60.0
+#: the downloader's retries of temporary failures: 6 tries, exponential waits from 1 s capped at 60 s
+DOWNLOAD_RETRY = RetryPolicy(attempts=6, wait=backoff(1.0, 60.0))
 
 
 class DownloadReport(NamedTuple):
@@ -77,15 +73,9 @@ def make_exchange(exchange_id: str = "blofin", api_url: str | None = None, rate_
     return exchange
 
 
-def call_with_retry(fn: Callable[..., Any], *args: Any, retry: RetryPolicy = RetryPolicy(), **kwargs: Any) -> Any:
+def call_with_retry(fn: Callable[..., Any], *args: Any, retry: RetryPolicy = DOWNLOAD_RETRY, **kwargs: Any) -> Any:
     """Call ``fn``, retrying ccxt network errors (429, 5xx, timeouts) with backoff; raise TemporaryError when exhausted."""
-    retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type(ccxt.NetworkError),
-        stop=tenacity.stop_after_attempt(retry.attempts),
-        wait=tenacity.wait_exponential(multiplier=retry.wait_min_s, min=retry.wait_min_s, max=retry.wait_max_s),
-        before_sleep=tenacity.before_sleep_log(log, logging.WARNING),
-        reraise=True,
-    )
+    retrying = retrying_sync(retry, ccxt.NetworkError, what=str(getattr(fn, "__name__", fn)), logger=log)
     try:
         return retrying(fn, *args, **kwargs)
     except ccxt.NetworkError as exc:
@@ -149,7 +139,7 @@ def download_ohlcv(
     *,
     page_limit: int = 100,
     flush_rows: int = 50_000,
-    retry: RetryPolicy = RetryPolicy(),
+    retry: RetryPolicy = DOWNLOAD_RETRY,
     progress: bool = True,
 ) -> DownloadReport:
     """Download closed ``timeframe`` candles of ``symbol`` from ``since_ms`` into ``candles_<tf>``.
@@ -200,7 +190,7 @@ def download_funding(
     *,
     page_limit: int = 100,
     flush_rows: int = 50_000,
-    retry: RetryPolicy = RetryPolicy(),
+    retry: RetryPolicy = DOWNLOAD_RETRY,
     progress: bool = True,
 ) -> DownloadReport:
     """Download the funding-rate history of ``symbol`` from ``since_ms`` into ``funding`` (ts = settlement time).
@@ -242,7 +232,7 @@ def download_mark(
     *,
     page_limit: int = 100,
     flush_rows: int = 50_000,
-    retry: RetryPolicy = RetryPolicy(),
+    retry: RetryPolicy = DOWNLOAD_RETRY,
     progress: bool = True,
 ) -> DownloadReport:
     """Download the 1m mark-price history of ``symbol`` into ``mark`` (``mark_price`` = each bar's open, the mark at ``ts``).
@@ -304,7 +294,7 @@ def record_books(
     interval_s: float = 60.0,
     *,
     levels: int = BOOK_LEVELS,
-    retry: RetryPolicy = RetryPolicy(),
+    retry: RetryPolicy = DOWNLOAD_RETRY,
     sleep: Callable[[float], None] = time.sleep,
     progress: bool = True,
 ) -> list[DownloadReport]:

@@ -88,11 +88,10 @@ import ccxt
 import ccxt.async_support as ccxt_async
 import numpy as np
 import pandas as pd
-import tenacity
 
 from botcore.clock import BAR_MS, HOUR_MS, Scheduler, utc
 from botcore.errors import BotcoreError, DataError
-from botcore.market.download import RetryPolicy, book_row, download_funding, download_ohlcv, make_exchange
+from botcore.market.download import book_row, download_funding, download_ohlcv, make_exchange
 from botcore.market.enums import TIMEFRAMES
 from botcore.market.recorder import Recorder
 from botcore.market.replay import Cycle
@@ -109,6 +108,7 @@ from botcore.market.snapshot import (
 )
 from botcore.market.store import BOOK_LEVELS, CANDLE_COLUMNS, TIMEFRAME_MS, Store, resample_candles
 from botcore.market.streams import BookStream
+from botcore.net import RetryPolicy, backoff, retrying
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +124,10 @@ BLOFIN_REST_PER_5MIN = 1_500
 BLOFIN_REST_URL = "https://openapi.blofin.com"
 #: the share of BloFin's limits the live feed may use (the rest stays for the venue's calls on the same IP)
 FEED_BUDGET_SHARE = 0.6
+#: waits between the live feed's tries of one request (0.2 s doubling to 2 s: a cycle cannot wait long)
+CALL_WAIT = backoff(0.2, 2.0)
+#: the warm-up download's retries (3 tries, 1 s doubling to 10 s)
+WARMUP_RETRY = RetryPolicy(attempts=3, wait=backoff(1.0, 10.0))
 #: snapshot input of each per-symbol intel kind
 _INTEL_INPUT = {"open_interest": "open_interest", "liquidations": "liquidations", "taker_ratio": "taker"}
 _ROW_KINDS = ("book", "mark", "funding", "open_interest", "liquidations", "taker")
@@ -470,12 +474,7 @@ class LiveFeed:
     async def _call(self, fn: Callable[..., Awaitable[Any]], *args: Any, label: str | None = None, **kwargs: Any) -> Any:
         """Send one request through the budget (``fn``; ``label`` names it in the counts), retrying ccxt network
         errors; raise :class:`_Failed` with the reason."""
-        retrying = tenacity.AsyncRetrying(
-            retry=tenacity.retry_if_exception_type(ccxt.NetworkError),
-            stop=tenacity.stop_after_attempt(self.attempts),
-            wait=tenacity.wait_exponential(multiplier=0.2, min=0.2, max=2.0),
-            reraise=True,
-        )
+        retrier = retrying(RetryPolicy(attempts=self.attempts, wait=CALL_WAIT), ccxt.NetworkError)
         name = label or getattr(fn, "__name__", "request")
 
         async def once() -> Any:
@@ -485,7 +484,7 @@ class LiveFeed:
             return await fn(*args, **kwargs)
 
         try:
-            return await retrying(once)
+            return await retrier(once)
         except (ccxt.BaseError, BotcoreError, ValueError, KeyError, TypeError) as exc:
             raise _Failed(f"{type(exc).__name__}: {str(exc)[:300]}") from None
 
@@ -907,7 +906,7 @@ def warm_up_live(
     run: Callable[[Awaitable[Any]], Any] = asyncio.run,
     intel_page_bars: int = 1_000,
     page_limit: int = 100,
-    retry: RetryPolicy = RetryPolicy(attempts=3, wait_min_s=1.0, wait_max_s=10.0),
+    retry: RetryPolicy = WARMUP_RETRY,
     progress: bool = False,
 ) -> WarmUp:
     """Download the last ``bars`` minutes before ``end_ms`` into ``store``; return the cycle range to warm up on.

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
+from botcore.net import redact
+
 #: Variables that hold credentials in this project.
 SECRET_ENV = (
     "BLOFIN_API_KEY", "BLOFIN_API_SECRET", "BLOFIN_PASSPHRASE",
@@ -32,7 +34,6 @@ SECRET_ENV = (
 _SECRET_NAME = re.compile(r"(KEY|SECRET|PASS|TOKEN|PASSPHRASE|CREDENTIAL)", re.IGNORECASE)
 #: Values shorter than this are not treated as secrets (too many false matches).
 MIN_SECRET_LEN = 6
-MASK = "***"
 
 
 def secrets_from_env(env: Mapping[str, str] | None = None, *, min_len: int = MIN_SECRET_LEN) -> dict[str, str]:
@@ -130,11 +131,7 @@ def redact_text(text: str, secrets: Mapping[str, str] | Iterable[str] | None = N
     """Return ``text`` with every secret value (default: from the environment) replaced by ``***``."""
     if secrets is None:
         secrets = secrets_from_env()
-    values = secrets.values() if isinstance(secrets, Mapping) else secrets
-    for value in sorted((v for v in values if v), key=len, reverse=True):
-        if value in text:
-            text = text.replace(value, MASK)
-    return text
+    return redact(text, secrets.values() if isinstance(secrets, Mapping) else secrets)
 
 
 class RedactSecrets(logging.Filter):
@@ -171,5 +168,5 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-__all__ = ["MASK", "SECRET_ENV", "RedactSecrets", "SecretFinding", "redact_text", "scan_for_secrets",
+__all__ = ["SECRET_ENV", "RedactSecrets", "SecretFinding", "redact_text", "scan_for_secrets",
            "secrets_from_env"]

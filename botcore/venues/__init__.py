@@ -11,7 +11,7 @@ Values
     :class:`OrderRequest` (size in contracts or base units), :class:`OrderUpdate` (status,
     sizes in both units, fills, :class:`VenueReason` + text), :class:`VenuePosition`,
     :class:`VenueBalance`, :class:`MarketSpec` (contract size, lot, minimum, tick, rounding),
-    :class:`LeverageSetting`, :class:`AccountConfig`, :class:`RetryPolicy`.
+    :class:`LeverageSetting`, :class:`AccountConfig` (retries: :class:`botcore.net.RetryPolicy`).
 Client order ids
     :func:`make_client_order_id` (deterministic, BloFin-valid), :func:`check_client_order_id`.
 :class:`BlofinVenue` (:mod:`botcore.venues.blofin`)
@@ -35,7 +35,6 @@ from botcore.venues.base import (
     MarketSpec,
     OrderRequest,
     OrderUpdate,
-    RetryPolicy,
     SimulatedVenue,
     Venue,
     VenueBalance,
@@ -64,7 +63,6 @@ __all__ = [
     "PaperVenue",
     "ReconcileChange",
     "ReconcileReport",
-    "RetryPolicy",
     "SimulatedVenue",
     "Venue",
     "VenueBalance",

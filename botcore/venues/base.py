@@ -511,24 +511,6 @@ class SimulatedVenue(Venue, Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Bounded retries of temporary failures: ``attempts`` in all, exponential waits between.
-
-    Tests pass tiny waits (``RetryPolicy(attempts=3, wait_min_s=0.01, wait_max_s=0.02)``).
-    """
-
-    attempts: int = 4
-    wait_min_s: float = 0.5
-    wait_max_s: float = 8.0
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1:
-            raise ValueError(f"RetryPolicy.attempts must be >= 1, got {self.attempts}")
-        if not 0 <= self.wait_min_s <= self.wait_max_s:
-            raise ValueError(f"RetryPolicy waits must satisfy 0 <= wait_min_s <= wait_max_s, got {self.wait_min_s}, {self.wait_max_s}")
-
-
 def rejected_update(
     request: OrderRequest,
     ts_ms: int,
@@ -565,7 +547,6 @@ __all__ = [
     "OrderRequest",
     "OrderUpdate",
     "PositionMode",
-    "RetryPolicy",
     "SimulatedVenue",
     "Venue",
     "VenueBalance",

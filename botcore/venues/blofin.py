@@ -68,18 +68,17 @@ from typing import Any, TypeVar
 
 import ccxt
 import ccxt.async_support as ccxt_async
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from botcore.errors import ConfigError, DataError, OperationalError, TemporaryError
 from botcore.fills import FillStatuses
 from botcore.model import Fill, FundingPayment, LiquiditySide, OrderSide, OrderStatus, OrderType
+from botcore.net import RetryPolicy, backoff, redact, retrying
 from botcore.venues.base import (
     AccountConfig,
     LeverageSetting,
     MarketSpec,
     OrderRequest,
     OrderUpdate,
-    RetryPolicy,
     VenueBalance,
     VenuePosition,
     VenueReason,
@@ -99,6 +98,8 @@ CREDENTIAL_ENV = (ENV_API_KEY, ENV_API_SECRET, ENV_PASSPHRASE)
 LIVE_REST_URL = "https://openapi.blofin.com"
 DEMO_REST_URL = "https://demo-trading-openapi.blofin.com"
 REST_URLS = {"live": LIVE_REST_URL, "demo": DEMO_REST_URL}
+#: the venue's retries of temporary failures: 4 tries, waits 0.5, 1, 2 s (capped at 8 s)
+VENUE_RETRY = RetryPolicy(attempts=4, wait=backoff(0.5, 8.0))
 
 #: BloFin codes, from ccxt's ``describe()['exceptions']`` and BloFin's error table.
 TEMPORARY_CODES = frozenset({"429", "500", "103013"})
@@ -157,13 +158,6 @@ class VenueRejection(OperationalError):
         self.kind = kind
 
 
-def _redact(text: str, secrets: Iterable[str | None]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
 class _RedactingLogger(logging.LoggerAdapter):
     """ccxt's logger: formats each record and removes the credentials before it is emitted."""
 
@@ -178,7 +172,7 @@ class _RedactingLogger(logging.LoggerAdapter):
             except (TypeError, ValueError):
                 text = " ".join(str(a) for a in (msg, *args))
             kwargs.pop("exc_info", None)
-            self.logger.log(level, "%s", _redact(text, self._secrets()), **kwargs)
+            self.logger.log(level, "%s", redact(text, self._secrets()), **kwargs)
 
 
 def _body_codes(exc: BaseException) -> tuple[frozenset[str], str]:
@@ -280,7 +274,7 @@ class BlofinVenue:
         margin_mode: str = "isolated",
         timeout_ms: int = 10_000,
         rate_limit_ms: int | None = None,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy = VENUE_RETRY,
         env: Mapping[str, str] | None = None,
         broker_id: str | None = None,
     ) -> None:
@@ -365,7 +359,7 @@ class BlofinVenue:
     def _translate(self, exc: ccxt.BaseError, what: str) -> Exception:
         """Map a ccxt exception to TemporaryError, OperationalError or VenueRejection (text redacted)."""
         codes, venue_message = _body_codes(exc)
-        venue_message = _redact(venue_message, self._secrets())
+        venue_message = redact(venue_message, self._secrets())
         kind = type(exc).__name__
         if isinstance(exc, (ccxt.NetworkError, ccxt.BadResponse)) or codes & TEMPORARY_CODES:
             return TemporaryError(f"BloFin {what}: {kind}: {venue_message}"[:500])
@@ -377,19 +371,6 @@ class BlofinVenue:
             )
         return VenueRejection(f"BloFin {what}: {kind}: {venue_message}"[:500], codes, venue_message, kind)
 
-    def _retrying(self) -> AsyncRetrying:
-        def log_retry(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            logger.warning("BloFin: attempt %d failed (%s); retrying", state.attempt_number, exc)
-
-        return AsyncRetrying(
-            retry=retry_if_exception_type(TemporaryError),
-            stop=stop_after_attempt(self.retry.attempts),
-            wait=wait_exponential(multiplier=self.retry.wait_min_s, min=self.retry.wait_min_s, max=self.retry.wait_max_s),
-            before_sleep=log_retry,
-            reraise=True,
-        )
-
     async def _once(self, what: str, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         try:
             return await fn(*args, **kwargs)
@@ -399,7 +380,7 @@ class BlofinVenue:
     async def _call(self, what: str, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         """Call ccxt with bounded retries of temporary failures."""
         try:
-            async for attempt in self._retrying():
+            async for attempt in retrying(self.retry, TemporaryError, what=f"BloFin {what}", logger=logger):
                 with attempt:
                     return await self._once(what, fn, *args, **kwargs)
         except TemporaryError as exc:
@@ -624,7 +605,7 @@ class BlofinVenue:
         self._symbol_by_cid[cid] = request.symbol
         placed: dict | None = None
         try:
-            async for attempt in self._retrying():
+            async for attempt in retrying(self.retry, TemporaryError, what=f"BloFin order {cid}", logger=logger):
                 with attempt:
                     if attempt.retry_state.attempt_number > 1:
                         try:
