@@ -186,8 +186,8 @@ def write_demo_ledger(
             t = start_ms + i * cycle_ms
             # ---- market: one step of every price; regimes switch now and then
             shocks = rng.normal(0.0, sigma, n)
-            for j, pos in open_.items():
-                shocks[j] += pos.side * pos.edge_per_cycle
+            for j, held in open_.items():
+                shocks[j] += held.side * held.edge_per_cycle
             prices[:] = prices * np.exp(shocks)
             switch = rng.random(n) < 1.0 / (1.5 * cycles_per_day)
             regimes[switch] = rng.choice(REGIME_CODES, size=int(switch.sum()))
@@ -227,7 +227,7 @@ def write_demo_ledger(
                     elif ret > 0.012 and u_lock[j] < 0.02:
                         reason, close = Reason.profit_lock, TradeCloseReason.PROFIT_LOCK
                     row["strategy"] = pos.strategy
-                    if reason is None:
+                    if reason is None or close is None:
                         row.update(outcome=Reason.held, reason_code=Reason.held)
                     else:
                         order = Order(_next_id(), asset.symbol, OrderSide(-pos.side), OrderType.MARKET,

@@ -69,7 +69,7 @@ class Flag(NamedTuple):
 
     name: str
     raised: bool
-    count: int
+    count: int  # type: ignore[assignment]  # the field shadows tuple.count; renaming it would change the public API
     detail: str
 
 
@@ -117,7 +117,7 @@ def heartbeat_gaps(heartbeats: pd.DataFrame, max_gap_ms: int, start_ms: int | No
     silence from a component's last heartbeat to ``end_ms`` counts too.
     """
     columns = ["component", "from_ts_ms", "to_ts_ms", "gap_s", "limit_s"]
-    rows = []
+    rows: list[dict[str, Any]] = []
     if heartbeats.empty:
         return pd.DataFrame(rows, columns=columns)
     for component, g in heartbeats.sort_values("ts_ms", kind="stable").groupby("component", sort=True):

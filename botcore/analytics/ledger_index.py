@@ -14,7 +14,7 @@ import os
 import sqlite3
 from contextlib import closing
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from botcore.errors import LedgerError
@@ -38,7 +38,7 @@ def _connect(path: str | os.PathLike) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{quote(str(p.resolve()))}?mode=ro", uri=True, timeout=10.0)
 
 
-def _one(con: sqlite3.Connection, sql: str, params: tuple = ()) -> object:
+def _one(con: sqlite3.Connection, sql: str, params: tuple = ()) -> Any:
     row = con.execute(sql, params).fetchone()
     return None if row is None else row[0]
 

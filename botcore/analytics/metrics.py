@@ -143,7 +143,7 @@ def _values(x: pd.Series | np.ndarray | Sequence[float]) -> np.ndarray:
     return np.asarray(x, dtype=np.float64).ravel()
 
 
-def _f(x: float) -> float:
+def _f(x: float | np.floating) -> float:
     """Return a plain Python float (JSON-able, NaN and inf kept)."""
     return float(x)
 

@@ -224,7 +224,7 @@ def binding_gate(decisions: pd.DataFrame) -> dict[str, Any] | None:
         return None
     name = str(table.index[0])
     r = table.iloc[0]
-    out = {"gate": name, "description": REASON_TEXT[int(r["code"])], "alone": int(r["alone"]),
+    out: dict[str, Any] = {"gate": name, "description": REASON_TEXT[int(r["code"])], "alone": int(r["alone"]),
            "single": int(r["single"]), "share": float(r["alone_share"]), "total": int(r["total"]),
            "skipped": int(r["skipped"])}
     out["text"] = (f"{name} alone held back {out['alone']:,} of the {out['single']:,} symbol-minutes one gate "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import typer
@@ -84,7 +85,7 @@ def register_data_commands(data_app: typer.Typer) -> None:
         from botcore.market.importers import CsvOptions, import_path
         from botcore.market.store import Store
 
-        layout = {"skip_lines": skip_lines, "time_column": time_column, "time_unit": time_unit, "time_format": time_format,
+        layout: dict[str, Any] = {"skip_lines": skip_lines, "time_column": time_column, "time_unit": time_unit, "time_format": time_format,
                   "time_zone": time_zone, "order": order}
         layout = {k: v for k, v in layout.items() if v is not None}
         pairs = [c.partition("=") for c in column or []]
@@ -190,8 +191,9 @@ def register_data_commands(data_app: typer.Typer) -> None:
             table.add_row(r.kind, r.symbol, f"{r.rows:,}", _when(r.first_ts), _when(r.last_ts), str(r.pages), getattr(r, "interval", ""))
         _console().print(table)
         for r in reports:
-            if getattr(r, "note", ""):
-                typer.echo(f"{r.kind} {r.symbol}: {r.note}")
+            note = getattr(r, "note", "")
+            if note:
+                typer.echo(f"{r.kind} {r.symbol}: {note}")
         if not book_snapshots:
             typer.echo("Not downloaded: the order book (no history exists; record it live with --book-snapshots N or the live feed).")
 

@@ -126,7 +126,7 @@ def trades_table(trades):
     for col, justify in (("symbol", "left"), ("side", "left"), ("strategy", "left"), ("entry (UTC)", "left"),
                          ("held", "right"), ("entry", "right"), ("exit", "right"), ("net P&L", "right"),
                          ("why it closed", "left")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        table.add_column(col, justify=justify)
     for r in trades.itertuples(index=False):
         held_min = (r.exit_ts_ms - r.entry_ts_ms) / 60_000 if r.entry_ts_ms is not None else float("nan")
         colour = "green" if r.net_pnl_usd > 0 else "red"

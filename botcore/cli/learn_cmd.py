@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Literal, cast
 
 import typer
 
@@ -73,6 +74,7 @@ def learn(
 
     if patterns not in ("due", "always", "never"):
         raise typer.BadParameter("--patterns must be due, always or never")
+    pattern_mode = cast(Literal["due", "always", "never"], patterns)  # checked just above
     try:
         with Ledger.open(ledger, readonly=dry_run, create=False):
             pass
@@ -86,7 +88,7 @@ def learn(
         try:
             result = run_learning_notebook(ledger, out=out, data_dir=data, config_dir=config,
                                            learning_config=learning_config, backtest_ledger=backtest_ledger,
-                                           now_ms=now, dry_run=dry_run, patterns=patterns)
+                                           now_ms=now, dry_run=dry_run, patterns=pattern_mode)
         except PipelineError as exc:
             typer.secho(str(exc), fg=typer.colors.RED, err=True)
             if exc.result is not None:
@@ -112,7 +114,7 @@ def learn(
             backtest_trades = bt.trades()
     with Ledger.open(ledger, readonly=dry_run, create=False) as book:
         run = run_learning(book, settings, cfg=cfg, store=Store(data) if data else None, now_ms=now or None,
-                           dry_run=dry_run, patterns=patterns, backtest_trades=backtest_trades)
+                           dry_run=dry_run, patterns=pattern_mode, backtest_trades=backtest_trades)
     _print_summary(json.loads(json.dumps(run.summary(), default=str)))
 
 

@@ -183,7 +183,7 @@ def supervise(
     if log_dir is not None:
         configure_logging(log_dir)
     settings = _settings(config, required=False)
-    overrides = {"heartbeat_s": heartbeat_seconds, "missed_beats": missed_beats, "max_restarts": max_restarts,
+    overrides: dict[str, Any] = {"heartbeat_s": heartbeat_seconds, "missed_beats": missed_beats, "max_restarts": max_restarts,
                  "budget_window_s": budget_window or None, "startup_grace_s": startup_grace,
                  "backoff_base_s": backoff, "backoff_max_s": backoff_max, "term_timeout_s": term_timeout}
     if settings is not None:

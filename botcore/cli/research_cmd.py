@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -102,12 +103,13 @@ def sweep(
     overrides = overrides_or_exit(settings, override)
     quiet_logs()
     try:
+        sweep_grid: dict[str, list[Any]] | list[str] = grid
         if overrides:  # held fixed: one value per key, the grid's own keys win
-            grid = {**{k: [v] for k, v in overrides.items()}, **parse_grid(grid)}
+            sweep_grid = {**{k: [v] for k, v in overrides.items()}, **parse_grid(grid)}
         with Progress(TextColumn("sweep tasks"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=True) as bar:
             task = bar.add_task("sweep", total=None)
-            result = run_sweep(data, settings, grid, out, folds=folds, train_days=train_days, test_days=test_days,
+            result = run_sweep(data, settings, sweep_grid, out, folds=folds, train_days=train_days, test_days=test_days,
                                start_ms=parse_time(start, "--start"), end_ms=parse_time(end, "--end"),
                                symbols=split_symbols(symbols), warmup_bars=warmup_bars, run_seed=seed,
                                metric=metric, scheduler=scheduler, n_workers=workers,

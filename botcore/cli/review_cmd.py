@@ -71,8 +71,9 @@ def send_report_email(subject: str, html_path: Path, text: str, ledger_path: Pat
         return False
     html = html_path.read_text(encoding="utf-8")
     try:
-        if callable(getattr(notify, "send_report", None)):
-            return bool(notify.send_report(subject, html, [html_path], text=text))
+        send_report = getattr(notify, "send_report", None)
+        if callable(send_report):
+            return bool(send_report(subject, html, [html_path], text=text))
         notifier = notify.Notifier.from_env(ledger=ledger_path) if ledger_path else notify.Notifier.from_env()
         if not notifier.enabled:
             logger.info("email not configured (SMTP settings missing); report not emailed")

@@ -224,6 +224,7 @@ def run(
     heartbeat.stop()
     from botcore.engine.report import ledger_summary, summary_table
 
+    assert loop is not None  # set in the try block above, which re-raises on failure
     summary = ledger_summary(led, reason_counts=loop.engine.state.reason_counts)
     console.print(summary_table(summary, title=f"{title}: {report.cycles:,} cycles ({report.stopped})"))
     ok = summary["invariant_ok"]

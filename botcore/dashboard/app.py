@@ -54,7 +54,7 @@ from botcore.dashboard.views import (
     TradesView,
     WhyNotTradingView,
 )
-from botcore.errors import BotcoreError
+from botcore.errors import BotcoreError, LedgerError
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +123,8 @@ def check_bind(address: str, *, basic_auth: str | None = None, oauth_provider: s
 def build_app(store: DataStore) -> pn.template.BootstrapTemplate:
     """Lay the views out in a template coloured by the mode; call ``.servable()`` on the result to serve it."""
     snap = store.snapshot
+    if snap is None:
+        raise LedgerError(f"dashboard: no snapshot of {store.ledger_path} loaded")
     color = MODE_COLORS.get(snap.mode, "#57606a")
 
     def card(title: str, *objects: Any, **kwargs: Any) -> pn.Card:
@@ -136,6 +138,7 @@ def build_app(store: DataStore) -> pn.template.BootstrapTemplate:
         collapsed_sidebar=False,
         raw_css=[CSS, PHONE_CSS],
     )
+    assert template.sidebar is not None and template.main is not None  # a BootstrapTemplate always has both
     template.sidebar.extend([
         card("Health", HealthView(store=store)),
     ])
@@ -178,10 +181,11 @@ def may_view(remote_ip: str | None, user: str | None) -> bool:
     return remote_ip is None or is_loopback(remote_ip) or bool(user)
 
 
-def servable_app(argv: Sequence[str] | None = None) -> pn.viewable.Viewable:
+def servable_app(argv: Sequence[str] | None = None) -> pn.viewable.Viewable | pn.template.BaseTemplate:
     """Return the app for the current ``panel serve`` session, or a refusal for a remote, anonymous browser."""
     doc = pn.state.curdoc
-    request = doc.session_context.request if doc is not None and doc.session_context is not None else None
+    context = doc.session_context if doc is not None else None
+    request = getattr(context, "request", None)  # a served session's BokehSessionContext has it
     remote = getattr(request, "remote_ip", None)
     if not may_view(remote, pn.state.user):
         logger.warning("dashboard: refused %s (not localhost, no authentication configured)", remote)
@@ -219,7 +223,11 @@ class HealthHandler(RequestHandler):
         header = self.request.headers.get("Authorization", "")
         if token and hmac.compare_digest(header, f"Bearer {token}"):
             return True
-        user = get_user(self) if get_user is not None else await get_user_async(self)
+        if get_user is not None:
+            user = get_user(self)
+        else:
+            assert get_user_async is not None  # one of the two is set (checked above)
+            user = await get_user_async(self)
         return bool(user)
 
     async def get(self) -> None:
@@ -237,7 +245,7 @@ class HealthHandler(RequestHandler):
 
 
 #: ``panel serve ... --plugins botcore.dashboard.app`` adds these routes (the ledger from ``--args --ledger``)
-ROUTES = [(r"/health", HealthHandler, {})]
+ROUTES: list[tuple[str, type[RequestHandler], dict[str, Any]]] = [(r"/health", HealthHandler, {})]
 
 
 def serve(
@@ -265,7 +273,7 @@ def serve(
     check_bind(address, basic_auth=basic_auth, oauth_provider=oauth_provider, websocket_origin=websocket_origin)
     ledger_path = str(ledger_path)
 
-    def session() -> pn.viewable.Viewable:
+    def session() -> pn.viewable.Viewable | pn.template.BaseTemplate:
         return build_app(DataStore(ledger_path=ledger_path, config_dir=config_dir, refresh_s=refresh_s))
 
     if websocket_origin is None and not is_loopback(address):

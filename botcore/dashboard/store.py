@@ -57,8 +57,9 @@ class DataStore(Viewer):
             self.snapshot = self._cache.get(self.ledger_path, self.config_dir)
         self._callback = None
         if self.refresh_s > 0:
-            self._callback = pn.state.add_periodic_callback(self._refresh_in_thread,
-                                                            period=int(self.refresh_s * 1000))
+            self._callback = pn.state.add_periodic_callback(
+                self._refresh_in_thread,  # type: ignore[arg-type]  # panel runs coroutine functions; its annotation omits them
+                period=int(self.refresh_s * 1000))
 
     def refresh(self, force: bool = False) -> Snapshot:
         """Fetch the latest snapshot (from the cache unless ``force``) and publish it if it changed."""
@@ -107,6 +108,8 @@ class DataStore(Viewer):
     @param.depends("snapshot")
     def _status(self) -> str:
         snap = self.snapshot
+        if snap is None:
+            raise LedgerError(f"dashboard: no snapshot of {self.ledger_path} loaded")
         when = _clock(snap.generated_ms)
         every = f", every {self.refresh_s:g} s" if self.refresh_s else ""
         return f"<span class='bc-muted'>ledger <code>{snap.ledger_path}</code> · read {when} UTC{every}</span>"

@@ -28,6 +28,7 @@ from panel.viewable import Viewer
 from botcore.clock import utc
 from botcore.dashboard.data import Snapshot, filter_trades, price_history, trade_marks, trade_summary
 from botcore.dashboard.store import DataStore
+from botcore.errors import LedgerError
 
 MODE_COLORS = {"paper": "#0b6bcb", "demo": "#b35c00", "live": "#c4161c"}
 MODE_TEXT = {
@@ -250,7 +251,7 @@ def cell_text(value: Any) -> str:
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if isinstance(value, (float, np.floating)):
-        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+        return f"{value:,.4g}" if abs(float(value)) < 1e4 else f"{value:,.0f}"
     return html.escape(str(value))
 
 
@@ -283,8 +284,21 @@ class StoreView(Viewer):
     def __init__(self, **params) -> None:
         super().__init__(**params)
         self._layout = self._build()
-        self._render(self.store.snapshot)
-        self.store.param.watch(lambda event: self._render(event.new), "snapshot")
+        self._render(self._snapshot())
+        self._store().param.watch(lambda event: self._render(event.new), "snapshot")
+
+    def _store(self) -> DataStore:
+        """The data store (a view is built with one)."""
+        if self.store is None:
+            raise LedgerError(f"{type(self).__name__}: built without a data store (pass store=DataStore(...))")
+        return self.store
+
+    def _snapshot(self) -> Snapshot:
+        """The store's current snapshot."""
+        snap = self._store().snapshot
+        if snap is None:
+            raise LedgerError(f"{type(self).__name__}: the data store has no snapshot loaded")
+        return snap
 
     def _build(self) -> pn.viewable.Viewable:
         raise NotImplementedError
@@ -348,7 +362,7 @@ class PnLView(StoreView):
                           sizing_mode="stretch_width", x_range=equity.x_range, title="Drawdown (%)")
         drawdown.varea("time", y1="drawdown_pct", y2=0, source=self._source, color=LOSS, alpha=0.35)
         drawdown.line("time", "drawdown_pct", source=self._source, color=LOSS, line_width=1)
-        drawdown.yaxis.ticker.desired_num_ticks = 3
+        drawdown.yaxis.ticker.desired_num_ticks = 3  # type: ignore[union-attr]  # bokeh's axis proxy: the ticker is a BasicTicker
         self._daily_source = ColumnDataSource({"day": [], "pnl_usd": [], "color": [], "label": []})
         daily = figure(x_axis_type="datetime", height=170, tools="pan,xwheel_zoom,reset,save", toolbar_location=None,
                        sizing_mode="stretch_width", title="Daily P&L (USD, UTC days, unrealised included)")
@@ -449,9 +463,9 @@ class PositionsView(StoreView):
 class TradesView(StoreView):
     """Closed trades, newest first, filterable by symbol, strategy, side and exit date."""
 
-    symbol = param.Selector(default="all", objects=["all"], doc="Only this symbol.")
-    strategy = param.Selector(default="all", objects=["all"], doc="Only this strategy.")
-    side = param.Selector(default="all", objects=["all", "long", "short"], doc="Only this side.")
+    symbol: param.Selector = param.Selector(default="all", objects=["all"], doc="Only this symbol.")
+    strategy: param.Selector = param.Selector(default="all", objects=["all"], doc="Only this strategy.")
+    side: param.Selector = param.Selector(default="all", objects=["all", "long", "short"], doc="Only this side.")
     date_range = param.DateRange(default=None, allow_None=True, doc="Exit dates (UTC), inclusive.")
 
     COLUMNS = {"trade_id": "#", "exit_ts_ms": "Exit (UTC)", "symbol": "Symbol", "side": "Side",
@@ -485,7 +499,7 @@ class TradesView(StoreView):
         self._apply()
 
     def _apply(self) -> None:
-        snap = self.store.snapshot
+        snap = self._snapshot()
         start, end = self.date_range or (None, None)
         frame = filter_trades(snap.trades, symbols=() if self.symbol == "all" else (self.symbol,),
                               strategy=None if self.strategy == "all" else self.strategy,
@@ -500,7 +514,7 @@ class TradesView(StoreView):
                 f"<div class='bc-row'><b data-kpi='filtered-trades'>{summary['trades']}</b> trades · net "
                 f"<b class='{tone(summary['net_pnl_usd'])}' data-kpi='filtered-net'>"
                 f"{usd(summary['net_pnl_usd'], signed=True)}</b> · fees {usd(summary['fees_usd'])} · funding "
-                f"{usd(summary['funding_usd'], signed=True)} · win rate {pct_of(summary['win_rate'], summary['trades'])}"
+                f"{usd(summary['funding_usd'], signed=True)} · win rate {pct_of(summary['win_rate'], int(summary['trades']))}"
                 f" · profit factor {summary['profit_factor']:.2f}</div>"
             )
         set_value(self._table, frame[list(self.COLUMNS)])
@@ -593,7 +607,7 @@ def why_not_display(why_not: pd.DataFrame) -> pd.DataFrame:
 class PriceChartView(StoreView):
     """One symbol's price (from the run's market store) with the bot's entries, exits, stops and open levels."""
 
-    symbol = param.Selector(default=None, objects=[], doc="The symbol shown.")
+    symbol: param.Selector = param.Selector(default=None, objects=[], doc="The symbol shown.")
     #: hours of prices before the run's now
     HOURS = 48
 
@@ -620,10 +634,10 @@ class PriceChartView(StoreView):
         fig.xaxis.formatter = DatetimeTickFormatter(hours="%H:%M", days="%b %d", months="%b %Y")
         fig.legend.location = "top_left"
         fig.legend.label_text_font_size = "10px"
-        fig.legend.padding = fig.legend.spacing = 2
+        fig.legend.padding = fig.legend.spacing = 2  # type: ignore[assignment]  # bokeh's stubs type the legend proxy's descriptors, not values
         self.figure = fig
         self._select = pn.widgets.Select.from_param(self.param.symbol, name="Symbol", width=220)
-        self.param.watch(lambda _: self._draw(self.store.snapshot), "symbol")
+        self.param.watch(lambda _: self._draw(self._snapshot()), "symbol")
         return pn.Column(self._select, self._note, pn.pane.Bokeh(fig, sizing_mode="stretch_width"),
                          sizing_mode="stretch_width")
 
@@ -658,14 +672,14 @@ class PriceChartView(StoreView):
         levels = marks["levels"]
         self._levels.data = {"price": levels["price"].to_numpy(dtype=float), "name": list(levels["name"]),
                              "color": [LOSS if "stop" in n else GAIN for n in levels["name"]]}
-        self.figure.title.text = f"{symbol}: price (5m closes) and the bot's trades"
-        source = "no market store recorded for this run" if not snap.market_root else (
+        self.figure.title.text = f"{symbol}: price (5m closes) and the bot's trades"  # type: ignore[union-attr]  # figure() makes its title a Title model
+        origin = "no market store recorded for this run" if not snap.market_root else (
             "no prices of this symbol in the store" if not len(prices) else f"prices from {snap.market_root}")
         self._note.object = (
             f"<div class='bc-muted' data-kpi='price-marks' data-entries='{len(entries)}' data-exits='{len(exits)}' "
             f"data-stops='{len(stops)}'>{len(entries)} entries, {len(exits)} exits, {len(stops)} stop-outs in the "
             f"last {self.HOURS} h · open levels dashed ({', '.join(levels['name']) or 'none'}) · "
-            f"{html.escape(source)}</div>")
+            f"{html.escape(origin)}</div>")
 
 
 # ============================================================================ strategies and signals
@@ -700,7 +714,7 @@ class StrategiesView(StoreView):
         legend = fig.legend[0]
         legend.label_text_font_size = "10px"
         legend.glyph_height = legend.label_height = 12
-        legend.spacing, legend.padding = 0, 4
+        legend.spacing, legend.padding = 0, 4  # type: ignore[assignment]  # bokeh's stubs type the descriptors, not values
         fig.add_layout(legend, "right")
         self._weight_pane = pn.pane.Bokeh(fig, sizing_mode="stretch_width")
         self._weights.sizing_mode = None
@@ -813,17 +827,17 @@ class KillSwitchControl(StoreView):
         self.engage_button.on_click(lambda _: self._ask(True))
         self.cancel_button.on_click(lambda _: self._ask(False))
         self.confirm_button.on_click(self._on_confirm)
-        self.store.param.watch(lambda _: self._render(self.store.snapshot), "kill_switch_error")
+        self._store().param.watch(lambda _: self._render(self._snapshot()), "kill_switch_error")
         return pn.Column(self._state, self.engage_button, self.dialog, sizing_mode="stretch_width")
 
     def _ask(self, show: bool) -> None:
         self.dialog.visible = show
-        self.engage_button.visible = not show and not self.store.snapshot.kill_switch
+        self.engage_button.visible = not show and not self._snapshot().kill_switch
 
     def _on_confirm(self, _: Any) -> None:
-        self.store.engage_kill_switch()
+        self._store().engage_kill_switch()
         self.dialog.visible = False
-        self._render(self.store.snapshot)
+        self._render(self._snapshot())
 
     def _render(self, snap: Snapshot) -> None:
         if snap.kill_switch:
@@ -832,8 +846,8 @@ class KillSwitchControl(StoreView):
                     "<div class='bc-muted'>no new entries; release it explicitly from the command line</div>")
         else:
             text = "Kill switch: <span class='bc-switch-off' data-kpi='kill-switch'>OFF</span> (trading allowed)"
-        if self.store.kill_switch_error:
-            text += f"<div class='bc-loss'>{html.escape(self.store.kill_switch_error)}</div>"
+        if self._store().kill_switch_error:
+            text += f"<div class='bc-loss'>{html.escape(self._store().kill_switch_error)}</div>"
         self._state.object = text
         self.engage_button.visible = not snap.kill_switch and not self.dialog.visible
 

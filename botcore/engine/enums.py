@@ -78,7 +78,7 @@ class BarRows(NamedTuple):
         """Return bar ``k`` as a :class:`BarRow` (views)."""
         return BarRow(int(self.ts_ms[k]), self.ohlcv[k], self.book[k], self.scalars[k])
 
-    def __len__(self) -> int:  # type: ignore[override]
+    def __len__(self) -> int:
         return int(self.ts_ms.shape[0])
 
 

@@ -84,6 +84,7 @@ def load_rows(store: Store, symbols: Sequence[str], first_ms: int, last_ms: int,
     scal = np.full((nb_, n, N_ROW_SCALARS), np.nan)
     lo_bar, hi_bar = int(times[0]) - BAR_MS, int(times[-1]) - BAR_MS
 
+    cols: Sequence[str]
     for j, symbol in enumerate(symbols):
         df = store.read("candles_1m", symbol, lo_bar, hi_bar, columns=["open", "high", "low", "close", "volume"])
         ts = df["ts"].to_numpy(np.int64)

@@ -58,13 +58,15 @@ resting across cycles are tracked as pending and looked up each cycle.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Final, Literal, cast
 
 import numpy as np
 
@@ -102,8 +104,16 @@ logger = logging.getLogger(__name__)
 
 _R = RowScalars
 FREEZE = int(KillSwitch.freeze)
+
+
+class _Unknown(Enum):
+    """The type of :data:`UNKNOWN` (an enum member, so the type checker narrows ``x is UNKNOWN``)."""
+
+    UNKNOWN = "unknown"
+
+
 #: The answer of a venue lookup that failed (the order's outcome stays unknown).
-UNKNOWN = object()
+UNKNOWN: Final = _Unknown.UNKNOWN
 
 
 @dataclass
@@ -471,7 +481,7 @@ class TradingLoop:
         for i, s in enumerate(self.symbols):
             for p in by_symbol.get(s, ()):
                 self.engine.apply_funding(i, p.amount_usd)
-                bookings.append(lambda p=p: self.ledger.record_funding(p))
+                bookings.append(functools.partial(self.ledger.record_funding, p))
                 report.n_funding += 1
             for fill in fills_by_symbol.get(s, ()):
                 bookings.append(await self._venue_fill(t, i, fill, report))
@@ -485,6 +495,9 @@ class TradingLoop:
         report.n_fills += 1
 
         def book() -> None:
+            if update is None:
+                raise OperationalError(f"order {fill.client_order_id} ({fill.symbol}): the venue reported a fill "
+                                       "but has no record of the order")
             try:
                 self.ledger.order(fill.client_order_id)
             except RecordNotFound:  # an order the engine did not place (a liquidation)
@@ -568,7 +581,7 @@ class TradingLoop:
                            order.qty_contracts, 0.0, reduce_only=order.reduce_only,
                            reason_code=VenueReason.VENUE_REJECTED, reason=f"submit failed: {what}")
 
-    async def _lookup(self, cid: str, symbol: str) -> OrderUpdate | None | object:
+    async def _lookup(self, cid: str, symbol: str) -> OrderUpdate | None | Literal[_Unknown.UNKNOWN]:
         """Return the venue's state of order ``cid``, None when it never saw it, or :data:`UNKNOWN`."""
         try:
             return await asyncio.wait_for(self.venue.fetch_order(cid, symbol=symbol), timeout=self.submit_timeout_s)

@@ -799,7 +799,8 @@ def _guard_stale_cache() -> None:
         p = root / rel
         digest.update(p.read_bytes() if p.is_file() else rel.encode())
     try:
-        cache_dir = Path(advance_nb._cache._cache_path)
+        # numba's private cache locator: no typed API names it (absent without the JIT, caught below)
+        cache_dir = Path(advance_nb._cache._cache_path)  # type: ignore[attr-defined]
     except AttributeError:  # no cache locator (e.g. NUMBA_DISABLE_JIT)
         return
     stamp = cache_dir / "nb.dependencies.sha1"

@@ -35,11 +35,16 @@ from botcore.fills.enums import (
 
 
 class ContractSpec(Protocol):
-    """What the fill model needs of a market; :class:`botcore.config.models.Asset` has it."""
+    """What the fill model needs of a market; :class:`botcore.config.models.Asset` has it (read-only)."""
 
-    contract_size: float
-    contract_step: float
-    min_contracts: float
+    @property
+    def contract_size(self) -> float: ...
+
+    @property
+    def contract_step(self) -> float: ...
+
+    @property
+    def min_contracts(self) -> float: ...
 
 
 class FillParams(Frozen):

@@ -391,7 +391,7 @@ def queue_draw_nb(queue_key: int, bar_ts: int) -> float:
 
 
 @njit(cache=True)
-def queue_key_nb(col: int, submit_ts: int) -> int:
+def queue_key_nb(col: int, submit_ts: int) -> np.int64:
     """Derive a queue key from the symbol column and the order's submission time (ms)."""
     h = _splitmix64_nb(np.uint64(np.int64(col)) ^ _splitmix64_nb(np.uint64(np.int64(submit_ts))))
     return np.int64(h >> np.uint64(1))

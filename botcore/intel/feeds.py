@@ -220,7 +220,7 @@ class IntelFeeds:
         o = self.options
         if kind in SYMBOL_KINDS:
             pair = coinglass_pair(symbol, o.exchange, o.pair_overrides)
-            window = {"exchange": o.exchange, "limit": limit, "start_ms": start_ms, "end_ms": end_ms, "now_ms": now_ms}
+            window: dict[str, Any] = {"exchange": o.exchange, "limit": limit, "start_ms": start_ms, "end_ms": end_ms, "now_ms": now_ms}
             if kind == OPEN_INTEREST:
                 return await cg.open_interest(pair, interval=o.interval, **window)
             if kind == LIQUIDATIONS:

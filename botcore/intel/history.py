@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -94,7 +94,7 @@ def store_rows(kind: str, frame: pd.DataFrame, candles: pd.DataFrame | None = No
 async def _coinglass_bars(cg: CoinGlassClient, kind: str, pair: str, exchange: str, interval: str, start_ms: int,
                           end_ms: int, limit: int, now_ms: int) -> pd.DataFrame:
     """Bars opening in ``[start_ms, end_ms]`` that have closed by ``now_ms``."""
-    window = {"exchange": exchange, "interval": interval, "limit": limit, "start_ms": start_ms, "end_ms": end_ms, "now_ms": now_ms}
+    window: dict[str, Any] = {"exchange": exchange, "interval": interval, "limit": limit, "start_ms": start_ms, "end_ms": end_ms, "now_ms": now_ms}
     if kind == "open_interest":
         return await cg.open_interest(pair, **window)
     if kind == "liquidations":

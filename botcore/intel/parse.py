@@ -129,7 +129,7 @@ def _bars(payload: Any, interval: str, fields: dict[str, str], where: str, now_m
     step = interval_ms(interval)
     rows = coinglass_rows(payload, where)
     ts = [_time_ms(r, "time", f"{where}.data[{i}]") + step for i, r in enumerate(rows)]
-    cols = {out: [_num(r, src, f"{where}.data[{i}]") for i, r in enumerate(rows)] for out, src in fields.items()}
+    cols: dict[str, Sequence[float]] = {out: [_num(r, src, f"{where}.data[{i}]") for i, r in enumerate(rows)] for out, src in fields.items()}
     return complete(_frame(ts, cols), now_ms)
 
 

@@ -64,6 +64,7 @@ from scipy import stats
 from botcore.analytics.trail import data_outage_cycles
 from botcore.clock import DAY_MS, HOUR_MS
 from botcore.config.models import SIGNAL_NAMES, Settings
+from botcore.errors import ConfigError
 from botcore.learning.config import AutonomyConfig, DriftConfig, LearningConfig
 from botcore.ledger import Ledger
 from botcore.ledger import now_ms as wall_now_ms
@@ -219,7 +220,8 @@ def _f(v: Any) -> Any:
 
 
 def drift_report(reference_scores: np.ndarray | None = None, recent_scores: np.ndarray | None = None,
-                 live_returns: Sequence[float] | None = None, backtest_returns: Sequence[float] | None = None,
+                 live_returns: Sequence[float] | np.ndarray | None = None,
+                 backtest_returns: Sequence[float] | np.ndarray | None = None,
                  cfg: DriftConfig = DriftConfig()) -> DriftReport:
     """Return the drift of signals (when both samples are given) and of results (when both return sets are)."""
     alerts: list[str] = []
@@ -315,6 +317,8 @@ def _heartbeat_score(beats: pd.DataFrame, start: int, end: int, cfg: AutonomyCon
     if end <= lo:
         return None, "window before the first heartbeat"
     inside = ts[(ts >= lo) & (ts <= end)]
+    if cfg.missed_heartbeats is None or cfg.heartbeat_seconds is None:
+        raise ConfigError("autonomy: missed_heartbeats and heartbeat_seconds unset; pass AutonomyConfig.resolved(settings)")
     allowed = cfg.missed_heartbeats * cfg.heartbeat_seconds * 1000
     points = np.concatenate([[lo], inside, [end]])
     gaps = np.diff(points)
@@ -349,6 +353,8 @@ def _drawdown_score(equity: pd.DataFrame, starting_cash: float, cfg: AutonomyCon
     values = equity["equity_usd"].to_numpy(dtype=np.float64)
     peak = max(float(np.max(values)), starting_cash)
     dd = max(0.0, 1.0 - float(values[-1]) / peak)
+    if cfg.drawdown_limit_pct is None:
+        raise ConfigError("autonomy: drawdown_limit_pct unset; pass AutonomyConfig.resolved(settings)")
     return 1.0 - dd / cfg.drawdown_limit_pct, f"drawdown {100 * dd:.2f}% of the peak (limit {100 * cfg.drawdown_limit_pct:.0f}%)"
 
 

@@ -150,8 +150,8 @@ def walk_forward(trades: pd.DataFrame, n_folds: int = 4, n_boot: int = 500, seed
         if cal is not None:
             p = cal.predict(c[score_idx])
             row.update(predicted=float(p.mean()), brier=float(np.mean((p - won) ** 2)), payoff_fit=cal.payoff)
-        boot = [_payoff(r[score_idx][rng.integers(0, len(score_idx), len(score_idx))]) for _ in range(n_boot)]
-        boot = np.array([b for b in boot if math.isfinite(b)])
+        boots = [_payoff(r[score_idx][rng.integers(0, len(score_idx), len(score_idx))]) for _ in range(n_boot)]
+        boot = np.array([b for b in boots if math.isfinite(b)])
         row["payoff"] = _payoff(r[score_idx])
         row["payoff_lo"], row["payoff_hi"] = (float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))) \
             if len(boot) else (math.nan, math.nan)

@@ -143,7 +143,8 @@ def bench_history(source: Ledger | pd.DataFrame) -> pd.DataFrame:
     for r in versions.itertuples(index=False):
         v = int(r.version)
         now, returned = _bench_state(_body(r.body))
-        before = states.get(_parent(r.parent_version), {})
+        parent = _parent(r.parent_version)
+        before = states.get(parent, {}) if parent is not None else {}
         for s in sorted(set(now) - set(before)):
             info = now[s]
             until = info.get("until_ms")

@@ -86,7 +86,7 @@ def condition_labels(trades: pd.DataFrame, cfg: PatternConfig = PatternConfig())
     out = pd.DataFrame(index=trades.index)
     for dim in cfg.dimensions:
         if dim == "regime":
-            values = []
+            values: list[str | None] = []
             for r in trades["regime"] if "regime" in trades.columns else [None] * len(trades):
                 if r is None or (isinstance(r, float) and math.isnan(r)):
                     values.append(None)
@@ -195,7 +195,7 @@ def discover_patterns(trades: pd.DataFrame, cfg: PatternConfig = PatternConfig()
     for order in range(1, cfg.max_order + 1):
         for dims in itertools.combinations(cfg.dimensions, order):
             sub = np.column_stack([codes[d] for d in dims])
-            known = (sub >= 0).all(axis=1)
+            known = np.asarray((sub >= 0).all(axis=1))
             if not known.any():
                 continue
             cells, inverse, counts = np.unique(sub[known], axis=0, return_inverse=True, return_counts=True)

@@ -105,7 +105,7 @@ def write_synthetic_history(ledger: Ledger, spec: SyntheticSpec = SyntheticSpec(
             strategy = spec.strategies[int(rng.integers(len(spec.strategies)))]
             side = 1 if rng.random() < 0.5 else -1
             regime = int(regime_codes[int(rng.choice(len(regime_codes), p=spec.regime_weights))])
-            scores = {name: None for name in SIGNAL_NAMES}
+            scores: dict[str, float | None] = {name: None for name in SIGNAL_NAMES}
             for name in spec.live_signals or ():
                 scores[name] = float(np.round(rng.uniform(-1, 1), 6))
             if spec.noise:

@@ -95,12 +95,12 @@ def snapshot_rows(snap: MarketSnapshot) -> dict[str, tuple[int, tuple[float, ...
         "funding": None if snap.funding_rate is None else (int(snap.funding_ts_ms),  # type: ignore[arg-type]
                                                            (snap.funding_rate, opt(snap.next_funding_ts_ms))),
         "open_interest": None if snap.oi_usd is None else (int(snap.oi_ts_ms), (snap.oi_usd,)),  # type: ignore[arg-type]
-        "liquidations": None if snap.long_liq_usd is None else (
+        "liquidations": None if snap.long_liq_usd is None or snap.short_liq_usd is None else (
             int(snap.liquidations_ts_ms) - BAR_MS, (snap.long_liq_usd, snap.short_liq_usd)),  # type: ignore[arg-type]
-        "taker": None if snap.taker_buy_base is None else (
+        "taker": None if snap.taker_buy_base is None or snap.taker_sell_base is None else (
             int(snap.taker_ts_ms) - BAR_MS, (snap.taker_buy_base, snap.taker_sell_base)),  # type: ignore[arg-type]
         "fear_greed": None if snap.fear_greed is None else (int(snap.fear_greed_ts_ms), (snap.fear_greed,)),  # type: ignore[arg-type]
-        "social": None if snap.social_tone is None else (int(snap.social_ts_ms),  # type: ignore[arg-type]
+        "social": None if snap.social_tone is None or snap.social_mentions is None else (int(snap.social_ts_ms),  # type: ignore[arg-type]
                                                          (snap.social_mentions, snap.social_tone)),
     }
 

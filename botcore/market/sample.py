@@ -239,7 +239,7 @@ def generate_sample_market(
     eps = np.sqrt(W_MARKET) * market + np.sqrt(W_SECTOR) * sector_shock[:, sector_of] + np.sqrt(W_IDIO) * idio
 
     # ---- regime segments per sector, fGn with the segment's Hurst exponent
-    segments = {s: regime_segments(n, rng) for s in sectors}
+    segments: dict[str, list[Segment]] = {s: regime_segments(n, rng) for s in sectors}
     x = np.empty((n, k))
     regime = np.empty((n, k), dtype=np.int64)
     hurst = np.empty((n, k))

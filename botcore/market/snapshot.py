@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from botcore.clock import utc
 from botcore.errors import DataError
 from botcore.market.enums import (
     INPUT_NAMES,
@@ -91,7 +92,7 @@ class History(NamedTuple):
     values: np.ndarray
     columns: tuple[str, ...]
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             return self.values[:, self.columns.index(key)]
         return tuple.__getitem__(self, key)
@@ -634,8 +635,11 @@ def to_arrays(snapshots: Sequence[MarketSnapshot], lookback_bars: int = DEFAULT_
     for i, s in enumerate(snapshots):
         for j, name in enumerate(INPUT_NAMES):
             if name not in s.missing:
+                at = s.known_ms(name)
+                if at is None:
+                    raise DataError(f"snapshot {s.symbol} at {utc(s.ts_ms)}: input {name} is not listed missing but has no data")
                 missing[i, j] = False
-                known[i, j] = s.known_ms(name)
+                known[i, j] = at
         for k, tf in enumerate(TIMEFRAMES):
             bars = s.candles.get(tf)
             if bars is not None:

@@ -669,7 +669,7 @@ class Store:
                 first = int(ts[0]) if n else None
                 last = int(ts[-1]) if n else None
                 gaps: float = np.nan
-                if kind in CANDLE_KINDS and n:
+                if kind in CANDLE_KINDS and first is not None and last is not None:
                     gaps = float((last - first) // CANDLE_KINDS[kind] + 1 - n)
                 elif n:
                     gaps = float(np.isnan(table.column(first_col).to_numpy(zero_copy_only=False).astype(np.float64)).sum())

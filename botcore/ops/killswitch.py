@@ -184,6 +184,7 @@ def _combine(in_ledger: dict | None, in_file: dict | None) -> KillSwitchState:
         action = _stronger(action, r["action"])
     times = [int(r["since_ms"]) for r in records if r.get("since_ms") is not None]
     main = in_ledger if in_ledger is not None else in_file
+    assert main is not None  # one of the two is set (checked above)
     source = "ledger+file" if len(records) == 2 else ("ledger" if in_ledger is not None else "file")
     return KillSwitchState(True, action, min(times) if times else None, main.get("who"), main.get("why"), source)
 

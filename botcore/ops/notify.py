@@ -413,7 +413,7 @@ class Notifier:
         sent = self.enabled and error is None
         self._record(REPORTS_KEY, REPORT_LOG_LIMIT, {"ts_ms": ts_ms, "subject": subject, "attachments": names,
                                                      "sent": sent, "error": error})
-        if sent:
+        if sent and self.config is not None:
             logger.info("report %r sent to %d recipient(s)", subject, len(self.config.to_addrs))
         return sent
 

@@ -104,7 +104,8 @@ class SupervisorPolicy:
     def from_settings(cls, settings: Any, **overrides: Any) -> SupervisorPolicy:
         """Take ``heartbeat_seconds`` and ``missed_heartbeats_for_restart`` from ``settings.schedules``."""
         s = settings.schedules
-        values = {"heartbeat_s": float(s.heartbeat_seconds), "missed_beats": int(s.missed_heartbeats_for_restart)}
+        values: dict[str, Any] = {"heartbeat_s": float(s.heartbeat_seconds),
+                                  "missed_beats": int(s.missed_heartbeats_for_restart)}
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

@@ -93,8 +93,11 @@ class LocalSmtpServer:
         self.starttls = starttls
         self.host = host
         self.port = free_port(host)
-        self._tmp = None if directory is not None else tempfile.TemporaryDirectory(prefix="botcore-smtp-")
-        self.directory = Path(directory if directory is not None else self._tmp.name)
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if directory is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="botcore-smtp-")
+            directory = Path(self._tmp.name)
+        self.directory = Path(directory)
         self.cert_path, self.key_path = self_signed_cert(self.directory, host)
         self.messages: list[ReceivedMail] = []
         self.logins: list[tuple[str, bool]] = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -53,12 +53,12 @@ def rs_al_calibration(
     return Calibration(raw, true)
 
 
-def hurst_params(regime: Regime, **overrides: object) -> HurstParams:
+def hurst_params(regime: Regime, **overrides: Any) -> HurstParams:
     """Return the kernel parameters for ``settings.regime`` (window from config)."""
     return HurstParams(window_bars=regime.window)._replace(**overrides)
 
 
-def classifier_params(regime: Regime, **overrides: object) -> ClassifierParams:
+def classifier_params(regime: Regime, **overrides: Any) -> ClassifierParams:
     """Return the classifier parameters for ``settings.regime`` (thresholds and hysteresis from config)."""
     return ClassifierParams(regime.trending_above, regime.mean_reverting_below, regime.hysteresis)._replace(**overrides)
 

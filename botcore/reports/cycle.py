@@ -192,7 +192,7 @@ def market_context(data_dir: str | os.PathLike, symbols: list[str], t_ms: int, *
     from botcore.signals.enums import STATUS_NAMES
 
     if settings is None or isinstance(settings, (str, os.PathLike)):
-        settings = load_settings(settings) if settings is not None else load_settings()
+        settings = load_settings(os.fspath(settings)) if settings is not None else load_settings()
     if lookback_hours is None:
         lookback_hours = default_lookback_hours(t_ms, meta, settings=settings)
     store = Store(data_dir)
@@ -215,9 +215,10 @@ def market_context(data_dir: str | os.PathLike, symbols: list[str], t_ms: int, *
     grid, inputs = load_inputs(store, present, start, end, settings.signals)
     out = compute_signals(inputs)
     last = len(grid) - 1
-    agg = aggregate(type(out)(out.score[last], out.confidence[last], out.status[last]), settings.signals)
-    status = np.asarray(out.status[last])
-    score = np.where(status == 0, np.asarray(out.score[last]), np.nan)
+    out_score, out_confidence, out_status = np.asarray(out.score), np.asarray(out.confidence), np.asarray(out.status)
+    agg = aggregate(type(out)(out_score[last], out_confidence[last], out_status[last]), settings.signals)
+    status = np.asarray(out_status[last])
+    score = np.where(status == 0, np.asarray(out_score[last]), np.nan)
     scores = pd.DataFrame(score, index=pd.Index(present, name="symbol"), columns=list(SIGNAL_NAMES))
     statuses = pd.DataFrame([[STATUS_NAMES.get(int(v), str(v)) for v in row] for row in status],
                             index=scores.index, columns=list(SIGNAL_NAMES))

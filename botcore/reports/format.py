@@ -124,7 +124,7 @@ def table(df: pd.DataFrame | None, empty: str = "nothing recorded", money: tuple
 
     if df is None or df.empty:
         return HTML(f"<p><em>{html.escape(empty)}</em></p>")
-    formats = {c: "{:+,.2f}" for c in money if c in df.columns}
+    formats: dict[str, Any] = {c: "{:+,.2f}" for c in money if c in df.columns}
     formats.update({c: (lambda v: fmt_pct(v)) for c in pct if c in df.columns})
     formats.update({c: (lambda v: fmt_ratio(v)) for c in ratio if c in df.columns})
     if df.index.name is not None:  # one header row: the index becomes the first column

@@ -69,7 +69,7 @@ def universe_sectors(settings: Any = None) -> dict[str, str]:
 
     try:
         if settings is None or isinstance(settings, (str, os.PathLike)):
-            settings = load_settings(settings) if settings is not None else load_settings()
+            settings = load_settings(os.fspath(settings)) if settings is not None else load_settings()
     except ConfigError as exc:
         logger.warning("sectors unavailable, configuration unreadable: %s", exc)
         return {}
@@ -532,7 +532,7 @@ def review_ledger(ledger_path: str | os.PathLike, days: float = 7.0, end_ms: int
         from botcore.config import load_settings
 
         s = settings if settings is not None and not isinstance(settings, (str, os.PathLike)) else (
-            load_settings(settings) if settings is not None else load_settings())
+            load_settings(os.fspath(settings)) if settings is not None else load_settings())
         heartbeat_seconds, missed_after = s.schedules.heartbeat_seconds, s.schedules.missed_heartbeats_for_restart
         settings = s
     except Exception as exc:  # an unreadable config only costs the defaults

@@ -288,7 +288,7 @@ def _compare(full: Mapping[str, np.ndarray], trunc: Mapping[str, np.ndarray], ti
         same = (a == b) | (np.isnan(a) & np.isnan(b)) if a.dtype.kind == "f" else a == b
         for j in np.flatnonzero((~same).any(axis=0)):
             for t in np.flatnonzero(~same[:, j])[:limit]:
-                out.append(Violation(int(times[t]), symbols[j], name, float(a[t, j]), float(b[t, j])))
+                out.append(Violation(int(times[t]), symbols[int(j)], name, float(a[t, j]), float(b[t, j])))
     return out
 
 
@@ -435,7 +435,7 @@ def audit_lookahead(
     """
     store = data if isinstance(data, Store) else Store(data)
     settings = restrict_settings(settings, symbols)
-    load = loader or engine_inputs.load_rows
+    load: Loader = loader or engine_inputs.load_rows
     syms = tuple(a.symbol for a in settings.universe.enabled)
     window = resolve_window(store, syms, start_ms, end_ms, warmup_bars)
     end = window.end_ms if bars is None else min(window.end_ms, window.start_ms + (int(bars) - 1) * BAR_MS)
@@ -492,14 +492,15 @@ def batch_signals_fn(settings: Settings) -> SignalFn:
     def fn(inputs: Any) -> dict[str, np.ndarray]:
         out = signals_engine.compute_signals(inputs, n_threads=1)
         agg = signals_engine.aggregate(out, settings.signals)
+        score, confidence, status = np.asarray(out.score), np.asarray(out.confidence), np.asarray(out.status)
         values: dict[str, np.ndarray] = {}
         for s, name in enumerate(SIGNAL_NAMES):
-            values[f"signal.{name}.score"] = out.score[:, :, s]
-            values[f"signal.{name}.confidence"] = out.confidence[:, :, s]
-            values[f"signal.{name}.status"] = out.status[:, :, s]
-        values["aggregate.conviction"] = agg.conviction
-        values["aggregate.direction"] = agg.direction
-        values["aggregate.tradable"] = agg.tradable
+            values[f"signal.{name}.score"] = score[:, :, s]
+            values[f"signal.{name}.confidence"] = confidence[:, :, s]
+            values[f"signal.{name}.status"] = status[:, :, s]
+        values["aggregate.conviction"] = np.asarray(agg.conviction)
+        values["aggregate.direction"] = np.asarray(agg.direction)
+        values["aggregate.tradable"] = np.asarray(agg.tradable)
         return values
 
     return fn

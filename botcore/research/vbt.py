@@ -113,7 +113,7 @@ def run_signals_botcore(close: Any, entries: Any, exits: Any, *, size_base: floa
     recs = simulate_signals_nb(c, e, x, size, float(fee_rate), _direction(direction), _ohlc(close_df, "open", open),
                                _ohlc(close_df, "high", high), _ohlc(close_df, "low", low), float(sl_stop),
                                float(tp_stop), bool(sl_trail), float(slippage))
-    return pd.DataFrame.from_records(recs, columns=list(sim_trade_dt.names))[TRADE_COLUMNS]
+    return pd.DataFrame.from_records(recs, columns=list(sim_trade_dt.names or ()))[TRADE_COLUMNS]
 
 
 def run_signals_vbt(close: Any, entries: Any, exits: Any, *, size_base: float | Any = 1.0, fee_rate: float = 0.0006,

@@ -252,6 +252,8 @@ class PaperVenue:
                 continue
             if market.bar_ts < order.submit_ts:
                 continue
+            if order.price is None:
+                raise DataError(f"paper order {order.request.client_order_id}: a resting LIMIT order has no price")
             result = fill_limit_order(
                 int(order.request.side), order.qty_base, order.price, market.bar_high, market.bar_low,
                 self._specs[symbol], self.params, queue_key=order.queue_key, bar_ts=market.bar_ts,
@@ -340,7 +342,12 @@ class PaperVenue:
             return existing.update()
         now = self._clock(request.symbol)
         side = int(request.side)
-        qty_base = request.qty_base if request.qty_base is not None else request.qty_contracts * spec.contract_size
+        if request.qty_base is not None:
+            qty_base = request.qty_base
+        elif request.qty_contracts is not None:
+            qty_base = request.qty_contracts * spec.contract_size
+        else:
+            raise DataError(f"OrderRequest {cid}: give exactly one of qty_contracts and qty_base")
         rounded = spec.round_base(qty_base)
         if rounded.status == FillStatuses.below_minimum:
             return self._reject(request, now, VenueReason.BELOW_MINIMUM,
@@ -354,12 +361,20 @@ class PaperVenue:
             if qty_contracts > abs(position.qty_contracts):  # BloFin closes the position and opens nothing
                 qty_contracts = abs(position.qty_contracts)
                 qty_base = qty_contracts * spec.contract_size
-        price = spec.round_price(request.price, request.side) if request.order_type == OrderType.LIMIT else None
+        price: float | None = None
+        if request.order_type == OrderType.LIMIT:
+            if request.price is None:
+                raise DataError(f"OrderRequest {cid}: price must be > 0 for a LIMIT order, got None")
+            price = spec.round_price(request.price, request.side)
         market = self._market.get(request.symbol)
         if request.order_type == OrderType.MARKET and market is None:
             return self._reject(request, now, VenueReason.NO_MARKET_DATA, f"no order book for {request.symbol} yet")
         if self.check_margin and not request.reduce_only:
-            ref_price = price if price is not None else _touch(market.book, side)
+            if price is not None:
+                ref_price = price
+            else:
+                assert market is not None  # a MARKET order without market data was rejected above
+                ref_price = _touch(market.book, side)
             growth = qty_base if position.is_flat or int(position.side) == side else max(qty_base - abs(position.qty_base), 0.0)
             fee_rate = self.params.taker_fee if price is None else self.params.maker_fee
             need = growth * ref_price / self._leverage[request.symbol] + qty_base * ref_price * fee_rate
@@ -374,6 +389,7 @@ class PaperVenue:
             logger.info("paper order %s resting: %s %g contracts %s @ %s", cid, request.side.name, qty_contracts,
                         request.symbol, price)
             return order.update()
+        assert market is not None  # a MARKET order without market data was rejected above
         result = fill_market_order(side, qty_base, market.book, spec, self.params)
         if result.status == FillStatuses.filled:
             self._apply(order, result, now)
