@@ -12,10 +12,15 @@ account: a manual trade) runs at least five cycles, adopts the positions at its
 first reconciliation, books the funding BloFin settles on them per position and
 settlement, is SIGKILLed mid-cycle, restarts, reconciles, and ends with the ledger
 invariant exact and the venue's positions equal to the ledger's. Live mode runs
-the same with ``mode: live`` and ``--confirm-live``. (On the fake's market the
-decision kernel holds every cycle on its data-outage gate, so these runs place no
-order of their own: order fields, fills, cancels and rebates are asserted in
-``tests/test_venue_blofin.py`` on the same fake.)
+the same with ``mode: live`` and ``--confirm-live``. These short runs (240 warm-up
+bars, a handful of cycles) stay on the kernel's data-outage gate: the required
+order-flow signal needs 30 books and BloFin has no book history, and 240 bars
+leave fewer than ``min_live_signals`` signals out of their warm-up.
+
+A brand-new demo ledger with a day of warm-up on a fake market with a steady
+trend runs past the order-flow warm-up and its own decision opens a position:
+the entry order as BloFin documents it, the fill and the funding settled on it
+booked. (Cancels and rebates are asserted in ``tests/test_venue_blofin.py``.)
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import pytest
 import yaml
 
 from botcore.ledger import Ledger
+from botcore.strategy.enums import Reason
 from tests.conftest import CONFIG_DIR
 from tests.fakes import blofin_public
 from tests.fakes.blofin_server import TEST_API_KEY, TEST_API_SECRET, TEST_PASSPHRASE, FakeBlofin
@@ -53,11 +59,14 @@ ORDER_FIELDS = {"instId", "marginMode", "positionSide", "side", "orderType", "si
 
 
 @pytest.fixture
-def world(tmp_path):
-    """Fakes on an accelerated clock and a configuration of the mode's run; yields (fake, env, config dir)."""
+def world(tmp_path, request):
+    """Fakes on an accelerated clock and a configuration of the mode's run; yields (fake, env, config dir).
+
+    Parametrised indirectly, the parameter is the clock's speed (default :data:`SPEED`).
+    """
     now = int(time.time() * 1000) // MIN * MIN
-    clock, clock_env = make_clock(now, SPEED)
-    fake = FakeBlofin(start_ms=now - 86_400_000, now_ms=now, wall_clock=True, clock=clock,
+    clock, clock_env = make_clock(now, getattr(request, "param", SPEED))
+    fake = FakeBlofin(start_ms=now - 2 * 86_400_000, now_ms=now, wall_clock=True, clock=clock,
                       funding_interval_ms=FUNDING_MS, balance_usdt=5_000.0)
     blofin_public.install(fake)
     config = tmp_path / "config"
@@ -89,9 +98,10 @@ def edit(path: Path, **values) -> None:
     path.write_text(yaml.safe_dump(data))
 
 
-def command(mode: str, ledger: Path, config: Path, args: list[str], cycles: int | None) -> list[str]:
+def command(mode: str, ledger: Path, config: Path, args: list[str], cycles: int | None,
+            warmup_bars: int = 240) -> list[str]:
     cmd = [sys.executable, "-m", "botcore", "run", "--mode", mode, "--feed", "live", "--ledger", str(ledger),
-           "--config", str(config), "--symbols", ",".join(SYMBOLS), "--warmup-bars", "240", *args]
+           "--config", str(config), "--symbols", ",".join(SYMBOLS), "--warmup-bars", str(warmup_bars), *args]
     for key, value in OVERRIDES.items():
         cmd += ["--override", f"{key}={value}"]
     if cycles is not None:
@@ -224,3 +234,51 @@ def test_botcore_supervise_restarts_a_killed_demo_run_which_resumes_and_reconcil
         held = {s: round(p.qty_contracts, 9) for s, p in led.open_positions().items()}
         assert (led.get_meta("supervisor", {}) or {}).get("restarts", 0) >= 1 or "restart" in log
     assert venue_positions(fake) == {s: q for s, q in held.items() if q}
+
+
+@pytest.mark.parametrize("world", [60.0], indirect=True)  # a cycle in one real second
+def test_a_brand_new_demo_ledger_opens_a_position_of_its_own_decision(world, tmp_path):
+    """A new ledger, a flat account: the run's own decision enters once its inputs are out of their warm-up.
+
+    A day of warm-up (every signal but funding out of its warm-up: at least ``min_live_signals``);
+    the order-flow signal, required, warms up on 30 live books (BloFin has no book history), so the
+    first decisions are held by the data-outage gate. The fake's ETH falls (BTC rises) steadily from the start.
+    """
+    fake, env, config, args = world
+    start = fake.now_ms
+    fake.trends["ETH-USDT"] = (start, -0.004)  # -0.4% a minute: a setup that clears the ROI minimum twice over
+    fake.trends["BTC-USDT"] = (start, 0.004)
+    ledger = tmp_path / "new.sqlite"
+    run = subprocess.run(command("demo", ledger, config, args, 40, warmup_bars=1_440), env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    with Ledger.open(ledger, readonly=True) as led:
+        assert led.check_invariant().ok
+        decisions, fills, funding = led.decisions(), led.fills(), led.funding()
+        held = {s: round(p.qty_contracts, 9) for s, p in led.open_positions().items()}
+    # the required order-flow signal was warming up: the first cycles were held by the data-outage gate
+    first = decisions.loc[decisions["ts_ms"] == decisions["ts_ms"].min()]
+    assert (first["reason_code"] == Reason.data_outage).all(), first
+    entered = decisions.loc[decisions["outcome"] == Reason.entered]
+    assert len(entered), decisions.tail(6).to_string()
+    assert not (entered["reason_mask"] & (1 << Reason.data_outage)).any()
+
+    # the entry order as BloFin documents it (no brokerId, strings), filled and booked
+    orders = fake.private_calls("/api/v1/trade/order")
+    entries = [o for o in orders if o["reduceOnly"] == "false"]
+    assert entries and all(set(o) == ORDER_FIELDS for o in entries), orders
+    assert all(o["marginMode"] == "isolated" and o["positionSide"] == "net" and float(o["size"]) > 0 for o in entries)
+    assert {(o["instId"], o["side"]) for o in entries} >= {("ETH-USDT", "sell")}
+    ids = {o["clientOrderId"] for o in entries}
+    ours = fills.loc[fills["client_order_id"].isin(ids)]
+    assert len(ours), fills
+    assert set(ours["fill_id"]) <= {t["tradeId"] for t in fake.trades}
+    assert SYMBOLS[1] in set(ours["symbol"])  # short ETH (it may have been closed since: the venue agrees)
+    assert venue_positions(fake) == {s: q for s, q in held.items() if q}
+    # funding BloFin settled on the bot's own position is booked, per position and settlement
+    charged = {(f["instId"].replace("-", "/") + ":USDT", f["ts"]): f["amount"] for f in fake.funding}
+    booked = {(r["symbol"], int(r["ts_ms"])): r["amount_usd"] for _, r in funding.iterrows()}
+    assert any(s == SYMBOLS[1] for s, _ in booked), (charged, booked)
+    assert set(booked) <= set(charged)
+    for key, amount in booked.items():
+        assert amount == pytest.approx(charged[key], abs=1e-9)

@@ -159,6 +159,8 @@ class FakeBlofin:
     instruments : ``market/instruments`` records.
     gaps : (start_ms, end_ms) ranges without candles (venue downtime).
     funding_interval_ms : spacing of funding settlements.
+    trends : instId -> (from_ms, log-return per minute): a steady drift of the price from ``from_ms`` on
+        (a market shaped so that the decision kernel sees a setup; the default is the plain daily cycle).
     """
 
     start_ms: int = START_MS
@@ -193,6 +195,7 @@ class FakeBlofin:
     wall_clock: bool = False               # now_ms follows ``clock`` (whole-process tests)
     clock: Callable[[], float] = time.time  # seconds: signatures' 60 s window and ``wall_clock``
     maker_fee: float = MAKER_FEE           # < 0: a maker rebate
+    trends: dict[str, tuple[int, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._routes: dict[str, Callable[[dict[str, str]], tuple[int, object]]] = {
@@ -437,7 +440,9 @@ class FakeBlofin:
         base = BASE_PRICE.get(inst_id, 100.0)
         cycle = 0.03 * math.sin(2 * math.pi * ts_ms / (24 * HOUR_MS))
         noise = 0.002 * (_unit(inst_id, ts_ms) - 0.5)
-        return round(base * math.exp(cycle + noise), 6)
+        from_ms, per_min = self.trends.get(inst_id, (ts_ms, 0.0))
+        drift = per_min * max(0, ts_ms - from_ms) / MINUTE_MS
+        return round(base * math.exp(cycle + noise + drift), 6)
 
     def candle(self, inst: dict, bar_ms: int, ts_ms: int) -> list[str]:
         """One candle row as BloFin sends it (contracts, base and quote volume, confirm flag)."""
