@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from botcore.generic import nb as generic_nb
 from botcore.signals import nb
 from botcore.signals import reference as ref
 from botcore.signals.enums import SignalStatuses as S
@@ -183,9 +184,9 @@ def test_rolling_primitives_match_pandas(window, min_periods):
     x = 1000 + np.cumsum(rng.normal(0, 1, (800, 2)), axis=0)
     x[rng.random(x.shape) < 0.05] = np.nan
     frame = pd.DataFrame(x)
-    mean, std = nb.rolling_mean_std_nb(x, window, min_periods)
+    mean, std = generic_nb.rolling_mean_std_nb(x, window, min_periods)
     roll = frame.rolling(window, min_periods=min_periods)
     np.testing.assert_allclose(mean, roll.mean(), rtol=0, atol=1e-9)
     np.testing.assert_allclose(std, roll.std(ddof=0), rtol=0, atol=1e-6)  # prices ~1000: relative 1e-9
-    np.testing.assert_allclose(nb.ema_nb(x, window), frame.ewm(span=window, adjust=False, ignore_na=True).mean(), rtol=0, atol=1e-9)
-    np.testing.assert_array_equal(nb.rolling_max_nb(x, window), frame.rolling(window, min_periods=1).max())
+    np.testing.assert_allclose(generic_nb.ema_nb(x, window), frame.ewm(span=window, adjust=False, ignore_na=True).mean(), rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(generic_nb.rolling_max_nb(x, window), frame.rolling(window, min_periods=1).max())

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from botcore.config.models import SIGNAL_NAMES, Signals
+from botcore.generic import nb as generic_nb
 from botcore.signals import nb
 from botcore.signals.enums import N_SIGNALS, Aggregate, SignalInputs, SignalOutputs, SignalParams
 
@@ -178,7 +179,7 @@ def load_inputs(
             hit = (pos < len(grid)) & (grid[np.minimum(pos, len(grid) - 1)] == ts)
             out[pos[hit]] = values[hit]
             return out
-        return nb.asof_nb(ts, values, grid + bar_ms, max_age_ms)
+        return generic_nb.asof_nb(ts, values, grid + bar_ms, max_age_ms)
 
     fields = {}
     for name, (kind, column, key, per_bar) in _FIELDS.items():
