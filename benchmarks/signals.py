@@ -148,6 +148,8 @@ def main(argv: list[str]) -> int:
     from botcore.signals import reference as ref
     from botcore.signals.engine import aggregate, compute_signals
     from botcore.signals.enums import SignalParams
+    from botcore.signals.price import nb as price_nb
+    from botcore.signals.sentiment import nb as sentiment_nb
 
     settings = load_settings("config")
     print(f"benchmark signals: {os.cpu_count()} CPUs, numpy {np.__version__}, pandas {pd.__version__}")
@@ -198,11 +200,11 @@ def main(argv: list[str]) -> int:
         "open_interest_velocity": (nb.open_interest_velocity_nb, ref.open_interest_velocity_ref, (x.oi_usd, x.close), p.open_interest_velocity),
         "liquidation_cascade": (nb.liquidation_cascade_nb, ref.liquidation_cascade_ref, (x.long_liq_usd, x.short_liq_usd), p.liquidation_cascade),
         "taker_ratio": (nb.taker_ratio_nb, ref.taker_ratio_ref, (x.taker_buy_base, x.taker_sell_base), p.taker_ratio),
-        "trend": (nb.trend_nb, ref.trend_ref, (x.close,), p.trend),
-        "breakout": (nb.breakout_nb, ref.breakout_ref, (x.high, x.low, x.close), p.breakout),
-        "mean_reversion": (nb.mean_reversion_nb, ref.mean_reversion_ref, (x.close,), p.mean_reversion),
-        "fear_greed": (nb.fear_greed_nb, ref.fear_greed_ref, (x.fear_greed,), p.fear_greed),
-        "social_sentiment": (nb.social_sentiment_nb, ref.social_sentiment_ref, (x.mentions, x.tone), p.social_sentiment),
+        "trend": (price_nb.trend_nb, ref.trend_ref, (x.close,), p.trend),
+        "breakout": (price_nb.breakout_nb, ref.breakout_ref, (x.high, x.low, x.close), p.breakout),
+        "mean_reversion": (price_nb.mean_reversion_nb, ref.mean_reversion_ref, (x.close,), p.mean_reversion),
+        "fear_greed": (sentiment_nb.fear_greed_nb, ref.fear_greed_ref, (x.fear_greed,), p.fear_greed),
+        "social_sentiment": (sentiment_nb.social_sentiment_nb, ref.social_sentiment_ref, (x.mentions, x.tone), p.social_sentiment),
     }
     for name, (kernel, reference, inputs, params) in cases.items():
         arrays = [np.ascontiguousarray(a) for a in inputs]
