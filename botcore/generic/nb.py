@@ -15,12 +15,16 @@ bar grid (``asof_nb``), and a borrowed (not reference-counted) view of an
 array for the 2-D loops. NaN is a missing value everywhere: it occupies its
 slot in a window and is left out of the sums; an EMA carries over it.
 
-This module imports nothing of botcore.
+This module imports nothing of botcore. :func:`guard_stale_cache` keeps the
+Numba cache of a kernel module that compiles these primitives in from
+outliving an edit of them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+from pathlib import Path
 
 import numpy as np
 from numba import njit, types
@@ -463,3 +467,38 @@ def asof_nb(src_ts, src_values, grid_ts, max_age_ms):
         for t in range(n):
             out[t, j] = col[t]
     return out
+
+
+# =========================================================================== stale-cache guard
+
+
+def guard_stale_cache(kernel, dependencies: tuple[str, ...]) -> None:
+    """Drop the Numba cache of ``kernel``'s module when one of ``dependencies`` has changed.
+
+    Numba keys a cached function on its own file only, but the machine code it
+    stores includes the callees it was compiled with (these primitives, inlined).
+    A stamp of the ``dependencies`` (paths from the repository root) next to the
+    cache makes an edit of any of them recompile the module instead of running
+    the old code. Call it at the end of the kernel module, with one of its
+    ``cache=True`` kernels.
+    """
+    root = Path(__file__).resolve().parents[2]
+    digest = hashlib.sha1()
+    for rel in dependencies:
+        p = root / rel
+        digest.update(p.read_bytes() if p.is_file() else rel.encode())
+    try:
+        cache_dir = Path(kernel._cache._cache_path)
+    except AttributeError:  # no cache locator (e.g. NUMBA_DISABLE_JIT)
+        return
+    stem = Path(kernel.py_func.__code__.co_filename).stem
+    stamp = cache_dir / f"{stem}.dependencies.sha1"
+    try:
+        if stamp.is_file() and stamp.read_text() == digest.hexdigest():
+            return
+        for f in list(cache_dir.glob(f"{stem}.*.nbi")) + list(cache_dir.glob(f"{stem}.*.nbc")):
+            f.unlink(missing_ok=True)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(digest.hexdigest())
+    except OSError:  # a read-only cache: Numba will not write either
+        pass

@@ -62,6 +62,7 @@ from botcore.generic.nb import (
     borrowed_nb,
     clip01_nb,
     ema_alpha_nb,
+    guard_stale_cache,
     keep_alive_nb,
     ring_init_nb,
     ring_lag_nb,
@@ -158,18 +159,23 @@ def book_imbalance_nb(bid_sz, ask_sz, level_decay=0.7):
     return out
 
 
+OFI_N_VALID = 0  # valid bars seen
+OFI_FAST = 1  # fast EMA of the imbalance
+OFI_SLOW = 2  # slow EMA of the imbalance
+
+
 @njit(cache=True)
 def ofi_state_len(span_fast_bars=5, span_slow_bars=30):
     """Width of one order-flow imbalance state row."""
-    return 3  # n_valid, fast, slow
+    return 3
 
 
 @njit(cache=True)
 def ofi_init_nb(st, j, span_fast_bars=5, span_slow_bars=30):
     """Reset row ``j`` of a order-flow imbalance state."""
-    st[j, 0] = 0.0
-    st[j, 1] = np.nan
-    st[j, 2] = np.nan
+    st[j, OFI_N_VALID] = 0.0
+    st[j, OFI_FAST] = np.nan
+    st[j, OFI_SLOW] = np.nan
 
 
 @njit(cache=True)
@@ -177,17 +183,17 @@ def ofi_step_nb(st, j, imbalance, span_fast_bars=5, span_slow_bars=30, change_we
     """Consume one bar of symbol ``j`` (updates state row ``j``); return ``(score, confidence, status)`` as :func:`order_flow_imbalance_1d_nb`."""
     if math.isnan(imbalance):
         return 0.0, 0.0, DATA_OUTAGE
-    if st[j, 0] == 0.0:
-        st[j, 1] = imbalance
-        st[j, 2] = imbalance
+    if st[j, OFI_N_VALID] == 0.0:
+        st[j, OFI_FAST] = imbalance
+        st[j, OFI_SLOW] = imbalance
     else:
-        st[j, 1] += ema_alpha_nb(span_fast_bars) * (imbalance - st[j, 1])
-        st[j, 2] += ema_alpha_nb(span_slow_bars) * (imbalance - st[j, 2])
-    st[j, 0] += 1.0
-    if st[j, 0] < span_slow_bars:
+        st[j, OFI_FAST] += ema_alpha_nb(span_fast_bars) * (imbalance - st[j, OFI_FAST])
+        st[j, OFI_SLOW] += ema_alpha_nb(span_slow_bars) * (imbalance - st[j, OFI_SLOW])
+    st[j, OFI_N_VALID] += 1.0
+    if st[j, OFI_N_VALID] < span_slow_bars:
         return 0.0, 0.0, WARMING_UP
-    fast = st[j, 1]
-    change = fast - st[j, 2]
+    fast = st[j, OFI_FAST]
+    change = fast - st[j, OFI_SLOW]
     score = tanh_nb(gain * (fast + change_weight * change))
     conf = 1.0 if fast * change > 0.0 else 0.5
     return score, conf, OK
@@ -751,3 +757,6 @@ def stack_signals_nb(scores, confs, statuses, n_symbols):
                 conf[t, j, k] = confs[k][t, jj]
                 status[t, j, k] = statuses[k][t, jj]
     return score, conf, status
+
+
+guard_stale_cache(stack_signals_nb, ("botcore/generic/nb.py",))  # kernels here compile in the primitives of these files

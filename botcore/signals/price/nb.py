@@ -20,6 +20,7 @@ from botcore.generic.nb import (
     deque_len,
     deque_push_max_nb,
     ema_alpha_nb,
+    guard_stale_cache,
     keep_alive_nb,
     roll_count_nb,
     roll_init_nb,
@@ -44,6 +45,14 @@ from botcore.signals.nb import (
 # state: n_valid, prev_close, var_ret, n_ret, ema fast x3, ema slow x3
 
 
+TREND_N_VALID = 0  # valid closes seen
+TREND_PREV_CLOSE = 1  # last valid close (NaN after a missing bar)
+TREND_VAR_RET = 2  # EMA of squared 1-bar log returns
+TREND_N_RET = 3  # returns seen
+TREND_EMA_FAST = 4  # fast EMAs of the close, one per horizon (3)
+TREND_EMA_SLOW = 7  # slow EMAs of the close, one per horizon (3)
+
+
 @njit(cache=True)
 def trend_state_len():
     """Width of one trend state row."""
@@ -53,11 +62,11 @@ def trend_state_len():
 @njit(cache=True)
 def trend_init_nb(st, j):
     """Reset row ``j`` of a trend state."""
-    st[j, 0] = 0.0
-    st[j, 1] = np.nan
-    st[j, 2] = np.nan
-    st[j, 3] = 0.0
-    for k in range(4, 10):
+    st[j, TREND_N_VALID] = 0.0
+    st[j, TREND_PREV_CLOSE] = np.nan
+    st[j, TREND_VAR_RET] = np.nan
+    st[j, TREND_N_RET] = 0.0
+    for k in range(TREND_EMA_FAST, TREND_EMA_SLOW + 3):
         st[j, k] = np.nan
 
 
@@ -65,34 +74,34 @@ def trend_init_nb(st, j):
 def trend_step_nb(st, j, close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, slow_factor=4, vol_span_bars=240, scale=1.0):
     """Consume one bar of symbol ``j`` (updates state row ``j``); return ``(score, confidence, status)`` as :func:`trend_1d_nb`."""
     if not close > 0.0:  # NaN or non-positive
-        st[j, 1] = np.nan
+        st[j, TREND_PREV_CLOSE] = np.nan
         return 0.0, 0.0, DATA_OUTAGE
     spans = (span_short_bars, span_mid_bars, span_long_bars)
-    if st[j, 0] == 0.0:
+    if st[j, TREND_N_VALID] == 0.0:
         for h in range(3):
-            st[j, 4 + h] = close
-            st[j, 7 + h] = close
+            st[j, TREND_EMA_FAST + h] = close
+            st[j, TREND_EMA_SLOW + h] = close
     else:
         for h in range(3):
-            st[j, 4 + h] += ema_alpha_nb(spans[h]) * (close - st[j, 4 + h])
-            st[j, 7 + h] += ema_alpha_nb(slow_factor * spans[h]) * (close - st[j, 7 + h])
-    st[j, 0] += 1.0
-    prev = st[j, 1]
+            st[j, TREND_EMA_FAST + h] += ema_alpha_nb(spans[h]) * (close - st[j, TREND_EMA_FAST + h])
+            st[j, TREND_EMA_SLOW + h] += ema_alpha_nb(slow_factor * spans[h]) * (close - st[j, TREND_EMA_SLOW + h])
+    st[j, TREND_N_VALID] += 1.0
+    prev = st[j, TREND_PREV_CLOSE]
     if not math.isnan(prev):
         r = math.log(close / prev)
-        if st[j, 3] == 0.0:
-            st[j, 2] = r * r
+        if st[j, TREND_N_RET] == 0.0:
+            st[j, TREND_VAR_RET] = r * r
         else:
-            st[j, 2] += ema_alpha_nb(vol_span_bars) * (r * r - st[j, 2])
-        st[j, 3] += 1.0
-    st[j, 1] = close
-    if st[j, 0] < slow_factor * span_long_bars or st[j, 3] < vol_span_bars:
+            st[j, TREND_VAR_RET] += ema_alpha_nb(vol_span_bars) * (r * r - st[j, TREND_VAR_RET])
+        st[j, TREND_N_RET] += 1.0
+    st[j, TREND_PREV_CLOSE] = close
+    if st[j, TREND_N_VALID] < slow_factor * span_long_bars or st[j, TREND_N_RET] < vol_span_bars:
         return 0.0, 0.0, WARMING_UP
-    sigma = math.sqrt(st[j, 2])
+    sigma = math.sqrt(st[j, TREND_VAR_RET])
     total = 0.0
     votes = 0.0
     for h in range(3):
-        d = (st[j, 4 + h] - st[j, 7 + h]) / st[j, 7 + h]
+        d = (st[j, TREND_EMA_FAST + h] - st[j, TREND_EMA_SLOW + h]) / st[j, TREND_EMA_SLOW + h]
         d = d / (sigma * math.sqrt(spans[h])) if sigma > 0.0 else 0.0
         total += tanh_nb(d / scale)
         votes += sign_nb(d)
@@ -142,47 +151,54 @@ def trend_nb(close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, slow
 # state: t, n_valid, prev_close, atr, max-deque of highs, max-deque of -lows
 
 
+BREAKOUT_T = 0  # bars seen (the deques' bar index)
+BREAKOUT_N_VALID = 1  # valid bars seen
+BREAKOUT_PREV_CLOSE = 2  # last valid close (NaN after a missing bar)
+BREAKOUT_ATR = 3  # EMA of the true range
+BREAKOUT_DEQUES = 4  # max-deque of highs, then max-deque of -lows
+
+
 @njit(cache=True)
 def breakout_state_len(channel_bars=60):
     """Width of one breakout state row."""
-    return 4 + 2 * deque_len(channel_bars + 1)
+    return BREAKOUT_DEQUES + 2 * deque_len(channel_bars + 1)
 
 
 @njit(cache=True)
 def breakout_init_nb(st, j, channel_bars=60):
     """Reset row ``j`` of a breakout state."""
-    st[j, 0] = 0.0
-    st[j, 1] = 0.0
-    st[j, 2] = np.nan
-    st[j, 3] = np.nan
-    deque_init_nb(st, j, 4, channel_bars + 1)
-    deque_init_nb(st, j, 4 + deque_len(channel_bars + 1), channel_bars + 1)
+    st[j, BREAKOUT_T] = 0.0
+    st[j, BREAKOUT_N_VALID] = 0.0
+    st[j, BREAKOUT_PREV_CLOSE] = np.nan
+    st[j, BREAKOUT_ATR] = np.nan
+    deque_init_nb(st, j, BREAKOUT_DEQUES, channel_bars + 1)
+    deque_init_nb(st, j, BREAKOUT_DEQUES + deque_len(channel_bars + 1), channel_bars + 1)
 
 
 @njit(cache=True)
 def breakout_step_nb(st, j, high, low, close, channel_bars=60, atr_span_bars=30, range_mult=1.5, scale=1.0):
     """Consume one bar of symbol ``j`` (updates state row ``j``); return ``(score, confidence, status)`` as :func:`breakout_1d_nb`."""
     cap = channel_bars + 1
-    o_hi = 4
-    o_lo = 4 + deque_len(cap)
-    t = st[j, 0]
-    st[j, 0] = t + 1.0
+    o_hi = BREAKOUT_DEQUES
+    o_lo = BREAKOUT_DEQUES + deque_len(cap)
+    t = st[j, BREAKOUT_T]
+    st[j, BREAKOUT_T] = t + 1.0
     deque_evict_nb(st, j, o_hi, cap, t - channel_bars)
     deque_evict_nb(st, j, o_lo, cap, t - channel_bars)
     if math.isnan(high) or math.isnan(low) or math.isnan(close):
-        st[j, 2] = np.nan
+        st[j, BREAKOUT_PREV_CLOSE] = np.nan
         return 0.0, 0.0, DATA_OUTAGE
     upper = deque_front_nb(st, j, o_hi, cap)
     lower = -deque_front_nb(st, j, o_lo, cap)
-    n_prior = st[j, 1]
-    atr_prev = st[j, 3]
-    prev = st[j, 2]
+    n_prior = st[j, BREAKOUT_N_VALID]
+    atr_prev = st[j, BREAKOUT_ATR]
+    prev = st[j, BREAKOUT_PREV_CLOSE]
     true_range = high - low
     if not math.isnan(prev):
         true_range = max(true_range, abs(high - prev), abs(low - prev))
-    st[j, 3] = true_range if math.isnan(atr_prev) else atr_prev + ema_alpha_nb(atr_span_bars) * (true_range - atr_prev)
-    st[j, 2] = close
-    st[j, 1] = n_prior + 1.0
+    st[j, BREAKOUT_ATR] = true_range if math.isnan(atr_prev) else atr_prev + ema_alpha_nb(atr_span_bars) * (true_range - atr_prev)
+    st[j, BREAKOUT_PREV_CLOSE] = close
+    st[j, BREAKOUT_N_VALID] = n_prior + 1.0
     deque_push_max_nb(st, j, o_hi, cap, t, high)
     deque_push_max_nb(st, j, o_lo, cap, t, -low)
     if n_prior < channel_bars or math.isnan(upper) or math.isnan(atr_prev):
@@ -241,30 +257,34 @@ def breakout_nb(high, low, close, channel_bars=60, atr_span_bars=30, range_mult=
 # state: prev_close, rolling close (anchored), rolling r short, rolling r long
 
 
+MR_PREV_CLOSE = 0  # last close (NaN when missing)
+MR_ROLLS = 1  # rolling close (anchored), rolling r short, rolling r long
+
+
 @njit(cache=True)
 def mr_state_len(window_bars=60, vol_short_bars=60, vol_long_bars=1_440):
     """Width of one mean-reversion state row."""
-    return 1 + roll_len(window_bars) + roll_len(vol_short_bars) + roll_len(vol_long_bars)
+    return MR_ROLLS + roll_len(window_bars) + roll_len(vol_short_bars) + roll_len(vol_long_bars)
 
 
 @njit(cache=True)
 def mr_init_nb(st, j, window_bars=60, vol_short_bars=60, vol_long_bars=1_440):
     """Reset row ``j`` of a mean-reversion state."""
-    st[j, 0] = np.nan
-    roll_init_nb(st, j, 1, window_bars, True)
-    roll_init_nb(st, j, 1 + roll_len(window_bars), vol_short_bars, False)
-    roll_init_nb(st, j, 1 + roll_len(window_bars) + roll_len(vol_short_bars), vol_long_bars, False)
+    st[j, MR_PREV_CLOSE] = np.nan
+    roll_init_nb(st, j, MR_ROLLS, window_bars, True)
+    roll_init_nb(st, j, MR_ROLLS + roll_len(window_bars), vol_short_bars, False)
+    roll_init_nb(st, j, MR_ROLLS + roll_len(window_bars) + roll_len(vol_short_bars), vol_long_bars, False)
 
 
 @njit(cache=True)
 def mr_step_nb(st, j, close, window_bars=60, vol_short_bars=60, vol_long_bars=1_440, min_periods_bars=720, z_scale=2.0, max_vol_ratio=2.0):
     """Consume one bar of symbol ``j`` (updates state row ``j``); return ``(score, confidence, status)`` as :func:`mean_reversion_1d_nb`."""
-    o_c = 1
-    o_s = 1 + roll_len(window_bars)
+    o_c = MR_ROLLS
+    o_s = MR_ROLLS + roll_len(window_bars)
     o_l = o_s + roll_len(vol_short_bars)
     px = close if close > 0.0 else np.nan
-    r = math.log(px / st[j, 0])  # NaN when either is missing
-    st[j, 0] = px
+    r = math.log(px / st[j, MR_PREV_CLOSE])  # NaN when either is missing
+    st[j, MR_PREV_CLOSE] = px
     roll_push_nb(st, j, o_c, window_bars, px, True)
     roll_push_nb(st, j, o_s, vol_short_bars, r, False)
     roll_push_nb(st, j, o_l, vol_long_bars, r, False)
@@ -399,3 +419,6 @@ def mr_update_nb(state, close, window_bars=60, vol_short_bars=60, vol_long_bars=
         )
     keep_alive_nb(state)
     return score, conf, status
+
+
+guard_stale_cache(trend_nb, ("botcore/generic/nb.py", "botcore/signals/nb.py"))  # kernels here compile in the primitives of these files

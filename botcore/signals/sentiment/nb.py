@@ -14,6 +14,7 @@ from numba import njit
 from botcore.generic.nb import (
     borrowed_nb,
     ema_alpha_nb,
+    guard_stale_cache,
     keep_alive_nb,
     tanh_nb,
 )
@@ -77,6 +78,13 @@ def fear_greed_nb(value, fear_below=25.0, greed_above=75.0):
 # state: n_valid, mentions fast, mentions slow, tone fast, tone slow
 
 
+SOCIAL_N_VALID = 0  # valid bars seen
+SOCIAL_MENTIONS_FAST = 1  # fast EMA of mentions
+SOCIAL_MENTIONS_SLOW = 2  # slow EMA of mentions
+SOCIAL_TONE_FAST = 3  # fast EMA of tone
+SOCIAL_TONE_SLOW = 4  # slow EMA of tone
+
+
 @njit(cache=True)
 def social_state_len():
     """Width of one social sentiment state row."""
@@ -86,8 +94,8 @@ def social_state_len():
 @njit(cache=True)
 def social_init_nb(st, j):
     """Reset row ``j`` of a social sentiment state."""
-    st[j, 0] = 0.0
-    for k in range(1, 5):
+    st[j, SOCIAL_N_VALID] = 0.0
+    for k in range(SOCIAL_MENTIONS_FAST, SOCIAL_TONE_SLOW + 1):
         st[j, k] = np.nan
 
 
@@ -96,24 +104,24 @@ def social_step_nb(st, j, mentions, tone, span_fast_bars=360, span_slow_bars=1_4
     """Consume one bar of symbol ``j`` (updates state row ``j``); return ``(score, confidence, status)`` as :func:`social_sentiment_1d_nb`."""
     if math.isnan(mentions) or math.isnan(tone) or mentions < 0.0 or abs(tone) > 1.0:
         return 0.0, 0.0, DATA_OUTAGE
-    if st[j, 0] == 0.0:
-        st[j, 1] = mentions
-        st[j, 2] = mentions
-        st[j, 3] = tone
-        st[j, 4] = tone
+    if st[j, SOCIAL_N_VALID] == 0.0:
+        st[j, SOCIAL_MENTIONS_FAST] = mentions
+        st[j, SOCIAL_MENTIONS_SLOW] = mentions
+        st[j, SOCIAL_TONE_FAST] = tone
+        st[j, SOCIAL_TONE_SLOW] = tone
     else:
         af = ema_alpha_nb(span_fast_bars)
         aslow = ema_alpha_nb(span_slow_bars)
-        st[j, 1] += af * (mentions - st[j, 1])
-        st[j, 2] += aslow * (mentions - st[j, 2])
-        st[j, 3] += af * (tone - st[j, 3])
-        st[j, 4] += aslow * (tone - st[j, 4])
-    st[j, 0] += 1.0
-    if st[j, 0] < span_slow_bars:
+        st[j, SOCIAL_MENTIONS_FAST] += af * (mentions - st[j, SOCIAL_MENTIONS_FAST])
+        st[j, SOCIAL_MENTIONS_SLOW] += aslow * (mentions - st[j, SOCIAL_MENTIONS_SLOW])
+        st[j, SOCIAL_TONE_FAST] += af * (tone - st[j, SOCIAL_TONE_FAST])
+        st[j, SOCIAL_TONE_SLOW] += aslow * (tone - st[j, SOCIAL_TONE_SLOW])
+    st[j, SOCIAL_N_VALID] += 1.0
+    if st[j, SOCIAL_N_VALID] < span_slow_bars:
         return 0.0, 0.0, WARMING_UP
-    attention = math.log((st[j, 1] + 1.0) / (st[j, 2] + 1.0))
-    score = tanh_nb(tone_gain * (st[j, 3] - st[j, 4]) + mention_gain * attention * st[j, 3])
-    return score, min(1.0, (st[j, 1] + 1.0) / (st[j, 2] + 1.0)), OK
+    attention = math.log((st[j, SOCIAL_MENTIONS_FAST] + 1.0) / (st[j, SOCIAL_MENTIONS_SLOW] + 1.0))
+    score = tanh_nb(tone_gain * (st[j, SOCIAL_TONE_FAST] - st[j, SOCIAL_TONE_SLOW]) + mention_gain * attention * st[j, SOCIAL_TONE_FAST])
+    return score, min(1.0, (st[j, SOCIAL_MENTIONS_FAST] + 1.0) / (st[j, SOCIAL_MENTIONS_SLOW] + 1.0)), OK
 
 
 _social_step_inline_nb = njit(inline="always")(social_step_nb.py_func)  # the same step, inlined into the 2-D kernels
@@ -194,3 +202,6 @@ def social_update_nb(state, mentions, tone, span_fast_bars=360, span_slow_bars=1
         )
     keep_alive_nb(state)
     return score, conf, status
+
+
+guard_stale_cache(social_sentiment_nb, ("botcore/generic/nb.py", "botcore/signals/nb.py"))  # kernels here compile in the primitives of these files
