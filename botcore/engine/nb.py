@@ -26,7 +26,7 @@ One cycle at time ``t`` (the close of the 1m bar ``[t - 1m, t)``):
 3. **decide** (:func:`decide_step_nb`) — positions and equity
    (cash + exactly-rounded sum of unrealised P&L at the valuation prices,
    the ledger's ``record_equity`` arithmetic) are handed to
-   :func:`botcore.strategy.nb.decide_nb` with ``rng_seed = run_seed ^ t``;
+   :func:`botcore.strategy.decide.nb.decide_nb` with ``rng_seed = run_seed ^ t``;
    it returns the intents (exits first, then entries);
 4. **execute** — the backtest fills each intent with
    :func:`venue_submit_nb` (the compiled twin of ``PaperVenue.submit``:
@@ -36,7 +36,7 @@ One cycle at time ``t`` (the close of the 1m bar ``[t - 1m, t)``):
    goes through :func:`apply_fill_nb`, a replica of
    :meth:`botcore.model.Position.apply_fill` (average cost, pro-rata fees)
    that keeps cash and the round trip bit-identical to the ledger's and
-   calls :func:`botcore.strategy.nb.record_trade_nb` on every close with the
+   calls :func:`botcore.strategy.decide.nb.record_trade_nb` on every close with the
    ledger's net return ``(gross - fees + funding) / entry notional``.
 
 :func:`run_bars_nb` is the backtest's compiled loop over a chunk of bars:
@@ -69,7 +69,7 @@ from botcore.regime.nb import regime_update_nb
 from botcore.signals import nb as sig
 from botcore.signals.price import nb as price_nb
 from botcore.signals.sentiment import nb as sentiment_nb
-from botcore.strategy.nb import begin_position_nb, decide_nb, record_trade_nb, reset_position_nb
+from botcore.strategy.decide.nb import begin_position_nb, decide_nb, record_trade_nb, reset_position_nb
 
 # Literal codes: Numba's cache keys on this file only (see botcore.fills.nb). Checked against the enums below.
 _QTY = 0
@@ -779,8 +779,9 @@ def run_bars_nb(ts, ohlcv, book, scal, lo, hi, trading, st, cfg, sc, params, run
 
 _DEPENDENCIES = (
     "botcore/generic/nb.py", "botcore/signals/nb.py", "botcore/signals/price/nb.py", "botcore/signals/sentiment/nb.py",
-    "botcore/signals/enums.py", "botcore/regime/nb.py", "botcore/strategy/nb.py", "botcore/strategy/enums.py",
-    "botcore/fills/nb.py", "botcore/fills/enums.py", "botcore/engine/features_nb.py", "botcore/engine/enums.py",
+    "botcore/signals/enums.py", "botcore/regime/nb.py", "botcore/strategy/nb.py", "botcore/strategy/decide/nb.py",
+    "botcore/strategy/enums.py", "botcore/fills/nb.py", "botcore/fills/enums.py", "botcore/engine/features_nb.py",
+    "botcore/engine/enums.py",
 )
 
 
