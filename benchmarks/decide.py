@@ -77,8 +77,8 @@ def main(argv: list[str]) -> int:
     from numba import njit
 
     from botcore.config import default_config_dir, load_settings
+    from botcore.strategy.decide.nb import decide_nb
     from botcore.strategy.enums import N_STRATEGIES, intent_dt, trail_dt
-    from botcore.strategy.nb import decide_nb
     from botcore.strategy.reference import decide_reference
     from botcore.strategy.state import decide
     from botcore.strategy.testing import random_case

@@ -140,6 +140,7 @@ def main(argv: list[str]) -> int:
     import vectorbt.generic.nb as vbt
 
     from botcore.config import load_settings
+    from botcore.generic import nb as generic_nb
     from botcore.regime import nb as rnb
     from botcore.regime import reference as rref
     from botcore.regime.engine import classifier_params, hurst_params, rolling_hurst, rs_al_calibration
@@ -147,6 +148,8 @@ def main(argv: list[str]) -> int:
     from botcore.signals import reference as ref
     from botcore.signals.engine import aggregate, compute_signals
     from botcore.signals.enums import SignalParams
+    from botcore.signals.price import nb as price_nb
+    from botcore.signals.sentiment import nb as sentiment_nb
 
     settings = load_settings("config")
     print(f"benchmark signals: {os.cpu_count()} CPUs, numpy {np.__version__}, pandas {pd.__version__}")
@@ -159,7 +162,7 @@ def main(argv: list[str]) -> int:
     t0 = time.perf_counter()
     tiny = random_market(400, 2)
     compute_signals(tiny, n_threads=1)
-    nb.rolling_mean_std_nb(tiny.close, 10, 5), nb.ema_nb(tiny.close, 5), nb.rolling_max_nb(tiny.close, 5)
+    generic_nb.rolling_mean_std_nb(tiny.close, 10, 5), generic_nb.ema_nb(tiny.close, 5), generic_nb.rolling_max_nb(tiny.close, 5)
     print(f"first calls (compile or cache load): {time.perf_counter() - t0:.1f} s")
 
     market = random_market(n_small, m, seed=1)
@@ -168,19 +171,19 @@ def main(argv: list[str]) -> int:
     r = args.repeat
     print(f"\n-- rolling primitives, {m} symbols x {args.days_small:g} days of 1m bars ({n_small * m:,} values)")
     window = 1440
-    ours = best_of(lambda: nb.rolling_mean_std_nb(close, window, window), r)
+    ours = best_of(lambda: generic_nb.rolling_mean_std_nb(close, window, window), r)
     peers = {
         "pandas": best_of(lambda: (frame.rolling(window).mean(), frame.rolling(window).std(ddof=0)), r),
         "vectorbt": best_of(lambda: (vbt.rolling_mean_nb(close, window), vbt.rolling_std_nb(close, window)), r),
     }
     print(row(f"rolling mean+std (window {window})", ours, peers, "pandas >=3x, vectorbt >=1x"))
-    ours = best_of(lambda: nb.ema_nb(close, 240), r)
+    ours = best_of(lambda: generic_nb.ema_nb(close, 240), r)
     peers = {
         "pandas": best_of(lambda: frame.ewm(span=240, adjust=False, ignore_na=True).mean(), r),
         "vectorbt": best_of(lambda: vbt.ewm_mean_nb(close, 240, 0, False), r),
     }
     print(row("EMA (span 240)", ours, peers, "pandas >=3x, vectorbt >=1x"))
-    ours = best_of(lambda: nb.rolling_max_nb(close, 60), r)
+    ours = best_of(lambda: generic_nb.rolling_max_nb(close, 60), r)
     peers = {
         "pandas": best_of(lambda: frame.rolling(60, min_periods=1).max(), r),
         "vectorbt": best_of(lambda: vbt.rolling_max_nb(close, 60, 1), r),
@@ -197,11 +200,11 @@ def main(argv: list[str]) -> int:
         "open_interest_velocity": (nb.open_interest_velocity_nb, ref.open_interest_velocity_ref, (x.oi_usd, x.close), p.open_interest_velocity),
         "liquidation_cascade": (nb.liquidation_cascade_nb, ref.liquidation_cascade_ref, (x.long_liq_usd, x.short_liq_usd), p.liquidation_cascade),
         "taker_ratio": (nb.taker_ratio_nb, ref.taker_ratio_ref, (x.taker_buy_base, x.taker_sell_base), p.taker_ratio),
-        "trend": (nb.trend_nb, ref.trend_ref, (x.close,), p.trend),
-        "breakout": (nb.breakout_nb, ref.breakout_ref, (x.high, x.low, x.close), p.breakout),
-        "mean_reversion": (nb.mean_reversion_nb, ref.mean_reversion_ref, (x.close,), p.mean_reversion),
-        "fear_greed": (nb.fear_greed_nb, ref.fear_greed_ref, (x.fear_greed,), p.fear_greed),
-        "social_sentiment": (nb.social_sentiment_nb, ref.social_sentiment_ref, (x.mentions, x.tone), p.social_sentiment),
+        "trend": (price_nb.trend_nb, ref.trend_ref, (x.close,), p.trend),
+        "breakout": (price_nb.breakout_nb, ref.breakout_ref, (x.high, x.low, x.close), p.breakout),
+        "mean_reversion": (price_nb.mean_reversion_nb, ref.mean_reversion_ref, (x.close,), p.mean_reversion),
+        "fear_greed": (sentiment_nb.fear_greed_nb, ref.fear_greed_ref, (x.fear_greed,), p.fear_greed),
+        "social_sentiment": (sentiment_nb.social_sentiment_nb, ref.social_sentiment_ref, (x.mentions, x.tone), p.social_sentiment),
     }
     for name, (kernel, reference, inputs, params) in cases.items():
         arrays = [np.ascontiguousarray(a) for a in inputs]

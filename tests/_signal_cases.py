@@ -20,6 +20,8 @@ from botcore.signals.enums import (
     TakerParams,
     TrendParams,
 )
+from botcore.signals.price import nb as price_nb
+from botcore.signals.sentiment import nb as sentiment_nb
 
 # windows short enough that warm-up ends inside a few thousand bars
 SMALL = SignalParams(
@@ -83,11 +85,11 @@ CASES = {
     "open_interest_velocity": (nb.open_interest_velocity_1d_nb, ref.open_interest_velocity_ref, ("oi_usd", "close"), SMALL.open_interest_velocity),
     "liquidation_cascade": (nb.liquidation_cascade_1d_nb, ref.liquidation_cascade_ref, ("long_liq_usd", "short_liq_usd"), SMALL.liquidation_cascade),
     "taker_ratio": (nb.taker_ratio_1d_nb, ref.taker_ratio_ref, ("taker_buy_base", "taker_sell_base"), SMALL.taker_ratio),
-    "trend": (nb.trend_1d_nb, ref.trend_ref, ("close",), SMALL.trend),
-    "breakout": (nb.breakout_1d_nb, ref.breakout_ref, ("high", "low", "close"), SMALL.breakout),
-    "mean_reversion": (nb.mean_reversion_1d_nb, ref.mean_reversion_ref, ("close",), SMALL.mean_reversion),
-    "fear_greed": (nb.fear_greed_1d_nb, ref.fear_greed_ref, ("fear_greed",), SMALL.fear_greed),
-    "social_sentiment": (nb.social_sentiment_1d_nb, ref.social_sentiment_ref, ("mentions", "tone"), SMALL.social_sentiment),
+    "trend": (price_nb.trend_1d_nb, ref.trend_ref, ("close",), SMALL.trend),
+    "breakout": (price_nb.breakout_1d_nb, ref.breakout_ref, ("high", "low", "close"), SMALL.breakout),
+    "mean_reversion": (price_nb.mean_reversion_1d_nb, ref.mean_reversion_ref, ("close",), SMALL.mean_reversion),
+    "fear_greed": (sentiment_nb.fear_greed_1d_nb, ref.fear_greed_ref, ("fear_greed",), SMALL.fear_greed),
+    "social_sentiment": (sentiment_nb.social_sentiment_1d_nb, ref.social_sentiment_ref, ("mentions", "tone"), SMALL.social_sentiment),
 }
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from botcore.config.models import STRATEGY_NAMES
+from botcore.strategy.decide.nb import apply_fill_nb, mark_to_market_nb
 from botcore.strategy.enums import N_SIGNALS, Features, Reason, SignalsIn
-from botcore.strategy.nb import apply_fill_nb, mark_to_market_nb
 from botcore.strategy.params import build_params
 from botcore.strategy.state import Decision, decide, new_memory, new_portfolio, new_positions
 

@@ -12,14 +12,9 @@ import pandas as pd
 import pytest
 
 from botcore.errors import DataError
-from botcore.market.importers import (
-    Format,
-    detect_format,
-    import_path,
-    read_binance_feed,
-    read_exchange_csv,
-    taker_per_minute,
-)
+from botcore.market.book_feed import read_binance_feed
+from botcore.market.frames import taker_per_minute
+from botcore.market.importers import Format, detect_format, import_path, read_exchange_csv
 from botcore.market.store import Store, book_columns
 
 MIN = 60_000

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from botcore.errors import DataError
-from botcore.market.importers import CsvOptions, Format, import_path
+from botcore.market.frames import CsvOptions
+from botcore.market.importers import Format, import_path
 from botcore.market.store import Store
 from tests.test_market_importers_vendors import CDD, DAY, KLINE_HEADER, KLINES
 

@@ -19,15 +19,8 @@ import pandas as pd
 import pytest
 
 from botcore.errors import DataError
-from botcore.market.importers import (
-    CsvOptions,
-    Format,
-    candles_from_trades,
-    contract_for,
-    detect_format,
-    import_path,
-    resample_bars,
-)
+from botcore.market.frames import CsvOptions, candles_from_trades, contract_for, resample_bars
+from botcore.market.importers import Format, detect_format, import_path
 from botcore.market.store import Store, resample_candles
 
 MIN = 60_000

@@ -26,8 +26,8 @@ from botcore.market.store import Store
 from botcore.research import lookahead
 from botcore.research.lookahead import AuditError, audit_lookahead, audit_signal_fn, batch_signals_fn
 from botcore.signals import engine as signals_engine
-from botcore.signals import nb as signals_nb
 from botcore.signals.engine import load_inputs
+from botcore.signals.price import nb as price_nb
 from tests.conftest import CONFIG_DIR
 
 SETTINGS = load_settings(CONFIG_DIR)
@@ -165,14 +165,14 @@ def test_leak_in_the_features_reading_the_next_close_is_caught(market, monkeypat
 
 
 def test_leak_in_a_batch_signal_kernel_is_caught(market, monkeypatch):
-    real = signals_nb.trend_nb
+    real = price_nb.trend_nb
 
     def trend_of_the_next_close(close, *params):
         nxt = close.copy()
         nxt[:-1] = close[1:]
         return real(nxt, *params)
 
-    monkeypatch.setattr(signals_nb, "trend_nb", trend_of_the_next_close)
+    monkeypatch.setattr(price_nb, "trend_nb", trend_of_the_next_close)
     report = _audit(market)
     fields = set(report.table()["field"])
     assert "batch.signal.trend.score" in fields

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from botcore.signals import nb
+from botcore.generic import nb
 from botcore.signals.engine import aggregate, compute_signals, load_inputs
 from botcore.signals.enums import N_SIGNALS, SignalIds
 from botcore.signals.enums import SignalStatuses as S

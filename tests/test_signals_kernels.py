@@ -13,9 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from botcore.generic import nb as generic_nb
 from botcore.signals import nb
 from botcore.signals import reference as ref
 from botcore.signals.enums import SignalStatuses as S
+from botcore.signals.price import nb as price_nb
+from botcore.signals.sentiment import nb as sentiment_nb
 from tests._signal_cases import CASES, SMALL, column_inputs, random_inputs
 
 ATOL = 1e-9
@@ -57,8 +60,8 @@ def test_book_imbalance_is_plus_one_with_only_bids():
 def test_2d_kernels_equal_their_1d_kernel_per_column(market):
     two_d = {
         "funding_rate": nb.funding_rate_nb(market.funding_rate, *SMALL.funding_rate),
-        "breakout": nb.breakout_nb(market.high, market.low, market.close, *SMALL.breakout),
-        "social_sentiment": nb.social_sentiment_nb(market.mentions, market.tone, *SMALL.social_sentiment),
+        "breakout": price_nb.breakout_nb(market.high, market.low, market.close, *SMALL.breakout),
+        "social_sentiment": sentiment_nb.social_sentiment_nb(market.mentions, market.tone, *SMALL.social_sentiment),
     }
     for name, out in two_d.items():
         kernel, _, fields, params = CASES[name]
@@ -82,7 +85,7 @@ def test_flat_funding_scores_zero_not_nan():
 
 
 def test_flat_price_mean_reversion_is_neutral_not_nan():
-    score, conf, status = nb.mean_reversion_1d_nb(np.full(1000, 42.0), *SMALL.mean_reversion)
+    score, conf, status = price_nb.mean_reversion_1d_nb(np.full(1000, 42.0), *SMALL.mean_reversion)
     assert (status[-10:] == S.ok).all()
     assert (score == 0).all() and (conf[-10:] == 1.0).all()
 
@@ -99,10 +102,10 @@ def test_breakout_above_channel_scores_long_and_below_short():
     high, low = close + 0.5, close - 0.5
     up = close.copy()
     up[-1] = 103.0
-    s_up, _, st_up = nb.breakout_1d_nb(np.maximum(high, up), low, up, *SMALL.breakout)
+    s_up, _, st_up = price_nb.breakout_1d_nb(np.maximum(high, up), low, up, *SMALL.breakout)
     down = close.copy()
     down[-1] = 97.0
-    s_dn, _, _ = nb.breakout_1d_nb(high, np.minimum(low, down), down, *SMALL.breakout)
+    s_dn, _, _ = price_nb.breakout_1d_nb(high, np.minimum(low, down), down, *SMALL.breakout)
     assert st_up[-1] == S.ok and s_up[-1] > 0.9 and s_dn[-1] < -0.9
     assert (s_up[100:-1] == 0).all()
 
@@ -117,7 +120,7 @@ def test_liquidation_burst_of_longs_scores_short():
 
 
 def test_fear_greed_is_contrarian_at_extremes_and_flat_between():
-    score, _, status = nb.fear_greed_1d_nb(np.array([0.0, 10.0, 50.0, 90.0, 100.0, 101.0]))
+    score, _, status = sentiment_nb.fear_greed_1d_nb(np.array([0.0, 10.0, 50.0, 90.0, 100.0, 101.0]))
     np.testing.assert_allclose(score, [1.0, 0.6, 0.0, -0.6, -1.0, 0.0])
     assert status[-1] == S.data_outage
 
@@ -183,9 +186,9 @@ def test_rolling_primitives_match_pandas(window, min_periods):
     x = 1000 + np.cumsum(rng.normal(0, 1, (800, 2)), axis=0)
     x[rng.random(x.shape) < 0.05] = np.nan
     frame = pd.DataFrame(x)
-    mean, std = nb.rolling_mean_std_nb(x, window, min_periods)
+    mean, std = generic_nb.rolling_mean_std_nb(x, window, min_periods)
     roll = frame.rolling(window, min_periods=min_periods)
     np.testing.assert_allclose(mean, roll.mean(), rtol=0, atol=1e-9)
     np.testing.assert_allclose(std, roll.std(ddof=0), rtol=0, atol=1e-6)  # prices ~1000: relative 1e-9
-    np.testing.assert_allclose(nb.ema_nb(x, window), frame.ewm(span=window, adjust=False, ignore_na=True).mean(), rtol=0, atol=1e-9)
-    np.testing.assert_array_equal(nb.rolling_max_nb(x, window), frame.rolling(window, min_periods=1).max())
+    np.testing.assert_allclose(generic_nb.ema_nb(x, window), frame.ewm(span=window, adjust=False, ignore_na=True).mean(), rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(generic_nb.rolling_max_nb(x, window), frame.rolling(window, min_periods=1).max())

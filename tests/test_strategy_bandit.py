@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from botcore.config import load_settings
+from botcore.strategy.decide.nb import record_trade_nb
 from botcore.strategy.enums import N_STRATEGIES, StrategyId
-from botcore.strategy.nb import bandit_allocations_nb, beta_nb, record_trade_nb
+from botcore.strategy.nb import bandit_allocations_nb, beta_nb
 from botcore.strategy.params import build_params
 from botcore.strategy.reference import Rng
 from botcore.strategy.state import new_memory

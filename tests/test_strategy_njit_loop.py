@@ -6,8 +6,8 @@ import numpy as np
 from numba import njit
 
 from botcore.config import load_settings
+from botcore.strategy.decide.nb import apply_fill_nb, decide_nb, mark_to_market_nb
 from botcore.strategy.enums import N_SIGNALS, N_STRATEGIES, Features, SignalsIn, intent_dt, trail_dt
-from botcore.strategy.nb import apply_fill_nb, decide_nb, mark_to_market_nb
 from botcore.strategy.params import build_params
 from botcore.strategy.state import decide, new_memory, new_portfolio, positions_for
 from tests.conftest import CONFIG_DIR

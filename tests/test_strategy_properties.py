@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from botcore.config import load_settings
 from botcore.config.models import SECTORS
+from botcore.strategy.decide.nb import apply_fill_nb, decide_nb, mark_to_market_nb
 from botcore.strategy.enums import (
     N_SIGNALS,
     N_STRATEGIES,
@@ -19,7 +20,6 @@ from botcore.strategy.enums import (
     intent_dt,
     trail_dt,
 )
-from botcore.strategy.nb import apply_fill_nb, decide_nb, mark_to_market_nb
 from botcore.strategy.params import build_params
 from botcore.strategy.state import new_memory, new_portfolio, positions_for
 from tests.conftest import CONFIG_DIR

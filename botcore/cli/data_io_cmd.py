@@ -82,7 +82,8 @@ def register_data_commands(data_app: typer.Typer) -> None:
         each minute, trades summed to taker volume). Rows merge with what the
         store holds, newer rows winning on equal timestamps.
         """
-        from botcore.market.importers import CsvOptions, import_path
+        from botcore.market.frames import CsvOptions
+        from botcore.market.importers import import_path
         from botcore.market.store import Store
 
         layout: dict[str, Any] = {"skip_lines": skip_lines, "time_column": time_column, "time_unit": time_unit, "time_format": time_format,

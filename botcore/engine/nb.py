@@ -18,14 +18,15 @@ One cycle at time ``t`` (the close of the 1m bar ``[t - 1m, t)``):
    applies what its venue reports with :func:`apply_funding_nb` and
    :func:`apply_fill_nb` instead);
 2. **advance** (:func:`advance_nb`) — the bar is fed to the ten signal step
-   functions (:mod:`botcore.signals.nb`), the aggregator, the rolling Hurst
+   functions (:mod:`botcore.signals.nb`, :mod:`botcore.signals.price.nb`,
+   :mod:`botcore.signals.sentiment.nb`), the aggregator, the rolling Hurst
    regime (:mod:`botcore.regime.nb`) and the feature steps
    (:mod:`botcore.engine.features_nb`); the scratch then holds this cycle's
    ``Features``, ``SignalsIn`` and regime;
 3. **decide** (:func:`decide_step_nb`) — positions and equity
    (cash + exactly-rounded sum of unrealised P&L at the valuation prices,
    the ledger's ``record_equity`` arithmetic) are handed to
-   :func:`botcore.strategy.nb.decide_nb` with ``rng_seed = run_seed ^ t``;
+   :func:`botcore.strategy.decide.nb.decide_nb` with ``rng_seed = run_seed ^ t``;
    it returns the intents (exits first, then entries);
 4. **execute** — the backtest fills each intent with
    :func:`venue_submit_nb` (the compiled twin of ``PaperVenue.submit``:
@@ -35,7 +36,7 @@ One cycle at time ``t`` (the close of the 1m bar ``[t - 1m, t)``):
    goes through :func:`apply_fill_nb`, a replica of
    :meth:`botcore.model.Position.apply_fill` (average cost, pro-rata fees)
    that keeps cash and the round trip bit-identical to the ledger's and
-   calls :func:`botcore.strategy.nb.record_trade_nb` on every close with the
+   calls :func:`botcore.strategy.decide.nb.record_trade_nb` on every close with the
    ledger's net return ``(gross - fees + funding) / entry notional``.
 
 :func:`run_bars_nb` is the backtest's compiled loop over a chunk of bars:
@@ -66,7 +67,9 @@ from botcore.fills.nb import (
 )
 from botcore.regime.nb import regime_update_nb
 from botcore.signals import nb as sig
-from botcore.strategy.nb import begin_position_nb, decide_nb, record_trade_nb, reset_position_nb
+from botcore.signals.price import nb as price_nb
+from botcore.signals.sentiment import nb as sentiment_nb
+from botcore.strategy.decide.nb import begin_position_nb, decide_nb, record_trade_nb, reset_position_nb
 
 # Literal codes: Numba's cache keys on this file only (see botcore.fills.nb). Checked against the enums below.
 _QTY = 0
@@ -363,19 +366,19 @@ def advance_nb(t_ms, ohlcv, book, scal, st, cfg, sc):
     _put_signal(sc, 4, sig.taker_update_nb(st.sig_taker, sc.col[_R_TAKER_BUY], sc.col[_R_TAKER_SELL], tk.flow_bars,
                                            tk.window_bars, tk.min_periods_bars, tk.z_scale, tk.min_std))
     tr = p.trend
-    _put_signal(sc, 5, sig.trend_update_nb(st.sig_trend, sc.close, tr.span_short_bars, tr.span_mid_bars,
-                                           tr.span_long_bars, tr.slow_factor, tr.vol_span_bars, tr.scale))
+    _put_signal(sc, 5, price_nb.trend_update_nb(st.sig_trend, sc.close, tr.span_short_bars, tr.span_mid_bars,
+                                                tr.span_long_bars, tr.slow_factor, tr.vol_span_bars, tr.scale))
     bo = p.breakout
-    _put_signal(sc, 6, sig.breakout_update_nb(st.sig_breakout, sc.high, sc.low, sc.close, bo.channel_bars,
-                                              bo.atr_span_bars, bo.range_mult, bo.scale))
+    _put_signal(sc, 6, price_nb.breakout_update_nb(st.sig_breakout, sc.high, sc.low, sc.close, bo.channel_bars,
+                                                   bo.atr_span_bars, bo.range_mult, bo.scale))
     mr = p.mean_reversion
-    _put_signal(sc, 7, sig.mr_update_nb(st.sig_mr, sc.close, mr.window_bars, mr.vol_short_bars, mr.vol_long_bars,
-                                        mr.min_periods_bars, mr.z_scale, mr.max_vol_ratio))
+    _put_signal(sc, 7, price_nb.mr_update_nb(st.sig_mr, sc.close, mr.window_bars, mr.vol_short_bars, mr.vol_long_bars,
+                                             mr.min_periods_bars, mr.z_scale, mr.max_vol_ratio))
     fg = p.fear_greed
-    _put_signal(sc, 8, sig.fear_greed_update_nb(sc.col[_R_FEAR_GREED], fg.fear_below, fg.greed_above))
+    _put_signal(sc, 8, sentiment_nb.fear_greed_update_nb(sc.col[_R_FEAR_GREED], fg.fear_below, fg.greed_above))
     so = p.social_sentiment
-    _put_signal(sc, 9, sig.social_update_nb(st.sig_social, sc.col[_R_MENTIONS], sc.col[_R_TONE], so.span_fast_bars,
-                                            so.span_slow_bars, so.tone_gain, so.mention_gain))
+    _put_signal(sc, 9, sentiment_nb.social_update_nb(st.sig_social, sc.col[_R_MENTIONS], sc.col[_R_TONE], so.span_fast_bars,
+                                                     so.span_slow_bars, so.tone_gain, so.mention_gain))
     k_sig = sc.score.shape[1]
     conv, dirn, trad, live = sig.aggregate_nb(
         sc.score.reshape((1, n, k_sig)), sc.conf.reshape((1, n, k_sig)), sc.status.reshape((1, n, k_sig)),
@@ -775,7 +778,8 @@ def run_bars_nb(ts, ohlcv, book, scal, lo, hi, trading, st, cfg, sc, params, run
 # --------------------------------------------------------------------------- stale-cache guard
 
 _DEPENDENCIES = (
-    "botcore/signals/nb.py", "botcore/signals/enums.py", "botcore/regime/nb.py", "botcore/strategy/nb.py",
+    "botcore/generic/nb.py", "botcore/signals/nb.py", "botcore/signals/price/nb.py", "botcore/signals/sentiment/nb.py",
+    "botcore/signals/enums.py", "botcore/regime/nb.py", "botcore/strategy/nb.py", "botcore/strategy/decide/nb.py",
     "botcore/strategy/enums.py", "botcore/fills/nb.py", "botcore/fills/enums.py", "botcore/engine/features_nb.py",
     "botcore/engine/enums.py",
 )

@@ -129,7 +129,7 @@ def check_against_ledger(engine: Engine, ledger: Ledger, tol: float = 1e-6) -> l
 def rebuild_from_ledger(engine: Engine, ledger: Ledger, t_ms: int) -> None:
     """Rebuild the decision state from the ledger alone (no persisted state; see the module docstring)."""
     from botcore.config.models import STRATEGY_NAMES
-    from botcore.strategy.nb import record_trade_nb
+    from botcore.strategy.decide.nb import record_trade_nb
 
     st = engine.state
     cs = engine.cfg.contract_size

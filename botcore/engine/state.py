@@ -49,6 +49,8 @@ from botcore.regime.enums import ClassifierParams, HurstParams
 from botcore.signals import nb as sig
 from botcore.signals.engine import required_mask, weights_array
 from botcore.signals.enums import N_SIGNALS, SignalParams
+from botcore.signals.price import nb as price_nb
+from botcore.signals.sentiment import nb as sentiment_nb
 from botcore.strategy.enums import (
     N_REASONS,
     N_STRATEGIES,
@@ -233,11 +235,11 @@ def new_state(settings: Settings, params: np.ndarray, cfg: EngineConfig, startin
         sig_oi=sig.oi_new_state_nb(n, sp.open_interest_velocity.lag_bars, sp.open_interest_velocity.window_bars),
         sig_liq=sig.liq_new_state_nb(n, sp.liquidation_cascade.burst_bars, sp.liquidation_cascade.window_bars),
         sig_taker=sig.taker_new_state_nb(n, sp.taker_ratio.flow_bars, sp.taker_ratio.window_bars),
-        sig_trend=sig.trend_new_state_nb(n),
-        sig_breakout=sig.breakout_new_state_nb(n, sp.breakout.channel_bars),
-        sig_mr=sig.mr_new_state_nb(n, sp.mean_reversion.window_bars, sp.mean_reversion.vol_short_bars,
-                                   sp.mean_reversion.vol_long_bars),
-        sig_social=sig.social_new_state_nb(n),
+        sig_trend=price_nb.trend_new_state_nb(n),
+        sig_breakout=price_nb.breakout_new_state_nb(n, sp.breakout.channel_bars),
+        sig_mr=price_nb.mr_new_state_nb(n, sp.mean_reversion.window_bars, sp.mean_reversion.vol_short_bars,
+                                        sp.mean_reversion.vol_long_bars),
+        sig_social=sentiment_nb.social_new_state_nb(n),
         hurst=hurst,
         hurst_cls=hurst_cls,
         feat=features_new_state_nb(n),

@@ -32,6 +32,16 @@ from botcore.errors import BotcoreError, DataError, DuplicateFill, LedgerError
 from botcore.ledger import schema
 from botcore.ledger.integrity import LedgerDamaged
 from botcore.ledger.invariant import DEFAULT_TOL, InvariantReport, check_invariant
+from botcore.ledger.rows import (
+    DECISION_COLUMNS,
+    ORDER_COLUMNS,
+    POSITION_FIELDS,
+    int_field,
+    json_text,
+    order_from_row,
+    order_row,
+    position_from_row,
+)
 from botcore.model.enums import OrderStatus, TradeCloseReason
 from botcore.model.fills import Fill, FundingPayment
 from botcore.model.orders import Order
@@ -77,55 +87,9 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-_ORDER_COLUMNS = (
-    "client_order_id", "venue_order_id", "symbol", "side", "order_type", "qty_contracts", "contract_size",
-    "price", "reduce_only", "strategy_id", "close_reason", "status", "filled_qty_contracts", "avg_fill_price",
-    "status_reason", "created_ts_ms", "updated_ts_ms",
-)
-_POSITION_FIELDS = (
-    "symbol", "contract_size", "qty_contracts", "avg_entry_price", "entry_ts_ms", "last_ts_ms", "strategy_id",
-    "opened_qty_contracts", "entry_notional_usd", "exit_qty_contracts", "exit_notional_usd",
-    "realized_pnl_usd", "fees_usd", "funding_usd", "adopted",
-)
 #: Meta key of the log of parameter activations and rollbacks (:meth:`Ledger.params_history`) and its length.
 PARAMS_HISTORY_KEY = "params:history"
 PARAMS_HISTORY_LIMIT = 10_000
-_DECISION_COLUMNS = ("ts_ms", "symbol", "strategy", "outcome", "reason_code", "reason_mask", "detail")
-
-
-def _order_row(order: Order) -> tuple:
-    return tuple(
-        int(v) if isinstance(v, bool) else v for v in (getattr(order, c) for c in _ORDER_COLUMNS)
-    )
-
-
-def _order_from_row(row: sqlite3.Row) -> Order:
-    values = dict(row)
-    values["reduce_only"] = bool(values["reduce_only"])
-    return Order(**values)
-
-
-def _position_from_row(row: sqlite3.Row) -> Position:
-    values = {k: row[k] for k in _POSITION_FIELDS}
-    values["adopted"] = bool(values["adopted"])
-    return Position(**values)
-
-
-def _int(row: Mapping[str, Any], key: str) -> int:
-    """Return ``row[key]`` as a Python int (NumPy ints included), or raise DataError naming ``key``."""
-    value = row[key]
-    try:
-        if isinstance(value, float) and not value.is_integer():
-            raise TypeError
-        return int(value)
-    except (TypeError, ValueError):
-        raise DataError(f"record_decisions: {key} must be an integer, got {value!r}") from None
-
-
-def _json(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True, default=str)
 
 
 class Ledger:
@@ -425,8 +389,8 @@ class Ledger:
         with self.transaction():
             try:
                 self._con.execute(
-                    f"INSERT INTO orders ({', '.join(_ORDER_COLUMNS)}) VALUES ({', '.join('?' * len(_ORDER_COLUMNS))})",
-                    _order_row(order),
+                    f"INSERT INTO orders ({', '.join(ORDER_COLUMNS)}) VALUES ({', '.join('?' * len(ORDER_COLUMNS))})",
+                    order_row(order),
                 )
             except sqlite3.IntegrityError as exc:
                 if "orders.client_order_id" in str(exc):
@@ -438,8 +402,8 @@ class Ledger:
         )
 
     def _save_order(self, order: Order) -> None:
-        sets = ", ".join(f"{c} = ?" for c in _ORDER_COLUMNS[1:])
-        row = _order_row(order)
+        sets = ", ".join(f"{c} = ?" for c in ORDER_COLUMNS[1:])
+        row = order_row(order)
         self._con.execute(f"UPDATE orders SET {sets} WHERE client_order_id = ?", (*row[1:], row[0]))
 
     def order(self, client_order_id: str) -> Order:
@@ -453,7 +417,7 @@ class Ledger:
         row = self._con.execute("SELECT * FROM orders WHERE client_order_id = ?", (client_order_id,)).fetchone()
         if row is None:
             raise RecordNotFound(f"no order with client order id {client_order_id}")
-        return _order_from_row(row)
+        return order_from_row(row)
 
     def open_orders(self) -> list[Order]:
         """Return the orders not yet in a terminal state, oldest first."""
@@ -462,7 +426,7 @@ class Ledger:
             f"SELECT * FROM orders WHERE status IN ({', '.join('?' * len(open_codes))}) ORDER BY created_ts_ms",
             open_codes,
         ).fetchall()
-        return [_order_from_row(r) for r in rows]
+        return [order_from_row(r) for r in rows]
 
     def update_order_status(
         self,
@@ -577,13 +541,13 @@ class Ledger:
         )
 
     def _save_position(self, position: Position, *, adopted_qty_contracts: float = 0.0) -> None:
-        values = [getattr(position, f) for f in _POSITION_FIELDS]
+        values = [getattr(position, f) for f in POSITION_FIELDS]
         values = [int(v) if isinstance(v, bool) else v for v in values]
-        columns = ", ".join(_POSITION_FIELDS)
-        updates = ", ".join(f"{f} = excluded.{f}" for f in _POSITION_FIELDS[1:])
+        columns = ", ".join(POSITION_FIELDS)
+        updates = ", ".join(f"{f} = excluded.{f}" for f in POSITION_FIELDS[1:])
         self._con.execute(
             f"""INSERT INTO positions ({columns}, adopted_qty_contracts)
-                VALUES ({', '.join('?' * len(_POSITION_FIELDS))}, ?)
+                VALUES ({', '.join('?' * len(POSITION_FIELDS))}, ?)
                 ON CONFLICT (symbol) DO UPDATE SET {updates},
                 adopted_qty_contracts = adopted_qty_contracts + excluded.adopted_qty_contracts""",
             (*values, adopted_qty_contracts),
@@ -592,13 +556,13 @@ class Ledger:
     def position(self, symbol: str) -> Position | None:
         """Return the stored position of ``symbol`` (flat or open), or None if it never traded."""
         row = self._con.execute("SELECT * FROM positions WHERE symbol = ?", (symbol,)).fetchone()
-        return None if row is None else _position_from_row(row)
+        return None if row is None else position_from_row(row)
 
     def open_positions(self) -> dict[str, Position]:
         """Return the open positions by symbol (the portfolio state ``decide()`` starts from)."""
         with self.snapshot():
             rows = self._con.execute("SELECT * FROM positions WHERE qty_contracts != 0 ORDER BY symbol").fetchall()
-        return {row["symbol"]: _position_from_row(row) for row in rows}
+        return {row["symbol"]: position_from_row(row) for row in rows}
 
     def adopt_position(self, position: Position) -> None:
         """Store a position found open on the venue (see :meth:`Position.adopted_from_venue`).
@@ -724,16 +688,16 @@ class Ledger:
             n = len(rows)
             columns = [
                 rows[c].tolist() if c in rows.columns else [0 if c == "reason_mask" else None] * n
-                for c in _DECISION_COLUMNS
+                for c in DECISION_COLUMNS
             ]
-            columns[-1] = [_json(d) for d in columns[-1]]
+            columns[-1] = [json_text(d) for d in columns[-1]]
             params: Iterable[tuple] = zip(*columns)
         else:
             params = (self._decision_tuple(r) for r in rows)
         with self.transaction():
             try:
                 cur = self._con.executemany(
-                    f"INSERT INTO decisions ({', '.join(_DECISION_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)", params
+                    f"INSERT INTO decisions ({', '.join(DECISION_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)", params
                 )
             except sqlite3.IntegrityError as exc:
                 raise DataError(f"record_decisions: {exc}") from None
@@ -742,10 +706,10 @@ class Ledger:
     @staticmethod
     def _decision_tuple(row: Mapping[str, Any]) -> tuple:
         try:
-            ints = [_int(row, c) for c in ("ts_ms", "outcome", "reason_code")]
+            ints = [int_field(row, c) for c in ("ts_ms", "outcome", "reason_code")]
             return (
                 ints[0], row["symbol"], row["strategy"], ints[1], ints[2],
-                _int({"reason_mask": row.get("reason_mask", 0)}, "reason_mask"), _json(row.get("detail")),
+                int_field({"reason_mask": row.get("reason_mask", 0)}, "reason_mask"), json_text(row.get("detail")),
             )
         except KeyError as exc:
             raise DataError(f"record_decisions: row lacks {exc.args[0]!r}: {dict(row)!r}") from None
@@ -757,7 +721,7 @@ class Ledger:
         with self.transaction():
             self._con.execute(
                 "INSERT INTO heartbeats (ts_ms, component, status, detail) VALUES (?, ?, ?, ?)",
-                (now_ms() if ts_ms is None else int(ts_ms), component, status, _json(detail)),
+                (now_ms() if ts_ms is None else int(ts_ms), component, status, json_text(detail)),
             )
 
     # ================================================================== parameters

@@ -16,15 +16,15 @@ timestamps, and carries exactly the columns of its store kind:
 Bad input raises :class:`botcore.errors.DataError` whose message names the
 file and the field. :func:`import_path` detects the format, resolves the
 symbol and dispatches. Nothing here writes; the caller hands the frames to
-:class:`botcore.market.store.Store`.
+:class:`botcore.market.store.Store`. The shared validation, contracts and CSV
+options are in :mod:`botcore.market.frames`, the order-book replay and the
+Binance raw feed in :mod:`botcore.market.book_feed`.
 """
 
 from __future__ import annotations
 
-import bisect
 import enum
 import gzip
-import heapq
 import json
 import logging
 import re
@@ -37,25 +37,47 @@ import pandas as pd
 
 from botcore.clock import MINUTE_MS
 from botcore.errors import DataError
+from botcore.market.book_feed import (
+    OrderBook,
+    _book_in_base,
+    parse_levels,
+    read_binance_feed,
+    replay_book_minutes,
+)
+from botcore.market.frames import (
+    _COIN_M_NAME,
+    CANDLE_KIND_BY_TIMEFRAME,
+    Contract,
+    CsvOptions,
+    Frames,
+    _check_contract_size,
+    _check_order,
+    _check_ts_range,
+    _check_venue_margin,
+    _datetimes_to_ms,
+    _fail,
+    _finish,
+    _numeric,
+    _read_csv,
+    _require_columns,
+    _trade_frames,
+    candles_frame,
+    contract_for,
+    funding_frame,
+    resample_bars,
+    taker_per_minute,
+    times_to_ms,
+)
 from botcore.market.store import (
     BOOK_LEVELS,
     CANDLE_COLUMNS,
     CANDLE_KINDS,
     TS_MAX_MS,
     TS_MIN_MS,
-    book_columns,
-    resample_candles,
 )
-from botcore.market.store import TIMEFRAME_MS as STORE_TIMEFRAME_MS
 
 log = logging.getLogger(__name__)
 
-TAKER_COLUMNS = ("taker_buy_base", "taker_sell_base")
-#: candle kind and bar length of each timeframe the store keeps natively ('1m', '5m', '1h')
-CANDLE_KIND_BY_TIMEFRAME = {kind.removeprefix("candles_"): kind for kind in CANDLE_KINDS}
-TIMEFRAME_MS = {kind.removeprefix("candles_"): bar_ms for kind, bar_ms in CANDLE_KINDS.items()}
-
-Frames = dict[str, pd.DataFrame]
 
 
 class Format(enum.StrEnum):
@@ -85,178 +107,6 @@ class Imported(NamedTuple):
     symbol: str
     format: Format
     frames: Frames
-
-
-# --------------------------------------------------------------------------- validation helpers
-
-
-def _fail(source: Path | str, field: str, reason: str) -> DataError:
-    return DataError(f"{source}: field '{field}': {reason}")
-
-
-def _require_columns(df: pd.DataFrame, columns: Iterable[str], source: Path | str) -> None:
-    for col in columns:
-        if col not in df.columns:
-            raise _fail(source, col, f"column missing (have {list(df.columns)})")
-
-
-def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
-    """``pd.read_csv`` whose every failure (empty file, bad quoting, bad bytes) names the file."""
-    try:
-        return pd.read_csv(path, **kwargs)
-    except pd.errors.EmptyDataError:
-        raise _fail(path, "file", "empty: no header and no rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
-        raise _fail(path, "file", f"not a readable CSV ({exc})") from None
-
-
-def _check_ts_range(ms: np.ndarray, source: Path | str, field: str) -> np.ndarray:
-    """Raise unless every epoch-ms time lies in 2000-2100 (outside it the unit or the value is wrong)."""
-    bad = (ms < TS_MIN_MS) | (ms >= TS_MAX_MS)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise _fail(source, field, f"time {ms[row]!r} at row {row} is outside 2000-2100 as epoch milliseconds")
-    return ms
-
-
-def _numeric(values: pd.Series, source: Path | str, field: str) -> np.ndarray:
-    """Return ``values`` as float64, raising on text, missing or infinite values."""
-    out = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    bad = ~np.isfinite(out)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise _fail(source, field, f"{int(bad.sum())} non-numeric or missing values (first at row {row}: {values.iloc[row]!r})")
-    return out
-
-
-def _datetimes_to_ms(values: pd.Series, source: Path | str, field: str) -> np.ndarray:
-    """Return epoch milliseconds of datetimes (naive ones are taken as UTC), or of numbers in ms."""
-    if pd.api.types.is_numeric_dtype(values):
-        ms = _numeric(values, source, field)
-        if (ms < 1e11).any():  # seconds, not milliseconds: before 1973 in ms
-            raise _fail(source, field, "numeric timestamps must be epoch milliseconds")
-        return _check_ts_range(ms, source, field).astype("int64")
-    try:
-        parsed = pd.to_datetime(values, utc=True, format="ISO8601")
-    except (ValueError, TypeError) as exc:
-        raise _fail(source, field, f"unparseable timestamp ({exc})") from None
-    if parsed.isna().any():
-        row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
-        raise _fail(source, field, f"missing timestamp at row {row}")
-    return _check_ts_range(parsed.dt.as_unit("ms").astype("int64").to_numpy(), source, field)
-
-
-def _finish(ts_ms: np.ndarray, columns: dict[str, np.ndarray], source: Path | str) -> pd.DataFrame:
-    """Assemble a table: ``ts`` first, sorted, timestamps unique."""
-    df = pd.DataFrame({"ts": np.asarray(ts_ms, dtype="int64"), **{k: np.asarray(v, dtype="float64") for k, v in columns.items()}})
-    df = df.sort_values("ts", kind="stable").reset_index(drop=True)
-    dup = df["ts"].duplicated()
-    if dup.any():
-        raise _fail(source, "ts", f"{int(dup.sum())} duplicate timestamps (first {int(df['ts'][dup].iloc[0])})")
-    return df
-
-
-def infer_timeframe(ts_ms: np.ndarray, source: Path | str) -> str:
-    """Return the native timeframe ('1m', '5m' or '1h') from the most common bar spacing."""
-    if len(ts_ms) < 2:
-        raise _fail(source, "ts", "need at least two bars to infer the timeframe")
-    step_ms = int(np.median(np.diff(np.sort(ts_ms))))
-    for timeframe, ms in TIMEFRAME_MS.items():
-        if ms == step_ms:
-            return timeframe
-    raise _fail(source, "ts", f"bar spacing {step_ms} ms is not a stored timeframe {list(TIMEFRAME_MS)}")
-
-
-def candles_frame(
-    ts_ms: np.ndarray,
-    ohlcv: dict[str, np.ndarray],
-    source: Path | str,
-    timeframe: str | None = None,
-) -> Frames:
-    """Validate OHLCV arrays (base volume) and return ``{candles_<tf>: frame}``.
-
-    Parameters
-    ----------
-    ts_ms : bar open times, epoch ms UTC.
-    ohlcv : ``open, high, low, close, volume`` arrays, prices > 0, volume >= 0 in base units.
-    source : file named in errors.
-    timeframe : native timeframe; inferred from the bar spacing when None.
-    """
-    df = _finish(ts_ms, ohlcv, source)
-    timeframe = timeframe or infer_timeframe(df["ts"].to_numpy(), source)
-    if timeframe not in CANDLE_KIND_BY_TIMEFRAME:
-        raise _fail(source, "timeframe", f"{timeframe!r} is not stored; use one of {list(CANDLE_KIND_BY_TIMEFRAME)}")
-    off_grid = df["ts"] % TIMEFRAME_MS[timeframe] != 0
-    if off_grid.any():
-        raise _fail(source, "ts", f"{int(off_grid.sum())} bar opens not on the {timeframe} grid (first {int(df['ts'][off_grid].iloc[0])})")
-    for col in ("open", "high", "low", "close"):
-        if (df[col] <= 0).any():
-            raise _fail(source, col, "prices must be positive")
-    if (df["volume"] < 0).any():
-        raise _fail(source, "volume", "volume must not be negative")
-    body_hi = df[["open", "close"]].max(axis=1)
-    body_lo = df[["open", "close"]].min(axis=1)
-    tol = 1e-9 * body_hi
-    if (df["high"] < body_hi - tol).any():
-        row = int(np.flatnonzero(df["high"] < body_hi - tol)[0])
-        raise _fail(source, "high", f"high below open/close at ts {int(df['ts'][row])}")
-    if (df["low"] > body_lo + tol).any():
-        row = int(np.flatnonzero(df["low"] > body_lo + tol)[0])
-        raise _fail(source, "low", f"low above open/close at ts {int(df['ts'][row])}")
-    return {CANDLE_KIND_BY_TIMEFRAME[timeframe]: df}
-
-
-def funding_frame(ts_ms: np.ndarray, rate: np.ndarray, source: Path | str) -> Frames:
-    """Validate funding rates (fractions per interval, |rate| < 1) and return ``{'funding': frame}``."""
-    df = _finish(ts_ms, {"rate": rate}, source)
-    if (df["rate"].abs() >= 1).any():
-        raise _fail(source, "rate", "funding rates must be fractions (|rate| < 1), not percent")
-    return {"funding": df}
-
-
-def taker_per_minute(
-    ts_ms: np.ndarray,
-    qty_base: np.ndarray,
-    is_buy: np.ndarray,
-    span_ms: tuple[int, int] | None = None,
-) -> pd.DataFrame:
-    """Sum aggressor volume into one row per minute (``ts`` = minute open), zero where no trade printed.
-
-    Only minutes the capture covers entirely are kept: those inside ``span_ms``
-    (first, last observed time; default the first and last trade) once it is
-    widened to whole seconds. The edge minutes of a capture usually hold only
-    part of their trades and would read as a drop in volume.
-
-    Parameters
-    ----------
-    ts_ms : trade times, epoch ms UTC.
-    qty_base : trade sizes in base units.
-    is_buy : True where the taker (aggressor) bought.
-    span_ms : (first, last) time the capture observed, epoch ms.
-    """
-    ts_ms = np.asarray(ts_ms, dtype="int64")
-    empty = pd.DataFrame({"ts": np.array([], "int64"), **{c: np.array([], "float64") for c in TAKER_COLUMNS}})
-    if len(ts_ms) == 0:
-        return empty
-    first_ms, last_ms = span_ms if span_ms is not None else (int(ts_ms.min()), int(ts_ms.max()))
-    first_ms -= first_ms % 1000  # widen to whole seconds
-    last_ms += -last_ms % 1000
-    lo = -(-first_ms // MINUTE_MS) * MINUTE_MS  # first minute that opens inside the span
-    hi = last_ms - last_ms % MINUTE_MS  # minutes must close by the span's end
-    if hi <= lo:
-        return empty
-    grid = np.arange(lo, hi, MINUTE_MS, dtype="int64")
-    inside = (ts_ms >= lo) & (ts_ms < hi)
-    slot = (ts_ms[inside] - lo) // MINUTE_MS
-    qty = np.asarray(qty_base, dtype="float64")[inside]
-    buy = np.asarray(is_buy, dtype=bool)[inside]
-    return pd.DataFrame(
-        {
-            "ts": grid,
-            "taker_buy_base": np.bincount(slot, weights=np.where(buy, qty, 0.0), minlength=len(grid)),
-            "taker_sell_base": np.bincount(slot, weights=np.where(buy, 0.0, qty), minlength=len(grid)),
-        }
-    )
 
 
 # --------------------------------------------------------------------------- freqtrade
@@ -421,521 +271,6 @@ def read_trades_csv(path: Path, contract_size: float = 1.0, contract: Contract |
             raise _fail(path, "price", "inverse contract sizes convert to base units at the trade price; the file has no price column")
         return {"taker": taker_per_minute(ts_ms, contract.base(amount, 1.0), is_buy)}
     return _trade_frames(ts_ms, _numeric(df["price"], path, "price"), amount, is_buy, contract, path)
-
-
-def _check_contract_size(contract_size: float, source: Path | str) -> None:
-    if not (np.isfinite(contract_size) and contract_size > 0):
-        raise _fail(source, "contract_size", f"must be a positive number, got {contract_size!r}")
-
-
-# --------------------------------------------------------------------------- Binance USDT-M raw feed
-
-
-def parse_levels(raw: object, source: Path | str, field: str) -> list[tuple[float, float]]:
-    """Return ``[[price, qty], ...]`` (numbers or numeric strings) as floats: price > 0, qty >= 0, both finite."""
-    if not isinstance(raw, list):
-        raise _fail(source, field, f"expected a list of [price, quantity] levels, got {type(raw).__name__}")
-    out = []
-    for i, level in enumerate(raw):
-        try:
-            price, size = (float(x) for x in level) if isinstance(level, list) and len(level) == 2 else (np.nan, np.nan)
-        except (TypeError, ValueError):
-            price = size = np.nan
-        if not (np.isfinite(price) and price > 0 and np.isfinite(size) and size >= 0):
-            raise _fail(source, f"{field}[{i}]", f"expected [price > 0, quantity >= 0] as numbers, got {level!r}")
-        out.append((price, size))
-    return out
-
-
-class OrderBook:
-    """A price-level order book replayed from a REST snapshot and depth diffs (sizes as the feed gives them)."""
-
-    def __init__(self, bids: Iterable[tuple[float, float]], asks: Iterable[tuple[float, float]]) -> None:
-        self.bids: dict[float, float] = {}
-        self.asks: dict[float, float] = {}
-        self.apply(bids, asks)
-
-    def apply(self, bids: Iterable[tuple[float, float]], asks: Iterable[tuple[float, float]]) -> None:
-        """Set each level's quantity (levels from :func:`parse_levels`); a zero quantity removes the level."""
-        for levels, side in ((bids, self.bids), (asks, self.asks)):
-            for price, size in levels:
-                if size == 0.0:
-                    side.pop(price, None)
-                else:
-                    side[price] = size
-
-    def top(self, levels: int) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
-        """Return the best ``levels`` bids (descending) and asks (ascending) as (price, size)."""
-        bid_px = heapq.nlargest(levels, self.bids)
-        ask_px = heapq.nsmallest(levels, self.asks)
-        return [(p, self.bids[p]) for p in bid_px], [(p, self.asks[p]) for p in ask_px]
-
-
-class _Tickers:
-    """bookTicker messages kept as raw JSON and parsed on demand (they are most of a feed; few are read)."""
-
-    _UPDATE_ID = re.compile(r'"u":\s*(\d+)')
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.raw: list[tuple[int, str]] = []  # (line number, payload), in file (= update id) order
-
-    def __len__(self) -> int:
-        return len(self.raw)
-
-    def __getitem__(self, i: int) -> dict:
-        line_no, payload = self.raw[i]
-        try:
-            data = json.loads(payload)["data"]
-            data["_line"] = line_no
-            return data
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise _fail(self.path, f"line {line_no}", "bookTicker message is not valid JSON with 'data'") from None
-
-    def last_at_or_before(self, update_id: int) -> dict | None:
-        """Return the last bookTicker whose update id ``u`` is at most ``update_id``."""
-        def key(item: tuple[int, str]) -> int:
-            found = self._UPDATE_ID.search(item[1])
-            if found is None:
-                raise _fail(self.path, f"line {item[0]}: u", "bookTicker without update id")
-            return int(found[1])
-
-        i = bisect.bisect_right(self.raw, update_id, key=key) - 1
-        return self[i] if i >= 0 else None
-
-
-class _Feed(NamedTuple):
-    snapshot: dict
-    diffs: list[dict]
-    trades: list[dict]
-    tickers: _Tickers
-    span_ms: tuple[int, int]  # first and last exchange event time E of any message
-    markets: set[str]  # stream names before '@' (btcusdt, btcusd_perp)
-
-
-def _read_binance_feed(path: Path) -> _Feed:
-    """Split a ``<receive ns> <json>`` capture into snapshot, depth diffs, trades and bookTickers (file order)."""
-    snapshot: dict | None = None
-    diffs: list[dict] = []
-    trades: list[dict] = []
-    tickers = _Tickers(path)
-    markets: set[str] = set()
-    first_ms, last_ms = np.iinfo("int64").max, np.iinfo("int64").min
-    opener: Callable = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt") as fh:
-            for line_no, line in enumerate(fh, 1):
-                line = line.strip()
-                if not line:
-                    continue
-                _, _, payload = line.partition(" ")
-                if '@bookTicker"' in payload[:64]:
-                    tickers.raw.append((line_no, payload))
-                    markets.add(payload[:64].partition('"stream":')[2].strip(' "').partition("@")[0])
-                    continue
-                try:
-                    msg = json.loads(payload)
-                except (json.JSONDecodeError, RecursionError) as exc:
-                    raise _fail(path, f"line {line_no}", f"not '<receive ns> <json>' ({exc})") from None
-                if not isinstance(msg, dict):
-                    raise _fail(path, f"line {line_no}", f"expected a JSON object, got {type(msg).__name__}")
-                if "lastUpdateId" in msg and "stream" not in msg:
-                    if snapshot is not None:
-                        log.warning("%s: line %d: second depth snapshot ignored", path, line_no)
-                    else:
-                        snapshot = msg
-                    continue
-                stream, data = str(msg.get("stream", "")), msg.get("data")
-                if not isinstance(data, dict):
-                    raise _fail(path, f"line {line_no}", "message has no 'data' object")
-                data["_line"] = line_no
-                markets.add(stream.partition("@")[0])
-                if isinstance(data.get("E"), int):
-                    if not TS_MIN_MS <= data["E"] < TS_MAX_MS:
-                        raise _fail(path, f"line {line_no}: E", f"event time {data['E']} is outside 2000-2100 as epoch milliseconds")
-                    first_ms, last_ms = min(first_ms, data["E"]), max(last_ms, data["E"])
-                if "@depth" in stream:
-                    diffs.append(data)
-                elif stream.endswith("@trade") or stream.endswith("@aggTrade"):
-                    trades.append(data)
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise _fail(path, "file", f"unreadable ({exc})") from None
-    if snapshot is None:
-        raise _fail(path, "lastUpdateId", "no REST depth snapshot line in the feed")
-    for i in (0, -1) if len(tickers) else ():
-        event_ms = tickers[i].get("E")
-        if isinstance(event_ms, int):
-            first_ms, last_ms = min(first_ms, event_ms), max(last_ms, event_ms)
-    return _Feed(snapshot, diffs, trades, tickers, (int(first_ms), int(last_ms)), markets - {""})
-
-
-def replay_book_minutes(
-    snapshot: dict,
-    diffs: list[dict],
-    source: Path | str,
-    levels: int = BOOK_LEVELS,
-) -> tuple[list[int], list[tuple[list, list]], list[int]]:
-    """Replay Binance USDT-M depth diffs over a REST snapshot; sample the book at each minute boundary.
-
-    Binance's rules: drop diffs with ``u < lastUpdateId``; the first applied diff
-    must straddle the snapshot (``U <= lastUpdateId + 1 <= u``); every later one
-    must continue the previous (``pu`` equals the previous ``u``); a zero
-    quantity removes a level. The sample at boundary ``t`` is the book after
-    every diff with exchange event time ``E <= t``; boundaries run from the
-    first synchronised event to the last diff.
-
-    Returns
-    -------
-    (ts_ms, [(bids, asks)], last_update_id) per boundary, top ``levels`` each.
-    """
-    try:
-        last_update_id = int(snapshot["lastUpdateId"])
-        snapshot_ms = int(snapshot["E"]) if "E" in snapshot else None
-    except (TypeError, ValueError, OverflowError):
-        raise _fail(source, "snapshot: lastUpdateId/E", "depth snapshot ids and time must be integers") from None
-    book = OrderBook(parse_levels(snapshot.get("bids", []), source, "snapshot: bids"), parse_levels(snapshot.get("asks", []), source, "snapshot: asks"))
-    times: list[int] = []
-    tops: list[tuple[list, list]] = []
-    update_ids: list[int] = []
-    prev_u: int | None = None
-    next_boundary: int | None = None
-    for diff in diffs:
-        try:
-            first_id, final_id, event_ms = int(diff["U"]), int(diff["u"]), int(diff["E"])
-        except (KeyError, TypeError, ValueError, OverflowError):
-            raise _fail(source, f"line {diff.get('_line')}: U/u/E", "depth diff lacks integer update ids or event time") from None
-        if prev_u is None:
-            if final_id < last_update_id:
-                continue  # older than the snapshot
-            if first_id > last_update_id + 1:
-                raise _fail(
-                    source,
-                    f"line {diff.get('_line')}: U",
-                    f"first diff after the snapshot starts at {first_id} > lastUpdateId+1 = {last_update_id + 1}: updates lost",
-                )
-            next_boundary = -(-max(event_ms, snapshot_ms or event_ms) // MINUTE_MS) * MINUTE_MS
-        elif diff.get("pu") != prev_u:
-            raise _fail(source, f"line {diff.get('_line')}: pu", f"{diff.get('pu')} != previous u {prev_u}: the diff stream has a gap")
-        while next_boundary is not None and event_ms > next_boundary:
-            times.append(next_boundary)
-            tops.append(book.top(levels))
-            update_ids.append(prev_u if prev_u is not None else last_update_id)
-            next_boundary += MINUTE_MS
-        line = f"line {diff.get('_line')}"
-        book.apply(parse_levels(diff.get("b", []), source, f"{line}: b"), parse_levels(diff.get("a", []), source, f"{line}: a"))
-        prev_u = final_id
-        if next_boundary is not None and event_ms == next_boundary:
-            times.append(next_boundary)
-            tops.append(book.top(levels))
-            update_ids.append(prev_u)
-            next_boundary += MINUTE_MS
-    if prev_u is None:
-        raise _fail(source, "u", f"no depth diff reaches the snapshot's lastUpdateId {last_update_id}")
-    return times, tops, update_ids
-
-
-def book_frame(times: list[int], tops: list[tuple[list, list]], contract_size: float, levels: int = BOOK_LEVELS) -> pd.DataFrame:
-    """Lay top-of-book samples out as a ``book`` table, sizes × ``contract_size`` (→ base units)."""
-    n = len(times)
-    bid_px, bid_sz, ask_px, ask_sz = (np.full((n, levels), np.nan) for _ in range(4))
-    for row, (bids, asks) in enumerate(tops):
-        for i, (px, sz) in enumerate(bids):
-            bid_px[row, i], bid_sz[row, i] = px, sz * contract_size
-        for i, (px, sz) in enumerate(asks):
-            ask_px[row, i], ask_sz[row, i] = px, sz * contract_size
-    data = {"ts": np.asarray(times, dtype="int64")}
-    for name, block in (("bid_px", bid_px), ("bid_sz", bid_sz), ("ask_px", ask_px), ("ask_sz", ask_sz)):
-        data.update({f"{name}_{i + 1}": block[:, i] for i in range(levels)})
-    return pd.DataFrame(data, columns=["ts", *book_columns(levels)])
-
-
-def _check_books(book: pd.DataFrame, update_ids: list[int], tickers: _Tickers, source: Path | str) -> None:
-    """Raise if a sampled book is crossed or its best bid/ask differs from the bookTicker of the same update id."""
-    crossed = book["bid_px_1"] >= book["ask_px_1"]
-    if crossed.any():
-        raise _fail(source, "book", f"replayed book crossed at ts {int(book['ts'][crossed].iloc[0])}")
-    for row, update_id in enumerate(update_ids):
-        ticker = tickers.last_at_or_before(update_id)
-        if ticker is None:
-            continue
-        try:
-            best = (float(ticker["b"]), float(ticker["a"]))
-        except (KeyError, TypeError, ValueError):
-            raise _fail(source, f"line {ticker.get('_line')}: bookTicker", "best bid 'b' and ask 'a' must be numbers") from None
-        replayed = (float(book["bid_px_1"].iloc[row]), float(book["ask_px_1"].iloc[row]))
-        if best != replayed:
-            raise _fail(
-                source,
-                f"line {ticker.get('_line')}: bookTicker",
-                f"best bid/ask {best} != replayed {replayed} at update id {update_id}",
-            )
-
-
-def _trade_columns(trades: list[dict], source: Path | str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Trade time ``T`` (ms), size ``q`` (> 0), taker-bought flag (``not m``) and price ``p`` (NaN if absent) of each trade."""
-    trade_ms = np.empty(len(trades), "int64")
-    qty = np.empty(len(trades), "float64")
-    price = np.full(len(trades), np.nan)
-    for i, trade in enumerate(trades):
-        try:
-            trade_ms[i], qty[i] = int(trade["T"]), float(trade["q"])
-            price[i] = float(trade.get("p", "nan"))
-            maker_flag = trade["m"]
-        except (KeyError, TypeError, ValueError, OverflowError):
-            raise _fail(source, f"line {trade.get('_line')}: T/q/m", "trade needs integer time T, size q and buyer-is-maker flag m") from None
-        if not (TS_MIN_MS <= trade_ms[i] < TS_MAX_MS and np.isfinite(qty[i]) and qty[i] > 0 and isinstance(maker_flag, bool)):
-            raise _fail(source, f"line {trade.get('_line')}: T/q/m", f"time {trade['T']!r}, size {trade['q']!r} or flag {maker_flag!r} out of range")
-    return trade_ms, qty, np.array([not t["m"] for t in trades], dtype=bool), price
-
-
-def read_binance_feed(path: Path, contract_size: float = 1.0, levels: int = BOOK_LEVELS, contract: Contract | None = None) -> Frames:
-    """Read a raw Binance USDT-M capture → ``book`` snapshots each minute and per-minute ``taker`` volume.
-
-    Lines are ``<local receive ns> <json>``: one REST depth snapshot (has
-    ``lastUpdateId``, no ``stream``), then combined-stream messages: depth diffs,
-    trades and bookTicker. Diffs are replayed by :func:`replay_book_minutes`;
-    every sampled book is checked against the bookTicker with the same update
-    id (best bid and ask must agree, books must not be crossed). Trades are
-    bucketed by trade time ``T``; the ``m`` flag (buyer is maker) marks a
-    seller-initiated trade; only minutes the capture covers entirely (by
-    event time ``E``) are kept; trades with prices (``p``) also give
-    ``candles_1m``. Sizes are multiplied by ``contract_size``, or converted
-    by ``contract`` (a COIN-M feed, streams like ``btcusd_perp@depth``, must
-    come with an inverse contract: its sizes are USD contracts, not coins).
-    """
-    path = Path(path)
-    _check_contract_size(contract_size, path)
-    contract = contract or Contract("?", False, float(contract_size), "")
-    feed = _read_binance_feed(path)
-    coin_m = [m for m in sorted(feed.markets) if _COIN_M_NAME.search(m + "@")]
-    if contract.symbol != "?" or coin_m:
-        _check_venue_margin(contract, bool(coin_m), f"stream {(coin_m or sorted(feed.markets) or ['?'])[0]}", path)
-    times, tops, update_ids = replay_book_minutes(feed.snapshot, feed.diffs, path, levels)
-    book = _book_in_base(times, tops, contract, levels)
-    _check_books(book, update_ids, feed.tickers, path)
-    frames: Frames = {"book": book}
-    if feed.trades:
-        trade_ms, qty, is_buy, price = _trade_columns(feed.trades, path)
-        if np.isfinite(price).all():
-            frames.update(_trade_frames(trade_ms, price, qty, is_buy, contract, path, feed.span_ms))
-        elif contract.inverse:
-            raise _fail(path, "trade p", "inverse contract sizes convert to base units at the trade price; a trade lacks 'p'")
-        else:
-            frames["taker"] = taker_per_minute(trade_ms, contract.base(qty, 1.0), is_buy, feed.span_ms)
-    log.info("%s: %d depth diffs → %d book snapshots; %d trades", path, len(feed.diffs), len(book), len(feed.trades))
-    return frames
-
-
-# --------------------------------------------------------------------------- contracts
-
-
-class Contract(NamedTuple):
-    """How a venue counts size: linear contracts hold ``size`` BASE units; inverse ones are worth ``size`` QUOTE units.
-
-    Build one with :func:`contract_for`; :meth:`base` turns quantities into base units.
-    """
-
-    symbol: str
-    inverse: bool
-    size: float  # linear: base units per contract; inverse: quote units (USD) per contract
-    settle: str
-
-    def base(self, qty: np.ndarray, price: np.ndarray | float) -> np.ndarray:
-        """Quantities (contracts, or base units at size 1) in BASE units; inverse ones are priced at ``price``."""
-        qty = np.asarray(qty, dtype="float64")
-        return qty * self.size / np.asarray(price, dtype="float64") if self.inverse else qty * self.size
-
-
-def contract_for(symbol: str, source: Path | str, contract_size: float = 1.0, contract_value: float | None = None) -> Contract:
-    """Return the :class:`Contract` of a ccxt symbol, or refuse when the sizes would be read in the wrong unit.
-
-    ``BASE/QUOTE:SETTLE`` with SETTLE == BASE is coin-margined (inverse): each
-    contract is worth ``contract_value`` QUOTE (Binance COIN-M: 100 USD for
-    BTCUSD, 10 USD for the others), so a size in base units is
-    ``contracts * contract_value / price``. Every other symbol is linear with
-    ``contract_size`` base units per contract (1 when the source counts base
-    units).
-    """
-    _check_contract_size(contract_size, source)
-    base, _, rest = symbol.partition("/")
-    quote, _, settle = rest.partition(":")
-    if settle and settle == base:
-        if contract_value is None:
-            raise _fail(
-                source, "contract_value",
-                f"{symbol} is coin-margined (inverse): the file counts contracts worth a fixed amount of {quote}, not {base}; "
-                f"pass --contract-value ({quote} per contract, e.g. 100 for Binance COIN-M BTCUSD, 10 for its other coins)",
-            )
-        if contract_size != 1.0:
-            raise _fail(source, "contract_size", f"{symbol} is inverse: give its contract value in {quote} (--contract-value), not a size in {base}")
-        if not (np.isfinite(contract_value) and contract_value > 0):
-            raise _fail(source, "contract_value", f"must be a positive number of {quote}, got {contract_value!r}")
-        return Contract(symbol, True, float(contract_value), settle)
-    if contract_value is not None:
-        raise _fail(source, "contract_value", f"{symbol} is linear (settled in {settle or quote}): give base units per contract with --contract-size")
-    return Contract(symbol, False, float(contract_size), settle or quote)
-
-
-_COIN_M_NAME = re.compile(r"(?i)(?:^|[^a-z])[a-z0-9]+usd_(?:perp|\d{6})(?:[^a-z0-9]|$)")
-
-
-def _check_venue_margin(contract: Contract, coin_margined: bool, seen: str, source: Path | str) -> None:
-    """Refuse a coin-margined source read as linear (contracts taken for coins) and the reverse."""
-    if coin_margined and not contract.inverse:
-        raise _fail(
-            source, "symbol",
-            f"{seen} is a coin-margined (inverse) market whose sizes are USD contracts, but {contract.symbol} is linear; "
-            f"import it as e.g. {contract.symbol.split('/')[0]}/USD:{contract.symbol.split('/')[0]} with --contract-value",
-        )
-    if contract.inverse and not coin_margined:
-        raise _fail(source, "symbol", f"{contract.symbol} is inverse but {seen} is a linear (USDT/USDC-margined) market")
-
-
-# --------------------------------------------------------------------------- generic CSV options
-
-TimeUnit = Literal["auto", "s", "ms", "us", "ns"]
-_UNIT_DIVISOR = {"s": 1e-3, "ms": 1.0, "us": 1e3, "ns": 1e6}
-
-
-class CsvOptions(NamedTuple):
-    """How to read a candle CSV whose layout differs from ``timestamp, open, high, low, close, volume``.
-
-    skip_lines : lines above the header (a vendor banner).
-    columns : ``(field, file column)`` pairs renaming file columns to ``timestamp``, ``open`` ... ``volume``.
-    time_column : the column holding the bar open time (after renaming).
-    time_unit : unit of numeric times; 'auto' picks s, ms, us or ns by magnitude (all are in 2000-2100 only in one unit).
-    time_format : strptime format of text times (ISO 8601 when None).
-    time_zone : zone of naive text times (IANA name, default UTC).
-    order : 'ascending' or 'descending' checks the file's row order; 'any' accepts either (rows are sorted).
-    """
-
-    skip_lines: int = 0
-    columns: tuple[tuple[str, str], ...] = ()
-    time_column: str = "timestamp"
-    time_unit: TimeUnit = "ms"
-    time_format: str | None = None
-    time_zone: str = "UTC"
-    order: Literal["any", "ascending", "descending"] = "any"
-
-
-def times_to_ms(
-    values: pd.Series,
-    source: Path | str,
-    field: str,
-    unit: TimeUnit = "ms",
-    fmt: str | None = None,
-    tz: str = "UTC",
-) -> np.ndarray:
-    """Return epoch ms (UTC) of numeric times in ``unit`` or of text times in ``fmt`` (naive ones in zone ``tz``)."""
-    if len(values) == 0:
-        raise _fail(source, field, "no rows")
-    numeric = pd.to_numeric(values, errors="coerce")
-    if pd.api.types.is_numeric_dtype(values) or (fmt is None and numeric.notna().all()):
-        raw = _numeric(values, source, field)
-        if unit == "auto":
-            unit = next((u for u, div in _UNIT_DIVISOR.items() if TS_MIN_MS <= raw[0] / div < TS_MAX_MS), "ms")
-        elif unit not in _UNIT_DIVISOR:
-            raise _fail(source, f"{field} unit", f"{unit!r} is not one of {['auto', *_UNIT_DIVISOR]}")
-        return _check_ts_range(np.floor(raw / _UNIT_DIVISOR[unit]), source, f"{field} (read in {unit})").astype("int64")
-    try:
-        parsed = pd.to_datetime(values.astype("string"), format=fmt or "ISO8601")
-        parsed = parsed.dt.tz_localize(tz) if parsed.dt.tz is None else parsed
-        parsed = parsed.dt.tz_convert("UTC")
-    except (ValueError, TypeError, OverflowError, KeyError) as exc:  # KeyError: an unknown time zone
-        raise _fail(source, field, f"unparseable time with format {fmt or 'ISO8601'!r} in zone {tz!r} ({exc})") from None
-    if parsed.isna().any():
-        row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
-        raise _fail(source, field, f"missing time at row {row}")
-    return _check_ts_range(parsed.dt.as_unit("ms").astype("int64").to_numpy(), source, field)
-
-
-def _check_order(ts_ms: np.ndarray, order: str, source: Path | str, field: str) -> None:
-    if order == "any" or len(ts_ms) < 2:
-        return
-    step = np.diff(ts_ms)
-    wrong = step <= 0 if order == "ascending" else step >= 0
-    if order not in ("ascending", "descending"):
-        raise _fail(source, "order", f"{order!r} is not 'any', 'ascending' or 'descending'")
-    if wrong.any():
-        raise _fail(source, field, f"rows are not in {order} time order (row {int(np.flatnonzero(wrong)[0]) + 1})")
-
-
-# --------------------------------------------------------------------------- candles from trades, resampling
-
-
-def candles_from_trades(
-    ts_ms: np.ndarray,
-    price: np.ndarray,
-    qty_base: np.ndarray,
-    span_ms: tuple[int, int] | None = None,
-    timeframe: str = "1m",
-) -> pd.DataFrame:
-    """Build OHLCV bars (volume in base units) from trades, for every bar the capture covers entirely.
-
-    Trades are taken in time order (ties in file order). Minutes inside the
-    span (default first to last trade, widened to whole seconds, as
-    :func:`taker_per_minute`) without a trade repeat the previous close with
-    zero volume, as exchanges report them; minutes before the first trade are
-    left out. Bars longer than a minute are resampled from the minutes by
-    :func:`botcore.market.store.resample_candles`, the store's own resampler.
-    """
-    ts_ms = np.asarray(ts_ms, dtype="int64")
-    order = np.argsort(ts_ms, kind="stable")
-    ts_ms, price, qty = ts_ms[order], np.asarray(price, "float64")[order], np.asarray(qty_base, "float64")[order]
-    grid = taker_per_minute(ts_ms, qty, np.ones(len(ts_ms), bool), span_ms)["ts"].to_numpy()
-    if len(grid) == 0:
-        return _empty_candles()
-    inside = (ts_ms >= grid[0]) & (ts_ms < grid[-1] + MINUTE_MS)
-    ts_in, px, q = ts_ms[inside], price[inside], qty[inside]
-    slot = (ts_in - grid[0]) // MINUTE_MS
-    starts = np.flatnonzero(np.r_[True, slot[1:] != slot[:-1]]) if len(slot) else np.array([], "int64")
-    o, h, lo, c, v = (np.full(len(grid), np.nan) for _ in range(5))
-    if len(starts):
-        ends = np.r_[starts[1:], len(slot)] - 1
-        bars = slot[starts]
-        o[bars], c[bars] = px[starts], px[ends]
-        h[bars], lo[bars] = np.maximum.reduceat(px, starts), np.minimum.reduceat(px, starts)
-        v[bars] = np.add.reduceat(q, starts)
-    close = pd.Series(c).ffill().to_numpy()  # an empty minute: the last price, no volume
-    empty = np.isnan(o)
-    o, h, lo, c = (np.where(empty, close, a) for a in (o, h, lo, c))
-    df = pd.DataFrame({"ts": grid, "open": o, "high": h, "low": lo, "close": c, "volume": np.where(empty, 0.0, v)})
-    df = df[~np.isnan(df["close"].to_numpy())].reset_index(drop=True)  # minutes before the first trade
-    return resample_bars(df, "1m", timeframe)
-
-
-def _empty_candles() -> pd.DataFrame:
-    return pd.DataFrame({"ts": np.array([], "int64"), **{c: np.array([], "float64") for c in CANDLE_COLUMNS}})
-
-
-def resample_bars(df: pd.DataFrame, source_tf: str, target_tf: str) -> pd.DataFrame:
-    """Aggregate ``source_tf`` bars to ``target_tf`` bars (only those that closed) with the store's resampler."""
-    if source_tf not in STORE_TIMEFRAME_MS or target_tf not in STORE_TIMEFRAME_MS:
-        raise DataError(f"timeframe: {source_tf!r} -> {target_tf!r}: known timeframes are {list(STORE_TIMEFRAME_MS)}")
-    base_ms, tf_ms = STORE_TIMEFRAME_MS[source_tf], STORE_TIMEFRAME_MS[target_tf]
-    if tf_ms < base_ms or tf_ms % base_ms:
-        raise DataError(f"timeframe: {source_tf} bars cannot build {target_tf} bars (not a whole multiple)")
-    if len(df) == 0:
-        return _empty_candles()
-    end = int(df["ts"].iloc[-1]) + base_ms
-    return resample_candles(df, base_ms, tf_ms, end)
-
-
-def _trade_frames(
-    ts_ms: np.ndarray, price: np.ndarray, qty: np.ndarray, is_buy: np.ndarray, contract: Contract, source: Path | str,
-    span_ms: tuple[int, int] | None = None,
-) -> Frames:
-    """Trades (sizes as the file counts them) → ``candles_1m`` and per-minute ``taker`` in base units."""
-    bad = ~(np.isfinite(price) & (price > 0) & np.isfinite(qty) & (qty > 0))
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise _fail(source, "price/amount", f"trade at row {row} has price {price[row]!r} and size {qty[row]!r}; both must be positive")
-    base = contract.base(qty, price)
-    frames: Frames = {"taker": taker_per_minute(ts_ms, base, is_buy, span_ms)}
-    candles = candles_from_trades(ts_ms, price, base, span_ms)
-    if len(candles):
-        frames["candles_1m"] = candles
-    return frames
 
 
 # --------------------------------------------------------------------------- vendor files
@@ -1210,14 +545,6 @@ def read_binance_depth(path: Path, contract: Contract, levels: int = BOOK_LEVELS
     if crossed.any():
         raise _fail(path, "book", f"book crossed at ts {int(book['ts'][crossed].iloc[0])}")
     return {"book": book}
-
-
-def _book_in_base(times: list[int], tops: list[tuple[list, list]], contract: Contract, levels: int) -> pd.DataFrame:
-    """:func:`book_frame` with each level's size turned into base units (at its own price for inverse contracts)."""
-    if not contract.inverse:
-        return book_frame(times, tops, contract.size, levels)
-    tops = [([(p, float(contract.base(s, p))) for p, s in bids], [(p, float(contract.base(s, p))) for p, s in asks]) for bids, asks in tops]
-    return book_frame(times, tops, 1.0, levels)
 
 
 def _tardis_table(path: Path, columns: tuple[str, ...], contract: Contract) -> pd.DataFrame:

@@ -21,8 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from botcore.config.models import SIGNAL_NAMES, Signals
+from botcore.generic import nb as generic_nb
 from botcore.signals import nb
 from botcore.signals.enums import N_SIGNALS, Aggregate, SignalInputs, SignalOutputs, SignalParams
+from botcore.signals.price import nb as price_nb
+from botcore.signals.sentiment import nb as sentiment_nb
 
 __all__ = ["weights_array", "required_mask", "compute_signals", "aggregate", "load_inputs", "broadcast_market_wide"]
 
@@ -82,11 +85,11 @@ def compute_signals(inputs: SignalInputs, params: SignalParams = SignalParams(),
         lambda: nb.open_interest_velocity_nb(x.oi_usd, x.close, *p.open_interest_velocity),
         lambda: nb.liquidation_cascade_nb(x.long_liq_usd, x.short_liq_usd, *p.liquidation_cascade),
         lambda: nb.taker_ratio_nb(x.taker_buy_base, x.taker_sell_base, *p.taker_ratio),
-        lambda: nb.trend_nb(x.close, *p.trend),
-        lambda: nb.breakout_nb(x.high, x.low, x.close, *p.breakout),
-        lambda: nb.mean_reversion_nb(x.close, *p.mean_reversion),
-        lambda: nb.fear_greed_nb(x.fear_greed, *p.fear_greed),
-        lambda: nb.social_sentiment_nb(x.mentions, x.tone, *p.social_sentiment),
+        lambda: price_nb.trend_nb(x.close, *p.trend),
+        lambda: price_nb.breakout_nb(x.high, x.low, x.close, *p.breakout),
+        lambda: price_nb.mean_reversion_nb(x.close, *p.mean_reversion),
+        lambda: sentiment_nb.fear_greed_nb(x.fear_greed, *p.fear_greed),
+        lambda: sentiment_nb.social_sentiment_nb(x.mentions, x.tone, *p.social_sentiment),
     )
     results: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [None] * N_SIGNALS  # type: ignore[list-item]
 
@@ -178,7 +181,7 @@ def load_inputs(
             hit = (pos < len(grid)) & (grid[np.minimum(pos, len(grid) - 1)] == ts)
             out[pos[hit]] = values[hit]
             return out
-        return nb.asof_nb(ts, values, grid + bar_ms, max_age_ms)
+        return generic_nb.asof_nb(ts, values, grid + bar_ms, max_age_ms)
 
     fields = {}
     for name, (kind, column, key, per_bar) in _FIELDS.items():

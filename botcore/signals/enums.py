@@ -44,7 +44,7 @@ STATUS_NAMES = {v: k.upper() for k, v in SignalStatuses._asdict().items()}
 # --------------------------------------------------------------------------- kernel parameters
 # Windows and spans are in bars of the base timeframe (1m); each NamedTuple's
 # field order is the order of the trailing arguments of its kernel in
-# :mod:`botcore.signals.nb`, so ``kernel(*inputs, *params)`` works.
+# :mod:`botcore.signals.nb` (or its ``price``/``sentiment`` siblings), so ``kernel(*inputs, *params)`` works.
 
 
 class OrderFlowParams(NamedTuple):

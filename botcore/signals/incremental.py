@@ -21,6 +21,8 @@ import numpy as np
 
 from botcore.signals import nb
 from botcore.signals.enums import N_SIGNALS, SignalInputs, SignalOutputs, SignalParams
+from botcore.signals.price import nb as price_nb
+from botcore.signals.sentiment import nb as sentiment_nb
 
 __all__ = ["IncrementalSignals"]
 
@@ -48,12 +50,12 @@ class IncrementalSignals:
             "open_interest_velocity": nb.oi_new_state_nb(n_symbols, p.open_interest_velocity.lag_bars, p.open_interest_velocity.window_bars),
             "liquidation_cascade": nb.liq_new_state_nb(n_symbols, p.liquidation_cascade.burst_bars, p.liquidation_cascade.window_bars),
             "taker_ratio": nb.taker_new_state_nb(n_symbols, p.taker_ratio.flow_bars, p.taker_ratio.window_bars),
-            "trend": nb.trend_new_state_nb(n_symbols),
-            "breakout": nb.breakout_new_state_nb(n_symbols, p.breakout.channel_bars),
-            "mean_reversion": nb.mr_new_state_nb(
+            "trend": price_nb.trend_new_state_nb(n_symbols),
+            "breakout": price_nb.breakout_new_state_nb(n_symbols, p.breakout.channel_bars),
+            "mean_reversion": price_nb.mr_new_state_nb(
                 n_symbols, p.mean_reversion.window_bars, p.mean_reversion.vol_short_bars, p.mean_reversion.vol_long_bars
             ),
-            "social_sentiment": nb.social_new_state_nb(n_symbols),
+            "social_sentiment": sentiment_nb.social_new_state_nb(n_symbols),
         }
         self.bars_seen = 0
 
@@ -81,11 +83,11 @@ class IncrementalSignals:
             nb.oi_update_nb(s["open_interest_velocity"], x.oi_usd, x.close, *p.open_interest_velocity),
             nb.liq_update_nb(s["liquidation_cascade"], x.long_liq_usd, x.short_liq_usd, *p.liquidation_cascade),
             nb.taker_update_nb(s["taker_ratio"], x.taker_buy_base, x.taker_sell_base, *p.taker_ratio),
-            nb.trend_update_nb(s["trend"], x.close, *p.trend),
-            nb.breakout_update_nb(s["breakout"], x.high, x.low, x.close, *p.breakout),
-            nb.mr_update_nb(s["mean_reversion"], x.close, *p.mean_reversion),
-            nb.fear_greed_update_nb(x.fear_greed, *p.fear_greed),
-            nb.social_update_nb(s["social_sentiment"], x.mentions, x.tone, *p.social_sentiment),
+            price_nb.trend_update_nb(s["trend"], x.close, *p.trend),
+            price_nb.breakout_update_nb(s["breakout"], x.high, x.low, x.close, *p.breakout),
+            price_nb.mr_update_nb(s["mean_reversion"], x.close, *p.mean_reversion),
+            sentiment_nb.fear_greed_update_nb(x.fear_greed, *p.fear_greed),
+            sentiment_nb.social_update_nb(s["social_sentiment"], x.mentions, x.tone, *p.social_sentiment),
         )
         self.bars_seen += 1
         return SignalOutputs(

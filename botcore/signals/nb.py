@@ -1,5 +1,14 @@
 """Numba kernels of the ten signals and their aggregator.
 
+This module holds the contract below, the statuses, the five signals of
+derivatives and order-flow data (order-flow imbalance, funding rate,
+open-interest velocity, liquidation cascade, taker ratio), the aggregator and
+the stacking of signal outputs; the candle signals (trend, breakout, mean
+reversion) are in :mod:`botcore.signals.price.nb`, the sentiment signals
+(fear & greed, social sentiment) in :mod:`botcore.signals.sentiment.nb`, and
+the rolling blocks, ring buffers and deques under them in
+:mod:`botcore.generic.nb`.
+
 Contract
 --------
 - Inputs are float64 arrays on one bar grid (the 1m base timeframe): 2-D
@@ -47,8 +56,29 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, types
-from numba.extending import intrinsic
+from numba import njit
+
+from botcore.generic.nb import (
+    borrowed_nb,
+    clip01_nb,
+    ema_alpha_nb,
+    guard_stale_cache,
+    keep_alive_nb,
+    ring_init_nb,
+    ring_lag_nb,
+    ring_len,
+    ring_push_nb,
+    roll_count_nb,
+    roll_init_nb,
+    roll_len,
+    roll_mean_nb,
+    roll_push_nb,
+    roll_rms_nb,
+    roll_std_nb,
+    roll_sum_nb,
+    sign_nb,
+    tanh_nb,
+)
 
 BLOCK_BARS = 512  # 2-D kernels walk time in blocks, one symbol at a time per block: state and inputs stay in cache
 
@@ -56,383 +86,18 @@ OK = np.int8(0)
 WARMING_UP = np.int8(1)
 DATA_OUTAGE = np.int8(2)
 
-# --------------------------------------------------------------------------- state without reference counting
-# The 2-D kernels pass their state matrix to an inlined step per value; Numba
-# counts a reference to it on every call (two atomic operations per value that
-# its reference-count pruning does not remove across the steps' branches). The
-# loops use a borrowed view instead: the same data with no owner to count, the
-# owning array kept alive until the loops are done.
-
-
-@intrinsic
-def _borrowed_nb(typingctx, array):
-    """Return a view of ``array`` that is not reference-counted (the caller keeps ``array`` alive)."""
-
-    def codegen(context, builder, sig, args):
-        src = context.make_array(sig.args[0])(context, builder, value=args[0])
-        view = context.make_array(sig.return_type)(context, builder)
-        for name in ("data", "shape", "strides", "itemsize", "parent", "nitems"):
-            setattr(view, name, getattr(src, name))
-        view.meminfo = context.get_constant_null(types.MemInfoPointer(types.voidptr))
-        return view._getvalue()
-
-    return array(array), codegen
-
-
-@intrinsic
-def _keep_alive_nb(typingctx, array):
-    """Use ``array`` here, so that it lives at least until this point (the owner of a borrowed view)."""
-
-    def codegen(context, builder, sig, args):
-        return context.get_dummy_value()
-
-    return types.none(array), codegen
-
-
-# --------------------------------------------------------------------------- rolling block
-# Layout at offset o: [pos, count, sum, sumsq, anchor, nonzero, buf_0 .. buf_{w-1}];
-# sums are of d = x - anchor over the non-NaN values in the ring buffer and
-# ``nonzero`` counts the values with d != 0, so a window of equal values has
-# exactly zero sums (no rounding residue of earlier pushes).
-
-ROLL_HEADER = 6
+# --------------------------------------------------------------------------- outputs
 
 
 @njit(cache=True)
-def roll_len(window: int) -> int:
-    return ROLL_HEADER + window
-
-
-@njit(cache=True, inline="always")
-def roll_init_nb(st, j, o, window, anchored):
-    st[j, o] = 0.0
-    st[j, o + 1] = 0.0
-    st[j, o + 2] = 0.0
-    st[j, o + 3] = 0.0
-    st[j, o + 4] = np.nan if anchored else 0.0
-    st[j, o + 5] = 0.0
-    for k in range(window):
-        st[j, o + ROLL_HEADER + k] = np.nan
-
-
-@njit(cache=True, inline="always")
-def roll_push_nb(st, j, o, window, x, anchored):
-    """Push ``x`` (NaN allowed) into the ring buffer, dropping the value ``window`` bars old."""
-    pos = int(st[j, o])
-    i = o + ROLL_HEADER + pos
-    old = st[j, i]
-    a = st[j, o + 4]
-    if not math.isnan(old):
-        d = old - a
-        st[j, o + 1] -= 1.0
-        st[j, o + 2] -= d
-        st[j, o + 3] -= d * d
-        if d != 0.0:
-            st[j, o + 5] -= 1.0
-    if not math.isnan(x):
-        if anchored and math.isnan(a):
-            a = x
-            st[j, o + 4] = a
-        d = x - a
-        st[j, o + 1] += 1.0
-        st[j, o + 2] += d
-        st[j, o + 3] += d * d
-        if d != 0.0:
-            st[j, o + 5] += 1.0
-    if st[j, o + 5] == 0.0:
-        st[j, o + 2] = 0.0
-        st[j, o + 3] = 0.0
-    st[j, i] = x
-    pos += 1
-    if pos == window:
-        pos = 0
-        if anchored and not math.isnan(x):
-            a = x
-            st[j, o + 4] = a
-        c = 0.0
-        s = 0.0
-        ss = 0.0
-        nz = 0.0
-        for k in range(window):
-            v = st[j, o + ROLL_HEADER + k]
-            if not math.isnan(v):
-                d = v - a
-                c += 1.0
-                s += d
-                ss += d * d
-                if d != 0.0:
-                    nz += 1.0
-        st[j, o + 1] = c
-        st[j, o + 2] = s
-        st[j, o + 3] = ss
-        st[j, o + 5] = nz
-    st[j, o] = float(pos)
-
-
-@njit(cache=True, inline="always")
-def roll_count_nb(st, j, o):
-    return st[j, o + 1]
-
-
-@njit(cache=True, inline="always")
-def roll_sum_nb(st, j, o):
-    return st[j, o + 2] + st[j, o + 1] * st[j, o + 4] if st[j, o + 1] > 0 else 0.0
-
-
-@njit(cache=True, inline="always")
-def roll_mean_nb(st, j, o):
-    c = st[j, o + 1]
-    return st[j, o + 4] + st[j, o + 2] / c if c > 0 else np.nan
-
-
-@njit(cache=True, inline="always")
-def roll_std_nb(st, j, o):
-    """Population standard deviation (ddof=0) of the valid values in the window."""
-    c = st[j, o + 1]
-    if c <= 0:
-        return np.nan
-    m = st[j, o + 2] / c
-    v = st[j, o + 3] / c - m * m
-    return math.sqrt(v) if v > 0.0 else 0.0
-
-
-@njit(cache=True, inline="always")
-def roll_rms_nb(st, j, o):
-    """Root mean square of the valid values (the block must be unanchored)."""
-    c = st[j, o + 1]
-    if c <= 0:
-        return np.nan
-    v = st[j, o + 3] / c
-    return math.sqrt(v) if v > 0.0 else 0.0
-
-
-@njit(cache=True, inline="always")
-def roll_lag_nb(st, j, o, window, lag):
-    """Return the value pushed ``lag`` pushes ago (0 = the last one); ``lag < window``."""
-    k = int(st[j, o]) - 1 - lag
-    if k < 0:  # (k % window) without an integer division: k >= -window
-        k += window
-    return st[j, o + ROLL_HEADER + k]
-
-
-# --------------------------------------------------------------------------- plain ring (lags only)
-# Layout at offset o: [pos, buf_0 .. buf_{w-1}].
-
-
-@njit(cache=True)
-def ring_len(window: int) -> int:
-    return 1 + window
-
-
-@njit(cache=True, inline="always")
-def ring_init_nb(st, j, o, window):
-    st[j, o] = 0.0
-    for k in range(window):
-        st[j, o + 1 + k] = np.nan
-
-
-@njit(cache=True, inline="always")
-def ring_push_nb(st, j, o, window, x):
-    pos = int(st[j, o])
-    st[j, o + 1 + pos] = x
-    pos += 1
-    st[j, o] = 0.0 if pos == window else float(pos)
-
-
-@njit(cache=True, inline="always")
-def ring_lag_nb(st, j, o, window, lag):
-    """Return the value pushed ``lag`` pushes ago (0 = the last one); ``lag < window``."""
-    k = int(st[j, o]) - 1 - lag
-    if k < 0:  # (k % window) without an integer division: k >= -window
-        k += window
-    return st[j, o + 1 + k]
-
-
-# --------------------------------------------------------------------------- monotone deque
-# Sliding maximum of (bar index, value) pairs; capacity cap.
-# Layout at offset o: [head, size, idx_0 .. idx_{cap-1}, val_0 .. val_{cap-1}].
-
-
-@njit(cache=True)
-def deque_len(cap: int) -> int:
-    return 2 + 2 * cap
-
-
-@njit(cache=True, inline="always")
-def _wrap(k, cap):
-    """``k % cap`` for ``0 <= k < 2 * cap``, without an integer division."""
-    return k - cap if k >= cap else k
-
-
-@njit(cache=True, inline="always")
-def deque_init_nb(st, j, o, cap):
-    st[j, o] = 0.0
-    st[j, o + 1] = 0.0
-    for k in range(2 * cap):
-        st[j, o + 2 + k] = np.nan
-
-
-@njit(cache=True, inline="always")
-def deque_evict_nb(st, j, o, cap, oldest_idx):
-    """Drop entries with bar index below ``oldest_idx``."""
-    head = int(st[j, o])
-    size = int(st[j, o + 1])
-    while size > 0 and st[j, o + 2 + head] < oldest_idx:
-        head += 1
-        if head == cap:
-            head = 0
-        size -= 1
-    st[j, o] = float(head)
-    st[j, o + 1] = float(size)
-
-
-@njit(cache=True, inline="always")
-def deque_push_max_nb(st, j, o, cap, idx, x):
-    head = int(st[j, o])
-    size = int(st[j, o + 1])
-    while size > 0 and st[j, o + 2 + cap + _wrap(head + size - 1, cap)] <= x:
-        size -= 1
-    k = _wrap(head + size, cap)
-    st[j, o + 2 + k] = idx
-    st[j, o + 2 + cap + k] = x
-    st[j, o + 1] = float(size + 1)
-
-
-@njit(cache=True, inline="always")
-def deque_front_nb(st, j, o, cap):
-    if st[j, o + 1] <= 0:
-        return np.nan
-    return st[j, o + 2 + cap + int(st[j, o])]
-
-
-# --------------------------------------------------------------------------- rolling primitives
-# The building blocks of the signals as stand-alone kernels (research,
-# benchmarks against pandas and vectorbt). Same NaN rules as the signals.
-
-
-@njit(cache=True, nogil=True)
-def rolling_mean_std_nb(x, window, min_periods):
-    """Rolling mean and population std (ddof=0) over the last ``window`` bars; NaN below ``min_periods`` values.
-
-    ``(n, m)`` -> two ``(n, m)``; bars outside, symbols inside.
-    """
-    n, m = x.shape
-    mean = np.empty((n, m))
-    std = np.empty((n, m))
-    st = np.empty((m, roll_len(window)))
-    for j in range(m):
-        roll_init_nb(st, j, 0, window, True)
-    for t in range(n):
-        for j in range(m):
-            roll_push_nb(st, j, 0, window, x[t, j], True)
-            if roll_count_nb(st, j, 0) >= min_periods:
-                mean[t, j] = roll_mean_nb(st, j, 0)
-                std[t, j] = roll_std_nb(st, j, 0)
-            else:
-                mean[t, j] = np.nan
-                std[t, j] = np.nan
-    return mean, std
-
-
-@njit(cache=True)
-def rolling_mean_std_1d_nb(x, window, min_periods):
-    """1-D form of :func:`rolling_mean_std_nb`."""
-    mean, std = rolling_mean_std_nb(x.reshape(-1, 1), window, min_periods)
-    return mean[:, 0].copy(), std[:, 0].copy()
-
-
-@njit(cache=True, nogil=True)
-def ema_nb(x, span):
-    """EMA with ``alpha = 2 / (span + 1)``, seeded with the first valid value, carried over NaN (pandas ``adjust=False, ignore_na=True``)."""
-    n, m = x.shape
-    out = np.empty((n, m))
-    alpha = 2.0 / (span + 1.0)
-    value = np.full(m, np.nan)
-    for t in range(n):
-        for j in range(m):
-            v = x[t, j]
-            if not math.isnan(v):
-                value[j] = v if math.isnan(value[j]) else value[j] + alpha * (v - value[j])
-            out[t, j] = value[j]
-    return out
-
-
-@njit(cache=True)
-def ema_1d_nb(x, span):
-    """1-D form of :func:`ema_nb`."""
-    return ema_nb(x.reshape(-1, 1), span)[:, 0].copy()
-
-
-@njit(cache=True, nogil=True)
-def rolling_max_nb(x, window):
-    """Rolling maximum of the valid values among the last ``window`` bars; NaN if none.
-
-    Batch form by van Herk / Gil-Werman: block prefix and suffix maxima,
-    three comparisons per value whatever the window (the breakout signal's
-    streaming form uses the monotone deque instead).
-    """
-    n, m = x.shape
-    prefix = np.empty((n, m))
-    suffix = np.empty((n, m))
-    out = np.empty((n, m))
-    for t in range(n):
-        start = t % window == 0
-        for j in range(m):
-            v = x[t, j]
-            v = -np.inf if math.isnan(v) else v
-            prefix[t, j] = v if start else max(prefix[t - 1, j], v)
-    for t in range(n - 1, -1, -1):
-        end = (t + 1) % window == 0 or t == n - 1
-        for j in range(m):
-            v = x[t, j]
-            v = -np.inf if math.isnan(v) else v
-            suffix[t, j] = v if end else max(suffix[t + 1, j], v)
-    for t in range(n):
-        for j in range(m):
-            value = prefix[t, j] if t < window - 1 else max(suffix[t - window + 1, j], prefix[t, j])
-            out[t, j] = np.nan if value == -np.inf else value
-    return out
-
-
-@njit(cache=True)
-def rolling_max_1d_nb(x, window):
-    """1-D form of :func:`rolling_max_nb`."""
-    return rolling_max_nb(x.reshape(-1, 1), window)[:, 0].copy()
-
-
-# --------------------------------------------------------------------------- small helpers
-
-
-@njit(cache=True, inline="always")
-def _alpha(span):
-    return 2.0 / (span + 1.0)
-
-
-@njit(cache=True, inline="always")
-def _tanh(x):
-    """tanh via one exp: ``(1 - e) / (1 + e)`` with ``e = exp(-2|x|)``; absolute error below 3e-16, twice as fast as libm."""
-    e = math.exp(-2.0 * abs(x))
-    t = (1.0 - e) / (1.0 + e)
-    return t if x >= 0.0 else -t
-
-
-@njit(cache=True, inline="always")
-def _clip01(x):
-    return 0.0 if x < 0.0 else (1.0 if x > 1.0 else x)
-
-
-@njit(cache=True, inline="always")
-def _sign(x):
-    return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)
-
-
-@njit(cache=True)
-def _new_outputs(n):
+def new_outputs_nb(n):
+    """Score, confidence and status arrays of ``n`` bars."""
     return np.zeros(n, dtype=np.float64), np.zeros(n, dtype=np.float64), np.empty(n, dtype=np.int8)
 
 
 @njit(cache=True)
-def _new_outputs_2d(n, m):
+def new_outputs_2d_nb(n, m):
+    """Score, confidence and status arrays of ``(n, m)`` bars x symbols (uninitialised)."""
     return np.empty((n, m), dtype=np.float64), np.empty((n, m), dtype=np.float64), np.empty((n, m), dtype=np.int8)
 
 
@@ -441,6 +106,7 @@ def _new_outputs_2d(n, m):
 
 @njit(cache=True, inline="always")
 def _imbalance_nb(bid_row, ask_row, level_decay):
+    """Depth-weighted imbalance of one book (see :func:`book_imbalance_1d_nb`); NaN when a level is missing."""
     num = 0.0
     den = 0.0
     w = 1.0
@@ -493,34 +159,42 @@ def book_imbalance_nb(bid_sz, ask_sz, level_decay=0.7):
     return out
 
 
+OFI_N_VALID = 0  # valid bars seen
+OFI_FAST = 1  # fast EMA of the imbalance
+OFI_SLOW = 2  # slow EMA of the imbalance
+
+
 @njit(cache=True)
 def ofi_state_len(span_fast_bars=5, span_slow_bars=30):
-    return 3  # n_valid, fast, slow
+    """Width of one order-flow imbalance state row."""
+    return 3
 
 
 @njit(cache=True)
 def ofi_init_nb(st, j, span_fast_bars=5, span_slow_bars=30):
-    st[j, 0] = 0.0
-    st[j, 1] = np.nan
-    st[j, 2] = np.nan
+    """Reset row ``j`` of a order-flow imbalance state."""
+    st[j, OFI_N_VALID] = 0.0
+    st[j, OFI_FAST] = np.nan
+    st[j, OFI_SLOW] = np.nan
 
 
 @njit(cache=True)
 def ofi_step_nb(st, j, imbalance, span_fast_bars=5, span_slow_bars=30, change_weight=1.0, gain=2.0):
+    """Consume one bar of symbol ``j`` (updates state row ``j``); return ``(score, confidence, status)`` as :func:`order_flow_imbalance_1d_nb`."""
     if math.isnan(imbalance):
         return 0.0, 0.0, DATA_OUTAGE
-    if st[j, 0] == 0.0:
-        st[j, 1] = imbalance
-        st[j, 2] = imbalance
+    if st[j, OFI_N_VALID] == 0.0:
+        st[j, OFI_FAST] = imbalance
+        st[j, OFI_SLOW] = imbalance
     else:
-        st[j, 1] += _alpha(span_fast_bars) * (imbalance - st[j, 1])
-        st[j, 2] += _alpha(span_slow_bars) * (imbalance - st[j, 2])
-    st[j, 0] += 1.0
-    if st[j, 0] < span_slow_bars:
+        st[j, OFI_FAST] += ema_alpha_nb(span_fast_bars) * (imbalance - st[j, OFI_FAST])
+        st[j, OFI_SLOW] += ema_alpha_nb(span_slow_bars) * (imbalance - st[j, OFI_SLOW])
+    st[j, OFI_N_VALID] += 1.0
+    if st[j, OFI_N_VALID] < span_slow_bars:
         return 0.0, 0.0, WARMING_UP
-    fast = st[j, 1]
-    change = fast - st[j, 2]
-    score = _tanh(gain * (fast + change_weight * change))
+    fast = st[j, OFI_FAST]
+    change = fast - st[j, OFI_SLOW]
+    score = tanh_nb(gain * (fast + change_weight * change))
     conf = 1.0 if fast * change > 0.0 else 0.5
     return score, conf, OK
 
@@ -538,7 +212,7 @@ def order_flow_imbalance_1d_nb(imbalance, span_fast_bars=5, span_slow_bars=30, c
     valid bars.
     """
     n = imbalance.shape[0]
-    score, conf, status = _new_outputs(n)
+    score, conf, status = new_outputs_nb(n)
     st = np.empty((1, ofi_state_len(span_fast_bars, span_slow_bars)))
     ofi_init_nb(st, 0, span_fast_bars, span_slow_bars)
     for t in range(n):
@@ -550,15 +224,15 @@ def order_flow_imbalance_1d_nb(imbalance, span_fast_bars=5, span_slow_bars=30, c
 def order_flow_imbalance_nb(imbalance, span_fast_bars=5, span_slow_bars=30, change_weight=1.0, gain=2.0):
     """2-D form of :func:`order_flow_imbalance_1d_nb`: ``(n, m)`` -> three ``(n, m)`` arrays (bars outside, symbols inside, one state row per symbol)."""
     n, m = imbalance.shape
-    score, conf, status = _new_outputs_2d(n, m)
+    score, conf, status = new_outputs_2d_nb(n, m)
     owner = ofi_new_state_nb(m, span_fast_bars, span_slow_bars)
-    state = _borrowed_nb(owner)
+    state = borrowed_nb(owner)
     for t0 in range(0, n, BLOCK_BARS):
         t1 = min(t0 + BLOCK_BARS, n)
         for j in range(m):
             for t in range(t0, t1):
                 score[t, j], conf[t, j], status[t, j] = _ofi_step_inline_nb(state, j, imbalance[t, j], span_fast_bars, span_slow_bars, change_weight, gain)
-    _keep_alive_nb(owner)
+    keep_alive_nb(owner)
     return score, conf, status
 
 
@@ -567,16 +241,19 @@ def order_flow_imbalance_nb(imbalance, span_fast_bars=5, span_slow_bars=30, chan
 
 @njit(cache=True)
 def funding_state_len(window_bars=10_080):
+    """Width of one funding-rate state row."""
     return roll_len(window_bars)
 
 
 @njit(cache=True)
 def funding_init_nb(st, j, window_bars=10_080):
+    """Reset row ``j`` of a funding-rate state."""
     roll_init_nb(st, j, 0, window_bars, True)
 
 
 @njit(cache=True)
 def funding_step_nb(st, j, rate, window_bars=10_080, min_periods_bars=4_320, z_entry=1.0, z_full=3.0, min_std=1e-5):
+    """Consume one bar of symbol ``j`` (updates state row ``j``); return ``(score, confidence, status)`` as :func:`funding_rate_1d_nb`."""
     roll_push_nb(st, j, 0, window_bars, rate, True)
     if math.isnan(rate):
         return 0.0, 0.0, DATA_OUTAGE
@@ -584,8 +261,8 @@ def funding_step_nb(st, j, rate, window_bars=10_080, min_periods_bars=4_320, z_e
     if count < min_periods_bars:
         return 0.0, 0.0, WARMING_UP
     z = (rate - roll_mean_nb(st, j, 0)) / max(roll_std_nb(st, j, 0), min_std)
-    strength = _clip01((abs(z) - z_entry) / (z_full - z_entry))
-    return -_sign(z) * strength, count / window_bars, OK
+    strength = clip01_nb((abs(z) - z_entry) / (z_full - z_entry))
+    return -sign_nb(z) * strength, count / window_bars, OK
 
 
 _funding_step_inline_nb = njit(inline="always")(funding_step_nb.py_func)  # the same step, inlined into the 2-D kernels
@@ -601,7 +278,7 @@ def funding_rate_1d_nb(rate, window_bars=10_080, min_periods_bars=4_320, z_entry
     the window with data. Warm-up: ``min_periods_bars`` observations.
     """
     n = rate.shape[0]
-    score, conf, status = _new_outputs(n)
+    score, conf, status = new_outputs_nb(n)
     st = np.empty((1, funding_state_len(window_bars)))
     funding_init_nb(st, 0, window_bars)
     for t in range(n):
@@ -613,15 +290,15 @@ def funding_rate_1d_nb(rate, window_bars=10_080, min_periods_bars=4_320, z_entry
 def funding_rate_nb(rate, window_bars=10_080, min_periods_bars=4_320, z_entry=1.0, z_full=3.0, min_std=1e-5):
     """2-D form of :func:`funding_rate_1d_nb` (bars outside, symbols inside, one state row per symbol)."""
     n, m = rate.shape
-    score, conf, status = _new_outputs_2d(n, m)
+    score, conf, status = new_outputs_2d_nb(n, m)
     owner = funding_new_state_nb(m, window_bars)
-    state = _borrowed_nb(owner)
+    state = borrowed_nb(owner)
     for t0 in range(0, n, BLOCK_BARS):
         t1 = min(t0 + BLOCK_BARS, n)
         for j in range(m):
             for t in range(t0, t1):
                 score[t, j], conf[t, j], status[t, j] = _funding_step_inline_nb(state, j, rate[t, j], window_bars, min_periods_bars, z_entry, z_full, min_std)
-    _keep_alive_nb(owner)
+    keep_alive_nb(owner)
     return score, conf, status
 
 
@@ -630,11 +307,13 @@ def funding_rate_nb(rate, window_bars=10_080, min_periods_bars=4_320, z_entry=1.
 
 @njit(cache=True)
 def oi_state_len(lag_bars=15, window_bars=1_440):
+    """Width of one open-interest velocity state row."""
     return 2 * ring_len(lag_bars + 1) + 2 * roll_len(window_bars)
 
 
 @njit(cache=True)
 def oi_init_nb(st, j, lag_bars=15, window_bars=1_440):
+    """Reset row ``j`` of a open-interest velocity state."""
     lw = ring_len(lag_bars + 1)
     ring_init_nb(st, j, 0, lag_bars + 1)
     ring_init_nb(st, j, lw, lag_bars + 1)
@@ -644,6 +323,7 @@ def oi_init_nb(st, j, lag_bars=15, window_bars=1_440):
 
 @njit(cache=True)
 def oi_step_nb(st, j, oi_usd, close, lag_bars=15, window_bars=1_440, min_periods_bars=720, oi_scale=1.0, price_scale=1.0):
+    """Consume one bar of symbol ``j`` (updates state row ``j``); return ``(score, confidence, status)`` as :func:`open_interest_velocity_1d_nb`."""
     lw = ring_len(lag_bars + 1)
     o_oi, o_px, o_v, o_p = 0, lw, 2 * lw, 2 * lw + roll_len(window_bars)
     oi = oi_usd if oi_usd > 0.0 else np.nan  # NaN or non-positive open interest is missing
@@ -665,7 +345,7 @@ def oi_step_nb(st, j, oi_usd, close, lag_bars=15, window_bars=1_440, min_periods
     rms_p = roll_rms_nb(st, j, o_p)
     z_v = v / rms_v if rms_v > 0.0 else 0.0
     z_p = p / rms_p if rms_p > 0.0 else 0.0
-    return _tanh(z_v / oi_scale) * _tanh(z_p / price_scale), count_v / window_bars, OK
+    return tanh_nb(z_v / oi_scale) * tanh_nb(z_p / price_scale), count_v / window_bars, OK
 
 
 _oi_step_inline_nb = njit(inline="always")(oi_step_nb.py_func)  # the same step, inlined into the 2-D kernels
@@ -685,7 +365,7 @@ def open_interest_velocity_1d_nb(
     Non-positive OI or close counts as missing.
     """
     n = oi_usd.shape[0]
-    score, conf, status = _new_outputs(n)
+    score, conf, status = new_outputs_nb(n)
     st = np.empty((1, oi_state_len(lag_bars, window_bars)))
     oi_init_nb(st, 0, lag_bars, window_bars)
     for t in range(n):
@@ -700,15 +380,15 @@ def open_interest_velocity_nb(
 ):
     """2-D form of :func:`open_interest_velocity_1d_nb` (bars outside, symbols inside, one state row per symbol)."""
     n, m = oi_usd.shape
-    score, conf, status = _new_outputs_2d(n, m)
+    score, conf, status = new_outputs_2d_nb(n, m)
     owner = oi_new_state_nb(m, lag_bars, window_bars)
-    state = _borrowed_nb(owner)
+    state = borrowed_nb(owner)
     for t0 in range(0, n, BLOCK_BARS):
         t1 = min(t0 + BLOCK_BARS, n)
         for j in range(m):
             for t in range(t0, t1):
                 score[t, j], conf[t, j], status[t, j] = _oi_step_inline_nb(state, j, oi_usd[t, j], close[t, j], lag_bars, window_bars, min_periods_bars, oi_scale, price_scale)
-    _keep_alive_nb(owner)
+    keep_alive_nb(owner)
     return score, conf, status
 
 
@@ -717,11 +397,13 @@ def open_interest_velocity_nb(
 
 @njit(cache=True)
 def liq_state_len(burst_bars=5, window_bars=1_440):
+    """Width of one liquidation cascade state row."""
     return 2 * roll_len(burst_bars) + roll_len(window_bars)
 
 
 @njit(cache=True)
 def liq_init_nb(st, j, burst_bars=5, window_bars=1_440):
+    """Reset row ``j`` of a liquidation cascade state."""
     bw = roll_len(burst_bars)
     roll_init_nb(st, j, 0, burst_bars, False)
     roll_init_nb(st, j, bw, burst_bars, False)
@@ -730,6 +412,7 @@ def liq_init_nb(st, j, burst_bars=5, window_bars=1_440):
 
 @njit(cache=True)
 def liq_step_nb(st, j, long_liq_usd, short_liq_usd, burst_bars=5, window_bars=1_440, min_periods_bars=720, burst_ratio=5.0):
+    """Consume one bar of symbol ``j`` (updates state row ``j``); return ``(score, confidence, status)`` as :func:`liquidation_cascade_1d_nb`."""
     bw = roll_len(burst_bars)
     total = long_liq_usd + short_liq_usd
     roll_push_nb(st, j, 0, burst_bars, long_liq_usd, False)
@@ -747,7 +430,7 @@ def liq_step_nb(st, j, long_liq_usd, short_liq_usd, burst_bars=5, window_bars=1_
     if burst <= 0.0:
         return 0.0, conf, OK
     expected = burst_bars * roll_mean_nb(st, j, 2 * bw)
-    intensity = _clip01((burst / expected - 1.0) / (burst_ratio - 1.0)) if expected > 0.0 else 1.0
+    intensity = clip01_nb((burst / expected - 1.0) / (burst_ratio - 1.0)) if expected > 0.0 else 1.0
     return intensity * (burst_short - burst_long) / burst, conf, OK
 
 
@@ -766,7 +449,7 @@ def liquidation_cascade_1d_nb(long_liq_usd, short_liq_usd, burst_bars=5, window_
     liquidations. Confidence = share of the baseline window with data.
     """
     n = long_liq_usd.shape[0]
-    score, conf, status = _new_outputs(n)
+    score, conf, status = new_outputs_nb(n)
     st = np.empty((1, liq_state_len(burst_bars, window_bars)))
     liq_init_nb(st, 0, burst_bars, window_bars)
     for t in range(n):
@@ -779,15 +462,15 @@ def liquidation_cascade_1d_nb(long_liq_usd, short_liq_usd, burst_bars=5, window_
 def liquidation_cascade_nb(long_liq_usd, short_liq_usd, burst_bars=5, window_bars=1_440, min_periods_bars=720, burst_ratio=5.0):
     """2-D form of :func:`liquidation_cascade_1d_nb` (bars outside, symbols inside, one state row per symbol)."""
     n, m = long_liq_usd.shape
-    score, conf, status = _new_outputs_2d(n, m)
+    score, conf, status = new_outputs_2d_nb(n, m)
     owner = liq_new_state_nb(m, burst_bars, window_bars)
-    state = _borrowed_nb(owner)
+    state = borrowed_nb(owner)
     for t0 in range(0, n, BLOCK_BARS):
         t1 = min(t0 + BLOCK_BARS, n)
         for j in range(m):
             for t in range(t0, t1):
                 score[t, j], conf[t, j], status[t, j] = _liq_step_inline_nb(state, j, long_liq_usd[t, j], short_liq_usd[t, j], burst_bars, window_bars, min_periods_bars, burst_ratio)
-    _keep_alive_nb(owner)
+    keep_alive_nb(owner)
     return score, conf, status
 
 
@@ -796,11 +479,13 @@ def liquidation_cascade_nb(long_liq_usd, short_liq_usd, burst_bars=5, window_bar
 
 @njit(cache=True)
 def taker_state_len(flow_bars=15, window_bars=1_440):
+    """Width of one taker ratio state row."""
     return 2 * roll_len(flow_bars) + roll_len(window_bars)
 
 
 @njit(cache=True)
 def taker_init_nb(st, j, flow_bars=15, window_bars=1_440):
+    """Reset row ``j`` of a taker ratio state."""
     fw = roll_len(flow_bars)
     roll_init_nb(st, j, 0, flow_bars, False)
     roll_init_nb(st, j, fw, flow_bars, False)
@@ -809,6 +494,7 @@ def taker_init_nb(st, j, flow_bars=15, window_bars=1_440):
 
 @njit(cache=True)
 def taker_step_nb(st, j, taker_buy_base, taker_sell_base, flow_bars=15, window_bars=1_440, min_periods_bars=720, z_scale=2.0, min_std=1e-3):
+    """Consume one bar of symbol ``j`` (updates state row ``j``); return ``(score, confidence, status)`` as :func:`taker_ratio_1d_nb`."""
     fw = roll_len(flow_bars)
     missing = math.isnan(taker_buy_base) or math.isnan(taker_sell_base)
     roll_push_nb(st, j, 0, flow_bars, np.nan if missing else taker_buy_base, False)
@@ -825,7 +511,7 @@ def taker_step_nb(st, j, taker_buy_base, taker_sell_base, flow_bars=15, window_b
     if math.isnan(x) or count < min_periods_bars:
         return 0.0, 0.0, WARMING_UP
     z = (x - roll_mean_nb(st, j, 2 * fw)) / max(roll_std_nb(st, j, 2 * fw), min_std)
-    return _tanh(z / z_scale), count / window_bars, OK
+    return tanh_nb(z / z_scale), count / window_bars, OK
 
 
 _taker_step_inline_nb = njit(inline="always")(taker_step_nb.py_func)  # the same step, inlined into the 2-D kernels
@@ -842,7 +528,7 @@ def taker_ratio_1d_nb(taker_buy_base, taker_sell_base, flow_bars=15, window_bars
     a value.
     """
     n = taker_buy_base.shape[0]
-    score, conf, status = _new_outputs(n)
+    score, conf, status = new_outputs_nb(n)
     st = np.empty((1, taker_state_len(flow_bars, window_bars)))
     taker_init_nb(st, 0, flow_bars, window_bars)
     for t in range(n):
@@ -855,421 +541,15 @@ def taker_ratio_1d_nb(taker_buy_base, taker_sell_base, flow_bars=15, window_bars
 def taker_ratio_nb(taker_buy_base, taker_sell_base, flow_bars=15, window_bars=1_440, min_periods_bars=720, z_scale=2.0, min_std=1e-3):
     """2-D form of :func:`taker_ratio_1d_nb` (bars outside, symbols inside, one state row per symbol)."""
     n, m = taker_buy_base.shape
-    score, conf, status = _new_outputs_2d(n, m)
+    score, conf, status = new_outputs_2d_nb(n, m)
     owner = taker_new_state_nb(m, flow_bars, window_bars)
-    state = _borrowed_nb(owner)
+    state = borrowed_nb(owner)
     for t0 in range(0, n, BLOCK_BARS):
         t1 = min(t0 + BLOCK_BARS, n)
         for j in range(m):
             for t in range(t0, t1):
                 score[t, j], conf[t, j], status[t, j] = _taker_step_inline_nb(state, j, taker_buy_base[t, j], taker_sell_base[t, j], flow_bars, window_bars, min_periods_bars, z_scale, min_std)
-    _keep_alive_nb(owner)
-    return score, conf, status
-
-
-# =========================================================================== 6. multi-timeframe trend
-# state: n_valid, prev_close, var_ret, n_ret, ema fast x3, ema slow x3
-
-
-@njit(cache=True)
-def trend_state_len():
-    return 10
-
-
-@njit(cache=True)
-def trend_init_nb(st, j):
-    st[j, 0] = 0.0
-    st[j, 1] = np.nan
-    st[j, 2] = np.nan
-    st[j, 3] = 0.0
-    for k in range(4, 10):
-        st[j, k] = np.nan
-
-
-@njit(cache=True)
-def trend_step_nb(st, j, close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, slow_factor=4, vol_span_bars=240, scale=1.0):
-    if not close > 0.0:  # NaN or non-positive
-        st[j, 1] = np.nan
-        return 0.0, 0.0, DATA_OUTAGE
-    spans = (span_short_bars, span_mid_bars, span_long_bars)
-    if st[j, 0] == 0.0:
-        for h in range(3):
-            st[j, 4 + h] = close
-            st[j, 7 + h] = close
-    else:
-        for h in range(3):
-            st[j, 4 + h] += _alpha(spans[h]) * (close - st[j, 4 + h])
-            st[j, 7 + h] += _alpha(slow_factor * spans[h]) * (close - st[j, 7 + h])
-    st[j, 0] += 1.0
-    prev = st[j, 1]
-    if not math.isnan(prev):
-        r = math.log(close / prev)
-        if st[j, 3] == 0.0:
-            st[j, 2] = r * r
-        else:
-            st[j, 2] += _alpha(vol_span_bars) * (r * r - st[j, 2])
-        st[j, 3] += 1.0
-    st[j, 1] = close
-    if st[j, 0] < slow_factor * span_long_bars or st[j, 3] < vol_span_bars:
-        return 0.0, 0.0, WARMING_UP
-    sigma = math.sqrt(st[j, 2])
-    total = 0.0
-    votes = 0.0
-    for h in range(3):
-        d = (st[j, 4 + h] - st[j, 7 + h]) / st[j, 7 + h]
-        d = d / (sigma * math.sqrt(spans[h])) if sigma > 0.0 else 0.0
-        total += _tanh(d / scale)
-        votes += _sign(d)
-    return total / 3.0, abs(votes) / 3.0, OK
-
-
-_trend_step_inline_nb = njit(inline="always")(trend_step_nb.py_func)  # the same step, inlined into the 2-D kernels
-
-
-@njit(cache=True)
-def trend_1d_nb(close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, slow_factor=4, vol_span_bars=240, scale=1.0):
-    """Multi-timeframe trend of one symbol from 1m closes.
-
-    For each horizon ``h`` (5m, 15m, 1h as 1m spans) ``d_h = (EMA_h / EMA_{slow_factor*h} - 1) / (sigma * sqrt(h))``
-    with ``sigma`` the EMA-RMS of 1-bar log returns (returns across a missing
-    bar are skipped); score = mean of ``tanh(d_h / scale)``, confidence =
-    |sum of signs| / 3 (agreement of the horizons). Warm-up:
-    ``slow_factor * span_long_bars`` closes and ``vol_span_bars`` returns.
-    """
-    n = close.shape[0]
-    score, conf, status = _new_outputs(n)
-    st = np.empty((1, trend_state_len()))
-    trend_init_nb(st, 0)
-    for t in range(n):
-        score[t], conf[t], status[t] = trend_step_nb(st, 0, close[t], span_short_bars, span_mid_bars, span_long_bars, slow_factor, vol_span_bars, scale
-        )
-    return score, conf, status
-
-
-@njit(cache=True, nogil=True)
-def trend_nb(close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, slow_factor=4, vol_span_bars=240, scale=1.0):
-    """2-D form of :func:`trend_1d_nb` (bars outside, symbols inside, one state row per symbol)."""
-    n, m = close.shape
-    score, conf, status = _new_outputs_2d(n, m)
-    owner = trend_new_state_nb(m)
-    state = _borrowed_nb(owner)
-    for t0 in range(0, n, BLOCK_BARS):
-        t1 = min(t0 + BLOCK_BARS, n)
-        for j in range(m):
-            for t in range(t0, t1):
-                score[t, j], conf[t, j], status[t, j] = _trend_step_inline_nb(state, j, close[t, j], span_short_bars, span_mid_bars, span_long_bars, slow_factor, vol_span_bars, scale)
-    _keep_alive_nb(owner)
-    return score, conf, status
-
-
-# =========================================================================== 7. volatility breakout
-# state: t, n_valid, prev_close, atr, max-deque of highs, max-deque of -lows
-
-
-@njit(cache=True)
-def breakout_state_len(channel_bars=60):
-    return 4 + 2 * deque_len(channel_bars + 1)
-
-
-@njit(cache=True)
-def breakout_init_nb(st, j, channel_bars=60):
-    st[j, 0] = 0.0
-    st[j, 1] = 0.0
-    st[j, 2] = np.nan
-    st[j, 3] = np.nan
-    deque_init_nb(st, j, 4, channel_bars + 1)
-    deque_init_nb(st, j, 4 + deque_len(channel_bars + 1), channel_bars + 1)
-
-
-@njit(cache=True)
-def breakout_step_nb(st, j, high, low, close, channel_bars=60, atr_span_bars=30, range_mult=1.5, scale=1.0):
-    cap = channel_bars + 1
-    o_hi = 4
-    o_lo = 4 + deque_len(cap)
-    t = st[j, 0]
-    st[j, 0] = t + 1.0
-    deque_evict_nb(st, j, o_hi, cap, t - channel_bars)
-    deque_evict_nb(st, j, o_lo, cap, t - channel_bars)
-    if math.isnan(high) or math.isnan(low) or math.isnan(close):
-        st[j, 2] = np.nan
-        return 0.0, 0.0, DATA_OUTAGE
-    upper = deque_front_nb(st, j, o_hi, cap)
-    lower = -deque_front_nb(st, j, o_lo, cap)
-    n_prior = st[j, 1]
-    atr_prev = st[j, 3]
-    prev = st[j, 2]
-    true_range = high - low
-    if not math.isnan(prev):
-        true_range = max(true_range, abs(high - prev), abs(low - prev))
-    st[j, 3] = true_range if math.isnan(atr_prev) else atr_prev + _alpha(atr_span_bars) * (true_range - atr_prev)
-    st[j, 2] = close
-    st[j, 1] = n_prior + 1.0
-    deque_push_max_nb(st, j, o_hi, cap, t, high)
-    deque_push_max_nb(st, j, o_lo, cap, t, -low)
-    if n_prior < channel_bars or math.isnan(upper) or math.isnan(atr_prev):
-        return 0.0, 0.0, WARMING_UP
-    atr = max(atr_prev, 1e-12 * abs(close))
-    excess = 0.0
-    if close > upper:
-        excess = (close - upper) / atr
-    elif close < lower:
-        excess = (close - lower) / atr
-    return _tanh(excess / scale), _clip01(true_range / (range_mult * atr)), OK
-
-
-_breakout_step_inline_nb = njit(inline="always")(breakout_step_nb.py_func)  # the same step, inlined into the 2-D kernels
-
-
-@njit(cache=True)
-def breakout_1d_nb(high, low, close, channel_bars=60, atr_span_bars=30, range_mult=1.5, scale=1.0):
-    """Volatility breakout of one symbol.
-
-    Channel = highest high and lowest low of the previous ``channel_bars``
-    bars (current bar excluded); ATR = EMA of the true range up to the previous
-    bar. Score ``tanh(excess / scale)`` with ``excess`` the close's distance
-    beyond the channel in ATRs (0 inside it); confidence
-    ``clip(true_range / (range_mult * ATR), 0, 1)`` (range expansion). A bar is
-    missing if any of high, low, close is. Warm-up: ``channel_bars`` valid
-    bars before the current one.
-    """
-    n = high.shape[0]
-    score, conf, status = _new_outputs(n)
-    st = np.empty((1, breakout_state_len(channel_bars)))
-    breakout_init_nb(st, 0, channel_bars)
-    for t in range(n):
-        score[t], conf[t], status[t] = breakout_step_nb(st, 0, high[t], low[t], close[t], channel_bars, atr_span_bars, range_mult, scale
-        )
-    return score, conf, status
-
-
-@njit(cache=True, nogil=True)
-def breakout_nb(high, low, close, channel_bars=60, atr_span_bars=30, range_mult=1.5, scale=1.0):
-    """2-D form of :func:`breakout_1d_nb` (bars outside, symbols inside, one state row per symbol)."""
-    n, m = high.shape
-    score, conf, status = _new_outputs_2d(n, m)
-    owner = breakout_new_state_nb(m, channel_bars)
-    state = _borrowed_nb(owner)
-    for t0 in range(0, n, BLOCK_BARS):
-        t1 = min(t0 + BLOCK_BARS, n)
-        for j in range(m):
-            for t in range(t0, t1):
-                score[t, j], conf[t, j], status[t, j] = _breakout_step_inline_nb(state, j, high[t, j], low[t, j], close[t, j], channel_bars, atr_span_bars, range_mult, scale)
-    _keep_alive_nb(owner)
-    return score, conf, status
-
-
-# =========================================================================== 8. mean reversion
-# state: prev_close, rolling close (anchored), rolling r short, rolling r long
-
-
-@njit(cache=True)
-def mr_state_len(window_bars=60, vol_short_bars=60, vol_long_bars=1_440):
-    return 1 + roll_len(window_bars) + roll_len(vol_short_bars) + roll_len(vol_long_bars)
-
-
-@njit(cache=True)
-def mr_init_nb(st, j, window_bars=60, vol_short_bars=60, vol_long_bars=1_440):
-    st[j, 0] = np.nan
-    roll_init_nb(st, j, 1, window_bars, True)
-    roll_init_nb(st, j, 1 + roll_len(window_bars), vol_short_bars, False)
-    roll_init_nb(st, j, 1 + roll_len(window_bars) + roll_len(vol_short_bars), vol_long_bars, False)
-
-
-@njit(cache=True)
-def mr_step_nb(st, j, close, window_bars=60, vol_short_bars=60, vol_long_bars=1_440, min_periods_bars=720, z_scale=2.0, max_vol_ratio=2.0):
-    o_c = 1
-    o_s = 1 + roll_len(window_bars)
-    o_l = o_s + roll_len(vol_short_bars)
-    px = close if close > 0.0 else np.nan
-    r = math.log(px / st[j, 0])  # NaN when either is missing
-    st[j, 0] = px
-    roll_push_nb(st, j, o_c, window_bars, px, True)
-    roll_push_nb(st, j, o_s, vol_short_bars, r, False)
-    roll_push_nb(st, j, o_l, vol_long_bars, r, False)
-    if math.isnan(px):
-        return 0.0, 0.0, DATA_OUTAGE
-    if (
-        roll_count_nb(st, j, o_c) < window_bars
-        or roll_count_nb(st, j, o_s) < vol_short_bars // 2
-        or roll_count_nb(st, j, o_l) < min_periods_bars
-    ):
-        return 0.0, 0.0, WARMING_UP
-    mean = roll_mean_nb(st, j, o_c)
-    std = roll_std_nb(st, j, o_c)
-    z = (px - mean) / std if std > 1e-12 * mean else 0.0
-    vol_long = roll_rms_nb(st, j, o_l)
-    vol_short = roll_rms_nb(st, j, o_s)
-    if vol_long > 0.0:
-        ratio = vol_short / vol_long
-    else:
-        ratio = 1.0 if vol_short == 0.0 else np.inf
-    return -_tanh(z / z_scale), _clip01((max_vol_ratio - ratio) / (max_vol_ratio - 1.0)), OK
-
-
-_mr_step_inline_nb = njit(inline="always")(mr_step_nb.py_func)  # the same step, inlined into the 2-D kernels
-
-
-@njit(cache=True)
-def mean_reversion_1d_nb(close, window_bars=60, vol_short_bars=60, vol_long_bars=1_440, min_periods_bars=720, z_scale=2.0, max_vol_ratio=2.0):
-    """Mean reversion of one symbol with a volatility filter.
-
-    ``z = (close - mean) / std`` over the last ``window_bars`` closes (ddof=0,
-    a full window needed); score ``-tanh(z / z_scale)``. Confidence is the
-    volatility filter ``clip((max_vol_ratio - rho) / (max_vol_ratio - 1), 0, 1)``
-    with ``rho`` the RMS of 1-bar log returns over ``vol_short_bars`` divided
-    by that over ``vol_long_bars``: fading moves is trusted in calm markets,
-    not when volatility expands.
-    """
-    n = close.shape[0]
-    score, conf, status = _new_outputs(n)
-    st = np.empty((1, mr_state_len(window_bars, vol_short_bars, vol_long_bars)))
-    mr_init_nb(st, 0, window_bars, vol_short_bars, vol_long_bars)
-    for t in range(n):
-        score[t], conf[t], status[t] = mr_step_nb(st, 0, close[t], window_bars, vol_short_bars, vol_long_bars, min_periods_bars, z_scale, max_vol_ratio
-        )
-    return score, conf, status
-
-
-@njit(cache=True, nogil=True)
-def mean_reversion_nb(close, window_bars=60, vol_short_bars=60, vol_long_bars=1_440, min_periods_bars=720, z_scale=2.0, max_vol_ratio=2.0):
-    """2-D form of :func:`mean_reversion_1d_nb` (bars outside, symbols inside, one state row per symbol)."""
-    n, m = close.shape
-    score, conf, status = _new_outputs_2d(n, m)
-    owner = mr_new_state_nb(m, window_bars, vol_short_bars, vol_long_bars)
-    state = _borrowed_nb(owner)
-    for t0 in range(0, n, BLOCK_BARS):
-        t1 = min(t0 + BLOCK_BARS, n)
-        for j in range(m):
-            for t in range(t0, t1):
-                score[t, j], conf[t, j], status[t, j] = _mr_step_inline_nb(state, j, close[t, j], window_bars, vol_short_bars, vol_long_bars, min_periods_bars, z_scale, max_vol_ratio)
-    _keep_alive_nb(owner)
-    return score, conf, status
-
-
-# =========================================================================== 9. fear & greed (stateless)
-
-
-@njit(cache=True)
-def fear_greed_step_nb(value, fear_below=25.0, greed_above=75.0):
-    if math.isnan(value) or value < 0.0 or value > 100.0:
-        return 0.0, 0.0, DATA_OUTAGE
-    if value < fear_below:
-        return (fear_below - value) / fear_below, 1.0, OK
-    if value > greed_above:
-        return -(value - greed_above) / (100.0 - greed_above), 1.0, OK
-    return 0.0, 1.0, OK
-
-
-_fear_greed_step_inline_nb = njit(inline="always")(fear_greed_step_nb.py_func)  # the same step, inlined into the 2-D kernels
-
-
-@njit(cache=True)
-def fear_greed_1d_nb(value, fear_below=25.0, greed_above=75.0):
-    """Fear & greed index, contrarian at extremes.
-
-    Score ``(fear_below - v) / fear_below`` below ``fear_below`` (extreme fear:
-    long), ``-(v - greed_above) / (100 - greed_above)`` above ``greed_above``,
-    0 between; confidence 1. Values outside [0, 100] count as missing. No
-    warm-up.
-    """
-    n = value.shape[0]
-    score, conf, status = _new_outputs(n)
-    for t in range(n):
-        score[t], conf[t], status[t] = fear_greed_step_nb(value[t], fear_below, greed_above)
-    return score, conf, status
-
-
-@njit(cache=True, nogil=True)
-def fear_greed_nb(value, fear_below=25.0, greed_above=75.0):
-    """2-D form of :func:`fear_greed_1d_nb`; a market-wide series is one column, the face broadcasts it."""
-    n, m = value.shape
-    score, conf, status = _new_outputs_2d(n, m)
-    for t0 in range(0, n, BLOCK_BARS):
-        t1 = min(t0 + BLOCK_BARS, n)
-        for j in range(m):
-            for t in range(t0, t1):
-                score[t, j], conf[t, j], status[t, j] = _fear_greed_step_inline_nb(value[t, j], fear_below, greed_above)
-    return score, conf, status
-
-
-# =========================================================================== 10. social sentiment
-# state: n_valid, mentions fast, mentions slow, tone fast, tone slow
-
-
-@njit(cache=True)
-def social_state_len():
-    return 5
-
-
-@njit(cache=True)
-def social_init_nb(st, j):
-    st[j, 0] = 0.0
-    for k in range(1, 5):
-        st[j, k] = np.nan
-
-
-@njit(cache=True)
-def social_step_nb(st, j, mentions, tone, span_fast_bars=360, span_slow_bars=1_440, tone_gain=4.0, mention_gain=1.0):
-    if math.isnan(mentions) or math.isnan(tone) or mentions < 0.0 or abs(tone) > 1.0:
-        return 0.0, 0.0, DATA_OUTAGE
-    if st[j, 0] == 0.0:
-        st[j, 1] = mentions
-        st[j, 2] = mentions
-        st[j, 3] = tone
-        st[j, 4] = tone
-    else:
-        af = _alpha(span_fast_bars)
-        aslow = _alpha(span_slow_bars)
-        st[j, 1] += af * (mentions - st[j, 1])
-        st[j, 2] += aslow * (mentions - st[j, 2])
-        st[j, 3] += af * (tone - st[j, 3])
-        st[j, 4] += aslow * (tone - st[j, 4])
-    st[j, 0] += 1.0
-    if st[j, 0] < span_slow_bars:
-        return 0.0, 0.0, WARMING_UP
-    attention = math.log((st[j, 1] + 1.0) / (st[j, 2] + 1.0))
-    score = _tanh(tone_gain * (st[j, 3] - st[j, 4]) + mention_gain * attention * st[j, 3])
-    return score, min(1.0, (st[j, 1] + 1.0) / (st[j, 2] + 1.0)), OK
-
-
-_social_step_inline_nb = njit(inline="always")(social_step_nb.py_func)  # the same step, inlined into the 2-D kernels
-
-
-@njit(cache=True)
-def social_sentiment_1d_nb(mentions, tone, span_fast_bars=360, span_slow_bars=1_440, tone_gain=4.0, mention_gain=1.0):
-    """Social sentiment momentum.
-
-    With fast/slow EMAs of mentions ``m`` and tone ``u``:
-    ``attention = log((m_fast + 1) / (m_slow + 1))``, score
-    ``tanh(tone_gain * (u_fast - u_slow) + mention_gain * attention * u_fast)``
-    (improving tone, and rising attention in the direction of the tone);
-    confidence ``min(1, (m_fast + 1) / (m_slow + 1))`` (fading attention is
-    less trusted). Negative mentions or |tone| > 1 count as missing. Warm-up:
-    ``span_slow_bars`` valid bars.
-    """
-    n = mentions.shape[0]
-    score, conf, status = _new_outputs(n)
-    st = np.empty((1, social_state_len()))
-    social_init_nb(st, 0)
-    for t in range(n):
-        score[t], conf[t], status[t] = social_step_nb(st, 0, mentions[t], tone[t], span_fast_bars, span_slow_bars, tone_gain, mention_gain
-        )
-    return score, conf, status
-
-
-@njit(cache=True, nogil=True)
-def social_sentiment_nb(mentions, tone, span_fast_bars=360, span_slow_bars=1_440, tone_gain=4.0, mention_gain=1.0):
-    """2-D form of :func:`social_sentiment_1d_nb` (bars outside, symbols inside, one state row per symbol)."""
-    n, m = mentions.shape
-    score, conf, status = _new_outputs_2d(n, m)
-    owner = social_new_state_nb(m)
-    state = _borrowed_nb(owner)
-    for t0 in range(0, n, BLOCK_BARS):
-        t1 = min(t0 + BLOCK_BARS, n)
-        for j in range(m):
-            for t in range(t0, t1):
-                score[t, j], conf[t, j], status[t, j] = _social_step_inline_nb(state, j, mentions[t, j], tone[t, j], span_fast_bars, span_slow_bars, tone_gain, mention_gain)
-    _keep_alive_nb(owner)
+    keep_alive_nb(owner)
     return score, conf, status
 
 
@@ -1278,6 +558,7 @@ def social_sentiment_nb(mentions, tone, span_fast_bars=360, span_slow_bars=1_440
 
 @njit(cache=True, inline="always")
 def _aggregate_at_nb(score, conf, status, t, j, weights, required, min_live_signals):
+    """Aggregate the signals of symbol ``j`` at bar ``t`` (see :func:`aggregate_nb`)."""
     num = 0.0
     den = 0.0
     n_live = 0
@@ -1346,6 +627,7 @@ def aggregate_nb(score, conf, status, weights, required, min_live_signals=5):
 
 @njit(cache=True)
 def ofi_new_state_nb(n_symbols, span_fast_bars=5, span_slow_bars=30):
+    """Fresh order-flow imbalance state of ``n_symbols`` rows."""
     state = np.empty((n_symbols, ofi_state_len(span_fast_bars, span_slow_bars)))
     for j in range(n_symbols):
         ofi_init_nb(state, j, span_fast_bars, span_slow_bars)
@@ -1354,17 +636,19 @@ def ofi_new_state_nb(n_symbols, span_fast_bars=5, span_slow_bars=30):
 
 @njit(cache=True)
 def ofi_update_nb(state, imbalance, span_fast_bars=5, span_slow_bars=30, change_weight=1.0, gain=2.0):
+    """Consume one bar of every symbol (updates ``state``); three ``(n_symbols,)`` arrays as :func:`order_flow_imbalance_1d_nb`."""
     m = imbalance.shape[0]
-    score, conf, status = _new_outputs(m)
-    st = _borrowed_nb(state)
+    score, conf, status = new_outputs_nb(m)
+    st = borrowed_nb(state)
     for j in range(m):
         score[j], conf[j], status[j] = _ofi_step_inline_nb(st, j, imbalance[j], span_fast_bars, span_slow_bars, change_weight, gain)
-    _keep_alive_nb(state)
+    keep_alive_nb(state)
     return score, conf, status
 
 
 @njit(cache=True)
 def funding_new_state_nb(n_symbols, window_bars=10_080):
+    """Fresh funding-rate state of ``n_symbols`` rows."""
     state = np.empty((n_symbols, funding_state_len(window_bars)))
     for j in range(n_symbols):
         funding_init_nb(state, j, window_bars)
@@ -1373,17 +657,19 @@ def funding_new_state_nb(n_symbols, window_bars=10_080):
 
 @njit(cache=True)
 def funding_update_nb(state, rate, window_bars=10_080, min_periods_bars=4_320, z_entry=1.0, z_full=3.0, min_std=1e-5):
+    """Consume one bar of every symbol (updates ``state``); three ``(n_symbols,)`` arrays as :func:`funding_rate_1d_nb`."""
     m = rate.shape[0]
-    score, conf, status = _new_outputs(m)
-    st = _borrowed_nb(state)
+    score, conf, status = new_outputs_nb(m)
+    st = borrowed_nb(state)
     for j in range(m):
         score[j], conf[j], status[j] = _funding_step_inline_nb(st, j, rate[j], window_bars, min_periods_bars, z_entry, z_full, min_std)
-    _keep_alive_nb(state)
+    keep_alive_nb(state)
     return score, conf, status
 
 
 @njit(cache=True)
 def oi_new_state_nb(n_symbols, lag_bars=15, window_bars=1_440):
+    """Fresh open-interest velocity state of ``n_symbols`` rows."""
     state = np.empty((n_symbols, oi_state_len(lag_bars, window_bars)))
     for j in range(n_symbols):
         oi_init_nb(state, j, lag_bars, window_bars)
@@ -1392,18 +678,20 @@ def oi_new_state_nb(n_symbols, lag_bars=15, window_bars=1_440):
 
 @njit(cache=True)
 def oi_update_nb(state, oi_usd, close, lag_bars=15, window_bars=1_440, min_periods_bars=720, oi_scale=1.0, price_scale=1.0):
+    """Consume one bar of every symbol (updates ``state``); three ``(n_symbols,)`` arrays as :func:`open_interest_velocity_1d_nb`."""
     m = oi_usd.shape[0]
-    score, conf, status = _new_outputs(m)
-    st = _borrowed_nb(state)
+    score, conf, status = new_outputs_nb(m)
+    st = borrowed_nb(state)
     for j in range(m):
         score[j], conf[j], status[j] = _oi_step_inline_nb(st, j, oi_usd[j], close[j], lag_bars, window_bars, min_periods_bars, oi_scale, price_scale
         )
-    _keep_alive_nb(state)
+    keep_alive_nb(state)
     return score, conf, status
 
 
 @njit(cache=True)
 def liq_new_state_nb(n_symbols, burst_bars=5, window_bars=1_440):
+    """Fresh liquidation cascade state of ``n_symbols`` rows."""
     state = np.empty((n_symbols, liq_state_len(burst_bars, window_bars)))
     for j in range(n_symbols):
         liq_init_nb(state, j, burst_bars, window_bars)
@@ -1412,18 +700,20 @@ def liq_new_state_nb(n_symbols, burst_bars=5, window_bars=1_440):
 
 @njit(cache=True)
 def liq_update_nb(state, long_liq_usd, short_liq_usd, burst_bars=5, window_bars=1_440, min_periods_bars=720, burst_ratio=5.0):
+    """Consume one bar of every symbol (updates ``state``); three ``(n_symbols,)`` arrays as :func:`liquidation_cascade_1d_nb`."""
     m = long_liq_usd.shape[0]
-    score, conf, status = _new_outputs(m)
-    st = _borrowed_nb(state)
+    score, conf, status = new_outputs_nb(m)
+    st = borrowed_nb(state)
     for j in range(m):
         score[j], conf[j], status[j] = _liq_step_inline_nb(st, j, long_liq_usd[j], short_liq_usd[j], burst_bars, window_bars, min_periods_bars, burst_ratio
         )
-    _keep_alive_nb(state)
+    keep_alive_nb(state)
     return score, conf, status
 
 
 @njit(cache=True)
 def taker_new_state_nb(n_symbols, flow_bars=15, window_bars=1_440):
+    """Fresh taker ratio state of ``n_symbols`` rows."""
     state = np.empty((n_symbols, taker_state_len(flow_bars, window_bars)))
     for j in range(n_symbols):
         taker_init_nb(state, j, flow_bars, window_bars)
@@ -1432,102 +722,14 @@ def taker_new_state_nb(n_symbols, flow_bars=15, window_bars=1_440):
 
 @njit(cache=True)
 def taker_update_nb(state, taker_buy_base, taker_sell_base, flow_bars=15, window_bars=1_440, min_periods_bars=720, z_scale=2.0, min_std=1e-3):
+    """Consume one bar of every symbol (updates ``state``); three ``(n_symbols,)`` arrays as :func:`taker_ratio_1d_nb`."""
     m = taker_buy_base.shape[0]
-    score, conf, status = _new_outputs(m)
-    st = _borrowed_nb(state)
+    score, conf, status = new_outputs_nb(m)
+    st = borrowed_nb(state)
     for j in range(m):
         score[j], conf[j], status[j] = _taker_step_inline_nb(st, j, taker_buy_base[j], taker_sell_base[j], flow_bars, window_bars, min_periods_bars, z_scale, min_std
         )
-    _keep_alive_nb(state)
-    return score, conf, status
-
-
-@njit(cache=True)
-def trend_new_state_nb(n_symbols):
-    state = np.empty((n_symbols, trend_state_len()))
-    for j in range(n_symbols):
-        trend_init_nb(state, j)
-    return state
-
-
-@njit(cache=True)
-def trend_update_nb(state, close, span_short_bars=5, span_mid_bars=15, span_long_bars=60, slow_factor=4, vol_span_bars=240, scale=1.0):
-    m = close.shape[0]
-    score, conf, status = _new_outputs(m)
-    st = _borrowed_nb(state)
-    for j in range(m):
-        score[j], conf[j], status[j] = _trend_step_inline_nb(st, j, close[j], span_short_bars, span_mid_bars, span_long_bars, slow_factor, vol_span_bars, scale
-        )
-    _keep_alive_nb(state)
-    return score, conf, status
-
-
-@njit(cache=True)
-def breakout_new_state_nb(n_symbols, channel_bars=60):
-    state = np.empty((n_symbols, breakout_state_len(channel_bars)))
-    for j in range(n_symbols):
-        breakout_init_nb(state, j, channel_bars)
-    return state
-
-
-@njit(cache=True)
-def breakout_update_nb(state, high, low, close, channel_bars=60, atr_span_bars=30, range_mult=1.5, scale=1.0):
-    m = close.shape[0]
-    score, conf, status = _new_outputs(m)
-    st = _borrowed_nb(state)
-    for j in range(m):
-        score[j], conf[j], status[j] = _breakout_step_inline_nb(st, j, high[j], low[j], close[j], channel_bars, atr_span_bars, range_mult, scale
-        )
-    _keep_alive_nb(state)
-    return score, conf, status
-
-
-@njit(cache=True)
-def mr_new_state_nb(n_symbols, window_bars=60, vol_short_bars=60, vol_long_bars=1_440):
-    state = np.empty((n_symbols, mr_state_len(window_bars, vol_short_bars, vol_long_bars)))
-    for j in range(n_symbols):
-        mr_init_nb(state, j, window_bars, vol_short_bars, vol_long_bars)
-    return state
-
-
-@njit(cache=True)
-def mr_update_nb(state, close, window_bars=60, vol_short_bars=60, vol_long_bars=1_440, min_periods_bars=720, z_scale=2.0, max_vol_ratio=2.0):
-    m = close.shape[0]
-    score, conf, status = _new_outputs(m)
-    st = _borrowed_nb(state)
-    for j in range(m):
-        score[j], conf[j], status[j] = _mr_step_inline_nb(st, j, close[j], window_bars, vol_short_bars, vol_long_bars, min_periods_bars, z_scale, max_vol_ratio
-        )
-    _keep_alive_nb(state)
-    return score, conf, status
-
-
-@njit(cache=True)
-def fear_greed_update_nb(value, fear_below=25.0, greed_above=75.0):
-    m = value.shape[0]
-    score, conf, status = _new_outputs(m)
-    for j in range(m):
-        score[j], conf[j], status[j] = fear_greed_step_nb(value[j], fear_below, greed_above)
-    return score, conf, status
-
-
-@njit(cache=True)
-def social_new_state_nb(n_symbols):
-    state = np.empty((n_symbols, social_state_len()))
-    for j in range(n_symbols):
-        social_init_nb(state, j)
-    return state
-
-
-@njit(cache=True)
-def social_update_nb(state, mentions, tone, span_fast_bars=360, span_slow_bars=1_440, tone_gain=4.0, mention_gain=1.0):
-    m = mentions.shape[0]
-    score, conf, status = _new_outputs(m)
-    st = _borrowed_nb(state)
-    for j in range(m):
-        score[j], conf[j], status[j] = _social_step_inline_nb(st, j, mentions[j], tone[j], span_fast_bars, span_slow_bars, tone_gain, mention_gain
-        )
-    _keep_alive_nb(state)
+    keep_alive_nb(state)
     return score, conf, status
 
 
@@ -1557,41 +759,4 @@ def stack_signals_nb(scores, confs, statuses, n_symbols):
     return score, conf, status
 
 
-# =========================================================================== alignment
-
-
-@njit(cache=True)
-def asof_1d_nb(src_ts, src_values, grid_ts, max_age_ms):
-    """Last non-NaN value with ``ts <= grid`` and age ``<= max_age_ms`` at each grid time, else NaN.
-
-    ``src_ts`` (k,) int64 ascending, ``src_values`` (k,) float64, ``grid_ts`` (n,)
-    int64 ascending -> (n,) float64. Never looks ahead.
-    """
-    n = grid_ts.shape[0]
-    out = np.empty(n, dtype=np.float64)
-    i = 0
-    last_ts = 0
-    last_value = np.nan
-    k = src_ts.shape[0]
-    for t in range(n):
-        g = grid_ts[t]
-        while i < k and src_ts[i] <= g:
-            if not math.isnan(src_values[i]):
-                last_ts = src_ts[i]
-                last_value = src_values[i]
-            i += 1
-        out[t] = last_value if (not math.isnan(last_value) and g - last_ts <= max_age_ms) else np.nan
-    return out
-
-
-@njit(cache=True, nogil=True)
-def asof_nb(src_ts, src_values, grid_ts, max_age_ms):
-    """2-D form of :func:`asof_1d_nb`: ``(k, m)`` values -> ``(n, m)``."""
-    n = grid_ts.shape[0]
-    m = src_values.shape[1]
-    out = np.empty((n, m), dtype=np.float64)
-    for j in range(m):
-        col = asof_1d_nb(src_ts, np.ascontiguousarray(src_values[:, j]), grid_ts, max_age_ms)
-        for t in range(n):
-            out[t, j] = col[t]
-    return out
+guard_stale_cache(stack_signals_nb, ("botcore/generic/nb.py",))  # kernels here compile in the primitives of these files

@@ -1,4 +1,4 @@
-"""Slow, obvious pandas/NumPy references of the signal kernels in :mod:`botcore.signals.nb`.
+"""Slow, obvious pandas/NumPy references of the signal kernels (:mod:`botcore.signals.nb` and siblings).
 
 Each function takes 1-D arrays of one symbol and the same parameters as the
 ``*_1d_nb`` kernel and returns ``(score, confidence, status)`` as NumPy

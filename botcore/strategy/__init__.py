@@ -1,6 +1,6 @@
 """The decision kernel: strategies, gates, Kelly sizing, risk limits, exits, breakers, bandit.
 
-One compiled function, :func:`botcore.strategy.nb.decide_nb`, decides a cycle
+One compiled function, :func:`botcore.strategy.decide.nb.decide_nb`, decides a cycle
 for all symbols; the backtest calls it every bar, the live loop every cycle.
 See ``botcore/strategy/README.md`` for the calling contract, the gate order,
 the sizing rule (including how conviction gives bootstrap Kelly its edge) and

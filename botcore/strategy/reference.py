@@ -1,7 +1,7 @@
 """Slow, readable reference of ``decide_nb`` in plain Python.
 
 Same inputs, same in-place updates of ``positions`` and ``portfolio``, same
-outputs as :func:`botcore.strategy.nb.decide_nb`; the tests check that the two
+outputs as :func:`botcore.strategy.decide.nb.decide_nb`; the tests check that the two
 agree on random states. Read this file to learn what the kernel decides; read
 ``nb.py`` to see how it does so quickly.
 """

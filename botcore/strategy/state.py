@@ -1,7 +1,7 @@
 """Constructors of the kernel's state and inputs, and the Python face of ``decide``.
 
 The backtest and live loop preallocate with these helpers and call
-:func:`botcore.strategy.nb.decide_nb` directly (from njit code or Python);
+:func:`botcore.strategy.decide.nb.decide_nb` directly (from njit code or Python);
 :func:`decide` is the convenience face that allocates the outputs and returns
 them trimmed, and :func:`trail_frame` renders a trail for people.
 """
@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from botcore.config.models import SECTORS, STRATEGY_NAMES, Settings
+from botcore.strategy.decide.nb import decide_nb
 from botcore.strategy.enums import (
     N_SIGNALS,
     N_STRATEGIES,
@@ -31,7 +32,6 @@ from botcore.strategy.enums import (
     reason_name,
     trail_dt,
 )
-from botcore.strategy.nb import decide_nb
 
 
 def new_positions(sector_ids: Sequence[int]) -> np.ndarray:
@@ -169,7 +169,7 @@ class Decision(NamedTuple):
 
 def decide(now_ms: int, positions: np.ndarray, portfolio: np.ndarray, memory: np.ndarray, features: Features,
            signals: SignalsIn, regime: np.ndarray, params: np.ndarray, rng_seed: int) -> Decision:
-    """Allocate outputs, run :func:`~botcore.strategy.nb.decide_nb` and return a :class:`Decision`.
+    """Allocate outputs, run :func:`~botcore.strategy.decide.nb.decide_nb` and return a :class:`Decision`.
 
     ``positions`` and ``portfolio`` are updated in place exactly as by the kernel.
     """

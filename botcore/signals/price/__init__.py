@@ -1,0 +1,4 @@
+"""The signals computed from candles (trend, breakout, mean reversion).
+
+- :mod:`botcore.signals.price.nb`: their Numba kernels.
+"""

@@ -1,0 +1,4 @@
+"""The sentiment signals (fear & greed, social sentiment).
+
+- :mod:`botcore.signals.sentiment.nb`: their Numba kernels.
+"""
