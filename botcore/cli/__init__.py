@@ -4,6 +4,10 @@ Each concern contributes one module under ``botcore/cli/`` that defines either
 ``app`` (a :class:`typer.Typer` group, added as ``botcore <name> ...``) or
 ``register(root)`` (which adds plain commands to the root app). Add a module by
 listing it in :data:`COMMAND_MODULES`.
+
+Commands import their machinery (the engine, Numba kernels, pandas-heavy
+reports) inside the command function: deferred for start-up time, so that
+``botcore --help`` and the quick commands do not load what they do not use.
 """
 
 from __future__ import annotations
