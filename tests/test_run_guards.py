@@ -151,6 +151,9 @@ def test_a_missing_symbol_file_or_a_corrupt_one_is_refused_at_start(market, tmp_
                                  str(CONFIG_DIR)])
     assert result.exit_code == 1 and str(gone) in result.output and "no 1m candles" in result.output, result.output
     assert not (tmp_path / "bt").exists()  # refused before anything was written
+    result = runner.invoke(app, ["sweep", "--data", str(data), "--out", str(tmp_path / "sw"), "--grid",
+                                 "kelly_conviction_pivot=0.4,0.5", "--config", str(CONFIG_DIR)])
+    assert result.exit_code == 1 and str(gone) in result.output and "no 1m candles" in result.output, result.output
     broken = store.path("candles_1m", "BTC/USDT:USDT")
     broken.write_bytes(broken.read_bytes()[:200])
     result = runner.invoke(app, [*args, "--symbols", "BTC/USDT:USDT"])

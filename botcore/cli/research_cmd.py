@@ -95,12 +95,16 @@ def sweep(
     from rich.table import Table
 
     from botcore.cli.overrides import overrides_or_exit
+    from botcore.cli.run_guard import check_store
     from botcore.errors import BotcoreError
+    from botcore.market.store import Store
     from botcore.research.sweep import parse_grid, run_sweep
 
     console = Console()
     settings = load_config(config)
     overrides = overrides_or_exit(settings, override)
+    if data.is_dir():  # a missing store is run_sweep's own error
+        check_store(Store(data), split_symbols(symbols) or [a.symbol for a in settings.universe.enabled])
     quiet_logs()
     try:
         sweep_grid: dict[str, list[Any]] | list[str] = grid
