@@ -48,8 +48,6 @@ BAR_MS = MINUTE_MS
 HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
 
-
-
 #: Overruns kept in memory (the ledger keeps its own bounded record): a 24/7 run must not grow without bound.
 OVERRUNS_KEPT = 1_000
 
