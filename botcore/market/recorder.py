@@ -44,33 +44,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from botcore.clock import BAR_MS
+from botcore.clock import BAR_MS, utc
 from botcore.market.replay import Cycle
-from botcore.market.snapshot import MarketSnapshot
-from botcore.market.store import BOOK_LEVELS, MARKET, Store, book_columns
+from botcore.market.snapshot import VALUE_COLUMNS, MarketSnapshot
+from botcore.market.store import BOOK_LEVELS, MARKET, Store
 
 logger = logging.getLogger(__name__)
 
 JOURNAL = "recording.jsonl"
 SOURCE = "live recording"
-#: value columns of each recorded kind besides ``ts``
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "book": book_columns(BOOK_LEVELS),
-    "mark": ("mark_price",),
-    "funding": ("rate", "next_funding_ts"),
-    "open_interest": ("oi_usd",),
-    "liquidations": ("long_liq_usd", "short_liq_usd"),
-    "taker": ("taker_buy_base", "taker_sell_base"),
-    "fear_greed": ("value",),
-    "social": ("mentions", "tone"),
-}
 #: kinds whose rows are per-minute sums stamped at the minute's open
 INTERVAL = ("liquidations", "taker")
-
-
-def utc(t_ms: int) -> str:
-    """``2024-03-10 12:00:00`` (UTC) of a time in ms."""
-    return pd.Timestamp(int(t_ms), unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _book_values(snap: MarketSnapshot) -> tuple[float, ...]:
@@ -129,7 +113,7 @@ class Recorder:
 
     def _value(self, kind: str, symbol: str, t: int, hit: tuple[int, tuple[float, ...]] | None) -> None:
         if hit is None:
-            stamp, values = (t - BAR_MS if kind in INTERVAL else t), (np.nan,) * len(COLUMNS[kind])
+            stamp, values = (t - BAR_MS if kind in INTERVAL else t), (np.nan,) * len(VALUE_COLUMNS[kind])
         else:
             stamp, values = hit
             last = self._last.get((kind, symbol))
@@ -141,7 +125,7 @@ class Recorder:
                 stamp = t
                 self.restamped += 1
         self._last[(kind, symbol)] = (stamp, tuple(values))
-        self._put(kind, symbol, pd.DataFrame([[stamp, *values]], columns=["ts", *COLUMNS[kind]]))
+        self._put(kind, symbol, pd.DataFrame([[stamp, *values]], columns=["ts", *VALUE_COLUMNS[kind]]))
 
     def record(self, cycle: Cycle, new_bars: Mapping[str, pd.DataFrame], faults: Mapping[str, Mapping[str, str]]) -> None:
         """Record one cycle: its snapshots, the 1m bars taken at it, and why each missing input is missing."""
@@ -158,7 +142,7 @@ class Recorder:
             for kind in ("fear_greed", "social"):
                 self._value(kind, MARKET, t, rows[kind])
         missing = {s: sorted(snap.missing) for s, snap in cycle.snapshots.items() if snap.missing}
-        self._journal.append(json.dumps({"t": utc(t), "t_ms": t, "missing": missing,
+        self._journal.append(json.dumps({"t": utc(t, seconds=True, suffix=False), "t_ms": t, "missing": missing,
                                          "reasons": {k: dict(v) for k, v in faults.items()}}, sort_keys=True))
         self.cycles += 1
         self._prev_t = t
@@ -204,4 +188,4 @@ def read_journal(store: Store) -> pd.DataFrame:
     return pd.DataFrame([json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()])
 
 
-__all__ = ["COLUMNS", "JOURNAL", "Recorder", "read_journal", "snapshot_rows", "utc"]
+__all__ = ["JOURNAL", "Recorder", "read_journal", "snapshot_rows"]

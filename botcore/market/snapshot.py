@@ -386,7 +386,8 @@ class MarketData:
     rows: dict[str, Rows]
 
 
-_COLUMNS: dict[str, tuple[str, ...]] = {
+#: value columns of each non-candle kind besides ``ts`` (the replay reads them; the live recorder writes them)
+VALUE_COLUMNS: dict[str, tuple[str, ...]] = {
     "book": book_columns(BOOK_LEVELS),
     "mark": ("mark_price",),
     "funding": ("rate", "next_funding_ts"),
@@ -474,7 +475,7 @@ def load_symbol(
     for kind in ROW_KINDS:
         reach = max(STALE_LOOKBACK * stale_ms[STALENESS_KEY[_INPUT_OF_KIND[kind]]], history_ms) + KINDS[kind].interval_ms
         df = store.read(kind, symbol, start_ms - reach, end_ms)
-        rows[kind] = Rows.from_frame(kind, df, _COLUMNS[kind])
+        rows[kind] = Rows.from_frame(kind, df, VALUE_COLUMNS[kind])
     validate_book_rows(symbol, rows["book"])
     return SymbolData(symbol, candles, rows)
 
@@ -484,7 +485,7 @@ def load_market(store: Store, start_ms: int, end_ms: int, stale_ms: Mapping[str,
     rows = {}
     for kind in MARKET_KINDS:
         reach = STALE_LOOKBACK * stale_ms[kind] + KINDS[kind].interval_ms
-        rows[kind] = Rows.from_frame(kind, store.read(kind, "MARKET", start_ms - reach, end_ms), _COLUMNS[kind])
+        rows[kind] = Rows.from_frame(kind, store.read(kind, "MARKET", start_ms - reach, end_ms), VALUE_COLUMNS[kind])
     return MarketData(rows)
 
 
